@@ -1,0 +1,287 @@
+// Package core is the engine behind the public packages process, link and
+// registry: the process table, mailboxes, backends, exit signals, links,
+// monitors, names, groups and timers. Process state, links, monitors and
+// names change together under the owning process's lock, so "is it alive?"
+// and "add this link, monitor or name" are one atomic step.
+//
+// Lock order: a process's mu before the node's group lock; two process
+// locks in ascending serial order. Mailbox locks are leaves.
+package core
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"go.uber.org/zap"
+
+	"github.com/spawned-go/spawned/pid"
+)
+
+// DefaultBlockingPool is the default bound on handlers of Blocking
+// processes that run at the same time on one node.
+const DefaultBlockingPool = 256
+
+// Config holds what a node is created with.
+type Config struct {
+	Logger       *zap.Logger
+	BlockingPool int
+}
+
+// Node owns a process table, a name registry and process groups.
+type Node struct {
+	id     pid.NodeID
+	serial atomic.Uint64
+	refs   atomic.Uint64
+	table  table
+	names  sync.Map // string -> *Proc
+	logger atomic.Pointer[zap.Logger]
+
+	groupsMu sync.Mutex
+	groups   map[string][]pid.Pid
+
+	blocking chan struct{} // a slot per running Blocking handler
+
+	life       sync.RWMutex // spawn holds it shared; Stop exclusively
+	stopped    atomic.Bool
+	goroutines sync.WaitGroup
+	stragglers atomic.Int64
+	spawned    atomic.Uint64
+	exited     atomic.Uint64
+}
+
+// nodes routes a Pid to the node that owns it.
+var nodes sync.Map // pid.NodeID -> *Node
+
+// NewNode starts a node.
+func NewNode(cfg Config) *Node {
+	if cfg.BlockingPool <= 0 {
+		cfg.BlockingPool = DefaultBlockingPool
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	n := &Node{
+		id:       pid.NewNodeID(),
+		groups:   make(map[string][]pid.Pid),
+		blocking: make(chan struct{}, cfg.BlockingPool),
+	}
+	n.table.init()
+	n.logger.Store(cfg.Logger)
+	nodes.Store(n.id, n)
+	return n
+}
+
+// Lookup returns the running node with the given identity.
+func Lookup(id pid.NodeID) (*Node, bool) {
+	v, ok := nodes.Load(id)
+	if !ok {
+		return nil, false
+	}
+	return v.(*Node), true
+}
+
+// ID returns the node's identity.
+func (n *Node) ID() pid.NodeID { return n.id }
+
+// Logger returns the node's logger.
+func (n *Node) Logger() *zap.Logger { return n.logger.Load() }
+
+// SetLogger replaces the node's logger; nil silences it.
+func (n *Node) SetLogger(l *zap.Logger) {
+	if l == nil {
+		l = zap.NewNop()
+	}
+	n.logger.Store(l)
+}
+
+// BlockingPool returns the bound on concurrently running Blocking handlers.
+func (n *Node) BlockingPool() int { return cap(n.blocking) }
+
+// BlockingInUse returns how many Blocking handlers run right now.
+func (n *Node) BlockingInUse() int { return len(n.blocking) }
+
+// MakeRef returns a reference unique within this node.
+func (n *Node) MakeRef() pid.Ref { return pid.NewRef(n.id, n.refs.Add(1)) }
+
+// Stopped reports whether Stop was called.
+func (n *Node) Stopped() bool { return n.stopped.Load() }
+
+// Stats counts what a node has done and holds.
+type Stats struct {
+	Processes  int    // live processes
+	Spawned    uint64 // processes ever spawned
+	Exited     uint64 // processes that have exited
+	Stragglers int64  // killed processes whose code still runs
+	Names      int    // registered names
+	Groups     int    // non-empty process groups
+}
+
+// Stats returns the node's counters.
+func (n *Node) Stats() Stats {
+	names := 0
+	n.names.Range(func(any, any) bool { names++; return true })
+	n.groupsMu.Lock()
+	groups := len(n.groups)
+	n.groupsMu.Unlock()
+	return Stats{
+		Processes:  n.table.len(),
+		Spawned:    n.spawned.Load(),
+		Exited:     n.exited.Load(),
+		Stragglers: n.stragglers.Load(),
+		Names:      names,
+		Groups:     groups,
+	}
+}
+
+// Stop kills every process with reason Shutdown (untrappably: no callback
+// runs), refuses new work and waits until every goroutine the node started
+// has returned or ctx is done. A process whose code ignores its context keeps
+// Stop waiting; ctx bounds that wait. Stop is idempotent.
+func (n *Node) Stop(ctx context.Context) error {
+	n.life.Lock()
+	n.stopped.Store(true)
+	n.life.Unlock()
+	for _, p := range n.table.all() {
+		p.kill(Shutdown)
+	}
+	done := make(chan struct{})
+	go func() { n.goroutines.Wait(); close(done) }()
+	select {
+	case <-done:
+		nodes.Delete(n.id)
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("node stop: %d stragglers still running: %w", n.stragglers.Load(), context.Cause(ctx))
+	}
+}
+
+// proc returns the live process named by p, or nil.
+func (n *Node) proc(p pid.Pid) *Proc {
+	if p.Node() != n.id {
+		return nil
+	}
+	return n.table.get(p.Serial())
+}
+
+// Alive reports whether p names a live process of this node.
+func (n *Node) Alive(p pid.Pid) bool {
+	q := n.proc(p)
+	return q != nil && !q.dead.Load()
+}
+
+// Processes lists the live processes.
+func (n *Node) Processes() []pid.Pid {
+	all := n.table.all()
+	out := make([]pid.Pid, 0, len(all))
+	for _, p := range all {
+		if !p.dead.Load() {
+			out = append(out, p.pid)
+		}
+	}
+	return out
+}
+
+// check validates a target Pid for operations that need one of this node.
+func (n *Node) check(p pid.Pid) error {
+	switch {
+	case p.IsZero():
+		return ErrZeroPid
+	case n.stopped.Load():
+		return ErrNodeStopped
+	case p.Node() != n.id:
+		return fmt.Errorf("%w: node %s is not reachable from node %s", NoConnection, p.Node(), n.id)
+	}
+	return nil
+}
+
+// Send queues msg in p's mailbox. A message to a dead process is dropped
+// silently, as in Erlang.
+func (n *Node) Send(p pid.Pid, msg any) error {
+	if err := n.check(p); err != nil {
+		return err
+	}
+	if q := n.table.get(p.Serial()); q != nil {
+		q.deliver(msg)
+	}
+	return nil
+}
+
+// Exit sends an exit signal with reason to p from a goroutine that is not a
+// process: the zero Pid is the sender. See Proc.Exit.
+func (n *Node) Exit(p pid.Pid, reason error) error {
+	if err := n.check(p); err != nil {
+		return err
+	}
+	n.exitSignal(pid.Pid{}, p, orNormal(reason))
+	return nil
+}
+
+const shardCount = 64
+
+// table maps serials to live processes, sharded so that lookups on different
+// processes rarely share a lock.
+type table struct {
+	shards [shardCount]shard
+}
+
+type shard struct {
+	mu sync.RWMutex
+	m  map[uint64]*Proc
+	_  [40]byte // keep shards on separate cache lines
+}
+
+func (t *table) init() {
+	for i := range t.shards {
+		t.shards[i].m = make(map[uint64]*Proc)
+	}
+}
+
+func (t *table) shard(serial uint64) *shard { return &t.shards[serial%shardCount] }
+
+func (t *table) get(serial uint64) *Proc {
+	s := t.shard(serial)
+	s.mu.RLock()
+	p := s.m[serial]
+	s.mu.RUnlock()
+	return p
+}
+
+func (t *table) put(p *Proc) {
+	s := t.shard(p.pid.Serial())
+	s.mu.Lock()
+	s.m[p.pid.Serial()] = p
+	s.mu.Unlock()
+}
+
+func (t *table) remove(serial uint64) {
+	s := t.shard(serial)
+	s.mu.Lock()
+	delete(s.m, serial)
+	s.mu.Unlock()
+}
+
+func (t *table) len() int {
+	n := 0
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.RLock()
+		n += len(s.m)
+		s.mu.RUnlock()
+	}
+	return n
+}
+
+func (t *table) all() []*Proc {
+	var out []*Proc
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.RLock()
+		for _, p := range s.m {
+			out = append(out, p)
+		}
+		s.mu.RUnlock()
+	}
+	return out
+}

@@ -1,0 +1,505 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+
+	"go.uber.org/zap"
+
+	"github.com/spawned-go/spawned/pid"
+)
+
+// Backend says where a process's code runs.
+type Backend uint8
+
+// The backends. See the process package for when to pick which.
+const (
+	Async Backend = iota
+	Blocking
+	Thread
+)
+
+func (b Backend) String() string {
+	switch b {
+	case Async:
+		return "async"
+	case Blocking:
+		return "blocking"
+	case Thread:
+		return "thread"
+	}
+	return fmt.Sprintf("backend(%d)", uint8(b))
+}
+
+// Valid reports whether b is one of the three backends.
+func (b Backend) Valid() bool { return b <= Thread }
+
+// Func is the body of a process started from a function. Returning nil is a
+// normal exit; any other error is the exit reason.
+type Func func(p *Proc) error
+
+// Handler is the body of a message-driven process: the runtime calls
+// HandleMessage once per message, one at a time, on the process's backend.
+// Returning a non-nil error ends the process with that reason (Normal for a
+// normal stop). An idle Async handler process holds no goroutine.
+type Handler interface {
+	HandleMessage(p *Proc, msg any) error
+}
+
+// Initializer is an optional Handler method run on the process's backend
+// before any message; a non-nil error ends the process with that reason.
+type Initializer interface {
+	Init(p *Proc) error
+}
+
+// Spec describes a process to spawn.
+type Spec struct {
+	Func    Func
+	Handler Handler
+	Backend Backend
+	Name    string // registered atomically with the spawn when not empty
+	Parent  *Proc  // the process Link and Monitor refer to
+	Link    bool   // link Parent and the new process atomically with the spawn
+	Monitor bool   // make Parent monitor the new process atomically with the spawn
+}
+
+// Status is what a process is doing.
+type Status uint8
+
+// The statuses reported in Info.
+const (
+	Waiting  Status = iota // idle, waiting for a message
+	Runnable               // has work and waits for its turn
+	Running                // its code is running
+	Exited                 // dead
+)
+
+func (s Status) String() string {
+	return [...]string{"waiting", "runnable", "running", "exited"}[s]
+}
+
+// Proc is one process.
+type Proc struct {
+	node    *Node
+	pid     pid.Pid
+	backend Backend
+	fn      Func
+	handler Handler
+
+	dead     atomic.Bool
+	inflight atomic.Int32 // sends by this process that are under way
+	status   atomic.Uint32
+	running  atomic.Int32 // runIdle, runBusy or runStraggler
+	sched    atomic.Bool  // a handler activation is scheduled or running
+	sent     atomic.Uint64
+	handled  atomic.Uint64
+
+	wake chan struct{} // Func and Thread processes: a message or death
+	slot bool          // holds a Blocking pool slot; owned by the running goroutine
+
+	mu sync.Mutex
+	// The fields below are guarded by mu.
+	reason error
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	trap   bool
+	links  map[pid.Pid]struct{}
+	monIn  map[pid.Ref]watcher // monitors on this process
+	monOut map[pid.Ref]pid.Pid // monitors this process holds
+	name   string
+	groups map[string]int
+	timers map[pid.Ref]*timer
+
+	mbox mailbox
+}
+
+const (
+	runIdle int32 = iota
+	runBusy
+	runStraggler
+)
+
+// Spawn starts a process. The process is linked, monitored and named in the
+// same step that creates it: no one can see it without them.
+func (n *Node) Spawn(s Spec) (*Proc, pid.Ref, error) {
+	if (s.Func == nil) == (s.Handler == nil) {
+		return nil, pid.Ref{}, ErrNilFunc
+	}
+	if !s.Backend.Valid() {
+		return nil, pid.Ref{}, fmt.Errorf("%w: %d", ErrInvalidBackend, s.Backend)
+	}
+	p := &Proc{node: n, backend: s.Backend, fn: s.Func, handler: s.Handler}
+	if s.Func != nil || s.Backend == Thread {
+		p.wake = make(chan struct{}, 1)
+	}
+	if s.Func != nil {
+		p.ctx, p.cancel = context.WithCancelCause(context.Background())
+	}
+
+	n.life.RLock()
+	if n.stopped.Load() {
+		n.life.RUnlock()
+		return nil, pid.Ref{}, ErrNodeStopped
+	}
+	p.pid = pid.New(n.id, n.serial.Add(1))
+	n.table.put(p)
+	n.spawned.Add(1)
+	n.goroutines.Add(1)
+	n.life.RUnlock()
+
+	if s.Name != "" {
+		if err := n.register(s.Name, p); err != nil {
+			p.discard()
+			return nil, pid.Ref{}, err
+		}
+	}
+	var ref pid.Ref
+	if s.Parent != nil && (s.Link || s.Monitor) {
+		var err error
+		if ref, err = p.attachParent(s.Parent, s.Link, s.Monitor); err != nil {
+			p.discard()
+			return nil, pid.Ref{}, err
+		}
+	}
+	p.start()
+	return p, ref, nil
+}
+
+// attachParent links the new process to parent and/or makes parent monitor
+// it. The new process is not running yet, so only the parent can be dead.
+func (p *Proc) attachParent(parent *Proc, link, monitor bool) (pid.Ref, error) {
+	if parent.node != p.node {
+		return pid.Ref{}, fmt.Errorf("%w: parent on another node", NoConnection)
+	}
+	var ref pid.Ref
+	if monitor {
+		ref = p.node.MakeRef()
+	}
+	unlock := lockPair(parent, p)
+	defer unlock()
+	if parent.dead.Load() {
+		return pid.Ref{}, ErrCallerExited
+	}
+	if link {
+		addLink(parent, p)
+	}
+	if monitor {
+		addMonitor(parent, p, ref)
+	}
+	return ref, nil
+}
+
+// discard undoes a spawn that failed before the process ran.
+func (p *Proc) discard() {
+	p.mu.Lock()
+	d := p.dieLocked(Normal) // no links or monitors yet: only the name goes
+	p.mu.Unlock()
+	p.node.propagate(d)
+	p.node.goroutines.Done()
+}
+
+func (p *Proc) start() {
+	if p.fn != nil {
+		go p.runFunc()
+		return
+	}
+	p.sched.Store(true)
+	if p.backend == Thread {
+		go p.runThread()
+		return
+	}
+	go p.activate(true)
+}
+
+// Pid returns the process's Pid.
+func (p *Proc) Pid() pid.Pid { return p.pid }
+
+// Node returns the node that runs the process.
+func (p *Proc) Node() *Node { return p.node }
+
+// Backend returns the backend the process runs on.
+func (p *Proc) Backend() Backend { return p.backend }
+
+// Alive reports whether the process has not exited.
+func (p *Proc) Alive() bool { return !p.dead.Load() }
+
+// Context returns a context cancelled when the process exits; its cause is
+// the exit reason.
+func (p *Proc) Context() context.Context {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ctx == nil {
+		p.ctx, p.cancel = context.WithCancelCause(context.Background())
+		if p.dead.Load() {
+			p.cancel(p.reason)
+		}
+	}
+	return p.ctx
+}
+
+// Reason returns the exit reason of a dead process, or nil while it lives.
+func (p *Proc) Reason() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.reason
+}
+
+// enter marks the process's code as running; leave marks it done and
+// settles the straggler count when the process was killed meanwhile.
+func (p *Proc) enter() { p.running.Store(runBusy); p.status.Store(uint32(Running)) }
+
+func (p *Proc) leave() {
+	if p.running.Swap(runIdle) == runStraggler {
+		p.node.stragglers.Add(-1)
+	}
+}
+
+// call runs one piece of user code, turning a panic into an exit reason.
+func (p *Proc) call(f func() error) (reason error) {
+	defer func() {
+		if v := recover(); v != nil {
+			reason = &PanicError{Value: v, Stack: debug.Stack()}
+			p.node.Logger().Error("process crashed",
+				zap.Stringer("pid", p.pid), zap.String("name", p.Name()),
+				zap.Any("panic", v), zap.ByteString("stack", reason.(*PanicError).Stack))
+		}
+	}()
+	return f()
+}
+
+func (p *Proc) runFunc() {
+	defer p.node.goroutines.Done()
+	if p.backend == Thread {
+		runtime.LockOSThread() // never unlocked: the thread ends with the process
+	}
+	if p.backend == Blocking && !p.acquireSlot() {
+		return
+	}
+	if p.dead.Load() { // killed before it ran: none of its code runs
+		p.releaseSlot()
+		return
+	}
+	p.enter()
+	reason := p.call(func() error { return p.fn(p) })
+	p.leave()
+	p.releaseSlot()
+	p.exit(orNormal(reason))
+}
+
+// acquireSlot takes a Blocking pool slot, giving up if the process dies.
+// Only the goroutine running the process's code takes and releases slots.
+func (p *Proc) acquireSlot() bool {
+	select {
+	case p.node.blocking <- struct{}{}:
+		p.slot = true
+		return true
+	default:
+	}
+	p.status.Store(uint32(Runnable))
+	select {
+	case p.node.blocking <- struct{}{}:
+		p.slot = true
+		return true
+	case <-p.Context().Done():
+		return false
+	}
+}
+
+// releaseSlot gives back the Blocking pool slot the process holds, if any.
+func (p *Proc) releaseSlot() {
+	if p.slot {
+		p.slot = false
+		<-p.node.blocking
+	}
+}
+
+// maxBatch bounds how many messages one activation handles before it lets
+// other processes run.
+const maxBatch = 128
+
+// activate runs a handler process's queued messages on an Async or
+// Blocking goroutine, then goes idle holding no goroutine.
+func (p *Proc) activate(init bool) {
+	defer p.node.goroutines.Done()
+	if p.backend == Blocking && !p.acquireSlot() {
+		return
+	}
+	defer p.releaseSlot()
+	if init && !p.runInit() {
+		return
+	}
+	for {
+		alive, drained := p.handleBatch()
+		if !alive {
+			return
+		}
+		if !drained {
+			if p.backend == Blocking { // let other Blocking processes have a turn
+				p.releaseSlot()
+				if !p.acquireSlot() {
+					return
+				}
+			}
+			continue
+		}
+		p.status.Store(uint32(Waiting))
+		p.sched.Store(false)
+		if !p.mbox.hasPending() || !p.sched.CompareAndSwap(false, true) {
+			return
+		}
+		p.status.Store(uint32(Runnable))
+	}
+}
+
+// runThread runs a handler process on one locked OS thread for its whole life.
+func (p *Proc) runThread() {
+	defer p.node.goroutines.Done()
+	runtime.LockOSThread() // never unlocked: the thread ends with the process
+	if !p.runInit() {
+		return
+	}
+	for {
+		alive, drained := p.handleBatch()
+		if !alive {
+			return
+		}
+		if drained {
+			p.status.Store(uint32(Waiting))
+			<-p.wake
+		}
+	}
+}
+
+// runInit runs the handler's Init, if any, and reports whether the process
+// lives on.
+func (p *Proc) runInit() bool {
+	in, ok := p.handler.(Initializer)
+	if !ok || p.dead.Load() {
+		return !p.dead.Load()
+	}
+	p.enter()
+	reason := p.call(func() error { return in.Init(p) })
+	p.leave()
+	if reason != nil {
+		p.exit(reason)
+		return false
+	}
+	return !p.dead.Load()
+}
+
+// handleBatch handles up to maxBatch queued messages. It reports whether
+// the process lives on and whether its mailbox was found empty.
+func (p *Proc) handleBatch() (alive, drained bool) {
+	for range maxBatch {
+		if p.dead.Load() {
+			return false, false
+		}
+		msg, ok := p.mbox.pop()
+		if !ok {
+			return true, true
+		}
+		p.enter()
+		reason := p.call(func() error { return p.handler.HandleMessage(p, msg) })
+		p.leave()
+		p.handled.Add(1)
+		if reason != nil {
+			p.exit(reason)
+			return false, false
+		}
+	}
+	return !p.dead.Load(), false
+}
+
+// deliver queues msg and wakes the process.
+func (p *Proc) deliver(msg any) {
+	if !p.mbox.push(msg) {
+		return
+	}
+	switch {
+	case p.wake != nil:
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+	case !p.sched.Load() && p.sched.CompareAndSwap(false, true):
+		p.status.Store(uint32(Runnable))
+		p.node.goroutines.Add(1)
+		go p.activate(false)
+	}
+}
+
+// Send queues msg for to, from this process. Sending to a dead process is
+// silently dropped; so is anything a dead process sends.
+func (p *Proc) Send(to pid.Pid, msg any) error {
+	if err := p.node.check(to); err != nil {
+		return err
+	}
+	p.inflight.Add(1)
+	if !p.dead.Load() {
+		if q := p.node.table.get(to.Serial()); q != nil {
+			q.deliver(msg)
+		}
+		p.sent.Add(1)
+	}
+	p.inflight.Add(-1)
+	return nil
+}
+
+// Receive returns the next message, waiting until one arrives, ctx is done
+// or the process exits. Only a Func process may receive.
+func (p *Proc) Receive(ctx context.Context) (any, error) {
+	return p.ReceiveMatch(ctx, nil)
+}
+
+// ReceiveMatch returns the oldest message for which match is true (any
+// message when match is nil), leaving the others queued in order.
+func (p *Proc) ReceiveMatch(ctx context.Context, match func(any) bool) (any, error) {
+	if p.fn == nil {
+		return nil, ErrNotReceiver
+	}
+	for {
+		if p.dead.Load() {
+			return nil, p.Reason()
+		}
+		var msg any
+		var ok bool
+		if match == nil {
+			msg, ok = p.mbox.pop()
+		} else {
+			msg, ok = p.mbox.take(match)
+		}
+		if ok {
+			p.handled.Add(1)
+			return msg, nil
+		}
+		if err := p.wait(ctx); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// wait blocks until something is delivered, the process dies or ctx is done.
+// A Blocking process gives its pool slot back while it waits.
+func (p *Proc) wait(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p.releaseSlot()
+	p.status.Store(uint32(Waiting))
+	var err error
+	select {
+	case <-p.wake:
+	case <-p.ctx.Done():
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if p.backend == Blocking {
+		p.acquireSlot() // a process that died meanwhile goes on without one
+	}
+	p.status.Store(uint32(Running))
+	return err
+}

@@ -1,0 +1,505 @@
+package core
+
+import (
+	"errors"
+	"runtime"
+	"sort"
+
+	"github.com/spawned-go/spawned/pid"
+)
+
+// ExitMsg is what a trapping process receives for an exit signal.
+type ExitMsg struct {
+	From   pid.Pid // the process that exited or sent the signal; zero if not a process
+	Reason error
+}
+
+// DownMsg is what a monitoring process receives when the monitored process
+// exits, or at once with NoProc when it was already dead.
+type DownMsg struct {
+	Ref    pid.Ref
+	Pid    pid.Pid
+	Reason error
+}
+
+// watcher is the holder of a monitor: a process, or a function called when
+// the monitored process exits (for waiters that are not processes).
+type watcher struct {
+	proc   *Proc
+	notify func(DownMsg)
+}
+
+// death is what an exiting process leaves to be told to others, gathered
+// under its lock and delivered after it is released.
+type death struct {
+	p      *Proc
+	reason error
+	links  map[pid.Pid]struct{}
+	monIn  map[pid.Ref]watcher
+	monOut map[pid.Ref]pid.Pid
+	timers map[pid.Ref]*timer
+}
+
+// dieLocked marks p dead with reason. The name and group memberships go
+// first, so that nobody who sees p dead still finds its name. Caller holds
+// p.mu and must hand the result to propagate after unlocking. Nil if p was
+// already dead.
+func (p *Proc) dieLocked(reason error) *death {
+	if p.dead.Load() {
+		return nil
+	}
+	n := p.node
+	if p.name != "" {
+		n.names.CompareAndDelete(p.name, p)
+		p.name = ""
+	}
+	if len(p.groups) > 0 {
+		n.leaveAll(p.pid, p.groups)
+		p.groups = nil
+	}
+	p.reason = reason
+	p.dead.Store(true)
+	p.status.Store(uint32(Exited))
+	if p.running.CompareAndSwap(runBusy, runStraggler) {
+		n.stragglers.Add(1)
+	}
+	d := &death{p: p, reason: reason, links: p.links, monIn: p.monIn, monOut: p.monOut, timers: p.timers}
+	p.links, p.monIn, p.monOut, p.timers = nil, nil, nil, nil
+	if p.cancel != nil {
+		p.cancel(reason)
+	}
+	if p.wake != nil {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
+	return d
+}
+
+// exit ends p with reason, as its own code returning or failing does.
+func (p *Proc) exit(reason error) {
+	p.mu.Lock()
+	d := p.dieLocked(reason)
+	p.mu.Unlock()
+	p.node.propagate(d)
+}
+
+// kill ends p with reason untrappably, whatever it is doing.
+func (p *Proc) kill(reason error) { p.exit(reason) }
+
+// propagate tells the links and monitors of each death, following link
+// cascades with a work list instead of recursion.
+func (n *Node) propagate(d *death) {
+	for work := []*death{d}; len(work) > 0; {
+		d := work[len(work)-1]
+		work = work[:len(work)-1]
+		if d == nil {
+			continue
+		}
+		p := d.p
+		// Sends that the process started before it died land first.
+		for p.inflight.Load() != 0 {
+			runtime.Gosched()
+		}
+		for _, t := range d.timers {
+			t.t.Stop()
+		}
+		n.table.remove(p.pid.Serial())
+		p.mbox.close()
+		n.exited.Add(1)
+		for other := range d.links {
+			if q := n.table.get(other.Serial()); q != nil {
+				work = append(work, q.exitSignal(p.pid, d.reason, true))
+			}
+		}
+		for ref, w := range d.monIn {
+			w.down(DownMsg{Ref: ref, Pid: p.pid, Reason: d.reason})
+		}
+		for ref, target := range d.monOut {
+			if q := n.table.get(target.Serial()); q != nil {
+				q.mu.Lock()
+				delete(q.monIn, ref)
+				q.mu.Unlock()
+			}
+		}
+	}
+}
+
+// down delivers a DOWN unless the monitor was removed meanwhile: the
+// watcher's own lock decides, which is the demonitor guarantee.
+func (w watcher) down(m DownMsg) {
+	if w.notify != nil {
+		w.notify(m)
+		return
+	}
+	q := w.proc
+	q.mu.Lock()
+	if _, ok := q.monOut[m.Ref]; ok && !q.dead.Load() {
+		delete(q.monOut, m.Ref)
+		q.deliver(m)
+	}
+	q.mu.Unlock()
+}
+
+// exitSignal applies an exit signal from from with reason, received now.
+// viaLink says it comes from a link, which must still exist. It returns the
+// resulting death, if any, for the caller to propagate.
+func (p *Proc) exitSignal(from pid.Pid, reason error, viaLink bool) *death {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.dead.Load() {
+		return nil
+	}
+	if viaLink {
+		if _, ok := p.links[from]; !ok {
+			return nil // unlinked before the signal arrived
+		}
+		delete(p.links, from)
+	}
+	switch {
+	case p.trap:
+		p.deliver(ExitMsg{From: from, Reason: reason})
+		return nil
+	case IsNormal(reason) && from != p.pid:
+		return nil
+	}
+	return p.dieLocked(reason)
+}
+
+// exitSignal sends an exit signal that is not carried by a link: Kill kills
+// untrappably and is reported as Killed.
+func (n *Node) exitSignal(from, to pid.Pid, reason error) {
+	q := n.table.get(to.Serial())
+	if q == nil {
+		return
+	}
+	if errors.Is(reason, Kill) {
+		q.kill(Killed)
+		return
+	}
+	n.propagate(q.exitSignal(from, reason, false))
+}
+
+// Exit sends an exit signal with reason from p to target (Erlang's
+// exit/2). Kill cannot be trapped and becomes Killed; Normal is ignored by a
+// process that does not trap exits, unless it is the sender itself.
+func (p *Proc) Exit(target pid.Pid, reason error) error {
+	if err := p.node.check(target); err != nil {
+		return err
+	}
+	if p.dead.Load() {
+		return ErrCallerExited
+	}
+	p.node.exitSignal(p.pid, target, orNormal(reason))
+	return nil
+}
+
+// TrapExit sets whether exit signals become ExitMsg messages and returns
+// the previous setting.
+func (p *Proc) TrapExit(on bool) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	prev := p.trap
+	p.trap = on
+	return prev
+}
+
+// TrapsExits reports whether the process traps exits.
+func (p *Proc) TrapsExits() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.trap
+}
+
+// lockPair locks a and b in serial order (once if they are the same).
+func lockPair(a, b *Proc) (unlock func()) {
+	if a == b {
+		a.mu.Lock()
+		return a.mu.Unlock
+	}
+	first, second := a, b
+	if second.pid.Serial() < first.pid.Serial() {
+		first, second = second, first
+	}
+	first.mu.Lock()
+	second.mu.Lock()
+	return func() { second.mu.Unlock(); first.mu.Unlock() }
+}
+
+func addLink(a, b *Proc) {
+	if a.links == nil {
+		a.links = make(map[pid.Pid]struct{})
+	}
+	if b.links == nil {
+		b.links = make(map[pid.Pid]struct{})
+	}
+	a.links[b.pid] = struct{}{}
+	b.links[a.pid] = struct{}{}
+}
+
+func addMonitor(w, target *Proc, ref pid.Ref) {
+	if w.monOut == nil {
+		w.monOut = make(map[pid.Ref]pid.Pid)
+	}
+	if target.monIn == nil {
+		target.monIn = make(map[pid.Ref]watcher)
+	}
+	w.monOut[ref] = target.pid
+	target.monIn[ref] = watcher{proc: w}
+}
+
+// Link links p and target (Erlang's link/1). Linking to yourself, or again
+// to a partner, changes nothing. When target is dead, a trapping p receives
+// ExitMsg{target, NoProc} at once and Link returns nil; otherwise Link
+// returns an error wrapping NoProc.
+func (p *Proc) Link(target pid.Pid) error {
+	if target.IsZero() {
+		return ErrZeroPid
+	}
+	if target == p.pid {
+		return nil
+	}
+	deadReason := NoProc
+	if err := p.node.check(target); err != nil {
+		if !errors.Is(err, NoConnection) {
+			return err
+		}
+		deadReason = NoConnection
+	}
+	q := p.node.proc(target)
+	if q == nil {
+		return p.linkDead(target, deadReason)
+	}
+	unlock := lockPair(p, q)
+	defer unlock()
+	switch {
+	case p.dead.Load():
+		return ErrCallerExited
+	case q.dead.Load():
+		return p.linkDeadLocked(target, deadReason)
+	}
+	addLink(p, q)
+	return nil
+}
+
+func (p *Proc) linkDead(target pid.Pid, reason error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.dead.Load() {
+		return ErrCallerExited
+	}
+	return p.linkDeadLocked(target, reason)
+}
+
+func (p *Proc) linkDeadLocked(target pid.Pid, reason error) error {
+	if p.trap {
+		p.deliver(ExitMsg{From: target, Reason: reason})
+		return nil
+	}
+	return &LinkError{Pid: target, Reason: reason}
+}
+
+// LinkError reports a link to a process that is not alive.
+type LinkError struct {
+	Pid    pid.Pid
+	Reason error // NoProc or NoConnection
+}
+
+func (e *LinkError) Error() string { return "link to " + e.Pid.String() + ": " + e.Reason.Error() }
+
+// Unwrap returns the reason.
+func (e *LinkError) Unwrap() error { return e.Reason }
+
+// Unlink removes the link between p and target, if any. Once it returns, no
+// exit signal from that link reaches p.
+func (p *Proc) Unlink(target pid.Pid) error {
+	if target.IsZero() {
+		return ErrZeroPid
+	}
+	q := p.node.proc(target)
+	if q == nil || q == p {
+		p.mu.Lock()
+		delete(p.links, target)
+		p.mu.Unlock()
+		return nil
+	}
+	unlock := lockPair(p, q)
+	delete(p.links, target)
+	delete(q.links, p.pid)
+	unlock()
+	return nil
+}
+
+// Monitor makes p monitor target and returns the monitor's reference. A
+// dead target gives an immediate DownMsg with NoProc (NoConnection for a
+// Pid of an unknown node).
+func (p *Proc) Monitor(target pid.Pid) (pid.Ref, error) {
+	if target.IsZero() {
+		return pid.Ref{}, ErrZeroPid
+	}
+	deadReason := NoProc
+	if err := p.node.check(target); err != nil {
+		if !errors.Is(err, NoConnection) {
+			return pid.Ref{}, err
+		}
+		deadReason = NoConnection
+	}
+	ref := p.node.MakeRef()
+	q := p.node.proc(target)
+	if q == nil {
+		q = p // lock only p; the target is gone
+	}
+	unlock := lockPair(p, q)
+	defer unlock()
+	switch {
+	case p.dead.Load():
+		return pid.Ref{}, ErrCallerExited
+	case q.pid != target || q.dead.Load():
+		p.deliver(DownMsg{Ref: ref, Pid: target, Reason: deadReason})
+	default:
+		addMonitor(p, q, ref)
+	}
+	return ref, nil
+}
+
+// Demonitor removes the monitor ref held by p. It reports whether the
+// monitor was still active; once it returns, no DownMsg for ref is queued
+// any more, though one queued before stays (see DemonitorFlush).
+func (p *Proc) Demonitor(ref pid.Ref) bool {
+	p.mu.Lock()
+	target, ok := p.monOut[ref]
+	delete(p.monOut, ref)
+	p.mu.Unlock()
+	if !ok {
+		return false
+	}
+	if q := p.node.proc(target); q != nil {
+		q.mu.Lock()
+		delete(q.monIn, ref)
+		q.mu.Unlock()
+	}
+	return true
+}
+
+// DemonitorFlush is Demonitor that also removes a DownMsg for ref already
+// queued. Only the process's own code may call it.
+func (p *Proc) DemonitorFlush(ref pid.Ref) bool {
+	active := p.Demonitor(ref)
+	p.mbox.removeAll(func(m any) bool {
+		d, ok := m.(DownMsg)
+		return ok && d.Ref == ref
+	})
+	return active
+}
+
+// Watch calls notify once when target exits, from the goroutine that ends
+// it, unless Unwatch is called first. It is a monitor held by code that is
+// not a process. When target is already dead, notify runs before Watch
+// returns. notify must not block.
+func (n *Node) Watch(target pid.Pid, notify func(DownMsg)) (pid.Ref, error) {
+	if notify == nil {
+		return pid.Ref{}, ErrNilFunc
+	}
+	deadReason := NoProc
+	if err := n.check(target); err != nil {
+		if !errors.Is(err, NoConnection) {
+			return pid.Ref{}, err
+		}
+		deadReason = NoConnection
+	}
+	ref := n.MakeRef()
+	if q := n.proc(target); q != nil {
+		q.mu.Lock()
+		if !q.dead.Load() {
+			if q.monIn == nil {
+				q.monIn = make(map[pid.Ref]watcher)
+			}
+			q.monIn[ref] = watcher{notify: notify}
+			q.mu.Unlock()
+			return ref, nil
+		}
+		q.mu.Unlock()
+	}
+	notify(DownMsg{Ref: ref, Pid: target, Reason: deadReason})
+	return ref, nil
+}
+
+// Unwatch removes a watch made by Watch. It reports whether the watch was
+// still active; a notify already under way may still run.
+func (n *Node) Unwatch(target pid.Pid, ref pid.Ref) bool {
+	q := n.proc(target)
+	if q == nil {
+		return false
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	_, ok := q.monIn[ref]
+	delete(q.monIn, ref)
+	return ok
+}
+
+// Info describes a live process.
+type Info struct {
+	Pid             pid.Pid
+	Name            string
+	Status          Status
+	Backend         Backend
+	TrapExit        bool
+	MessageQueueLen int
+	Links           []pid.Pid
+	Monitors        []Monitor // monitors this process holds
+	MonitoredBy     []pid.Pid // processes monitoring this one (a watcher that is not a process shows as the zero Pid)
+	Groups          []string
+	Received        uint64 // messages queued for it
+	Handled         uint64 // messages taken by its code
+	Sent            uint64 // messages it sent
+}
+
+// Monitor is one monitor in Info.Monitors.
+type Monitor struct {
+	Ref pid.Ref
+	Pid pid.Pid
+}
+
+// Info returns a snapshot of the live process p.
+func (n *Node) Info(target pid.Pid) (Info, error) {
+	if err := n.check(target); err != nil {
+		return Info{}, err
+	}
+	q := n.proc(target)
+	if q == nil {
+		return Info{}, NoProc
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.dead.Load() {
+		return Info{}, NoProc
+	}
+	in := Info{
+		Pid: q.pid, Name: q.name, Status: Status(q.status.Load()), Backend: q.backend,
+		TrapExit: q.trap, MessageQueueLen: int(q.mbox.length.Load()),
+		Received: q.mbox.received.Load(), Handled: q.handled.Load(), Sent: q.sent.Load(),
+	}
+	for l := range q.links {
+		in.Links = append(in.Links, l)
+	}
+	sort.Slice(in.Links, func(i, j int) bool { return in.Links[i].Serial() < in.Links[j].Serial() })
+	for ref, t := range q.monOut {
+		in.Monitors = append(in.Monitors, Monitor{Ref: ref, Pid: t})
+	}
+	sort.Slice(in.Monitors, func(i, j int) bool { return in.Monitors[i].Ref.ID() < in.Monitors[j].Ref.ID() })
+	for _, w := range q.monIn {
+		var by pid.Pid
+		if w.proc != nil {
+			by = w.proc.pid
+		}
+		in.MonitoredBy = append(in.MonitoredBy, by)
+	}
+	sort.Slice(in.MonitoredBy, func(i, j int) bool { return in.MonitoredBy[i].Serial() < in.MonitoredBy[j].Serial() })
+	for g := range q.groups {
+		in.Groups = append(in.Groups, g)
+	}
+	sort.Strings(in.Groups)
+	return in, nil
+}

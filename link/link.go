@@ -1,0 +1,122 @@
+// Package link connects processes so that they learn of each other's exits,
+// with Erlang's semantics.
+//
+// A link is symmetric: when either process exits, the other receives an exit
+// signal with the same reason. A process that does not trap exits dies of an
+// abnormal signal and ignores a Normal one; a trapping process (see
+// process.Process.TrapExit) receives an [Exit] message instead. Links are
+// idempotent: two processes share at most one.
+//
+// A monitor is one-way and fires on every exit: the monitoring process
+// receives a [Down] message carrying the monitor's Ref and the exit reason.
+// Each Monitor call makes an independent monitor.
+//
+// Exit and Down messages travel in the same mailbox as ordinary messages, so
+// everything a process sent before it died is received before its Exit or
+// Down. Linking to or monitoring a dead process reports NoProc at once. Once
+// Unlink or Demonitor returns, no signal from that link or monitor arrives
+// any more.
+package link
+
+import (
+	"github.com/spawned-go/spawned/internal/core"
+	"github.com/spawned-go/spawned/pid"
+	"github.com/spawned-go/spawned/process"
+)
+
+// Exit is the message a trapping process receives for an exit signal:
+// From is the process that exited or sent the signal (the zero Pid when
+// the sender was not a process), Reason its exit reason.
+type Exit = core.ExitMsg
+
+// Down is the message a monitoring process receives when the monitored
+// process Pid exits with Reason; Ref is the monitor's reference.
+type Down = core.DownMsg
+
+// Error reports a link to a process that is not alive: Reason is
+// process.NoProc or process.NoConnection, and errors.Is sees it.
+type Error = core.LinkError
+
+func self(p *process.Process) (*core.Proc, error) {
+	if p == nil {
+		return nil, process.ErrNilProcess
+	}
+	return (*core.Proc)(p), nil
+}
+
+// Link links self and target. Linking to self, or to a partner already
+// linked, changes nothing. When target is dead, a trapping self receives
+// Exit{From: target, Reason: NoProc} at once and Link returns nil; a
+// process that does not trap gets an *Error wrapping NoProc instead.
+func Link(self_ *process.Process, target pid.Pid) error {
+	p, err := self(self_)
+	if err != nil {
+		return err
+	}
+	return p.Link(target)
+}
+
+// Unlink removes the link between self and target, if there is one; it is
+// harmless for a dead or unlinked target. Once it returns, no exit signal
+// from that link reaches self.
+func Unlink(self_ *process.Process, target pid.Pid) error {
+	p, err := self(self_)
+	if err != nil {
+		return err
+	}
+	return p.Unlink(target)
+}
+
+// Monitor makes self monitor target and returns the monitor's Ref. When
+// target exits, self receives Down{Ref, target, reason}; when it is already
+// dead the Down (reason NoProc) is queued before Monitor returns. Monitoring
+// self is allowed and never fires.
+func Monitor(self_ *process.Process, target pid.Pid) (pid.Ref, error) {
+	p, err := self(self_)
+	if err != nil {
+		return pid.Ref{}, err
+	}
+	return p.Monitor(target)
+}
+
+// Demonitor removes a monitor held by self and reports whether it was still
+// active (false for an unknown Ref, or one whose Down was already queued).
+// After it returns no Down for ref is queued any more; one queued before
+// stays receivable (see DemonitorFlush).
+func Demonitor(self_ *process.Process, ref pid.Ref) bool {
+	p, err := self(self_)
+	if err != nil {
+		return false
+	}
+	return p.Demonitor(ref)
+}
+
+// DemonitorFlush is Demonitor that also removes a Down for ref already in
+// self's mailbox. Only self's own code may call it.
+func DemonitorFlush(self_ *process.Process, ref pid.Ref) bool {
+	p, err := self(self_)
+	if err != nil {
+		return false
+	}
+	return p.DemonitorFlush(ref)
+}
+
+// Watch is a monitor for code that is not a process (any goroutine): notify
+// is called once with the Down when target exits, from the goroutine that
+// ends it, unless Unwatch runs first. If target is already dead, notify is
+// called before Watch returns. notify must be quick and must not block.
+func Watch(node *process.Node, target pid.Pid, notify func(Down)) (pid.Ref, error) {
+	if node == nil {
+		return pid.Ref{}, process.ErrNilNode
+	}
+	return (*core.Node)(node).Watch(target, notify)
+}
+
+// Unwatch removes a watch made by Watch and reports whether it was still
+// active. A notify already under way may still run.
+func Unwatch(node *process.Node, target pid.Pid, ref pid.Ref) bool {
+	if node == nil {
+		return false
+	}
+	return (*core.Node)(node).Unwatch(target, ref)
+}

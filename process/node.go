@@ -1,0 +1,193 @@
+package process
+
+import (
+	"context"
+	"os"
+	"sync"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/spawned-go/spawned/internal/core"
+	"github.com/spawned-go/spawned/pid"
+)
+
+// Node runs processes: it owns a process table, a name registry and process
+// groups. Nodes are independent of each other, so tests can each use their
+// own and run in parallel. Most programs use the [Default] node.
+type Node core.Node
+
+// Stats counts what a node holds and has done: live processes, processes
+// spawned and exited, stragglers (killed processes whose code still runs),
+// registered names and groups.
+type Stats = core.Stats
+
+// NodeOption configures NewNode.
+type NodeOption func(*core.Config)
+
+// WithLogger sets the node's logger for crash reports; nil silences it.
+// The default logs errors as JSON to standard error.
+func WithLogger(l *zap.Logger) NodeOption {
+	return func(c *core.Config) {
+		if l == nil {
+			l = zap.NewNop()
+		}
+		c.Logger = l
+	}
+}
+
+// WithBlockingPool bounds how many handlers of Blocking processes run at
+// once on the node (default 256). Further Blocking processes with work wait
+// for a slot; Async and Thread processes are never held up by them.
+func WithBlockingPool(n int) NodeOption {
+	return func(c *core.Config) { c.BlockingPool = n }
+}
+
+// NewNode starts a node. Call Stop when done with it.
+func NewNode(opts ...NodeOption) *Node {
+	cfg := core.Config{Logger: defaultLogger()}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return (*Node)(core.NewNode(cfg))
+}
+
+var (
+	defaultOnce sync.Once
+	defaultNode *Node
+)
+
+// Default returns the process-wide default node, creating it on first use.
+func Default() *Node {
+	defaultOnce.Do(func() { defaultNode = NewNode() })
+	return defaultNode
+}
+
+func defaultLogger() *zap.Logger {
+	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	return zap.New(zapcore.NewCore(enc, zapcore.Lock(os.Stderr), zap.ErrorLevel))
+}
+
+func (n *Node) core() *core.Node { return (*core.Node)(n) }
+
+// ID returns the node's identity, which every Pid it makes carries.
+func (n *Node) ID() pid.NodeID { return n.core().ID() }
+
+// Logger returns the node's logger.
+func (n *Node) Logger() *zap.Logger { return n.core().Logger() }
+
+// SetLogger replaces the node's logger; nil silences it.
+func (n *Node) SetLogger(l *zap.Logger) { n.core().SetLogger(l) }
+
+// MakeRef returns a reference unique within the node.
+func (n *Node) MakeRef() pid.Ref { return n.core().MakeRef() }
+
+// Spawn starts a process running fn and returns its Pid. With
+// [WithLink] the new process is linked to a parent in the same step.
+func (n *Node) Spawn(fn Func, opts ...SpawnOption) (pid.Pid, error) {
+	if fn == nil {
+		return pid.Pid{}, ErrNilFunc
+	}
+	p, _, err := n.spawn(spec(adaptFunc(fn), nil, opts))
+	return pidOf(p), err
+}
+
+// SpawnHandler starts a message-driven process: h handles one message at a
+// time on the chosen backend, and an idle Async handler process holds no
+// goroutine at all.
+func (n *Node) SpawnHandler(h Handler, opts ...SpawnOption) (pid.Pid, error) {
+	if h == nil {
+		return pid.Pid{}, ErrNilFunc
+	}
+	p, _, err := n.spawn(spec(nil, adaptHandler(h), opts))
+	return pidOf(p), err
+}
+
+func (n *Node) spawn(s core.Spec) (*core.Proc, pid.Ref, error) {
+	if s.Parent != nil && s.Parent.Node() != n.core() {
+		return nil, pid.Ref{}, NoConnection
+	}
+	return n.core().Spawn(s)
+}
+
+func pidOf(p *core.Proc) pid.Pid {
+	if p == nil {
+		return pid.Pid{}
+	}
+	return p.Pid()
+}
+
+// Send queues msg in the mailbox of to. Sending to a dead process is not an
+// error: the message is dropped, as in Erlang. Messages from one sender to
+// one receiver arrive in the order sent.
+func (n *Node) Send(to pid.Pid, msg any) error { return n.core().Send(to, msg) }
+
+// Exit sends an exit signal with reason to the process to, from a goroutine
+// that is not a process (the zero Pid is the sender). See [Process.Exit].
+func (n *Node) Exit(to pid.Pid, reason error) error { return n.core().Exit(to, reason) }
+
+// Alive reports whether p names a live process of this node.
+func (n *Node) Alive(p pid.Pid) bool { return n.core().Alive(p) }
+
+// Processes lists the node's live processes.
+func (n *Node) Processes() []pid.Pid { return n.core().Processes() }
+
+// Info returns a snapshot of a live process; NoProc if it is dead.
+func (n *Node) Info(p pid.Pid) (Info, error) { return n.core().Info(p) }
+
+// Stats returns the node's counters.
+func (n *Node) Stats() Stats { return n.core().Stats() }
+
+// BlockingPool returns the bound on Blocking handlers running at once, and
+// how many run now.
+func (n *Node) BlockingPool() (bound, inUse int) {
+	return n.core().BlockingPool(), n.core().BlockingInUse()
+}
+
+// Stop kills every process of the node with reason Shutdown (untrappably,
+// so no callback runs), refuses new work from then on, and waits until all
+// goroutines the node started have returned or ctx is done. Code that
+// ignores its process's context keeps Stop waiting; ctx bounds the wait.
+// Calling Stop again is harmless.
+func (n *Node) Stop(ctx context.Context) error { return n.core().Stop(ctx) }
+
+// nodeOf finds the local node that owns p.
+func nodeOf(p pid.Pid) (*core.Node, error) {
+	if p.IsZero() {
+		return nil, ErrZeroPid
+	}
+	n, ok := core.Lookup(p.Node())
+	if !ok {
+		return nil, NoConnection
+	}
+	return n, nil
+}
+
+// Spawn starts a process running fn on the default node.
+func Spawn(fn Func, opts ...SpawnOption) (pid.Pid, error) { return Default().Spawn(fn, opts...) }
+
+// Send queues msg for to on whichever local node owns it. A Pid of a node
+// that is not running gives an error wrapping NoConnection.
+func Send(to pid.Pid, msg any) error {
+	n, err := nodeOf(to)
+	if err != nil {
+		return err
+	}
+	return n.Send(to, msg)
+}
+
+// Exit sends an exit signal with reason to the process to, on whichever
+// local node owns it, from a goroutine that is not a process.
+func Exit(to pid.Pid, reason error) error {
+	n, err := nodeOf(to)
+	if err != nil {
+		return err
+	}
+	return n.Exit(to, reason)
+}
+
+// Alive reports whether p names a live process on a running local node.
+func Alive(p pid.Pid) bool {
+	n, err := nodeOf(p)
+	return err == nil && n.Alive(p)
+}

@@ -1,0 +1,223 @@
+package process
+
+import (
+	"context"
+	"time"
+
+	"github.com/spawned-go/spawned/internal/core"
+	"github.com/spawned-go/spawned/pid"
+)
+
+// Process is a running process's handle on itself: its Pid, mailbox, trap
+// flag and timers. The runtime passes it to a Func or Handler. A handle
+// belongs to its process: call its methods only from that process's own code.
+type Process core.Proc
+
+// Func is the body of a process. Returning nil is a normal exit; any other
+// error is the exit reason. A panic becomes a [PanicError] exit reason.
+type Func func(p *Process) error
+
+// Handler is the body of a message-driven process. The runtime calls
+// HandleMessage once per message, one at a time, on the process's backend.
+// Returning nil waits for the next message; returning an error ends the
+// process with that reason (return Normal for a normal stop).
+type Handler interface {
+	HandleMessage(p *Process, msg any) error
+}
+
+// Initializer may be implemented by a Handler: Init runs on the process's
+// backend before any message. An error ends the process with that reason.
+type Initializer interface {
+	Init(p *Process) error
+}
+
+// Backend says where a process's code runs. All backends have the same
+// semantics and their processes talk to each other freely.
+//
+//   - Async (the default) runs code on ordinary goroutines. An idle Handler
+//     process holds no goroutine, so millions of idle processes are cheap.
+//   - Blocking runs code on a bounded pool (see [WithBlockingPool]) meant
+//     for work that blocks an OS thread: cgo, blocking syscalls, libraries
+//     without context support. The bound keeps a burst of such work from
+//     exhausting Go's OS threads or starving Async processes.
+//   - Thread gives the process one OS thread for its whole life
+//     (runtime.LockOSThread), for thread-affine work: cgo libraries with
+//     thread-local state, OpenGL, setns, per-thread priority.
+type Backend = core.Backend
+
+// The backends.
+const (
+	Async    = core.Async
+	Blocking = core.Blocking
+	Thread   = core.Thread
+)
+
+// Status says what a process is doing.
+type Status = core.Status
+
+// The statuses of [Info].
+const (
+	Waiting  = core.Waiting  // idle, waiting for a message
+	Runnable = core.Runnable // has work, waiting for its turn
+	Running  = core.Running  // its code is running
+)
+
+// Info is a snapshot of a live process: Pid, registered Name, Status,
+// Backend, TrapExit, MessageQueueLen, Links, Monitors it holds (Ref and
+// Pid), MonitoredBy (a watcher that is not a process shows as the zero Pid),
+// Groups, and counters: Received (queued for it), Handled (taken by its code)
+// and Sent.
+type Info = core.Info
+
+// SpawnOption configures a spawn.
+type SpawnOption func(*core.Spec)
+
+// WithBackend runs the process on b (default Async).
+func WithBackend(b Backend) SpawnOption { return func(s *core.Spec) { s.Backend = b } }
+
+// WithName registers the process under name in the same step that creates
+// it: the spawn fails, leaving no process, when the name is taken.
+func WithName(name string) SpawnOption { return func(s *core.Spec) { s.Name = name } }
+
+// WithLink links the new process to parent in the same step that creates
+// it, so the link exists before the new process can exit.
+func WithLink(parent *Process) SpawnOption {
+	return func(s *core.Spec) {
+		if parent != nil {
+			s.Parent, s.Link = parent.core(), true
+		}
+	}
+}
+
+func spec(fn core.Func, h core.Handler, opts []SpawnOption) core.Spec {
+	s := core.Spec{Func: fn, Handler: h}
+	for _, o := range opts {
+		o(&s)
+	}
+	return s
+}
+
+func adaptFunc(fn Func) core.Func {
+	return func(p *core.Proc) error { return fn((*Process)(p)) }
+}
+
+type handlerAdapter struct{ h Handler }
+
+func (a handlerAdapter) HandleMessage(p *core.Proc, msg any) error {
+	return a.h.HandleMessage((*Process)(p), msg)
+}
+
+type initHandlerAdapter struct {
+	handlerAdapter
+	in Initializer
+}
+
+func (a initHandlerAdapter) Init(p *core.Proc) error { return a.in.Init((*Process)(p)) }
+
+func adaptHandler(h Handler) core.Handler {
+	if in, ok := h.(Initializer); ok {
+		return initHandlerAdapter{handlerAdapter{h}, in}
+	}
+	return handlerAdapter{h}
+}
+
+func (p *Process) core() *core.Proc { return (*core.Proc)(p) }
+
+// Self returns the process's Pid.
+func (p *Process) Self() pid.Pid { return p.core().Pid() }
+
+// Node returns the node that runs the process.
+func (p *Process) Node() *Node { return (*Node)(p.core().Node()) }
+
+// Backend returns the backend the process runs on.
+func (p *Process) Backend() Backend { return p.core().Backend() }
+
+// Name returns the process's registered name, or "".
+func (p *Process) Name() string { return p.core().Name() }
+
+// Alive reports whether the process has not exited. Code still running after
+// its process was killed sees false.
+func (p *Process) Alive() bool { return p.core().Alive() }
+
+// Context returns a context cancelled when the process exits; its cause
+// (context.Cause) is the exit reason. Long-running code should watch it: a
+// killed process's code is not stopped, only told.
+func (p *Process) Context() context.Context { return p.core().Context() }
+
+// Send queues msg for to. Sending to a dead process is not an error.
+// Anything a process sends after it has exited is dropped.
+func (p *Process) Send(to pid.Pid, msg any) error { return p.core().Send(to, msg) }
+
+// Receive returns the next message in arrival order, waiting until one
+// arrives, ctx is done (ctx.Err()) or the process exits (its exit reason).
+// Only a process started from a Func may receive; a Handler process gets
+// ErrNotReceiver.
+func (p *Process) Receive(ctx context.Context) (any, error) { return p.core().Receive(ctx) }
+
+// ReceiveMatch returns the oldest message for which match is true, leaving
+// the others queued in order: Erlang's selective receive.
+func (p *Process) ReceiveMatch(ctx context.Context, match func(msg any) bool) (any, error) {
+	if match == nil {
+		return nil, ErrNilFunc
+	}
+	return p.core().ReceiveMatch(ctx, match)
+}
+
+// Exit sends an exit signal with reason to the process to (Erlang's
+// exit/2), whether or not they are linked:
+//   - Kill kills to even when it traps exits; links and monitors see Killed.
+//   - A trapping process receives a link.Exit message with From = p.Self().
+//   - Otherwise a Normal reason is ignored, unless to is p itself (then p
+//     exits Normal), and any other reason makes to exit with that reason.
+//
+// An exit signal to a dead process is silently ignored.
+func (p *Process) Exit(to pid.Pid, reason error) error { return p.core().Exit(to, reason) }
+
+// TrapExit sets whether exit signals (other than Kill from Exit) become
+// link.Exit messages instead of ending the process, and returns the
+// previous setting. Exit messages already queued stay messages.
+func (p *Process) TrapExit(on bool) (previous bool) { return p.core().TrapExit(on) }
+
+// TrapsExits reports whether the process traps exits.
+func (p *Process) TrapsExits() bool { return p.core().TrapsExits() }
+
+// SpawnLink starts a process linked to p; the link exists before the new
+// process can exit, so p always sees its exit.
+func (p *Process) SpawnLink(fn Func, opts ...SpawnOption) (pid.Pid, error) {
+	if fn == nil {
+		return pid.Pid{}, ErrNilFunc
+	}
+	s := spec(adaptFunc(fn), nil, opts)
+	s.Parent, s.Link = p.core(), true
+	c, _, err := p.core().Node().Spawn(s)
+	return pidOf(c), err
+}
+
+// SpawnMonitor starts a process monitored by p and returns the monitor's
+// Ref; the monitor exists before the new process can exit, so p always gets
+// a link.Down with its real reason.
+func (p *Process) SpawnMonitor(fn Func, opts ...SpawnOption) (pid.Pid, pid.Ref, error) {
+	if fn == nil {
+		return pid.Pid{}, pid.Ref{}, ErrNilFunc
+	}
+	s := spec(adaptFunc(fn), nil, opts)
+	s.Parent, s.Monitor = p.core(), true
+	c, ref, err := p.core().Node().Spawn(s)
+	return pidOf(c), ref, err
+}
+
+// SendAfter sends msg to to after d, on p's behalf. The timer is cancelled
+// when p exits. It returns the timer's Ref for CancelTimer.
+func (p *Process) SendAfter(to pid.Pid, msg any, d time.Duration) (pid.Ref, error) {
+	return p.core().SendAfter(to, msg, d)
+}
+
+// SendInterval sends msg to to every d, on p's behalf, until p exits or
+// the timer is cancelled.
+func (p *Process) SendInterval(to pid.Pid, msg any, d time.Duration) (pid.Ref, error) {
+	return p.core().SendInterval(to, msg, d)
+}
+
+// CancelTimer stops a timer started by p and reports whether it was still
+// pending. Once it returns the timer delivers nothing more.
+func (p *Process) CancelTimer(ref pid.Ref) bool { return p.core().CancelTimer(ref) }
