@@ -170,7 +170,9 @@ func (p *Process) ReceiveMatch(ctx context.Context, match func(msg any) bool) (a
 //   - Otherwise a Normal reason is ignored, unless to is p itself (then p
 //     exits Normal), and any other reason makes to exit with that reason.
 //
-// An exit signal to a dead process is silently ignored.
+// An exit signal to a dead process is silently ignored. When Exit returns the
+// signal has been applied: a process it ended is dead, its name is free, and
+// its links and monitors have been told.
 func (p *Process) Exit(to pid.Pid, reason error) error { return p.core().Exit(to, reason) }
 
 // TrapExit sets whether exit signals (other than Kill from Exit) become

@@ -50,8 +50,9 @@ func Of(node *process.Node) Registry { return Registry{n: (*core.Node)(node)} }
 func Default() Registry { return Of(process.Default()) }
 
 // Register gives the live process p the name. It fails with a
-// *NameTakenError when the name is taken, ErrAlreadyNamed when p has a
-// name, process.NoProc when p is dead, ErrEmptyName for "".
+// *NameTakenError when the name is taken (even by p itself),
+// ErrAlreadyNamed when p has another name, process.NoProc when p is dead,
+// ErrEmptyName for "".
 func (r Registry) Register(name string, p pid.Pid) error {
 	if r.n == nil {
 		return process.ErrNilNode
@@ -120,7 +121,7 @@ func (r Registry) Join(group string, p pid.Pid) error {
 }
 
 // Leave removes one membership of p in group; ErrNotJoined when p is not a
-// member.
+// member (a dead process is a member of nothing).
 func (r Registry) Leave(group string, p pid.Pid) error {
 	if r.n == nil {
 		return process.ErrNilNode

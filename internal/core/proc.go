@@ -199,6 +199,8 @@ func (p *Proc) discard() {
 	d := p.dieLocked(Normal) // no links or monitors yet: only the name goes
 	p.mu.Unlock()
 	p.node.propagate(d)
+	p.node.spawned.Add(^uint64(0)) // a process that never ran is not counted
+	p.node.exited.Add(^uint64(0))
 	p.node.goroutines.Done()
 }
 

@@ -1,0 +1,309 @@
+package process_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/spawned-go/spawned/internal/testkit"
+	"github.com/spawned-go/spawned/pid"
+	"github.com/spawned-go/spawned/process"
+)
+
+// handlerLog records what a handler saw, in order.
+type handlerLog struct {
+	mu  sync.Mutex
+	got []any
+}
+
+func (l *handlerLog) add(v any) { l.mu.Lock(); l.got = append(l.got, v); l.mu.Unlock() }
+
+func (l *handlerLog) snapshot() []any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]any(nil), l.got...)
+}
+
+func TestHandler_InitRunsBeforeAnyMessage(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := testkit.Node(t)
+		gate := pkNewGate(t)
+		var log handlerLog
+		handled := make(chan struct{}, 3)
+		h := &pkInitHandler{
+			init: func(p *process.Process) error {
+				gate.Wait() // messages arrive while Init runs
+				log.add("init")
+				return nil
+			},
+			handle: func(p *process.Process, msg any) error {
+				log.add(msg)
+				handled <- struct{}{}
+				return nil
+			},
+		}
+		p, err := n.SpawnHandler(h, process.WithBackend(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			if err := n.Send(p, i); err != nil {
+				t.Fatal(err)
+			}
+		}
+		gate.Open()
+		for range 3 {
+			pkRecv(t, handled, "a message handled")
+		}
+		want := []any{"init", 0, 1, 2}
+		if got := log.snapshot(); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("order = %v, want %v", got, want)
+		}
+	})
+}
+
+func TestHandler_InitErrorEndsProcess(t *testing.T) {
+	t.Parallel()
+	errInit := errors.New("init failed")
+	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		for _, mode := range []string{"error", "panic"} {
+			n := testkit.Node(t)
+			gate := pkNewGate(t)
+			var calls atomic.Int32
+			h := &pkInitHandler{
+				init: func(*process.Process) error {
+					gate.Wait()
+					if mode == "panic" {
+						panic("init panic")
+					}
+					return errInit
+				},
+				handle: func(*process.Process, any) error { calls.Add(1); return nil },
+			}
+			p, err := n.SpawnHandler(h, process.WithBackend(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := pkWatch(t, n, p)
+			if err := n.Send(p, "queued before init returned"); err != nil {
+				t.Fatal(err)
+			}
+			gate.Open()
+			r := pkRecv(t, w, "exit")
+			switch mode {
+			case "error":
+				if !errors.Is(r, errInit) {
+					t.Errorf("exit %v, want %v", r, errInit)
+				}
+			case "panic":
+				var pe *process.PanicError
+				if !errors.As(r, &pe) || pe.Value != "init panic" {
+					t.Errorf("exit %v, want PanicError{init panic}", r)
+				}
+			}
+			ctx, cancel := pkStopCtx(testkit.Timeout)
+			if err := n.Stop(ctx); err != nil { // every goroutine of the node is done
+				t.Error(err)
+			}
+			cancel()
+			if c := calls.Load(); c != 0 {
+				t.Errorf("%s: HandleMessage ran %d times after a failed Init", mode, c)
+			}
+		}
+	})
+}
+
+func TestHandler_MessagesOneAtATimeInOrder(t *testing.T) {
+	t.Parallel()
+	const senders, perSender = 4, 500
+	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := testkit.Node(t, process.WithBlockingPool(2))
+		type msg struct{ from, seq int }
+		var inside, overlaps atomic.Int32
+		next := make([]int, senders) // only the handler touches it
+		var misordered []msg
+		done := make(chan struct{})
+		count := 0
+		h := pkHandle(func(_ *process.Process, m any) error {
+			if inside.Add(1) != 1 {
+				overlaps.Add(1)
+			}
+			defer inside.Add(-1)
+			mm := m.(msg)
+			if mm.seq != next[mm.from] {
+				misordered = append(misordered, mm)
+			}
+			next[mm.from] = mm.seq + 1
+			runtime.Gosched() // widen the window for an overlap
+			if count++; count == senders*perSender {
+				close(done)
+			}
+			return nil
+		})
+		p, err := n.SpawnHandler(h, process.WithBackend(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for s := range senders {
+			wg.Go(func() {
+				for i := range perSender {
+					if err := n.Send(p, msg{s, i}); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		pkRecv(t, done, "every message handled")
+		if o := overlaps.Load(); o != 0 {
+			t.Errorf("HandleMessage ran concurrently %d times", o)
+		}
+		if len(misordered) != 0 {
+			t.Errorf("messages out of order: %v", misordered[:min(5, len(misordered))])
+		}
+	})
+}
+
+func TestHandler_ErrorEndsProcess(t *testing.T) {
+	t.Parallel()
+	errStop := errors.New("stop here")
+	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := testkit.Node(t)
+		cases := []struct {
+			name   string
+			reason error
+		}{{"error", errStop}, {"normal", process.Normal}, {"shutdown", process.ShutdownWith(errStop)}}
+		for _, tc := range cases {
+			var log handlerLog
+			p, err := n.SpawnHandler(pkHandle(func(_ *process.Process, m any) error {
+				log.add(m)
+				if m == "stop" {
+					return tc.reason
+				}
+				return nil
+			}), process.WithBackend(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := pkWatch(t, n, p)
+			for _, m := range []string{"a", "stop", "b"} {
+				if err := n.Send(p, m); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if r := pkRecv(t, w, "exit"); !errors.Is(r, tc.reason) {
+				t.Errorf("%s: exit %v, want %v", tc.name, r, tc.reason)
+			}
+			if got := fmt.Sprint(log.snapshot()); got != "[a stop]" {
+				t.Errorf("%s: handled %s, want [a stop]", tc.name, got)
+			}
+			if n.Alive(p) {
+				t.Errorf("%s: alive after its handler returned an error", tc.name)
+			}
+		}
+	})
+}
+
+func TestHandler_PanicBecomesPanicError(t *testing.T) {
+	t.Parallel()
+	type boom struct{ code int }
+	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := testkit.Node(t)
+		p, err := n.SpawnHandler(pkHandle(func(_ *process.Process, m any) error {
+			if m == "panic" {
+				handlerPanicHere(boom{code: 42})
+			}
+			return nil
+		}), process.WithBackend(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := pkWatch(t, n, p)
+		if err := n.Send(p, "ok"); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Send(p, "panic"); err != nil {
+			t.Fatal(err)
+		}
+		r := pkRecv(t, w, "exit")
+		var pe *process.PanicError
+		if !errors.As(r, &pe) {
+			t.Fatalf("exit %v (%T), want *PanicError", r, r)
+		}
+		if pe.Value != (boom{code: 42}) {
+			t.Errorf("Value = %#v", pe.Value)
+		}
+		if len(pe.Stack) == 0 {
+			t.Error("empty Stack")
+		} else if !bytes.Contains(pe.Stack, []byte("handlerPanicHere")) {
+			t.Errorf("Stack does not show the panicking function:\n%s", pe.Stack)
+		}
+		if process.IsNormal(r) || process.IsShutdown(r) {
+			t.Error("a panic counted as a normal exit")
+		}
+		if pe.Error() == "" {
+			t.Error("empty Error()")
+		}
+		// The node keeps working, on every backend.
+		probe := testkit.NewProbe(t, n)
+		for _, b2 := range testkit.Backends {
+			echo, err := n.SpawnHandler(pkEchoHandler(), process.WithBackend(b2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pkPingPong(t, probe, echo, 3)
+		}
+	})
+}
+
+//go:noinline
+func handlerPanicHere(v any) { panic(v) }
+
+// An idle Async Handler process holds no goroutine. This test measures the
+// program's goroutine count, so it does not run in parallel with others.
+func TestHandler_IdleAsyncHandlerHoldsNoGoroutine(t *testing.T) {
+	const procs = 10000
+	n := testkit.Node(t)
+	base := runtime.NumGoroutine()
+	var handled atomic.Int64
+	all := make(chan struct{})
+	h := pkHandle(func(*process.Process, any) error {
+		if handled.Add(1) == procs {
+			close(all)
+		}
+		return nil
+	})
+	pids := make([]pid.Pid, 0, procs)
+	for range procs {
+		p, err := n.SpawnHandler(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pids = append(pids, p)
+	}
+	for _, p := range pids {
+		if err := n.Send(p, "wake"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pkRecv(t, all, "every process to handle its message")
+	pkEventually(t, fmt.Sprintf("goroutines back near the baseline %d", base), func() bool {
+		return runtime.NumGoroutine() < base+50
+	})
+	if s := n.Stats(); s.Processes != procs {
+		t.Errorf("Stats().Processes = %d, want %d", s.Processes, procs)
+	}
+	for _, p := range pids[:100] {
+		if !n.Alive(p) {
+			t.Fatalf("%v not alive", p)
+		}
+	}
+	t.Logf("%d idle handler processes, goroutines: baseline %d, now %d", procs, base, runtime.NumGoroutine())
+}
