@@ -3,8 +3,8 @@ package link_test
 import (
 	"testing"
 
-	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/internal/testkit"
+	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 )

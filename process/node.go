@@ -71,20 +71,42 @@ func defaultLogger() *zap.Logger {
 func (n *Node) core() *core.Node { return (*core.Node)(n) }
 
 // ID returns the node's identity, which every Pid it makes carries.
-func (n *Node) ID() pid.NodeID { return n.core().ID() }
+func (n *Node) ID() pid.NodeID {
+	if n == nil {
+		return pid.NodeID{}
+	}
+	return n.core().ID()
+}
 
 // Logger returns the node's logger.
-func (n *Node) Logger() *zap.Logger { return n.core().Logger() }
+func (n *Node) Logger() *zap.Logger {
+	if n == nil {
+		return zap.NewNop()
+	}
+	return n.core().Logger()
+}
 
 // SetLogger replaces the node's logger; nil silences it.
-func (n *Node) SetLogger(l *zap.Logger) { n.core().SetLogger(l) }
+func (n *Node) SetLogger(l *zap.Logger) {
+	if n != nil {
+		n.core().SetLogger(l)
+	}
+}
 
 // MakeRef returns a reference unique within the node.
-func (n *Node) MakeRef() pid.Ref { return n.core().MakeRef() }
+func (n *Node) MakeRef() pid.Ref {
+	if n == nil {
+		return pid.Ref{}
+	}
+	return n.core().MakeRef()
+}
 
 // Spawn starts a process running fn and returns its Pid. With
 // [WithLink] the new process is linked to a parent in the same step.
 func (n *Node) Spawn(fn Func, opts ...SpawnOption) (pid.Pid, error) {
+	if n == nil {
+		return pid.Pid{}, ErrNilNode
+	}
 	if fn == nil {
 		return pid.Pid{}, ErrNilFunc
 	}
@@ -96,6 +118,9 @@ func (n *Node) Spawn(fn Func, opts ...SpawnOption) (pid.Pid, error) {
 // time on the chosen backend, and an idle Async handler process holds no
 // goroutine at all.
 func (n *Node) SpawnHandler(h Handler, opts ...SpawnOption) (pid.Pid, error) {
+	if n == nil {
+		return pid.Pid{}, ErrNilNode
+	}
 	if h == nil {
 		return pid.Pid{}, ErrNilFunc
 	}
@@ -120,27 +145,60 @@ func pidOf(p *core.Proc) pid.Pid {
 // Send queues msg in the mailbox of to. Sending to a dead process is not an
 // error: the message is dropped, as in Erlang. Messages from one sender to
 // one receiver arrive in the order sent.
-func (n *Node) Send(to pid.Pid, msg any) error { return n.core().Send(to, msg) }
+func (n *Node) Send(to pid.Pid, msg any) error {
+	if n == nil {
+		return ErrNilNode
+	}
+	return n.core().Send(to, msg)
+}
 
 // Exit sends an exit signal with reason to the process to, from a goroutine
 // that is not a process (the zero Pid is the sender). See [Process.Exit].
-func (n *Node) Exit(to pid.Pid, reason error) error { return n.core().Exit(to, reason) }
+func (n *Node) Exit(to pid.Pid, reason error) error {
+	if n == nil {
+		return ErrNilNode
+	}
+	return n.core().Exit(to, reason)
+}
 
 // Alive reports whether p names a live process of this node.
-func (n *Node) Alive(p pid.Pid) bool { return n.core().Alive(p) }
+func (n *Node) Alive(p pid.Pid) bool {
+	if n == nil {
+		return false
+	}
+	return n.core().Alive(p)
+}
 
 // Processes lists the node's live processes.
-func (n *Node) Processes() []pid.Pid { return n.core().Processes() }
+func (n *Node) Processes() []pid.Pid {
+	if n == nil {
+		return nil
+	}
+	return n.core().Processes()
+}
 
 // Info returns a snapshot of a live process; NoProc if it is dead.
-func (n *Node) Info(p pid.Pid) (Info, error) { return n.core().Info(p) }
+func (n *Node) Info(p pid.Pid) (Info, error) {
+	if n == nil {
+		return Info{}, ErrNilNode
+	}
+	return n.core().Info(p)
+}
 
 // Stats returns the node's counters.
-func (n *Node) Stats() Stats { return n.core().Stats() }
+func (n *Node) Stats() Stats {
+	if n == nil {
+		return Stats{}
+	}
+	return n.core().Stats()
+}
 
 // BlockingPool returns the bound on Blocking handlers running at once, and
 // how many run now.
 func (n *Node) BlockingPool() (bound, inUse int) {
+	if n == nil {
+		return 0, 0
+	}
 	return n.core().BlockingPool(), n.core().BlockingInUse()
 }
 
@@ -149,7 +207,12 @@ func (n *Node) BlockingPool() (bound, inUse int) {
 // goroutines the node started have returned or ctx is done. Code that
 // ignores its process's context keeps Stop waiting; ctx bounds the wait.
 // Calling Stop again is harmless.
-func (n *Node) Stop(ctx context.Context) error { return n.core().Stop(ctx) }
+func (n *Node) Stop(ctx context.Context) error {
+	if n == nil {
+		return ErrNilNode
+	}
+	return n.core().Stop(ctx)
+}
 
 // nodeOf finds the local node that owns p.
 func nodeOf(p pid.Pid) (*core.Node, error) {

@@ -89,6 +89,20 @@ func WithLink(parent *Process) SpawnOption {
 	}
 }
 
+// OnExit calls fn once with the exit reason when the process has exited:
+// after its name was released and its links and monitors were told, from the
+// goroutine that ended it. It is a watch that exists from the first moment,
+// for code that is not a process (see link.Watch). fn must not block.
+func OnExit(fn func(reason error)) SpawnOption { return func(s *core.Spec) { s.OnExit = fn } }
+
+// Undeliverable may be implemented by a message that must learn when no
+// process will handle it: it was sent to a dead process, or was still queued
+// when its receiver exited. Undelivered then runs once, with the receiver's
+// exit reason (NoProc when it was already gone), from the goroutine that
+// found out; it must not block. Request-reply protocols use it to fail a
+// request at once instead of waiting for a timeout.
+type Undeliverable = core.Undeliverable
+
 func spec(fn core.Func, h core.Handler, opts []SpawnOption) core.Spec {
 	s := core.Spec{Func: fn, Handler: h}
 	for _, o := range opts {
@@ -123,40 +137,90 @@ func adaptHandler(h Handler) core.Handler {
 
 func (p *Process) core() *core.Proc { return (*core.Proc)(p) }
 
+// canceled is the context of a nil Process: already done.
+var canceled = func() context.Context {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(ErrNilProcess)
+	return ctx
+}()
+
 // Self returns the process's Pid.
-func (p *Process) Self() pid.Pid { return p.core().Pid() }
+func (p *Process) Self() pid.Pid {
+	if p == nil {
+		return pid.Pid{}
+	}
+	return p.core().Pid()
+}
 
 // Node returns the node that runs the process.
-func (p *Process) Node() *Node { return (*Node)(p.core().Node()) }
+func (p *Process) Node() *Node {
+	if p == nil {
+		return nil
+	}
+	return (*Node)(p.core().Node())
+}
 
 // Backend returns the backend the process runs on.
-func (p *Process) Backend() Backend { return p.core().Backend() }
+func (p *Process) Backend() Backend {
+	if p == nil {
+		return Async
+	}
+	return p.core().Backend()
+}
 
 // Name returns the process's registered name, or "".
-func (p *Process) Name() string { return p.core().Name() }
+func (p *Process) Name() string {
+	if p == nil {
+		return ""
+	}
+	return p.core().Name()
+}
 
 // Alive reports whether the process has not exited. Code still running after
 // its process was killed sees false.
-func (p *Process) Alive() bool { return p.core().Alive() }
+func (p *Process) Alive() bool {
+	if p == nil {
+		return false
+	}
+	return p.core().Alive()
+}
 
 // Context returns a context cancelled when the process exits; its cause
 // (context.Cause) is the exit reason. Long-running code should watch it: a
 // killed process's code is not stopped, only told.
-func (p *Process) Context() context.Context { return p.core().Context() }
+func (p *Process) Context() context.Context {
+	if p == nil {
+		return canceled
+	}
+	return p.core().Context()
+}
 
 // Send queues msg for to. Sending to a dead process is not an error.
 // Anything a process sends after it has exited is dropped.
-func (p *Process) Send(to pid.Pid, msg any) error { return p.core().Send(to, msg) }
+func (p *Process) Send(to pid.Pid, msg any) error {
+	if p == nil {
+		return ErrNilProcess
+	}
+	return p.core().Send(to, msg)
+}
 
 // Receive returns the next message in arrival order, waiting until one
 // arrives, ctx is done (ctx.Err()) or the process exits (its exit reason).
 // Only a process started from a Func may receive; a Handler process gets
 // ErrNotReceiver.
-func (p *Process) Receive(ctx context.Context) (any, error) { return p.core().Receive(ctx) }
+func (p *Process) Receive(ctx context.Context) (any, error) {
+	if p == nil {
+		return nil, ErrNilProcess
+	}
+	return p.core().Receive(ctx)
+}
 
 // ReceiveMatch returns the oldest message for which match is true, leaving
 // the others queued in order: Erlang's selective receive.
 func (p *Process) ReceiveMatch(ctx context.Context, match func(msg any) bool) (any, error) {
+	if p == nil {
+		return nil, ErrNilProcess
+	}
 	if match == nil {
 		return nil, ErrNilFunc
 	}
@@ -173,19 +237,37 @@ func (p *Process) ReceiveMatch(ctx context.Context, match func(msg any) bool) (a
 // An exit signal to a dead process is silently ignored. When Exit returns the
 // signal has been applied: a process it ended is dead, its name is free, and
 // its links and monitors have been told.
-func (p *Process) Exit(to pid.Pid, reason error) error { return p.core().Exit(to, reason) }
+func (p *Process) Exit(to pid.Pid, reason error) error {
+	if p == nil {
+		return ErrNilProcess
+	}
+	return p.core().Exit(to, reason)
+}
 
 // TrapExit sets whether exit signals (other than Kill from Exit) become
 // link.Exit messages instead of ending the process, and returns the
 // previous setting. Exit messages already queued stay messages.
-func (p *Process) TrapExit(on bool) (previous bool) { return p.core().TrapExit(on) }
+func (p *Process) TrapExit(on bool) (previous bool) {
+	if p == nil {
+		return false
+	}
+	return p.core().TrapExit(on)
+}
 
 // TrapsExits reports whether the process traps exits.
-func (p *Process) TrapsExits() bool { return p.core().TrapsExits() }
+func (p *Process) TrapsExits() bool {
+	if p == nil {
+		return false
+	}
+	return p.core().TrapsExits()
+}
 
 // SpawnLink starts a process linked to p; the link exists before the new
 // process can exit, so p always sees its exit.
 func (p *Process) SpawnLink(fn Func, opts ...SpawnOption) (pid.Pid, error) {
+	if p == nil {
+		return pid.Pid{}, ErrNilProcess
+	}
 	if fn == nil {
 		return pid.Pid{}, ErrNilFunc
 	}
@@ -199,6 +281,9 @@ func (p *Process) SpawnLink(fn Func, opts ...SpawnOption) (pid.Pid, error) {
 // Ref; the monitor exists before the new process can exit, so p always gets
 // a link.Down with its real reason.
 func (p *Process) SpawnMonitor(fn Func, opts ...SpawnOption) (pid.Pid, pid.Ref, error) {
+	if p == nil {
+		return pid.Pid{}, pid.Ref{}, ErrNilProcess
+	}
 	if fn == nil {
 		return pid.Pid{}, pid.Ref{}, ErrNilFunc
 	}
@@ -211,15 +296,26 @@ func (p *Process) SpawnMonitor(fn Func, opts ...SpawnOption) (pid.Pid, pid.Ref, 
 // SendAfter sends msg to to after d, on p's behalf. The timer is cancelled
 // when p exits. It returns the timer's Ref for CancelTimer.
 func (p *Process) SendAfter(to pid.Pid, msg any, d time.Duration) (pid.Ref, error) {
+	if p == nil {
+		return pid.Ref{}, ErrNilProcess
+	}
 	return p.core().SendAfter(to, msg, d)
 }
 
 // SendInterval sends msg to to every d, on p's behalf, until p exits or
 // the timer is cancelled.
 func (p *Process) SendInterval(to pid.Pid, msg any, d time.Duration) (pid.Ref, error) {
+	if p == nil {
+		return pid.Ref{}, ErrNilProcess
+	}
 	return p.core().SendInterval(to, msg, d)
 }
 
 // CancelTimer stops a timer started by p and reports whether it was still
 // pending. Once it returns the timer delivers nothing more.
-func (p *Process) CancelTimer(ref pid.Ref) bool { return p.core().CancelTimer(ref) }
+func (p *Process) CancelTimer(ref pid.Ref) bool {
+	if p == nil {
+		return false
+	}
+	return p.core().CancelTimer(ref)
+}

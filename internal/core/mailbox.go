@@ -6,14 +6,17 @@ import (
 )
 
 // mailbox is a multi-producer single-consumer queue. Producers append to in
-// under mu; the consumer swaps in out wholesale and then pops from its own
-// slice without locking, so a busy process takes the lock once per batch.
+// under mu; the consumer swaps in out wholesale under mu once per batch and
+// pops from its own slice under lmu, a lock only close contends for, so
+// producers and the consumer meet once per batch, not once per message.
+// Lock order: lmu before mu.
 type mailbox struct {
 	mu     sync.Mutex
 	in     []any
 	closed bool
 
-	local []any // owned by the consumer
+	lmu   sync.Mutex // the consumer's side: local and head
+	local []any
 	head  int
 
 	length   atomic.Int64 // messages queued and not yet taken
@@ -35,7 +38,7 @@ func (m *mailbox) push(msg any) bool {
 }
 
 // refill moves what producers queued into the consumer's slice and reports
-// whether the consumer now has something to pop.
+// whether the consumer now has something to pop. Caller holds lmu.
 func (m *mailbox) refill() bool {
 	if m.head < len(m.local) {
 		return true
@@ -54,6 +57,8 @@ func (m *mailbox) refill() bool {
 
 // pop takes the oldest message. Consumer only.
 func (m *mailbox) pop() (any, bool) {
+	m.lmu.Lock()
+	defer m.lmu.Unlock()
 	if !m.refill() {
 		return nil, false
 	}
@@ -67,6 +72,8 @@ func (m *mailbox) pop() (any, bool) {
 // take removes and returns the oldest message for which match is true,
 // scanning everything queued so far. Consumer only.
 func (m *mailbox) take(match func(any) bool) (any, bool) {
+	m.lmu.Lock()
+	defer m.lmu.Unlock()
 	m.gather()
 	for i := m.head; i < len(m.local); i++ {
 		if msg := m.local[i]; match(msg) {
@@ -82,6 +89,8 @@ func (m *mailbox) take(match func(any) bool) (any, bool) {
 
 // removeAll drops every queued message for which match is true. Consumer only.
 func (m *mailbox) removeAll(match func(any) bool) {
+	m.lmu.Lock()
+	defer m.lmu.Unlock()
 	m.gather()
 	kept := m.local[:m.head]
 	for _, msg := range m.local[m.head:] {
@@ -96,6 +105,7 @@ func (m *mailbox) removeAll(match func(any) bool) {
 }
 
 // gather appends everything producers queued to the consumer's slice.
+// Caller holds lmu.
 func (m *mailbox) gather() {
 	m.mu.Lock()
 	if m.head > 0 && m.head == len(m.local) {
@@ -116,11 +126,18 @@ func (m *mailbox) hasPending() bool {
 	return n > 0
 }
 
-// close drops the queued messages; later pushes are refused.
-func (m *mailbox) close() {
+// close refuses later pushes and returns the messages still queued, oldest
+// first.
+func (m *mailbox) close() []any {
 	m.mu.Lock()
 	m.closed = true
+	in := m.in
 	m.in = nil
 	m.mu.Unlock()
+	m.lmu.Lock()
+	dropped := append(m.local[m.head:len(m.local):len(m.local)], in...)
+	m.local, m.head = nil, 0
+	m.lmu.Unlock()
 	m.length.Store(0)
+	return dropped
 }

@@ -204,6 +204,8 @@ func (n *Node) Send(p pid.Pid, msg any) error {
 	}
 	if q := n.table.get(p.Serial()); q != nil {
 		q.deliver(msg)
+	} else {
+		undeliverable(msg, NoProc)
 	}
 	return nil
 }

@@ -65,6 +65,22 @@ type Spec struct {
 	Parent  *Proc  // the process Link and Monitor refer to
 	Link    bool   // link Parent and the new process atomically with the spawn
 	Monitor bool   // make Parent monitor the new process atomically with the spawn
+	OnExit  func(reason error)
+}
+
+// Undeliverable is implemented by messages that must learn when no process
+// will handle them: sent to a dead process, or still queued when the
+// receiver exited. Undelivered runs once, from the goroutine that found out,
+// with the receiver's exit reason (NoProc when it was already gone). It
+// must not block.
+type Undeliverable interface {
+	Undelivered(reason error)
+}
+
+func undeliverable(msg any, reason error) {
+	if u, ok := msg.(Undeliverable); ok {
+		u.Undelivered(reason)
+	}
 }
 
 // Status is what a process is doing.
@@ -79,7 +95,17 @@ const (
 )
 
 func (s Status) String() string {
-	return [...]string{"waiting", "runnable", "running", "exited"}[s]
+	switch s {
+	case Waiting:
+		return "waiting"
+	case Runnable:
+		return "runnable"
+	case Running:
+		return "running"
+	case Exited:
+		return "exited"
+	}
+	return fmt.Sprintf("status(%d)", uint8(s))
 }
 
 // Proc is one process.
@@ -89,6 +115,7 @@ type Proc struct {
 	backend Backend
 	fn      Func
 	handler Handler
+	onExit  func(reason error)
 
 	dead     atomic.Bool
 	inflight atomic.Int32 // sends by this process that are under way
@@ -99,7 +126,7 @@ type Proc struct {
 	handled  atomic.Uint64
 
 	wake chan struct{} // Func and Thread processes: a message or death
-	slot bool          // holds a Blocking pool slot; owned by the running goroutine
+	slot bool          // a Func process on Blocking holds a pool slot; owned by its goroutine
 
 	mu sync.Mutex
 	// The fields below are guarded by mu.
@@ -132,7 +159,7 @@ func (n *Node) Spawn(s Spec) (*Proc, pid.Ref, error) {
 	if !s.Backend.Valid() {
 		return nil, pid.Ref{}, fmt.Errorf("%w: %d", ErrInvalidBackend, s.Backend)
 	}
-	p := &Proc{node: n, backend: s.Backend, fn: s.Func, handler: s.Handler}
+	p := &Proc{node: n, backend: s.Backend, fn: s.Func, handler: s.Handler, onExit: s.OnExit}
 	if s.Func != nil || s.Backend == Thread {
 		p.wake = make(chan struct{}, 1)
 	}
@@ -195,6 +222,7 @@ func (p *Proc) attachParent(parent *Proc, link, monitor bool) (pid.Ref, error) {
 
 // discard undoes a spawn that failed before the process ran.
 func (p *Proc) discard() {
+	p.onExit = nil // it never ran, so it never exits
 	p.mu.Lock()
 	d := p.dieLocked(Normal) // no links or monitors yet: only the name goes
 	p.mu.Unlock()
@@ -292,68 +320,85 @@ func (p *Proc) runFunc() {
 	p.exit(orNormal(reason))
 }
 
-// acquireSlot takes a Blocking pool slot, giving up if the process dies.
-// Only the goroutine running the process's code takes and releases slots.
+// acquireSlot takes a Blocking pool slot for a Func process, giving up if
+// the process dies. Only the process's own goroutine calls it.
 func (p *Proc) acquireSlot() bool {
+	p.slot = p.node.acquireSlot(p)
+	return p.slot
+}
+
+// releaseSlot gives back the pool slot a Func process holds, if any.
+func (p *Proc) releaseSlot() {
+	if p.slot {
+		p.slot = false
+		p.node.releaseSlot()
+	}
+}
+
+// acquireSlot takes a Blocking pool slot on behalf of p, waiting for one
+// unless p dies first.
+func (n *Node) acquireSlot(p *Proc) bool {
 	select {
-	case p.node.blocking <- struct{}{}:
-		p.slot = true
+	case n.blocking <- struct{}{}:
 		return true
 	default:
 	}
 	p.status.Store(uint32(Runnable))
 	select {
-	case p.node.blocking <- struct{}{}:
-		p.slot = true
+	case n.blocking <- struct{}{}:
 		return true
 	case <-p.Context().Done():
 		return false
 	}
 }
 
-// releaseSlot gives back the Blocking pool slot the process holds, if any.
-func (p *Proc) releaseSlot() {
-	if p.slot {
-		p.slot = false
-		<-p.node.blocking
-	}
-}
+func (n *Node) releaseSlot() { <-n.blocking }
 
 // maxBatch bounds how many messages one activation handles before it lets
 // other processes run.
 const maxBatch = 128
 
 // activate runs a handler process's queued messages on an Async or
-// Blocking goroutine, then goes idle holding no goroutine.
+// Blocking goroutine, then goes idle holding no goroutine. A Blocking
+// activation holds a pool slot while it handles messages; the slot is
+// given back before the process is marked idle, so activations never share
+// one.
 func (p *Proc) activate(init bool) {
 	defer p.node.goroutines.Done()
-	if p.backend == Blocking && !p.acquireSlot() {
+	blocking := p.backend == Blocking
+	if blocking && !p.node.acquireSlot(p) {
 		return
 	}
-	defer p.releaseSlot()
 	if init && !p.runInit() {
+		p.releaseIf(blocking)
 		return
 	}
 	for {
 		alive, drained := p.handleBatch()
 		if !alive {
+			p.releaseIf(blocking)
 			return
 		}
-		if !drained {
-			if p.backend == Blocking { // let other Blocking processes have a turn
-				p.releaseSlot()
-				if !p.acquireSlot() {
-					return
-				}
+		if blocking { // let other Blocking processes have a turn
+			p.node.releaseSlot()
+		}
+		if drained {
+			p.status.Store(uint32(Waiting))
+			p.sched.Store(false)
+			if !p.mbox.hasPending() || !p.sched.CompareAndSwap(false, true) {
+				return
 			}
-			continue
+			p.status.Store(uint32(Runnable))
 		}
-		p.status.Store(uint32(Waiting))
-		p.sched.Store(false)
-		if !p.mbox.hasPending() || !p.sched.CompareAndSwap(false, true) {
+		if blocking && !p.node.acquireSlot(p) {
 			return
 		}
-		p.status.Store(uint32(Runnable))
+	}
+}
+
+func (p *Proc) releaseIf(held bool) {
+	if held {
+		p.node.releaseSlot()
 	}
 }
 
@@ -404,6 +449,10 @@ func (p *Proc) handleBatch() (alive, drained bool) {
 		if !ok {
 			return true, true
 		}
+		if p.dead.Load() {
+			undeliverable(msg, p.Reason())
+			return false, false
+		}
 		p.enter()
 		reason := p.call(func() error { return p.handler.HandleMessage(p, msg) })
 		p.leave()
@@ -419,6 +468,7 @@ func (p *Proc) handleBatch() (alive, drained bool) {
 // deliver queues msg and wakes the process.
 func (p *Proc) deliver(msg any) {
 	if !p.mbox.push(msg) {
+		undeliverable(msg, NoProc)
 		return
 	}
 	switch {
@@ -444,6 +494,8 @@ func (p *Proc) Send(to pid.Pid, msg any) error {
 	if !p.dead.Load() {
 		if q := p.node.table.get(to.Serial()); q != nil {
 			q.deliver(msg)
+		} else {
+			undeliverable(msg, NoProc)
 		}
 		p.sent.Add(1)
 	}

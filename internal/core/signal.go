@@ -106,7 +106,7 @@ func (n *Node) propagate(d *death) {
 			t.t.Stop()
 		}
 		n.table.remove(p.pid.Serial())
-		p.mbox.close()
+		dropped := p.mbox.close()
 		n.exited.Add(1)
 		for other := range d.links {
 			if q := n.table.get(other.Serial()); q != nil {
@@ -122,6 +122,12 @@ func (n *Node) propagate(d *death) {
 				delete(q.monIn, ref)
 				q.mu.Unlock()
 			}
+		}
+		for _, msg := range dropped {
+			undeliverable(msg, d.reason)
+		}
+		if p.onExit != nil {
+			p.onExit(d.reason)
 		}
 	}
 }

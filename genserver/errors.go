@@ -1,0 +1,76 @@
+package genserver
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spawned-go/spawned/pid"
+)
+
+// Errors of calls, starts and stops; test with errors.Is.
+var (
+	// ErrTimeout: the call or stop did not finish in time. The server was
+	// not stopped by it.
+	ErrTimeout = errors.New("genserver: timeout")
+	// ErrCallingSelf: a server called itself, which could never finish.
+	ErrCallingSelf = errors.New("genserver: calling self")
+	// Ignore, returned by Init, makes Start return ErrIgnored and leaves no
+	// process and no name behind.
+	Ignore = errors.New("genserver: ignore")
+	// ErrIgnored is what Start returns when Init returned Ignore.
+	ErrIgnored = errors.New("genserver: init ignored")
+	// ErrAlreadyStarted: a server with that name is running. The error is an
+	// *AlreadyStartedError naming it.
+	ErrAlreadyStarted = errors.New("genserver: already started")
+	// ErrNilServer: Start was given a nil server.
+	ErrNilServer = errors.New("genserver: nil server")
+	// ErrZeroRef: the Ref names no server.
+	ErrZeroRef = errors.New("genserver: zero Ref")
+)
+
+// CallError is how a call fails when the server does not answer it: it
+// names the server (by Pid, or by name when called by name) and wraps the
+// reason: process.NoProc, the server's exit reason, ErrTimeout,
+// ErrCallingSelf or the context's error.
+type CallError struct {
+	Server pid.Pid
+	Name   string
+	Reason error
+}
+
+func (e *CallError) Error() string {
+	target := e.Server.String()
+	if e.Name != "" {
+		target = fmt.Sprintf("%q", e.Name)
+	}
+	return fmt.Sprintf("genserver: call %s: %v", target, e.Reason)
+}
+
+// Unwrap returns the reason.
+func (e *CallError) Unwrap() error { return e.Reason }
+
+// StartError reports a start that failed because Init failed, panicked or
+// took too long: Reason is the error Init returned, a *process.PanicError,
+// ErrTimeout or the context's error.
+type StartError struct {
+	Reason error
+}
+
+func (e *StartError) Error() string { return "genserver: start: " + e.Reason.Error() }
+
+// Unwrap returns the reason.
+func (e *StartError) Unwrap() error { return e.Reason }
+
+// AlreadyStartedError reports that the name given to Start belongs to a
+// running process, Pid. It matches ErrAlreadyStarted under errors.Is.
+type AlreadyStartedError struct {
+	Name string
+	Pid  pid.Pid
+}
+
+func (e *AlreadyStartedError) Error() string {
+	return fmt.Sprintf("genserver: %q already started as %s", e.Name, e.Pid)
+}
+
+// Is reports whether target is ErrAlreadyStarted.
+func (e *AlreadyStartedError) Is(target error) bool { return target == ErrAlreadyStarted }

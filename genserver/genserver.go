@@ -1,0 +1,331 @@
+package genserver
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/spawned-go/spawned/link"
+	"github.com/spawned-go/spawned/pid"
+	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/registry"
+)
+
+// DefaultCallTimeout bounds a call or stop whose context has no deadline.
+const DefaultCallTimeout = 5 * time.Second
+
+// Behaviour is what a server type implements. Req is the call request type,
+// Rep the reply type and Msg the cast type; Go infers all three from the
+// methods, so Start(ctx, node, &Counter{}) needs no type arguments.
+type Behaviour[Req, Rep, Msg any] interface {
+	// HandleCall answers a call: the reply and an error that is given to
+	// the caller (the server carries on). See CallCtx for deferred replies
+	// and stopping.
+	HandleCall(ctx *CallCtx[Rep], req Req) (Rep, error)
+	// HandleCast handles a cast. There is no one to answer.
+	HandleCast(ctx *Ctx, msg Msg)
+}
+
+// Initializer is the optional Init callback: it runs on the server's
+// backend before any message. Return nil to run, Ignore to start nothing, or
+// an error to fail the start with that reason.
+type Initializer interface {
+	Init(ctx *Ctx) error
+}
+
+// InfoHandler is the optional callback for every message that is not a
+// call or cast: link.Exit and link.Down, timer messages, plain sends.
+type InfoHandler interface {
+	HandleInfo(ctx *Ctx, msg any)
+}
+
+// Terminator is the optional callback run when the server stops by
+// ctx.Stop, a callback panic, Stop, or its parent's exit while it traps
+// exits. It does not run when the server is killed or dies of an exit
+// signal it does not trap.
+type Terminator interface {
+	Terminate(ctx *Ctx, reason error)
+}
+
+// Never is the request or cast type of a server that takes none.
+type Never struct{ _ [0]func() }
+
+// NoCalls, embedded in a server type, provides a HandleCall for a server
+// that answers no calls.
+type NoCalls struct{}
+
+// HandleCall is never called: nothing can send a Never.
+func (NoCalls) HandleCall(*CallCtx[Never], Never) (Never, error) { return Never{}, nil }
+
+// NoCasts, embedded in a server type, provides a HandleCast for a server
+// that takes no casts.
+type NoCasts struct{}
+
+// HandleCast is never called: nothing can send a Never.
+func (NoCasts) HandleCast(*Ctx, Never) {}
+
+// Option configures Start.
+type Option func(*options)
+
+type options struct {
+	name    string
+	backend process.Backend
+	timeout time.Duration
+}
+
+// WithName registers the server under name as it starts, before Init runs,
+// so calls by name queue up behind Init. A taken name fails the start with
+// an *AlreadyStartedError and leaves no second process.
+func WithName(name string) Option { return func(o *options) { o.name = name } }
+
+// WithBackend runs the server on b (default process.Async).
+func WithBackend(b process.Backend) Option { return func(o *options) { o.backend = b } }
+
+// WithStartTimeout bounds Init: a server still in Init after d is killed
+// and Start fails with ErrTimeout. By default only the context bounds it.
+func WithStartTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// Start starts a server on node and returns once its Init has finished. It
+// fails with ErrIgnored when Init returned Ignore, with a *StartError when
+// Init failed, panicked or ran out of time (the server is then killed), and
+// with an *AlreadyStartedError when the name is taken. A failed start leaves
+// no process and no name behind.
+func Start[Req, Rep, Msg any](ctx context.Context, node *process.Node, s Behaviour[Req, Rep, Msg], opts ...Option) (Ref[Req, Rep, Msg], error) {
+	if node == nil {
+		return Ref[Req, Rep, Msg]{}, process.ErrNilNode
+	}
+	return start(ctx, node, nil, s, opts)
+}
+
+// StartLink is Start with the server linked to parent from its first
+// moment. If Init fails, the server unlinks from a parent that does not
+// trap exits before it exits, so the parent gets the error but is not
+// killed; a trapping parent also receives the link.Exit. When parent exits,
+// a server that traps exits runs Terminate and stops with parent's reason.
+func StartLink[Req, Rep, Msg any](ctx context.Context, parent *process.Process, s Behaviour[Req, Rep, Msg], opts ...Option) (Ref[Req, Rep, Msg], error) {
+	if parent == nil {
+		return Ref[Req, Rep, Msg]{}, process.ErrNilProcess
+	}
+	return start(ctx, parent.Node(), parent, s, opts)
+}
+
+func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *process.Process, impl Behaviour[Req, Rep, Msg], opts []Option) (Ref[Req, Rep, Msg], error) {
+	var zero Ref[Req, Rep, Msg]
+	if impl == nil {
+		return zero, ErrNilServer
+	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	s := newServer(impl, parent)
+	spawnOpts := []process.SpawnOption{process.WithBackend(o.backend), process.OnExit(s.exited)}
+	if o.name != "" {
+		spawnOpts = append(spawnOpts, process.WithName(o.name))
+	}
+	if parent != nil {
+		spawnOpts = append(spawnOpts, process.WithLink(parent))
+	}
+	p, err := node.SpawnHandler(s, spawnOpts...)
+	if err != nil {
+		var taken *registry.NameTakenError
+		if errors.As(err, &taken) {
+			return zero, &AlreadyStartedError{Name: taken.Name, Pid: taken.Owner}
+		}
+		return zero, err
+	}
+	ref := Ref[Req, Rep, Msg]{node: node, pid: p, name: o.name}
+
+	var deadline <-chan time.Time
+	if o.timeout > 0 {
+		t := time.NewTimer(o.timeout)
+		defer t.Stop()
+		deadline = t.C
+	}
+	var failure error
+	select {
+	case <-s.started:
+		return ref, nil
+	case reason := <-s.exit:
+		select {
+		case <-s.started: // Init succeeded and the server has exited since
+			return ref, nil
+		default:
+		}
+		if s.ignored {
+			return zero, ErrIgnored
+		}
+		return zero, &StartError{Reason: reason}
+	case <-ctx.Done():
+		failure = context.Cause(ctx)
+	case <-deadline:
+		failure = ErrTimeout
+	}
+	// Init is taking too long: kill the half-started server, without
+	// letting the kill reach the parent over the link.
+	if parent != nil {
+		link.Unlink(parent, p)
+	}
+	node.Exit(p, process.Kill)
+	<-s.exit
+	return zero, &StartError{Reason: failure}
+}
+
+// Ref is a typed handle on a server, by Pid or by registered name. Copy it
+// freely; the zero Ref names no server.
+type Ref[Req, Rep, Msg any] struct {
+	node *process.Node
+	pid  pid.Pid
+	name string
+}
+
+// Named returns a Ref that finds the server registered as name on node at
+// every use, so it follows the name across restarts by a supervisor.
+func Named[Req, Rep, Msg any](node *process.Node, name string) Ref[Req, Rep, Msg] {
+	return Ref[Req, Rep, Msg]{node: node, name: name}
+}
+
+// Pid returns the server's Pid, or the zero Pid for a Ref by name.
+func (r Ref[Req, Rep, Msg]) Pid() pid.Pid { return r.pid }
+
+// Name returns the name the server was started or looked up under.
+func (r Ref[Req, Rep, Msg]) Name() string { return r.name }
+
+// ByName returns a Ref that looks the server up by its name at every use.
+// A server started without a name keeps its Pid.
+func (r Ref[Req, Rep, Msg]) ByName() Ref[Req, Rep, Msg] {
+	if r.name != "" {
+		r.pid = pid.Pid{}
+	}
+	return r
+}
+
+// resolve finds the server's Pid: the Ref's own, or the name's current owner.
+func (r Ref[Req, Rep, Msg]) resolve() (pid.Pid, error) {
+	switch {
+	case r.node == nil:
+		return pid.Pid{}, ErrZeroRef
+	case !r.pid.IsZero():
+		return r.pid, nil
+	case r.name == "":
+		return pid.Pid{}, ErrZeroRef
+	}
+	if p, ok := registry.Of(r.node).WhereIs(r.name); ok {
+		return p, nil
+	}
+	return pid.Pid{}, &CallError{Name: r.name, Reason: process.NoProc}
+}
+
+func (r Ref[Req, Rep, Msg]) fail(server pid.Pid, reason error) error {
+	return &CallError{Server: server, Name: r.name, Reason: reason}
+}
+
+// Call sends req and waits for the reply, from any goroutine. Without a
+// deadline on ctx it waits at most DefaultCallTimeout. The error is the one
+// HandleCall returned, or a *CallError when the server did not answer: it
+// wraps process.NoProc (dead server or unknown name), the server's exit
+// reason (it died first), ErrTimeout, ErrCallingSelf or ctx's error.
+func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
+	var zero Rep
+	target, err := r.resolve()
+	if err != nil {
+		return zero, err
+	}
+	if self, ok := ctx.Value(serverKey{}).(pid.Pid); ok && self == target {
+		return zero, r.fail(target, ErrCallingSelf)
+	}
+	c := &call[Req, Rep]{req: req}
+	c.done = make(chan result[Rep], 1)
+	if err := r.node.Send(target, c); err != nil {
+		return zero, r.fail(target, err)
+	}
+	var timeout <-chan time.Time
+	if _, ok := ctx.Deadline(); !ok {
+		t := timers.Get().(*time.Timer)
+		t.Reset(DefaultCallTimeout)
+		defer func() { t.Stop(); timers.Put(t) }()
+		timeout = t.C
+	}
+	select {
+	case res := <-c.done:
+		return res.value(r, target)
+	case <-ctx.Done():
+		err = ctx.Err()
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = ErrTimeout
+		}
+	case <-timeout:
+		err = ErrTimeout
+	}
+	if !c.abandon() { // the answer came just now: take it
+		return (<-c.done).value(r, target)
+	}
+	return zero, r.fail(target, err)
+}
+
+// timers recycles the timers of calls without a deadline.
+var timers = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
+
+// Cast sends msg without waiting. A cast to a dead server or an unknown name
+// is silently dropped, as in OTP; only a zero Ref is an error.
+func (r Ref[Req, Rep, Msg]) Cast(msg Msg) error {
+	target, err := r.resolve()
+	if errors.Is(err, ErrZeroRef) {
+		return err
+	}
+	if err == nil {
+		r.node.Send(target, cast[Msg]{msg: msg})
+	}
+	return nil
+}
+
+// Stop asks the server to stop with reason (nil means Normal): it runs
+// Terminate and exits. Stop waits until the server has exited, at most until
+// ctx is done or, without a deadline, DefaultCallTimeout; a server that is
+// still terminating then goes on and Stop fails with ErrTimeout. Stopping a
+// dead server fails with process.NoProc.
+func (r Ref[Req, Rep, Msg]) Stop(ctx context.Context, reason error) error {
+	if reason == nil {
+		reason = process.Normal
+	}
+	target, err := r.resolve()
+	if err != nil {
+		return err
+	}
+	if self, ok := ctx.Value(serverKey{}).(pid.Pid); ok && self == target {
+		return r.fail(target, ErrCallingSelf)
+	}
+	exited := make(chan error, 1)
+	ref, err := link.Watch(r.node, target, func(d link.Down) { exited <- d.Reason })
+	if err != nil {
+		return r.fail(target, err)
+	}
+	r.node.Send(target, stop{reason: reason})
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultCallTimeout)
+		defer cancel()
+	}
+	select {
+	case got := <-exited:
+		switch {
+		case errors.Is(got, process.NoProc):
+			return r.fail(target, process.NoProc)
+		case errors.Is(got, reason):
+			return nil
+		default:
+			return r.fail(target, got)
+		}
+	case <-ctx.Done():
+		link.Unwatch(r.node, target, ref)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return r.fail(target, ErrTimeout)
+		}
+		return r.fail(target, ctx.Err())
+	}
+}

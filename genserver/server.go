@@ -1,0 +1,356 @@
+package genserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/spawned-go/spawned/link"
+	"github.com/spawned-go/spawned/pid"
+	"github.com/spawned-go/spawned/process"
+)
+
+// serverKey marks the context a server's callbacks get, so that a call from
+// a server to itself is caught.
+type serverKey struct{}
+
+// result is the answer to a call: a reply, or why the server gave none.
+type result[Rep any] struct {
+	rep    Rep
+	err    error // from HandleCall: returned to the caller as is
+	reason error // the server exited without replying
+}
+
+func (res result[Rep]) value(r interface{ fail(pid.Pid, error) error }, server pid.Pid) (Rep, error) {
+	if res.reason != nil {
+		var zero Rep
+		return zero, r.fail(server, res.reason)
+	}
+	return res.rep, res.err
+}
+
+// answer is the caller's side of a call: settled exactly once, by the reply,
+// by the server's exit, or by the caller giving up.
+type answer[Rep any] struct {
+	settled atomic.Bool
+	done    chan result[Rep]
+}
+
+// settle delivers res unless the call was already settled, and reports
+// whether it did.
+func (a *answer[Rep]) settle(res result[Rep]) bool {
+	if a.settled.Swap(true) {
+		return false
+	}
+	a.done <- res
+	return true
+}
+
+// abandon gives up on the call; false means it was settled first and its
+// result is waiting in done.
+func (a *answer[Rep]) abandon() bool { return !a.settled.Swap(true) }
+
+// Undelivered fails the call when no server will handle it.
+func (a *answer[Rep]) Undelivered(reason error) { a.settle(result[Rep]{reason: reason}) }
+
+// call is the message a Call sends.
+type call[Req, Rep any] struct {
+	answer[Rep]
+	req Req
+}
+
+type cast[Msg any] struct{ msg Msg }
+
+type stop struct{ reason error }
+
+// Ctx is a server's view of itself during a callback: its process, its
+// context, and the means to stop or set timers. It is valid only inside the
+// callback it is passed to.
+type Ctx struct {
+	p       *process.Process
+	parent  pid.Pid
+	ctx     context.Context
+	stopped bool
+	reason  error
+}
+
+// Self returns the server's Pid.
+func (c *Ctx) Self() pid.Pid { return c.p.Self() }
+
+// Process returns the server's process, for links, monitors and TrapExit.
+func (c *Ctx) Process() *process.Process { return c.p }
+
+// Node returns the node the server runs on.
+func (c *Ctx) Node() *process.Node { return c.p.Node() }
+
+// Parent returns the process that started the server with StartLink, or the
+// zero Pid.
+func (c *Ctx) Parent() pid.Pid { return c.parent }
+
+// Logger returns the node's logger.
+func (c *Ctx) Logger() *zap.Logger { return c.p.Node().Logger() }
+
+// Context returns a context that is cancelled when the server exits. Pass it
+// (or one derived from it) to calls the server makes: a call to itself then
+// fails with ErrCallingSelf instead of waiting for the timeout.
+func (c *Ctx) Context() context.Context {
+	if c.ctx == nil {
+		c.ctx = context.WithValue(c.p.Context(), serverKey{}, c.p.Self())
+	}
+	return c.ctx
+}
+
+// Stop ends the server once the current callback returns: the pending reply
+// is sent, Terminate runs with reason, and the server exits with it. nil
+// means process.Normal.
+func (c *Ctx) Stop(reason error) {
+	if reason == nil {
+		reason = process.Normal
+	}
+	c.stopped, c.reason = true, reason
+}
+
+// SendAfter sends msg to the server itself after d; it arrives in
+// HandleInfo. The timer dies with the server.
+func (c *Ctx) SendAfter(msg any, d time.Duration) (pid.Ref, error) {
+	return c.p.SendAfter(c.p.Self(), msg, d)
+}
+
+// SendInterval sends msg to the server itself every d until cancelled or
+// the server exits.
+func (c *Ctx) SendInterval(msg any, d time.Duration) (pid.Ref, error) {
+	return c.p.SendInterval(c.p.Self(), msg, d)
+}
+
+// CancelTimer stops a timer set by SendAfter or SendInterval and reports
+// whether it was pending. A cancelled timer never delivers.
+func (c *Ctx) CancelTimer(ref pid.Ref) bool { return c.p.CancelTimer(ref) }
+
+// CallCtx is the Ctx of HandleCall, with the means to reply later.
+type CallCtx[Rep any] struct {
+	*Ctx
+	answer  *answer[Rep]
+	tracker *deferred[Rep]
+	noReply bool
+}
+
+// From returns a handle to answer this call later, from any goroutine,
+// after HandleCall has returned NoReply.
+func (c *CallCtx[Rep]) From() From[Rep] { return From[Rep]{a: c.answer, tracker: c.tracker} }
+
+// NoReply is what HandleCall returns to leave the call unanswered for now:
+// answer it later through From, or let the caller fail when the server
+// exits.
+func (c *CallCtx[Rep]) NoReply() (Rep, error) {
+	c.noReply = true
+	var zero Rep
+	return zero, nil
+}
+
+// From answers a call after HandleCall returned NoReply.
+type From[Rep any] struct {
+	a       *answer[Rep]
+	tracker *deferred[Rep]
+}
+
+// Reply answers the call with rep and err, as HandleCall's return would. It
+// reports false when the call was already settled: answered before, given up
+// by its caller, or failed because the server exited.
+func (f From[Rep]) Reply(rep Rep, err error) bool {
+	if f.a == nil {
+		return false
+	}
+	f.tracker.forget(f.a)
+	return f.a.settle(result[Rep]{rep: rep, err: err})
+}
+
+// deferred holds the calls left unanswered by NoReply, to fail them when
+// the server exits.
+type deferred[Rep any] struct {
+	mu    sync.Mutex
+	calls map[*answer[Rep]]struct{}
+}
+
+func (d *deferred[Rep]) keep(a *answer[Rep]) {
+	d.mu.Lock()
+	if d.calls == nil {
+		d.calls = make(map[*answer[Rep]]struct{})
+	}
+	d.calls[a] = struct{}{}
+	d.mu.Unlock()
+}
+
+func (d *deferred[Rep]) forget(a *answer[Rep]) {
+	d.mu.Lock()
+	delete(d.calls, a)
+	d.mu.Unlock()
+}
+
+func (d *deferred[Rep]) failAll(reason error) {
+	d.mu.Lock()
+	calls := d.calls
+	d.calls = nil
+	d.mu.Unlock()
+	for a := range calls {
+		a.Undelivered(reason)
+	}
+}
+
+// server runs a Behaviour as a process.Handler.
+type server[Req, Rep, Msg any] struct {
+	impl     Behaviour[Req, Rep, Msg]
+	ctx      Ctx
+	callCtx  CallCtx[Rep]
+	parent   *process.Process
+	started  chan struct{} // closed when Init succeeded
+	exit     chan error    // the exit reason, once
+	ignored  bool          // Init returned Ignore
+	current  atomic.Pointer[call[Req, Rep]]
+	deferred deferred[Rep]
+}
+
+func newServer[Req, Rep, Msg any](impl Behaviour[Req, Rep, Msg], parent *process.Process) *server[Req, Rep, Msg] {
+	s := &server[Req, Rep, Msg]{impl: impl, parent: parent, started: make(chan struct{}), exit: make(chan error, 1)}
+	if parent != nil {
+		s.ctx.parent = parent.Self()
+	}
+	s.callCtx = CallCtx[Rep]{Ctx: &s.ctx, tracker: &s.deferred}
+	return s
+}
+
+// exited runs once the server's process has exited: every call it still
+// owed an answer fails with the exit reason.
+func (s *server[Req, Rep, Msg]) exited(reason error) {
+	if c := s.current.Load(); c != nil {
+		c.Undelivered(reason)
+	}
+	s.deferred.failAll(reason)
+	s.exit <- reason
+}
+
+// Init runs the behaviour's Init on the server's backend.
+func (s *server[Req, Rep, Msg]) Init(p *process.Process) (reason error) {
+	s.ctx.p = p
+	defer func() {
+		if v := recover(); v != nil {
+			reason = crash(v)
+			s.report("init crashed", reason)
+		}
+		if reason != nil && s.parent != nil && !s.parent.TrapsExits() && !process.IsNormal(reason) {
+			link.Unlink(p, s.parent.Self()) // a failed start returns an error; it does not kill the caller
+		}
+	}()
+	if in, ok := s.impl.(Initializer); ok {
+		if err := in.Init(&s.ctx); err != nil {
+			if errors.Is(err, Ignore) {
+				s.ignored = true
+				return process.Normal
+			}
+			s.report("init failed", err)
+			return err
+		}
+	}
+	close(s.started)
+	if s.ctx.stopped {
+		return s.terminate(s.ctx.reason)
+	}
+	return nil
+}
+
+// HandleMessage dispatches one message to the behaviour.
+func (s *server[Req, Rep, Msg]) HandleMessage(p *process.Process, msg any) (reason error) {
+	defer func() {
+		if v := recover(); v != nil {
+			reason = s.terminate(crash(v))
+		}
+	}()
+	switch m := msg.(type) {
+	case *call[Req, Rep]:
+		s.handleCall(p, m)
+	case cast[Msg]:
+		s.impl.HandleCast(&s.ctx, m.msg)
+	case stop:
+		s.ctx.Stop(m.reason)
+	case link.Exit:
+		if m.From == s.ctx.parent && !m.From.IsZero() {
+			s.ctx.Stop(m.Reason) // the parent exited and we trap exits
+			break
+		}
+		s.info(m)
+	default:
+		s.info(m)
+	}
+	if s.ctx.stopped {
+		return s.terminate(s.ctx.reason)
+	}
+	return nil
+}
+
+func (s *server[Req, Rep, Msg]) handleCall(p *process.Process, c *call[Req, Rep]) {
+	s.current.Store(c)
+	if !p.Alive() { // killed between taking the call and now: exited may have missed it
+		c.Undelivered(context.Cause(p.Context()))
+		return
+	}
+	cc := &s.callCtx
+	cc.answer, cc.noReply = &c.answer, false
+	rep, err := s.impl.HandleCall(cc, c.req)
+	if cc.noReply {
+		s.deferred.keep(&c.answer)
+	} else {
+		c.settle(result[Rep]{rep: rep, err: err})
+	}
+	cc.answer = nil
+	s.current.Store(nil)
+}
+
+func (s *server[Req, Rep, Msg]) info(msg any) {
+	if h, ok := s.impl.(InfoHandler); ok {
+		h.HandleInfo(&s.ctx, msg)
+		return
+	}
+	s.ctx.Logger().Warn("genserver: unexpected message dropped",
+		zap.Stringer("pid", s.ctx.Self()), zap.String("name", s.ctx.p.Name()),
+		zap.String("message", fmt.Sprintf("%T", msg)))
+}
+
+// terminate runs Terminate, reports an abnormal exit, and returns the reason
+// the process exits with.
+func (s *server[Req, Rep, Msg]) terminate(reason error) (exit error) {
+	exit = reason
+	if t, ok := s.impl.(Terminator); ok {
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					exit = crash(v)
+				}
+			}()
+			t.Terminate(&s.ctx, reason)
+		}()
+	}
+	if !process.IsShutdown(exit) {
+		s.report("terminated", exit)
+	}
+	return exit
+}
+
+// crash turns a panic value into the exit reason.
+func crash(v any) error {
+	return &process.PanicError{Value: v, Stack: debug.Stack()}
+}
+
+// report logs a crash report.
+func (s *server[Req, Rep, Msg]) report(what string, reason error) {
+	fields := []zap.Field{zap.Stringer("pid", s.ctx.Self()), zap.String("name", s.ctx.p.Name()), zap.Error(reason)}
+	var pe *process.PanicError
+	if errors.As(reason, &pe) {
+		fields = append(fields, zap.ByteString("stack", pe.Stack))
+	}
+	s.ctx.Logger().Error("genserver "+what, fields...)
+}
