@@ -70,8 +70,29 @@ type Option func(*options)
 
 type options struct {
 	name    string
+	via     Registrar
 	backend process.Backend
 	timeout time.Duration
+}
+
+// Registrar is a name service other than the node's registry: OTP's
+// {via, Module, Name}. Its methods must be safe for concurrent use and
+// must not block.
+type Registrar interface {
+	// RegisterName gives name to p and reports false when it is taken.
+	RegisterName(name string, p pid.Pid) bool
+	// UnregisterName removes name.
+	UnregisterName(name string)
+	// WhereIsName returns the process registered as name.
+	WhereIsName(name string) (pid.Pid, bool)
+}
+
+// WithVia registers the server as name in r instead of the node's registry.
+// The server registers itself before Init runs and is unregistered when it
+// exits, before anyone can observe the exit. A taken name fails the start
+// with an *AlreadyStartedError.
+func WithVia(r Registrar, name string) Option {
+	return func(o *options) { o.via, o.name = r, name }
 }
 
 // WithName registers the server under name as it starts, before Init runs,
@@ -119,9 +140,13 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if o.via != nil && o.name == "" {
+		return zero, registry.ErrEmptyName
+	}
 	s := newServer(impl, parent)
+	s.via, s.viaName = o.via, o.name
 	spawnOpts := []process.SpawnOption{process.WithBackend(o.backend), process.OnExit(s.exited)}
-	if o.name != "" {
+	if o.name != "" && o.via == nil {
 		spawnOpts = append(spawnOpts, process.WithName(o.name))
 	}
 	if parent != nil {
@@ -135,7 +160,7 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 		}
 		return zero, err
 	}
-	ref := Ref[Req, Rep, Msg]{node: node, pid: p, name: o.name}
+	ref := Ref[Req, Rep, Msg]{node: node, pid: p, name: o.name, via: o.via}
 
 	var deadline <-chan time.Time
 	if o.timeout > 0 {
@@ -153,8 +178,11 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 			return ref, nil
 		default:
 		}
-		if s.ignored {
+		if s.ignored.Load() {
 			return zero, ErrIgnored
+		}
+		if owner := s.viaOwner.Load(); owner != nil {
+			return zero, &AlreadyStartedError{Name: o.name, Pid: *owner}
 		}
 		return zero, &StartError{Reason: reason}
 	case <-ctx.Done():
@@ -178,12 +206,19 @@ type Ref[Req, Rep, Msg any] struct {
 	node *process.Node
 	pid  pid.Pid
 	name string
+	via  Registrar
 }
 
 // Named returns a Ref that finds the server registered as name on node at
 // every use, so it follows the name across restarts by a supervisor.
 func Named[Req, Rep, Msg any](node *process.Node, name string) Ref[Req, Rep, Msg] {
 	return Ref[Req, Rep, Msg]{node: node, name: name}
+}
+
+// NamedVia returns a Ref that finds the server registered as name in r at
+// every use.
+func NamedVia[Req, Rep, Msg any](node *process.Node, r Registrar, name string) Ref[Req, Rep, Msg] {
+	return Ref[Req, Rep, Msg]{node: node, name: name, via: r}
 }
 
 // Pid returns the server's Pid, or the zero Pid for a Ref by name.
@@ -211,7 +246,14 @@ func (r Ref[Req, Rep, Msg]) resolve() (pid.Pid, error) {
 	case r.name == "":
 		return pid.Pid{}, ErrZeroRef
 	}
-	if p, ok := registry.Of(r.node).WhereIs(r.name); ok {
+	var p pid.Pid
+	var ok bool
+	if r.via != nil {
+		p, ok = r.via.WhereIsName(r.name)
+	} else {
+		p, ok = registry.Of(r.node).WhereIs(r.name)
+	}
+	if ok {
 		return p, nil
 	}
 	return pid.Pid{}, &CallError{Name: r.name, Reason: process.NoProc}

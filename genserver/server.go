@@ -210,9 +210,13 @@ type server[Req, Rep, Msg any] struct {
 	parent   *process.Process
 	started  chan struct{} // closed when Init succeeded
 	exit     chan error    // the exit reason, once
-	ignored  bool          // Init returned Ignore
+	ignored  atomic.Bool   // Init returned Ignore
 	current  atomic.Pointer[call[Req, Rep]]
 	deferred deferred[Rep]
+	via      Registrar
+	viaName  string
+	viaOwner atomic.Pointer[pid.Pid] // the owner of viaName when registering failed
+	viaHeld  atomic.Bool             // viaName was registered to this server
 }
 
 func newServer[Req, Rep, Msg any](impl Behaviour[Req, Rep, Msg], parent *process.Process) *server[Req, Rep, Msg] {
@@ -227,6 +231,9 @@ func newServer[Req, Rep, Msg any](impl Behaviour[Req, Rep, Msg], parent *process
 // exited runs once the server's process has exited: every call it still
 // owed an answer fails with the exit reason.
 func (s *server[Req, Rep, Msg]) exited(reason error) {
+	if s.viaHeld.Load() {
+		s.via.UnregisterName(s.viaName)
+	}
 	if c := s.current.Load(); c != nil {
 		c.Undelivered(reason)
 	}
@@ -246,10 +253,21 @@ func (s *server[Req, Rep, Msg]) Init(p *process.Process) (reason error) {
 			link.Unlink(p, s.parent.Self()) // a failed start returns an error; it does not kill the caller
 		}
 	}()
+	if s.via != nil {
+		if !s.via.RegisterName(s.viaName, p.Self()) {
+			owner, _ := s.via.WhereIsName(s.viaName)
+			if owner.IsZero() {
+				owner = p.Self() // taken, then freed again: still a failed start
+			}
+			s.viaOwner.Store(&owner)
+			return process.Normal
+		}
+		s.viaHeld.Store(true)
+	}
 	if in, ok := s.impl.(Initializer); ok {
 		if err := in.Init(&s.ctx); err != nil {
 			if errors.Is(err, Ignore) {
-				s.ignored = true
+				s.ignored.Store(true)
 				return process.Normal
 			}
 			s.report("init failed", err)

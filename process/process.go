@@ -89,10 +89,12 @@ func WithLink(parent *Process) SpawnOption {
 	}
 }
 
-// OnExit calls fn once with the exit reason when the process has exited:
-// after its name was released and its links and monitors were told, from the
-// goroutine that ended it. It is a watch that exists from the first moment,
-// for code that is not a process (see link.Watch). fn must not block.
+// OnExit calls fn once with the exit reason when the process has exited,
+// from the goroutine that ended it: after its name was released and before
+// its links and monitors are told, so what fn does is done before anyone can
+// observe the exit. It is a watch that exists from the first moment, for
+// code that is not a process (see link.Watch). fn must be quick and must not
+// block.
 func OnExit(fn func(reason error)) SpawnOption { return func(s *core.Spec) { s.OnExit = fn } }
 
 // Undeliverable may be implemented by a message that must learn when no

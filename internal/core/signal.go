@@ -108,6 +108,12 @@ func (n *Node) propagate(d *death) {
 		n.table.remove(p.pid.Serial())
 		dropped := p.mbox.close()
 		n.exited.Add(1)
+		for _, msg := range dropped {
+			undeliverable(msg, d.reason)
+		}
+		if p.onExit != nil {
+			p.onExit(d.reason)
+		}
 		for other := range d.links {
 			if q := n.table.get(other.Serial()); q != nil {
 				work = append(work, q.exitSignal(p.pid, d.reason, true))
@@ -122,12 +128,6 @@ func (n *Node) propagate(d *death) {
 				delete(q.monIn, ref)
 				q.mu.Unlock()
 			}
-		}
-		for _, msg := range dropped {
-			undeliverable(msg, d.reason)
-		}
-		if p.onExit != nil {
-			p.onExit(d.reason)
 		}
 	}
 }
