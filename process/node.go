@@ -19,7 +19,9 @@ type Node core.Node
 
 // Stats counts what a node holds and has done: live processes, processes
 // spawned and exited, stragglers (killed processes whose code still runs),
-// registered names and groups.
+// registered names and groups, and the worker goroutines parked for
+// activations of idle Handler processes (bounded, whatever the number of
+// processes).
 type Stats = core.Stats
 
 // NodeOption configures NewNode.

@@ -42,6 +42,7 @@ type Node struct {
 	groups   map[string][]pid.Pid
 
 	blocking chan struct{} // a slot per running Blocking handler
+	workers  workers
 
 	life       sync.RWMutex // spawn holds it shared; Stop exclusively
 	stopped    atomic.Bool
@@ -116,6 +117,7 @@ type Stats struct {
 	Stragglers int64  // killed processes whose code still runs
 	Names      int    // registered names
 	Groups     int    // non-empty process groups
+	Workers    int    // parked worker goroutines kept for Async and Blocking activations
 }
 
 // Stats returns the node's counters.
@@ -132,6 +134,7 @@ func (n *Node) Stats() Stats {
 		Stragglers: n.stragglers.Load(),
 		Names:      names,
 		Groups:     groups,
+		Workers:    n.workers.parked(),
 	}
 }
 
@@ -146,6 +149,7 @@ func (n *Node) Stop(ctx context.Context) error {
 	for _, p := range n.table.all() {
 		p.kill(Shutdown)
 	}
+	n.workers.stop()
 	done := make(chan struct{})
 	go func() { n.goroutines.Wait(); close(done) }()
 	select {

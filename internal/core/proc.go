@@ -127,6 +127,7 @@ type Proc struct {
 
 	wake chan struct{} // Func and Thread processes: a message or death
 	slot bool          // a Func process on Blocking holds a pool slot; owned by its goroutine
+	inited bool        // a Handler process's Init has run; owned by its activation
 
 	mu sync.Mutex
 	// The fields below are guarded by mu.
@@ -242,7 +243,7 @@ func (p *Proc) start() {
 		go p.runThread()
 		return
 	}
-	go p.activate(true)
+	p.node.schedule(p, true)
 }
 
 // Pid returns the process's Pid.
@@ -363,15 +364,17 @@ const maxBatch = 128
 // activation holds a pool slot while it handles messages; the slot is
 // given back before the process is marked idle, so activations never share
 // one.
-func (p *Proc) activate(init bool) {
-	defer p.node.goroutines.Done()
+func (p *Proc) activate() {
 	blocking := p.backend == Blocking
 	if blocking && !p.node.acquireSlot(p) {
 		return
 	}
-	if init && !p.runInit() {
-		p.releaseIf(blocking)
-		return
+	if !p.inited {
+		p.inited = true
+		if !p.runInit() {
+			p.releaseIf(blocking)
+			return
+		}
 	}
 	for {
 		alive, drained := p.handleBatch()
@@ -479,8 +482,7 @@ func (p *Proc) deliver(msg any) {
 		}
 	case !p.sched.Load() && p.sched.CompareAndSwap(false, true):
 		p.status.Store(uint32(Runnable))
-		p.node.goroutines.Add(1)
-		go p.activate(false)
+		p.node.schedule(p, false)
 	}
 }
 
