@@ -125,9 +125,9 @@ type Proc struct {
 	sent     atomic.Uint64
 	handled  atomic.Uint64
 
-	wake chan struct{} // Func and Thread processes: a message or death
-	slot bool          // a Func process on Blocking holds a pool slot; owned by its goroutine
-	inited bool        // a Handler process's Init has run; owned by its activation
+	wake   chan struct{} // Func and Thread processes: a message or death
+	slot   bool          // a Func process on Blocking holds a pool slot; owned by its goroutine
+	inited bool          // a Handler process's Init has run; owned by its activation
 
 	mu sync.Mutex
 	// The fields below are guarded by mu.
