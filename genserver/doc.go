@@ -72,5 +72,6 @@
 //   - A linked start whose init fails returns the error and does not kill
 //     the caller: the server unlinks from a caller that does not trap exits
 //     before it exits. A trapping caller still receives the link.Exit.
-//   - Hibernation has no meaning in Go and is not offered.
+//   - Hibernation has no meaning in Go and is not offered. Continuations
+//     (ctx.Continue) and idle timeouts (ctx.IdleTimeout) are.
 package genserver

@@ -78,6 +78,8 @@ type Ctx struct {
 	ctx     context.Context
 	stopped bool
 	reason  error
+	cont    func(*Ctx)
+	idle    time.Duration
 }
 
 // Self returns the server's Pid.
@@ -115,6 +117,25 @@ func (c *Ctx) Stop(reason error) {
 	}
 	c.stopped, c.reason = true, reason
 }
+
+// Continue runs f right after the current callback returns, before any
+// message already queued: OTP's handle_continue. After Init, it runs once
+// Start has returned. A later call replaces an earlier one in the same
+// callback.
+func (c *Ctx) Continue(f func(ctx *Ctx)) { c.cont = f }
+
+// IdleTimeout asks for a Timeout message in HandleInfo when no message
+// arrives within d after the current callback: OTP's {reply, R, S, Timeout}.
+// Any message that arrives first cancels it. It applies to the current
+// callback only.
+func (c *Ctx) IdleTimeout(d time.Duration) { c.idle = d }
+
+// Timeout is the message HandleInfo receives when an IdleTimeout expires.
+type Timeout struct{}
+
+// idleTimer is the message behind IdleTimeout; seq tells the current
+// timer's message from a stale one.
+type idleTimer struct{ seq uint64 }
 
 // SendAfter sends msg to the server itself after d; it arrives in
 // HandleInfo. The timer dies with the server.
@@ -213,6 +234,8 @@ type server[Req, Rep, Msg any] struct {
 	ignored  atomic.Bool   // Init returned Ignore
 	current  atomic.Pointer[call[Req, Rep]]
 	deferred deferred[Rep]
+	idleRef  pid.Ref // the armed idle timer, if any
+	idleSeq  uint64
 	via      Registrar
 	viaName  string
 	viaOwner atomic.Pointer[pid.Pid] // the owner of viaName when registering failed
@@ -275,8 +298,38 @@ func (s *server[Req, Rep, Msg]) Init(p *process.Process) (reason error) {
 		}
 	}
 	close(s.started)
+	return s.afterInit()
+}
+
+// afterInit runs what Init asked for once the start has succeeded: a
+// continuation, a stop or an idle timeout. A panic now is a callback crash.
+func (s *server[Req, Rep, Msg]) afterInit() (reason error) {
+	defer func() {
+		if v := recover(); v != nil {
+			reason = s.terminate(crash(v))
+		}
+	}()
+	return s.after()
+}
+
+// after finishes a callback: it runs continuations, then stops the server
+// or arms the idle timeout it asked for.
+func (s *server[Req, Rep, Msg]) after() error {
+	for f := s.ctx.cont; f != nil && !s.ctx.stopped; f = s.ctx.cont {
+		s.ctx.cont = nil
+		f(&s.ctx)
+	}
+	s.ctx.cont = nil
 	if s.ctx.stopped {
 		return s.terminate(s.ctx.reason)
+	}
+	if d := s.ctx.idle; d > 0 {
+		s.ctx.idle = 0
+		s.idleSeq++
+		ref, err := s.ctx.p.SendAfter(s.ctx.Self(), idleTimer{seq: s.idleSeq}, d)
+		if err == nil {
+			s.idleRef = ref
+		}
 	}
 	return nil
 }
@@ -288,6 +341,20 @@ func (s *server[Req, Rep, Msg]) HandleMessage(p *process.Process, msg any) (reas
 			reason = s.terminate(crash(v))
 		}
 	}()
+	s.ctx.idle = 0
+	if t, ok := msg.(idleTimer); ok {
+		if t.seq != s.idleSeq || s.idleRef.IsZero() {
+			return nil // cancelled after it was sent
+		}
+		s.idleRef = pid.Ref{}
+		s.info(Timeout{})
+		return s.after()
+	}
+	if !s.idleRef.IsZero() { // any other message cancels the idle timeout
+		p.CancelTimer(s.idleRef)
+		s.idleRef = pid.Ref{}
+		s.idleSeq++ // and makes a timer message already queued stale
+	}
 	switch m := msg.(type) {
 	case *call[Req, Rep]:
 		s.handleCall(p, m)
@@ -304,10 +371,7 @@ func (s *server[Req, Rep, Msg]) HandleMessage(p *process.Process, msg any) (reas
 	default:
 		s.info(m)
 	}
-	if s.ctx.stopped {
-		return s.terminate(s.ctx.reason)
-	}
-	return nil
+	return s.after()
 }
 
 func (s *server[Req, Rep, Msg]) handleCall(p *process.Process, c *call[Req, Rep]) {

@@ -6,6 +6,7 @@ package testkit
 import (
 	"context"
 	"errors"
+	"runtime"
 	"testing"
 	"time"
 
@@ -197,5 +198,19 @@ func WaitExit(t testing.TB, n *process.Node, p pid.Pid) error {
 	case <-time.After(Timeout):
 		t.Fatalf("process %v did not exit within %v", p, Timeout)
 		return nil
+	}
+}
+
+// Eventually waits until cond holds, for state that no message announces
+// (a queue length, a counter). It yields between checks and fails the test
+// after Timeout.
+func Eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(Timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		runtime.Gosched()
 	}
 }
