@@ -3,6 +3,8 @@ package genserver
 import (
 	"context"
 	"errors"
+	"fmt"
+	"reflect"
 	"sync"
 	"time"
 
@@ -133,7 +135,7 @@ func StartLink[Req, Rep, Msg any](ctx context.Context, parent *process.Process, 
 
 func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *process.Process, impl Behaviour[Req, Rep, Msg], opts []Option) (Ref[Req, Rep, Msg], error) {
 	var zero Ref[Req, Rep, Msg]
-	if impl == nil {
+	if v := reflect.ValueOf(impl); impl == nil || v.Kind() == reflect.Pointer && v.IsNil() {
 		return zero, ErrNilServer
 	}
 	var o options
@@ -186,7 +188,7 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 		}
 		return zero, &StartError{Reason: reason}
 	case <-ctx.Done():
-		failure = context.Cause(ctx)
+		failure = ctxError(ctx)
 	case <-deadline:
 		failure = ErrTimeout
 	}
@@ -293,10 +295,7 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 	case res := <-c.done:
 		return res.value(r, target)
 	case <-ctx.Done():
-		err = ctx.Err()
-		if errors.Is(err, context.DeadlineExceeded) {
-			err = ErrTimeout
-		}
+		err = ctxError(ctx)
 	case <-timeout:
 		err = ErrTimeout
 	}
@@ -365,9 +364,16 @@ func (r Ref[Req, Rep, Msg]) Stop(ctx context.Context, reason error) error {
 		}
 	case <-ctx.Done():
 		link.Unwatch(r.node, target, ref)
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return r.fail(target, ErrTimeout)
-		}
-		return r.fail(target, ctx.Err())
+		return r.fail(target, ctxError(ctx))
 	}
+}
+
+// ctxError is the error for a done ctx: a deadline that passed is also an
+// ErrTimeout.
+func ctxError(ctx context.Context) error {
+	err := context.Cause(ctx)
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %w", ErrTimeout, err)
+	}
+	return err
 }

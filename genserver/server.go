@@ -406,6 +406,9 @@ func (s *server[Req, Rep, Msg]) info(msg any) {
 // the process exits with.
 func (s *server[Req, Rep, Msg]) terminate(reason error) (exit error) {
 	exit = reason
+	if !s.ctx.p.Alive() {
+		return exit // killed while a callback ran: no callback runs after a kill
+	}
 	if t, ok := s.impl.(Terminator); ok {
 		func() {
 			defer func() {

@@ -1,0 +1,650 @@
+package genserver_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/spawned-go/spawned/genserver"
+	"github.com/spawned-go/spawned/internal/testkit"
+	"github.com/spawned-go/spawned/link"
+	"github.com/spawned-go/spawned/pid"
+	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/registry"
+)
+
+// scReq is the call type of scServer.
+type scReq struct {
+	Op string  // "add", "get", "defer", "deferTo"
+	N  int     // for "add"
+	To pid.Pid // for "deferTo": the process that gets the From
+}
+
+// scMsg is the cast type of scServer: add N.
+type scMsg struct{ N int }
+
+// scServer is the test server of the start and call tests. Init runs
+// initFn when set; every other field is touched only by its callbacks.
+type scServer struct {
+	initFn func(ctx *genserver.Ctx) error
+	inits  atomic.Int32
+	n      int
+	froms  chan genserver.From[int] // "defer" sends the From here
+}
+
+func (s *scServer) Init(ctx *genserver.Ctx) error {
+	s.inits.Add(1)
+	if s.initFn != nil {
+		return s.initFn(ctx)
+	}
+	return nil
+}
+
+func (s *scServer) HandleCall(cc *genserver.CallCtx[int], req scReq) (int, error) {
+	switch req.Op {
+	case "add":
+		s.n += req.N
+		return s.n, nil
+	case "get":
+		return s.n, nil
+	case "defer":
+		s.froms <- cc.From()
+		return cc.NoReply()
+	case "deferTo":
+		if err := cc.Process().Send(req.To, cc.From()); err != nil {
+			return 0, err
+		}
+		return cc.NoReply()
+	}
+	return 0, errors.New("scServer: unknown op " + req.Op)
+}
+
+func (s *scServer) HandleCast(_ *genserver.Ctx, msg scMsg) { s.n += msg.N }
+
+// scGate blocks an Init until the test releases it.
+type scGate struct {
+	entered     chan struct{}
+	release     chan struct{}
+	enterOnce   sync.Once
+	releaseOnce sync.Once
+}
+
+// scNewGate returns a gate that is released at cleanup at the latest, so no
+// blocked Init outlives the test.
+func scNewGate(t *testing.T) *scGate {
+	g := &scGate{entered: make(chan struct{}), release: make(chan struct{})}
+	t.Cleanup(g.open)
+	return g
+}
+
+// wait is called by Init: it reports the entry and blocks until open.
+func (g *scGate) wait() {
+	g.enterOnce.Do(func() { close(g.entered) })
+	<-g.release
+}
+
+func (g *scGate) open() { g.releaseOnce.Do(func() { close(g.release) }) }
+
+// scRecv receives from ch or fails the test after testkit.Timeout.
+func scRecv[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(testkit.Timeout):
+		t.Fatalf("timed out waiting for %s", what)
+		var zero T
+		return zero
+	}
+}
+
+// scPidCapture returns an Init hook that reports the server's Pid on the
+// returned channel and then returns result(ctx).
+func scPidCapture(result func(ctx *genserver.Ctx) error) (func(ctx *genserver.Ctx) error, <-chan pid.Pid) {
+	ch := make(chan pid.Pid, 1)
+	return func(ctx *genserver.Ctx) error {
+		ch <- ctx.Self()
+		if result == nil {
+			return nil
+		}
+		return result(ctx)
+	}, ch
+}
+
+// scExpectNoName fails when name is registered on n.
+func scExpectNoName(t *testing.T, n *process.Node, name string) {
+	t.Helper()
+	if p, ok := registry.Of(n).WhereIs(name); ok {
+		t.Fatalf("name %q still registered to %v", name, p)
+	}
+}
+
+// scExpectProcesses fails unless n has want live processes.
+func scExpectProcesses(t *testing.T, n *process.Node, want int) {
+	t.Helper()
+	if got := len(n.Processes()); got != want {
+		t.Fatalf("live processes: got %d, want %d (%v)", got, want, n.Processes())
+	}
+}
+
+// scExpectProbeAlive proves that probe survived: after server's exit is
+// fully propagated (its monitors fire after its links), the probe is alive
+// and still runs commands.
+func scExpectProbeAlive(t *testing.T, n *process.Node, probe *testkit.Probe, server pid.Pid) {
+	t.Helper()
+	testkit.WaitExit(t, n, server)
+	if !n.Alive(probe.Pid) {
+		t.Fatalf("probe %v was killed by the failed linked start", probe.Pid)
+	}
+	probe.Do(func(*process.Process) error { return nil })
+	probe.ExpectEmpty()
+}
+
+func TestGS01_StartReturnsAfterSlowInit(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		for _, linked := range []bool{false, true} {
+			name := "start"
+			if linked {
+				name = "start_link"
+			}
+			t.Run(name, func(t *testing.T) {
+				n := testkit.Node(t)
+				ctx := testkit.Context(t)
+				gate := scNewGate(t)
+				parents := make(chan pid.Pid, 1)
+				// Init sets the state after the gate: the first call must
+				// see it.
+				srv := &scServer{}
+				srv.initFn = func(ctx *genserver.Ctx) error {
+					parents <- ctx.Parent()
+					gate.wait()
+					srv.n = 100
+					return nil
+				}
+
+				var returned atomic.Bool
+				early := make(chan bool, 1)
+				queued := make(chan int, 1)
+				go func() {
+					<-gate.entered
+					early <- returned.Load()
+					// A call by name made during Init waits behind Init.
+					go func() {
+						v, err := genserver.Named[scReq, int, scMsg](n, "gs01").Call(ctx, scReq{Op: "get"})
+						if err != nil {
+							v = -1
+						}
+						queued <- v
+					}()
+					gate.open()
+				}()
+
+				var ref genserver.Ref[scReq, int, scMsg]
+				var err error
+				var probe *testkit.Probe
+				opts := []genserver.Option{genserver.WithBackend(b), genserver.WithName("gs01")}
+				if linked {
+					probe = testkit.NewProbe(t, n, process.WithBackend(b))
+					probe.Do(func(p *process.Process) error {
+						ref, err = genserver.StartLink(ctx, p, srv, opts...)
+						returned.Store(true)
+						return nil
+					})
+				} else {
+					ref, err = genserver.Start(ctx, n, srv, opts...)
+					returned.Store(true)
+				}
+				if err != nil {
+					t.Fatalf("start: %v", err)
+				}
+				if scRecv(t, early, "Init entry") {
+					t.Fatal("Start returned before Init finished")
+				}
+				if ref.Pid().IsZero() || !n.Alive(ref.Pid()) {
+					t.Fatalf("Start returned %v, which is not alive", ref.Pid())
+				}
+				parent := scRecv(t, parents, "Init parent")
+				if linked && parent != probe.Pid {
+					t.Fatalf("Parent() = %v, want the probe %v", parent, probe.Pid)
+				}
+				if !linked && !parent.IsZero() {
+					t.Fatalf("Parent() = %v, want the zero Pid", parent)
+				}
+				v, err := ref.Call(ctx, scReq{Op: "add", N: 1})
+				if err != nil || v != 101 {
+					t.Fatalf("first call: got (%d, %v), want (101, nil)", v, err)
+				}
+				if got := scRecv(t, queued, "call by name made during Init"); got != 100 && got != 101 {
+					t.Fatalf("call by name made during Init: got %d, want the state set by Init", got)
+				}
+				if got := srv.inits.Load(); got != 1 {
+					t.Fatalf("Init ran %d times, want 1", got)
+				}
+			})
+		}
+	})
+}
+
+// TestGS01_StartRejectsNilArguments: nil node, nil parent, nil server.
+func TestGS01_StartRejectsNilArguments(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := testkit.Node(t)
+		ctx := testkit.Context(t)
+		before := len(n.Processes())
+
+		if _, err := genserver.Start(ctx, nil, &scServer{}, genserver.WithBackend(b)); !errors.Is(err, process.ErrNilNode) {
+			t.Fatalf("Start with nil node: got %v, want ErrNilNode", err)
+		}
+		if _, err := genserver.StartLink(ctx, nil, &scServer{}, genserver.WithBackend(b)); !errors.Is(err, process.ErrNilProcess) {
+			t.Fatalf("StartLink with nil parent: got %v, want ErrNilProcess", err)
+		}
+		if _, err := genserver.Start[scReq, int, scMsg](ctx, n, nil, genserver.WithBackend(b)); !errors.Is(err, genserver.ErrNilServer) {
+			t.Fatalf("Start with nil server: got %v, want ErrNilServer", err)
+		}
+		probe := testkit.NewProbe(t, n, process.WithBackend(b))
+		var err error
+		probe.Do(func(p *process.Process) error {
+			_, err = genserver.StartLink[scReq, int, scMsg](ctx, p, nil, genserver.WithBackend(b))
+			return nil
+		})
+		if !errors.Is(err, genserver.ErrNilServer) {
+			t.Fatalf("StartLink with nil server: got %v, want ErrNilServer", err)
+		}
+		scExpectProcesses(t, n, before+1) // only the probe
+	})
+}
+
+var errSCInitStop = errors.New("init says stop")
+
+func TestGS02_InitErrorFailsStart(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		t.Run("start", func(t *testing.T) {
+			n := testkit.Node(t)
+			ctx := testkit.Context(t)
+			before := len(n.Processes())
+			initFn, pids := scPidCapture(func(*genserver.Ctx) error { return errSCInitStop })
+			ref, err := genserver.Start(ctx, n, &scServer{initFn: initFn}, genserver.WithBackend(b), genserver.WithName("gs02"))
+			var se *genserver.StartError
+			if !errors.As(err, &se) || !errors.Is(err, errSCInitStop) {
+				t.Fatalf("Start: got %v, want a *StartError wrapping %v", err, errSCInitStop)
+			}
+			if !errors.Is(se.Reason, errSCInitStop) {
+				t.Fatalf("StartError.Reason = %v, want %v", se.Reason, errSCInitStop)
+			}
+			if !ref.Pid().IsZero() {
+				t.Fatalf("failed Start returned Pid %v", ref.Pid())
+			}
+			server := scRecv(t, pids, "server pid")
+			if n.Alive(server) {
+				t.Fatalf("server %v alive after a failed start", server)
+			}
+			scExpectProcesses(t, n, before)
+			scExpectNoName(t, n, "gs02")
+		})
+		t.Run("start_link_trapping", func(t *testing.T) {
+			n := testkit.Node(t)
+			ctx := testkit.Context(t)
+			probe := testkit.NewProbe(t, n, process.WithBackend(b))
+			initFn, pids := scPidCapture(func(*genserver.Ctx) error { return errSCInitStop })
+			var err error
+			probe.Do(func(p *process.Process) error {
+				p.TrapExit(true)
+				_, err = genserver.StartLink(ctx, p, &scServer{initFn: initFn}, genserver.WithBackend(b))
+				return nil
+			})
+			var se *genserver.StartError
+			if !errors.As(err, &se) || !errors.Is(err, errSCInitStop) {
+				t.Fatalf("StartLink: got %v, want a *StartError wrapping %v", err, errSCInitStop)
+			}
+			server := scRecv(t, pids, "server pid")
+			msg := probe.Receive()
+			ex, ok := msg.(link.Exit)
+			if !ok || ex.From != server || !errors.Is(ex.Reason, errSCInitStop) {
+				t.Fatalf("trapping parent got %#v, want link.Exit{From: %v, Reason: %v}", msg, server, errSCInitStop)
+			}
+			probe.ExpectEmpty()
+		})
+		t.Run("start_link_not_trapping", func(t *testing.T) {
+			n := testkit.Node(t)
+			ctx := testkit.Context(t)
+			probe := testkit.NewProbe(t, n, process.WithBackend(b))
+			initFn, pids := scPidCapture(func(*genserver.Ctx) error { return errSCInitStop })
+			var err error
+			probe.Do(func(p *process.Process) error {
+				_, err = genserver.StartLink(ctx, p, &scServer{initFn: initFn}, genserver.WithBackend(b))
+				return nil
+			})
+			var se *genserver.StartError
+			if !errors.As(err, &se) || !errors.Is(err, errSCInitStop) {
+				t.Fatalf("StartLink: got %v, want a *StartError wrapping %v", err, errSCInitStop)
+			}
+			scExpectProbeAlive(t, n, probe, scRecv(t, pids, "server pid"))
+		})
+	})
+}
+
+func TestGS03_InitIgnoreLeavesNothing(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		t.Run("start", func(t *testing.T) {
+			n := testkit.Node(t)
+			ctx := testkit.Context(t)
+			before := len(n.Processes())
+			initFn, pids := scPidCapture(func(*genserver.Ctx) error { return genserver.Ignore })
+			ref, err := genserver.Start(ctx, n, &scServer{initFn: initFn}, genserver.WithBackend(b), genserver.WithName("gs03"))
+			if !errors.Is(err, genserver.ErrIgnored) {
+				t.Fatalf("Start: got %v, want ErrIgnored", err)
+			}
+			if !ref.Pid().IsZero() {
+				t.Fatalf("ignored Start returned Pid %v", ref.Pid())
+			}
+			server := scRecv(t, pids, "server pid")
+			if n.Alive(server) {
+				t.Fatalf("server %v alive after Ignore", server)
+			}
+			scExpectProcesses(t, n, before)
+			scExpectNoName(t, n, "gs03")
+
+			// The name can be used again at once.
+			again, err := genserver.Start(ctx, n, &scServer{}, genserver.WithBackend(b), genserver.WithName("gs03"))
+			if err != nil {
+				t.Fatalf("Start with the freed name: %v", err)
+			}
+			if p, ok := registry.Of(n).WhereIs("gs03"); !ok || p != again.Pid() {
+				t.Fatalf("WhereIs(gs03) = %v, %v; want %v", p, ok, again.Pid())
+			}
+		})
+		t.Run("start_link_trapping", func(t *testing.T) {
+			// A trapping parent sees the ignored server exit normal.
+			n := testkit.Node(t)
+			ctx := testkit.Context(t)
+			probe := testkit.NewProbe(t, n, process.WithBackend(b))
+			initFn, pids := scPidCapture(func(*genserver.Ctx) error { return genserver.Ignore })
+			var err error
+			probe.Do(func(p *process.Process) error {
+				p.TrapExit(true)
+				_, err = genserver.StartLink(ctx, p, &scServer{initFn: initFn}, genserver.WithBackend(b), genserver.WithName("gs03"))
+				return nil
+			})
+			if !errors.Is(err, genserver.ErrIgnored) {
+				t.Fatalf("StartLink: got %v, want ErrIgnored", err)
+			}
+			server := scRecv(t, pids, "server pid")
+			msg := probe.Receive()
+			ex, ok := msg.(link.Exit)
+			if !ok || ex.From != server || !errors.Is(ex.Reason, process.Normal) {
+				t.Fatalf("trapping parent got %#v, want link.Exit{From: %v, Reason: Normal}", msg, server)
+			}
+			probe.ExpectEmpty()
+			scExpectNoName(t, n, "gs03")
+		})
+		t.Run("start_link_not_trapping", func(t *testing.T) {
+			n := testkit.Node(t)
+			ctx := testkit.Context(t)
+			probe := testkit.NewProbe(t, n, process.WithBackend(b))
+			initFn, pids := scPidCapture(func(*genserver.Ctx) error { return genserver.Ignore })
+			var err error
+			probe.Do(func(p *process.Process) error {
+				_, err = genserver.StartLink(ctx, p, &scServer{initFn: initFn}, genserver.WithBackend(b), genserver.WithName("gs03"))
+				return nil
+			})
+			if !errors.Is(err, genserver.ErrIgnored) {
+				t.Fatalf("StartLink: got %v, want ErrIgnored", err)
+			}
+			scExpectProbeAlive(t, n, probe, scRecv(t, pids, "server pid"))
+			scExpectNoName(t, n, "gs03")
+		})
+	})
+}
+
+// scExpectInitPanic checks that err is a failed start caused by a panic in
+// Init with value "init boom".
+func scExpectInitPanic(t *testing.T, err error) {
+	t.Helper()
+	var se *genserver.StartError
+	if !errors.As(err, &se) {
+		t.Fatalf("start: got %v, want a *StartError", err)
+	}
+	var pe *process.PanicError
+	if !errors.As(err, &pe) {
+		t.Fatalf("start: got %v, want an error wrapping *process.PanicError", err)
+	}
+	if pe.Value != "init boom" {
+		t.Fatalf("PanicError.Value = %#v, want %q", pe.Value, "init boom")
+	}
+	if len(pe.Stack) == 0 || !bytes.Contains(pe.Stack, []byte("Init")) {
+		t.Fatalf("PanicError.Stack does not show Init:\n%s", pe.Stack)
+	}
+}
+
+func TestGS04_InitPanicFailsStart(t *testing.T) {
+	t.Parallel()
+	boom := func(*genserver.Ctx) error { panic("init boom") }
+	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		t.Run("start", func(t *testing.T) {
+			n := testkit.Node(t)
+			ctx := testkit.Context(t)
+			before := len(n.Processes())
+			initFn, pids := scPidCapture(boom)
+			ref, err := genserver.Start(ctx, n, &scServer{initFn: initFn}, genserver.WithBackend(b), genserver.WithName("gs04"))
+			scExpectInitPanic(t, err)
+			if !ref.Pid().IsZero() {
+				t.Fatalf("failed Start returned Pid %v", ref.Pid())
+			}
+			if server := scRecv(t, pids, "server pid"); n.Alive(server) {
+				t.Fatalf("server %v alive after Init panicked", server)
+			}
+			scExpectProcesses(t, n, before)
+			scExpectNoName(t, n, "gs04")
+		})
+		t.Run("start_link_not_trapping", func(t *testing.T) {
+			n := testkit.Node(t)
+			ctx := testkit.Context(t)
+			probe := testkit.NewProbe(t, n, process.WithBackend(b))
+			initFn, pids := scPidCapture(boom)
+			var err error
+			probe.Do(func(p *process.Process) error {
+				_, err = genserver.StartLink(ctx, p, &scServer{initFn: initFn}, genserver.WithBackend(b), genserver.WithName("gs04"))
+				return nil
+			})
+			scExpectInitPanic(t, err)
+			scExpectProbeAlive(t, n, probe, scRecv(t, pids, "server pid"))
+			scExpectNoName(t, n, "gs04")
+		})
+		t.Run("start_link_trapping", func(t *testing.T) {
+			n := testkit.Node(t)
+			ctx := testkit.Context(t)
+			probe := testkit.NewProbe(t, n, process.WithBackend(b))
+			initFn, pids := scPidCapture(boom)
+			var err error
+			probe.Do(func(p *process.Process) error {
+				p.TrapExit(true)
+				_, err = genserver.StartLink(ctx, p, &scServer{initFn: initFn}, genserver.WithBackend(b))
+				return nil
+			})
+			scExpectInitPanic(t, err)
+			server := scRecv(t, pids, "server pid")
+			msg := probe.Receive()
+			var pe *process.PanicError
+			ex, ok := msg.(link.Exit)
+			if !ok || ex.From != server || !errors.As(ex.Reason, &pe) {
+				t.Fatalf("trapping parent got %#v, want link.Exit{From: %v, Reason: *PanicError}", msg, server)
+			}
+			probe.ExpectEmpty()
+		})
+	})
+}
+
+func TestGS05_StartTimeoutKillsHalfStartedServer(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		// check runs after the failed start: the server is gone, with its
+		// name, while its Init is still blocked; then Init is released.
+		check := func(t *testing.T, n *process.Node, gate *scGate, pids <-chan pid.Pid, before int) {
+			t.Helper()
+			server := scRecv(t, pids, "server pid")
+			select {
+			case <-gate.release:
+				t.Fatal("Init was released before Start failed")
+			default:
+			}
+			if n.Alive(server) {
+				t.Fatalf("half-started server %v still alive", server)
+			}
+			scExpectProcesses(t, n, before)
+			scExpectNoName(t, n, "gs05")
+			gate.open()
+		}
+		blocked := func(gate *scGate) (func(*genserver.Ctx) error, <-chan pid.Pid) {
+			return scPidCapture(func(*genserver.Ctx) error { gate.wait(); return nil })
+		}
+
+		t.Run("start_timeout", func(t *testing.T) {
+			n := testkit.Node(t)
+			ctx := testkit.Context(t)
+			before := len(n.Processes())
+			gate := scNewGate(t)
+			initFn, pids := blocked(gate)
+			ref, err := genserver.Start(ctx, n, &scServer{initFn: initFn}, genserver.WithBackend(b),
+				genserver.WithName("gs05"), genserver.WithStartTimeout(50*time.Millisecond))
+			var se *genserver.StartError
+			if !errors.Is(err, genserver.ErrTimeout) || !errors.As(err, &se) {
+				t.Fatalf("Start: got %v, want a *StartError wrapping ErrTimeout", err)
+			}
+			if !ref.Pid().IsZero() {
+				t.Fatalf("timed-out Start returned Pid %v", ref.Pid())
+			}
+			check(t, n, gate, pids, before)
+
+			// The name is free at once.
+			if _, err := genserver.Start(ctx, n, &scServer{}, genserver.WithBackend(b), genserver.WithName("gs05")); err != nil {
+				t.Fatalf("Start with the freed name: %v", err)
+			}
+		})
+		t.Run("context_cancelled", func(t *testing.T) {
+			n := testkit.Node(t)
+			before := len(n.Processes())
+			gate := scNewGate(t)
+			initFn, pids := blocked(gate)
+			ctx, cancel := context.WithCancel(testkit.Context(t))
+			defer cancel()
+			go func() {
+				<-gate.entered
+				cancel()
+			}()
+			_, err := genserver.Start(ctx, n, &scServer{initFn: initFn}, genserver.WithBackend(b), genserver.WithName("gs05"))
+			var se *genserver.StartError
+			if !errors.Is(err, context.Canceled) || !errors.As(err, &se) {
+				t.Fatalf("Start: got %v, want a *StartError wrapping context.Canceled", err)
+			}
+			check(t, n, gate, pids, before)
+		})
+		t.Run("context_deadline", func(t *testing.T) {
+			n := testkit.Node(t)
+			before := len(n.Processes())
+			gate := scNewGate(t)
+			initFn, pids := blocked(gate)
+			ctx, cancel := context.WithTimeout(testkit.Context(t), 50*time.Millisecond)
+			defer cancel()
+			_, err := genserver.Start(ctx, n, &scServer{initFn: initFn}, genserver.WithBackend(b), genserver.WithName("gs05"))
+			var se *genserver.StartError
+			if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &se) {
+				t.Fatalf("Start: got %v, want a *StartError wrapping context.DeadlineExceeded", err)
+			}
+			check(t, n, gate, pids, before)
+		})
+		for _, trap := range []bool{false, true} {
+			name := "start_link_not_trapping"
+			if trap {
+				name = "start_link_trapping"
+			}
+			t.Run(name, func(t *testing.T) {
+				n := testkit.Node(t)
+				ctx := testkit.Context(t)
+				probe := testkit.NewProbe(t, n, process.WithBackend(b))
+				before := len(n.Processes())
+				gate := scNewGate(t)
+				initFn, pids := blocked(gate)
+				var err error
+				probe.Do(func(p *process.Process) error {
+					p.TrapExit(trap)
+					_, err = genserver.StartLink(ctx, p, &scServer{initFn: initFn}, genserver.WithBackend(b),
+						genserver.WithName("gs05"), genserver.WithStartTimeout(50*time.Millisecond))
+					return nil
+				})
+				if !errors.Is(err, genserver.ErrTimeout) {
+					t.Fatalf("StartLink: got %v, want ErrTimeout", err)
+				}
+				check(t, n, gate, pids, before)
+				if !n.Alive(probe.Pid) {
+					t.Fatalf("probe %v was killed with the half-started server", probe.Pid)
+				}
+				// Start unlinks before the kill, so even a trapping parent
+				// gets no link.Exit (as OTP's proc_lib flushes it).
+				probe.ExpectEmpty()
+			})
+		}
+	})
+}
+
+func TestREG09_StartWithTakenName(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := testkit.Node(t)
+		ctx := testkit.Context(t)
+		first, err := genserver.Start(ctx, n, &scServer{}, genserver.WithBackend(b), genserver.WithName("reg09"))
+		if err != nil {
+			t.Fatalf("first start: %v", err)
+		}
+		before := len(n.Processes())
+
+		check := func(t *testing.T, err error, second *scServer) {
+			t.Helper()
+			var ase *genserver.AlreadyStartedError
+			if !errors.As(err, &ase) {
+				t.Fatalf("second start: got %v, want *AlreadyStartedError", err)
+			}
+			if !errors.Is(err, genserver.ErrAlreadyStarted) {
+				t.Fatalf("second start: %v is not ErrAlreadyStarted", err)
+			}
+			if ase.Pid != first.Pid() || ase.Name != "reg09" {
+				t.Fatalf("AlreadyStartedError names %q %v, want %q %v", ase.Name, ase.Pid, "reg09", first.Pid())
+			}
+			if got := second.inits.Load(); got != 0 {
+				t.Fatalf("Init of the second server ran %d times", got)
+			}
+			scExpectProcesses(t, n, before)
+			if p, ok := registry.Of(n).WhereIs("reg09"); !ok || p != first.Pid() {
+				t.Fatalf("WhereIs(reg09) = %v, %v; want %v", p, ok, first.Pid())
+			}
+		}
+
+		second := &scServer{}
+		ref, err := genserver.Start(ctx, n, second, genserver.WithBackend(b), genserver.WithName("reg09"))
+		check(t, err, second)
+		if !ref.Pid().IsZero() {
+			t.Fatalf("failed Start returned Pid %v", ref.Pid())
+		}
+
+		probe := testkit.NewProbe(t, n, process.WithBackend(b))
+		before++
+		third := &scServer{}
+		probe.Do(func(p *process.Process) error {
+			_, err = genserver.StartLink(ctx, p, third, genserver.WithBackend(b), genserver.WithName("reg09"))
+			return nil
+		})
+		check(t, err, third)
+		probe.ExpectEmpty()
+
+		if v, err := first.Call(ctx, scReq{Op: "add", N: 1}); err != nil || v != 1 {
+			t.Fatalf("first server: got (%d, %v), want (1, nil)", v, err)
+		}
+	})
+}

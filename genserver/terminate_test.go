@@ -1,0 +1,344 @@
+package genserver_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/spawned-go/spawned/internal/testkit"
+	"github.com/spawned-go/spawned/link"
+	"github.com/spawned-go/spawned/process"
+)
+
+func TestGS14_StopWithReplyRepliesThenTerminatesThenExits(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		for _, reason := range []error{ftsErrStopped, process.Normal} {
+			t.Run(reason.Error(), func(t *testing.T) {
+				n := testkit.Node(t)
+				s := ftsNew(t)
+				s.termBlock = true // Terminate waits for the test
+				parent := testkit.NewProbe(t, n)
+				parent.Do(func(p *process.Process) error { p.TrapExit(true); return nil })
+				ref := ftsStartLink(t, parent, b, s)
+				exit := ftsWatch(t, n, ref.Pid())
+
+				// Terminate cannot finish before this returns: the reply came first.
+				rep, err := ref.Call(testkit.Context(t), ftsReq{Op: ftsStopReply, Reason: reason})
+				if err != nil || rep != "stopping" {
+					t.Fatalf("call = %q, %v; want the reply \"stopping\"", rep, err)
+				}
+				if tr := ftsAwait(t, s.terminated, "Terminate"); !errors.Is(tr, reason) {
+					t.Fatalf("Terminate reason = %v; want %v", tr, reason)
+				}
+				select {
+				case r := <-exit:
+					t.Fatalf("server exited (%v) before Terminate returned", r)
+				default:
+				}
+				s.releaseTerminate()
+				if r := ftsAwait(t, exit, "server exit"); !errors.Is(r, reason) {
+					t.Fatalf("exit = %v; want %v", r, reason)
+				}
+				msg := parent.Receive()
+				le, ok := msg.(link.Exit)
+				if !ok || le.From != ref.Pid() || !errors.Is(le.Reason, reason) {
+					t.Fatalf("parent got %#v; want link.Exit{From: %v, Reason: %v}", msg, ref.Pid(), reason)
+				}
+				parent.ExpectEmpty()
+				ftsNoTerminate(t, s)
+			})
+		}
+	})
+}
+
+// ftsTriggers make ftsServer stop or panic in each callback.
+var ftsTriggers = []struct {
+	name  string
+	panic bool
+	fire  func(t *testing.T, n *process.Node, ref ftsRef)
+}{
+	{"ctx.Stop in HandleCall", false, func(t *testing.T, _ *process.Node, ref ftsRef) {
+		if rep, err := ref.Call(testkit.Context(t), ftsReq{Op: ftsStopReply, Reason: ftsErrStopped}); err != nil || rep != "stopping" {
+			t.Errorf("call = %q, %v; want the reply", rep, err)
+		}
+	}},
+	{"ctx.Stop in HandleCast", false, func(_ *testing.T, _ *process.Node, ref ftsRef) {
+		ref.Cast(ftsMsg{Op: ftsStopReply, Reason: ftsErrStopped})
+	}},
+	{"ctx.Stop in HandleInfo", false, func(_ *testing.T, n *process.Node, ref ftsRef) {
+		n.Send(ref.Pid(), ftsInfo{Op: ftsStopReply, Reason: ftsErrStopped})
+	}},
+	{"panic in HandleCall", true, func(t *testing.T, _ *process.Node, ref ftsRef) {
+		var pe *process.PanicError
+		if _, err := ref.Call(testkit.Context(t), ftsReq{Op: ftsPanic}); !errors.As(err, &pe) {
+			t.Errorf("call error = %v; want a *process.PanicError", err)
+		}
+	}},
+	{"panic in HandleCast", true, func(_ *testing.T, _ *process.Node, ref ftsRef) {
+		ref.Cast(ftsMsg{Op: ftsPanic})
+	}},
+	{"panic in HandleInfo", true, func(_ *testing.T, n *process.Node, ref ftsRef) {
+		n.Send(ref.Pid(), ftsInfo{Op: ftsPanic})
+	}},
+}
+
+func TestGS16_TerminateRunsOnStopAndOnCallbackPanic(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		for _, tc := range ftsTriggers {
+			t.Run(tc.name, func(t *testing.T) {
+				n := testkit.Node(t)
+				s := ftsNew(t)
+				ref := ftsStart(t, n, b, s)
+				exit := ftsWatch(t, n, ref.Pid())
+				tc.fire(t, n, ref)
+				tr := ftsAwait(t, s.terminated, "Terminate")
+				r := ftsAwait(t, exit, "server exit")
+				if tc.panic {
+					var pe, exitPanic *process.PanicError
+					if !errors.As(tr, &pe) || pe.Value != ftsBoom {
+						t.Fatalf("Terminate reason = %v; want a *process.PanicError with %q", tr, ftsBoom)
+					}
+					if !errors.As(r, &exitPanic) || exitPanic.Value != ftsBoom {
+						t.Fatalf("exit = %v; want a *process.PanicError with %q", r, ftsBoom)
+					}
+				} else {
+					if !errors.Is(tr, ftsErrStopped) {
+						t.Fatalf("Terminate reason = %v; want %v", tr, ftsErrStopped)
+					}
+					if !errors.Is(r, ftsErrStopped) {
+						t.Fatalf("exit = %v; want %v", r, ftsErrStopped)
+					}
+				}
+				ftsNoTerminate(t, s) // once only
+			})
+		}
+	})
+}
+
+// ftsObserved returns a node whose logger records entries of level Info and up.
+func ftsObserved(t *testing.T) (*process.Node, *observer.ObservedLogs) {
+	core, logs := observer.New(zapcore.InfoLevel)
+	return testkit.Node(t, process.WithLogger(zap.New(core))), logs
+}
+
+func TestGS16_CrashIsReportedAndNormalStopIsNot(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		for _, tc := range ftsTriggers {
+			if !tc.panic {
+				continue
+			}
+			t.Run(tc.name, func(t *testing.T) {
+				n, logs := ftsObserved(t)
+				ref := ftsStart(t, n, b, ftsNew(t))
+				exit := ftsWatch(t, n, ref.Pid())
+				tc.fire(t, n, ref)
+				r := ftsAwait(t, exit, "server exit")
+				var found bool
+				for _, e := range logs.FilterLevelExact(zapcore.ErrorLevel).All() {
+					m := e.ContextMap()
+					if m["pid"] != ref.Pid().String() {
+						continue
+					}
+					found = true
+					if m["error"] != r.Error() {
+						t.Errorf("report error = %v; want %q", m["error"], r.Error())
+					}
+					stack, _ := m["stack"].(string)
+					if !strings.Contains(stack, "ftsServer") {
+						t.Errorf("report stack does not show the panicking callback:\n%s", stack)
+					}
+				}
+				if !found {
+					t.Fatalf("no error entry with pid %v; logged: %v", ref.Pid(), logs.All())
+				}
+			})
+		}
+
+		t.Run("normal stops", func(t *testing.T) {
+			n, logs := ftsObserved(t)
+			ctx := testkit.Context(t)
+			stops := []func(ref ftsRef) error{
+				func(ref ftsRef) error { return ref.Stop(ctx, nil) },
+				func(ref ftsRef) error { return ref.Stop(ctx, process.Shutdown) },
+				func(ref ftsRef) error { return ref.Stop(ctx, process.ShutdownWith(ftsErrCustom)) },
+				func(ref ftsRef) error {
+					_, err := ref.Call(ctx, ftsReq{Op: ftsStopReply, Reason: process.Normal})
+					return err
+				},
+				func(ref ftsRef) error {
+					_, err := ref.Call(ctx, ftsReq{Op: ftsStopNoReply, Reason: process.Normal})
+					if errors.Is(err, process.Normal) {
+						return nil
+					}
+					return err
+				},
+			}
+			for i, stop := range stops {
+				ref := ftsStart(t, n, b, ftsNew(t))
+				exit := ftsWatch(t, n, ref.Pid())
+				if err := stop(ref); err != nil {
+					t.Fatalf("stop %d: %v", i, err)
+				}
+				if r := ftsAwait(t, exit, "server exit"); !process.IsShutdown(r) {
+					t.Fatalf("stop %d: exit = %v; want a normal or shutdown exit", i, r)
+				}
+			}
+			if errs := logs.FilterLevelExact(zapcore.ErrorLevel).All(); len(errs) > 0 {
+				t.Fatalf("normal stops logged errors: %v", errs)
+			}
+		})
+	})
+}
+
+func TestGS17_TerminateNotCalledOnKill(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		for _, trap := range []bool{true, false} {
+			name := "not trapping"
+			if trap {
+				name = "trapping"
+			}
+			t.Run(name+", idle", func(t *testing.T) {
+				n := testkit.Node(t)
+				s := ftsNew(t)
+				s.trap = trap
+				ref := ftsStart(t, n, b, s)
+				exit := ftsWatch(t, n, ref.Pid())
+				n.Exit(ref.Pid(), process.Kill)
+				if r := ftsAwait(t, exit, "server exit"); !errors.Is(r, process.Killed) {
+					t.Fatalf("exit = %v; want Killed", r)
+				}
+				ftsNoTerminate(t, s)
+			})
+		}
+
+		// Killed inside HandleCall; the straggler then returns, panics or
+		// calls ctx.Stop. None of this may run Terminate.
+		for _, tc := range []struct {
+			name string
+			op   ftsOp
+		}{
+			{"straggler returns on its context", ftsBlockWatch},
+			{"straggler returns after release", ftsBlock},
+			{"straggler panics", ftsBlockPanic},
+			{"straggler calls ctx.Stop", ftsBlockStop},
+		} {
+			t.Run("trapping, "+tc.name, func(t *testing.T) {
+				n := testkit.Node(t)
+				s := ftsNew(t)
+				s.trap = true
+				ref := ftsStart(t, n, b, s)
+				exit := ftsWatch(t, n, ref.Pid())
+				res := ftsCallAsync(testkit.Context(t), ref, ftsReq{Op: tc.op, Reason: ftsErrStopped})
+				ftsAwait(t, s.entered, "server took the call")
+				n.Exit(ref.Pid(), process.Kill)
+				if r := ftsAwait(t, exit, "server exit"); !errors.Is(r, process.Killed) {
+					t.Fatalf("exit = %v; want Killed", r)
+				}
+				ftsCallErr(t, ftsAwait(t, res, "call result").err, ref.Pid(), process.Killed)
+				s.releaseCalls()
+				// Stop waits for every goroutine of the node, the straggler too.
+				if err := n.Stop(testkit.Context(t)); err != nil {
+					t.Fatalf("node stop: %v", err)
+				}
+				ftsNoTerminate(t, s)
+			})
+		}
+	})
+}
+
+func TestGS18_ParentExitRunsTerminateOnlyWhenTrapping(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		t.Run("trapping", func(t *testing.T) {
+			n := testkit.Node(t)
+			s := ftsNew(t)
+			s.trap = true
+			parent := testkit.NewProbe(t, n)
+			ref := ftsStartLink(t, parent, b, s)
+			exit := ftsWatch(t, n, ref.Pid())
+			parentExit := ftsWatch(t, n, parent.Pid)
+			n.Exit(parent.Pid, process.Shutdown)
+			if r := ftsAwait(t, parentExit, "parent exit"); !errors.Is(r, process.Shutdown) {
+				t.Fatalf("parent exit = %v; want Shutdown", r)
+			}
+			if tr := ftsAwait(t, s.terminated, "Terminate"); !errors.Is(tr, process.Shutdown) {
+				t.Fatalf("Terminate reason = %v; want Shutdown", tr)
+			}
+			if r := ftsAwait(t, exit, "server exit"); !errors.Is(r, process.Shutdown) {
+				t.Fatalf("exit = %v; want Shutdown", r)
+			}
+		})
+
+		t.Run("not trapping, idle", func(t *testing.T) {
+			n := testkit.Node(t)
+			s := ftsNew(t)
+			parent := testkit.NewProbe(t, n)
+			ref := ftsStartLink(t, parent, b, s)
+			exit := ftsWatch(t, n, ref.Pid())
+			n.Exit(parent.Pid, process.Shutdown)
+			if r := ftsAwait(t, exit, "server exit"); !errors.Is(r, process.Shutdown) {
+				t.Fatalf("exit = %v; want Shutdown", r)
+			}
+			ftsNoTerminate(t, s)
+		})
+
+		t.Run("not trapping, busy", func(t *testing.T) {
+			n := testkit.Node(t)
+			s := ftsNew(t)
+			parent := testkit.NewProbe(t, n)
+			ref := ftsStartLink(t, parent, b, s)
+			exit := ftsWatch(t, n, ref.Pid())
+			res := ftsCallAsync(testkit.Context(t), ref, ftsReq{Op: ftsBlock})
+			ftsAwait(t, s.entered, "server took the call")
+			n.Exit(parent.Pid, process.Shutdown)
+			// The handler is still blocked: the server dies at once anyway.
+			if r := ftsAwait(t, exit, "server exit"); !errors.Is(r, process.Shutdown) {
+				t.Fatalf("exit = %v; want Shutdown", r)
+			}
+			ftsCallErr(t, ftsAwait(t, res, "call result").err, ref.Pid(), process.Shutdown)
+			s.releaseCalls()
+			if err := n.Stop(testkit.Context(t)); err != nil {
+				t.Fatalf("node stop: %v", err)
+			}
+			ftsNoTerminate(t, s)
+		})
+	})
+}
+
+func TestGS19_TrappingServerGetsOtherLinksExitsInHandleInfo(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := testkit.Node(t)
+		s := ftsNew(t)
+		s.trap = true
+		parent := testkit.NewProbe(t, n)
+		ref := ftsStartLink(t, parent, b, s)
+
+		for _, reason := range []error{ftsErrBye, process.Normal} {
+			q := testkit.NewProbe(t, n)
+			q.Do(func(p *process.Process) error { return link.Link(p, ref.Pid()) })
+			q.Exit(reason)
+			msg := ftsAwait(t, s.infos, "HandleInfo")
+			le, ok := msg.(link.Exit)
+			if !ok || le.From != q.Pid || !errors.Is(le.Reason, reason) {
+				t.Fatalf("HandleInfo got %#v; want link.Exit{From: %v, Reason: %v}", msg, q.Pid, reason)
+			}
+			if !n.Alive(ref.Pid()) {
+				t.Fatalf("server died of a linked process's exit (%v)", reason)
+			}
+			ftsPong(t, ref)
+		}
+		ftsNoTerminate(t, s)
+		if !n.Alive(parent.Pid) {
+			t.Fatal("parent died")
+		}
+	})
+}
