@@ -1,0 +1,247 @@
+package supervisor
+
+import (
+	"context"
+
+	"github.com/spawned-go/spawned/genserver"
+	"github.com/spawned-go/spawned/pid"
+	"github.com/spawned-go/spawned/process"
+)
+
+// ChildStatus says whether a child has a process.
+type ChildStatus uint8
+
+// The child statuses of Child.
+const (
+	NotRunning ChildStatus = iota // no process: terminated, or its start ignored
+	Running                       // its process is alive
+	Restarting                    // a restart failed and will be tried again
+)
+
+func (s ChildStatus) String() string {
+	switch s {
+	case Running:
+		return "running"
+	case Restarting:
+		return "restarting"
+	}
+	return "undefined"
+}
+
+// Child describes one child, as WhichChildren lists them.
+type Child struct {
+	ID      string // "" for the children of a dynamic supervisor
+	Pid     pid.Pid
+	Status  ChildStatus
+	Type    ChildType
+	Restart Restart
+}
+
+// Counts is what CountChildren returns.
+type Counts struct {
+	Specs       int // child specs
+	Active      int // children with a live process
+	Supervisors int // specs of supervisor children
+	Workers     int // specs of worker children
+}
+
+// Ref is a handle on a static supervisor.
+type Ref struct {
+	gs genserver.Ref[request, any, genserver.Never]
+}
+
+// Start starts a static supervisor on node with its children, in order;
+// it returns once all have started. If a child fails to start, the ones
+// already started are terminated in reverse order and Start fails with an
+// error wrapping a *StartChildError. An invalid spec fails with a
+// *SpecError before anything starts.
+func Start(ctx context.Context, node *process.Node, spec Spec) (Ref, error) {
+	if node == nil {
+		return Ref{}, process.ErrNilNode
+	}
+	return start(ctx, node, nil, spec)
+}
+
+// StartLink is Start with the supervisor linked to parent, for supervisors
+// of supervisors: use it in a child's StartFunc.
+func StartLink(ctx context.Context, parent *process.Process, spec Spec) (Ref, error) {
+	if parent == nil {
+		return Ref{}, process.ErrNilProcess
+	}
+	return start(ctx, parent.Node(), parent, spec)
+}
+
+func start(ctx context.Context, node *process.Node, parent *process.Process, spec Spec) (Ref, error) {
+	if err := spec.validate(); err != nil {
+		return Ref{}, err
+	}
+	ref, err := startServer(ctx, node, parent, newServer(spec.withDefaults()), spec.Name, spec.Backend)
+	return Ref{gs: ref}, err
+}
+
+func startServer(ctx context.Context, node *process.Node, parent *process.Process, s *server, name string, b process.Backend) (genserver.Ref[request, any, genserver.Never], error) {
+	opts := []genserver.Option{genserver.WithBackend(b)}
+	if name != "" {
+		opts = append(opts, genserver.WithName(name))
+	}
+	if parent != nil {
+		return genserver.StartLink(ctx, parent, s, opts...)
+	}
+	return genserver.Start(ctx, node, s, opts...)
+}
+
+// Pid returns the supervisor's Pid.
+func (r Ref) Pid() pid.Pid { return r.gs.Pid() }
+
+// Stop terminates the children in reverse start order, then the
+// supervisor.
+func (r Ref) Stop(ctx context.Context) error { return r.gs.Stop(ctx, process.Shutdown) }
+
+// StartChild adds a child and starts it. It fails with an
+// *AlreadyStartedError if a child with that id is running, ErrAlreadyPresent
+// if one exists but is not running, a *SpecError for an invalid spec, and a
+// *StartChildError if the start fails (no spec is then kept). An ignored
+// start keeps the spec without a process (unless Temporary) and returns the
+// zero Pid.
+func (r Ref) StartChild(ctx context.Context, spec ChildSpec) (pid.Pid, error) {
+	return call[pid.Pid](ctx, r.gs, startChild{spec: spec})
+}
+
+// TerminateChild stops child id, keeping its spec (a Temporary child's spec
+// is removed). Terminating a child that is not running is not an error.
+func (r Ref) TerminateChild(ctx context.Context, id string) error {
+	_, err := r.gs.Call(ctx, terminateChild{id: id})
+	return err
+}
+
+// RestartChild starts again a child that is not running; ErrRunning if it
+// is, ErrNotFound if no child has that id. If the start fails the child
+// stays without a process.
+func (r Ref) RestartChild(ctx context.Context, id string) (pid.Pid, error) {
+	return call[pid.Pid](ctx, r.gs, restartChild{id: id})
+}
+
+// DeleteChild removes the spec of a child that is not running; ErrRunning
+// if it is, ErrNotFound if no child has that id.
+func (r Ref) DeleteChild(ctx context.Context, id string) error {
+	_, err := r.gs.Call(ctx, deleteChild{id: id})
+	return err
+}
+
+// WhichChildren lists the children in start order.
+func (r Ref) WhichChildren(ctx context.Context) ([]Child, error) {
+	return call[[]Child](ctx, r.gs, whichChildren{})
+}
+
+// CountChildren counts the children.
+func (r Ref) CountChildren(ctx context.Context) (Counts, error) {
+	return call[Counts](ctx, r.gs, countChildren{})
+}
+
+func call[T any](ctx context.Context, gs genserver.Ref[request, any, genserver.Never], req request) (T, error) {
+	var zero T
+	v, err := gs.Call(ctx, req)
+	if err != nil {
+		return zero, err
+	}
+	return v.(T), nil
+}
+
+type startChild struct{ spec ChildSpec }
+
+func (r startChild) handle(s *server, ctx *genserver.Ctx) (any, error) {
+	if err := r.spec.validate(); err != nil {
+		return pid.Pid{}, err
+	}
+	if c := s.find(r.spec.ID); c != nil {
+		if !c.pid.IsZero() {
+			return pid.Pid{}, &AlreadyStartedError{ID: c.spec.ID, Pid: c.pid}
+		}
+		return pid.Pid{}, ErrAlreadyPresent
+	}
+	c := &child{spec: r.spec.withDefaults()}
+	ignored, err := s.start(ctx, c)
+	if err != nil {
+		return pid.Pid{}, &StartChildError{ID: c.spec.ID, Reason: err}
+	}
+	if !ignored || c.spec.Restart != Temporary {
+		s.children = append(s.children, c)
+	}
+	return c.pid, nil
+}
+
+type terminateChild struct{ id string }
+
+func (r terminateChild) handle(s *server, ctx *genserver.Ctx) (any, error) {
+	c := s.find(r.id)
+	if c == nil {
+		return nil, ErrNotFound
+	}
+	s.terminate(ctx, c)
+	if c.spec.Restart == Temporary {
+		s.remove(c)
+	}
+	return nil, nil
+}
+
+type restartChild struct{ id string }
+
+func (r restartChild) handle(s *server, ctx *genserver.Ctx) (any, error) {
+	c := s.find(r.id)
+	switch {
+	case c == nil:
+		return pid.Pid{}, ErrNotFound
+	case !c.pid.IsZero():
+		return pid.Pid{}, ErrRunning
+	case c.restarting:
+		return pid.Pid{}, ErrRestarting
+	}
+	if _, err := s.start(ctx, c); err != nil {
+		return pid.Pid{}, err
+	}
+	return c.pid, nil
+}
+
+type deleteChild struct{ id string }
+
+func (r deleteChild) handle(s *server, _ *genserver.Ctx) (any, error) {
+	c := s.find(r.id)
+	switch {
+	case c == nil:
+		return nil, ErrNotFound
+	case !c.pid.IsZero():
+		return nil, ErrRunning
+	case c.restarting:
+		return nil, ErrRestarting
+	}
+	s.remove(c)
+	return nil, nil
+}
+
+type whichChildren struct{}
+
+func (whichChildren) handle(s *server, _ *genserver.Ctx) (any, error) {
+	out := make([]Child, 0, len(s.children))
+	for _, c := range s.children {
+		out = append(out, Child{ID: c.spec.ID, Pid: c.pid, Status: c.status(), Type: c.spec.Type, Restart: c.spec.Restart})
+	}
+	return out, nil
+}
+
+type countChildren struct{}
+
+func (countChildren) handle(s *server, _ *genserver.Ctx) (any, error) {
+	var n Counts
+	for _, c := range s.children {
+		n.Specs++
+		if !c.pid.IsZero() {
+			n.Active++
+		}
+		if c.spec.Type == SupervisorChild {
+			n.Supervisors++
+		} else {
+			n.Workers++
+		}
+	}
+	return n, nil
+}

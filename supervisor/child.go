@@ -1,0 +1,50 @@
+package supervisor
+
+import (
+	"context"
+
+	"github.com/spawned-go/spawned/genserver"
+	"github.com/spawned-go/spawned/pid"
+	"github.com/spawned-go/spawned/process"
+)
+
+// GenServer returns a StartFunc that starts a fresh server from
+// newServer, linked to the supervisor, with opts (a name, a backend...).
+// Each restart calls newServer again, so the server starts from its initial
+// state:
+//
+//	supervisor.ChildSpec{ID: "counter", Start: supervisor.GenServer(
+//		func() *Counter { return &Counter{} }, genserver.WithName("counter"))}
+func GenServer[S genserver.Behaviour[Req, Rep, Msg], Req, Rep, Msg any](newServer func() S, opts ...genserver.Option) StartFunc {
+	return func(ctx context.Context, sup *process.Process) (pid.Pid, error) {
+		ref, err := genserver.StartLink[Req, Rep, Msg](ctx, sup, newServer(), opts...)
+		return ref.Pid(), err
+	}
+}
+
+// Supervisor returns a StartFunc that starts a static supervisor with spec
+// as a child: a subtree. Each restart starts it from spec, so children added
+// to it later with StartChild are not restored.
+func Supervisor(spec Spec) StartFunc {
+	return func(ctx context.Context, sup *process.Process) (pid.Pid, error) {
+		ref, err := StartLink(ctx, sup, spec)
+		return ref.Pid(), err
+	}
+}
+
+// DynamicSupervisor returns a StartFunc that starts a dynamic supervisor
+// with spec as a child.
+func DynamicSupervisor[A any](spec DynamicSpec[A]) StartFunc {
+	return func(ctx context.Context, sup *process.Process) (pid.Pid, error) {
+		d, err := StartDynamicLink(ctx, sup, spec)
+		return d.Pid(), err
+	}
+}
+
+// Func returns a StartFunc that spawns fn as a plain process linked to the
+// supervisor, with opts.
+func Func(fn process.Func, opts ...process.SpawnOption) StartFunc {
+	return func(_ context.Context, sup *process.Process) (pid.Pid, error) {
+		return sup.SpawnLink(fn, opts...)
+	}
+}

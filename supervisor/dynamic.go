@@ -1,0 +1,145 @@
+package supervisor
+
+import (
+	"context"
+	"time"
+
+	"github.com/spawned-go/spawned/genserver"
+	"github.com/spawned-go/spawned/pid"
+	"github.com/spawned-go/spawned/process"
+)
+
+// DynamicSpec describes a dynamic supervisor (OTP's simple_one_for_one,
+// Elixir's DynamicSupervisor): it starts no children of its own; each
+// StartChild starts one more from the same template with its own argument
+// of type A. Children restart one for one.
+type DynamicSpec[A any] struct {
+	// Start starts one child linked to sup with arg.
+	Start func(ctx context.Context, sup *process.Process, arg A) (pid.Pid, error)
+	// Restart, Shutdown and Type apply to every child, with ChildSpec's
+	// defaults.
+	Restart  Restart
+	Shutdown Shutdown
+	Type     ChildType
+	// MaxChildren bounds the children alive at once; 0 means no bound.
+	MaxChildren int
+	// Intensity, Period, Name, Backend and Clock are as in Spec.
+	Intensity int
+	Period    time.Duration
+	Name      string
+	Backend   process.Backend
+	Clock     func() time.Time
+}
+
+// Dynamic is a handle on a dynamic supervisor whose children take an
+// argument of type A.
+type Dynamic[A any] struct {
+	gs genserver.Ref[request, any, genserver.Never]
+}
+
+// StartDynamic starts a dynamic supervisor on node, with no children yet.
+func StartDynamic[A any](ctx context.Context, node *process.Node, spec DynamicSpec[A]) (Dynamic[A], error) {
+	if node == nil {
+		return Dynamic[A]{}, process.ErrNilNode
+	}
+	return startDynamic(ctx, node, nil, spec)
+}
+
+// StartDynamicLink is StartDynamic linked to parent, for use in a child's
+// StartFunc.
+func StartDynamicLink[A any](ctx context.Context, parent *process.Process, spec DynamicSpec[A]) (Dynamic[A], error) {
+	if parent == nil {
+		return Dynamic[A]{}, process.ErrNilProcess
+	}
+	return startDynamic(ctx, parent.Node(), parent, spec)
+}
+
+func startDynamic[A any](ctx context.Context, node *process.Node, parent *process.Process, d DynamicSpec[A]) (Dynamic[A], error) {
+	if d.Start == nil {
+		return Dynamic[A]{}, &SpecError{Reason: "missing start function"}
+	}
+	if d.MaxChildren < 0 {
+		return Dynamic[A]{}, &SpecError{Reason: "negative max children"}
+	}
+	spec := Spec{Intensity: d.Intensity, Period: d.Period, Name: d.Name, Backend: d.Backend, Clock: d.Clock}
+	// The template is checked as a child spec with a stand-in id and start.
+	template := ChildSpec{ID: "template", Start: func(context.Context, *process.Process) (pid.Pid, error) { return pid.Pid{}, nil },
+		Restart: d.Restart, Shutdown: d.Shutdown, Type: d.Type}
+	if err := spec.validate(); err != nil {
+		return Dynamic[A]{}, err
+	}
+	if err := template.validate(); err != nil {
+		return Dynamic[A]{}, err
+	}
+	s := newServer(spec.withDefaults())
+	s.dynamic, s.max = true, d.MaxChildren
+	s.template = func(arg any) ChildSpec {
+		return ChildSpec{
+			Start: func(ctx context.Context, sup *process.Process) (pid.Pid, error) {
+				return d.Start(ctx, sup, arg.(A))
+			},
+			Restart: d.Restart, Shutdown: d.Shutdown, Type: d.Type,
+		}.withDefaults()
+	}
+	ref, err := startServer(ctx, node, parent, s, d.Name, d.Backend)
+	return Dynamic[A]{gs: ref}, err
+}
+
+// Pid returns the supervisor's Pid.
+func (d Dynamic[A]) Pid() pid.Pid { return d.gs.Pid() }
+
+// Stop terminates every child, all at once, then the supervisor.
+func (d Dynamic[A]) Stop(ctx context.Context) error { return d.gs.Stop(ctx, process.Shutdown) }
+
+// StartChild starts a child from the template with arg. It fails with
+// ErrMaxChildren when the supervisor is full and a *StartChildError when
+// the start fails. An ignored start returns the zero Pid and keeps nothing.
+func (d Dynamic[A]) StartChild(ctx context.Context, arg A) (pid.Pid, error) {
+	return call[pid.Pid](ctx, d.gs, startDynamicChild{arg: arg})
+}
+
+// TerminateChild stops the child p and forgets it; ErrNotFound if p is not
+// a child of this supervisor.
+func (d Dynamic[A]) TerminateChild(ctx context.Context, p pid.Pid) error {
+	_, err := d.gs.Call(ctx, terminateDynamicChild{pid: p})
+	return err
+}
+
+// WhichChildren lists the children, oldest first.
+func (d Dynamic[A]) WhichChildren(ctx context.Context) ([]Child, error) {
+	return call[[]Child](ctx, d.gs, whichChildren{})
+}
+
+// CountChildren counts the children.
+func (d Dynamic[A]) CountChildren(ctx context.Context) (Counts, error) {
+	return call[Counts](ctx, d.gs, countChildren{})
+}
+
+type startDynamicChild struct{ arg any }
+
+func (r startDynamicChild) handle(s *server, ctx *genserver.Ctx) (any, error) {
+	if s.max > 0 && len(s.children) >= s.max {
+		return pid.Pid{}, ErrMaxChildren
+	}
+	c := &child{spec: s.template(r.arg)}
+	ignored, err := s.start(ctx, c)
+	if err != nil {
+		return pid.Pid{}, &StartChildError{Reason: err}
+	}
+	if !ignored {
+		s.children = append(s.children, c)
+	}
+	return c.pid, nil
+}
+
+type terminateDynamicChild struct{ pid pid.Pid }
+
+func (r terminateDynamicChild) handle(s *server, ctx *genserver.Ctx) (any, error) {
+	c, ok := s.byPid[r.pid]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	s.terminate(ctx, c)
+	s.remove(c)
+	return nil, nil
+}

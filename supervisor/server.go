@@ -1,0 +1,323 @@
+package supervisor
+
+import (
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/spawned-go/spawned/genserver"
+	"github.com/spawned-go/spawned/link"
+	"github.com/spawned-go/spawned/pid"
+	"github.com/spawned-go/spawned/process"
+)
+
+// child is one child as the supervisor tracks it.
+type child struct {
+	spec       ChildSpec
+	pid        pid.Pid // zero when not running
+	restarting bool    // a restart failed and will be tried again
+}
+
+func (c *child) status() ChildStatus {
+	switch {
+	case !c.pid.IsZero():
+		return Running
+	case c.restarting:
+		return Restarting
+	}
+	return NotRunning
+}
+
+// server is the supervisor's genserver behaviour.
+type server struct {
+	spec     Spec
+	dynamic  bool
+	max      int                     // dynamic: the most children at once; 0 means no limit
+	template func(arg any) ChildSpec // dynamic: the spec of a child started with arg
+	children []*child
+	byPid    map[pid.Pid]*child
+	restarts []int64 // restart times, whole seconds, newest first
+	log      *zap.Logger
+	self     pid.Pid
+}
+
+func newServer(spec Spec) *server {
+	return &server{spec: spec, byPid: make(map[pid.Pid]*child)}
+}
+
+// request is a call to the supervisor.
+type request interface {
+	handle(s *server, ctx *genserver.Ctx) (any, error)
+}
+
+// retry asks the supervisor to try a failed restart again.
+type retry struct{ c *child }
+
+// Init traps exits and starts the static children in order; if one fails,
+// the ones started are terminated in reverse order and the start fails.
+func (s *server) Init(ctx *genserver.Ctx) error {
+	ctx.Process().TrapExit(true)
+	s.log = ctx.Logger().With(zap.Stringer("supervisor", ctx.Self()))
+	if name := ctx.Process().Name(); name != "" {
+		s.log = s.log.With(zap.String("name", name))
+	}
+	s.self = ctx.Self()
+	for _, spec := range s.spec.Children {
+		c := &child{spec: spec.withDefaults()}
+		ignored, err := s.start(ctx, c)
+		if err != nil {
+			s.terminateAll(ctx)
+			return &StartChildError{ID: c.spec.ID, Reason: err}
+		}
+		if ignored && c.spec.Restart == Temporary {
+			continue
+		}
+		s.children = append(s.children, c)
+	}
+	return nil
+}
+
+// start runs c's start function and records the child. ignored reports a
+// start function that asked to start nothing.
+func (s *server) start(ctx *genserver.Ctx, c *child) (ignored bool, err error) {
+	p, err := s.callStart(ctx, c)
+	switch {
+	case errors.Is(err, ErrIgnore) || errors.Is(err, genserver.ErrIgnored):
+		return true, nil
+	case err != nil:
+		s.log.Error("child failed to start", zap.String("id", c.spec.ID), zap.Error(err))
+		return false, err
+	case p.IsZero():
+		return false, process.ErrZeroPid
+	}
+	// A start function is meant to link; make sure, so an exit is never missed.
+	if err := link.Link(ctx.Process(), p); err != nil {
+		return false, err
+	}
+	c.pid, c.restarting = p, false
+	s.byPid[p] = c
+	s.log.Debug("child started", zap.String("id", c.spec.ID), zap.Stringer("pid", p))
+	return false, nil
+}
+
+// callStart runs a start function, turning a panic into an error.
+func (s *server) callStart(ctx *genserver.Ctx, c *child) (p pid.Pid, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &process.PanicError{Value: v}
+		}
+	}()
+	return c.spec.Start(ctx.Context(), ctx.Process())
+}
+
+func (s *server) HandleCall(ctx *genserver.CallCtx[any], req request) (any, error) {
+	return req.handle(s, ctx.Ctx)
+}
+
+func (s *server) HandleCast(*genserver.Ctx, genserver.Never) {}
+
+// HandleInfo reacts to the exits of children and to restart retries.
+func (s *server) HandleInfo(ctx *genserver.Ctx, msg any) {
+	switch m := msg.(type) {
+	case link.Exit:
+		if c, ok := s.byPid[m.From]; ok {
+			s.exited(ctx, c, m.Reason)
+		}
+	case retry:
+		if slices.Contains(s.children, m.c) && m.c.restarting {
+			s.restart(ctx, m.c)
+		}
+	}
+}
+
+// Terminate stops every child: static ones in reverse start order, dynamic
+// ones all at once.
+func (s *server) Terminate(ctx *genserver.Ctx, _ error) { s.terminateAll(ctx) }
+
+// exited handles the exit of child c with reason.
+func (s *server) exited(ctx *genserver.Ctx, c *child, reason error) {
+	delete(s.byPid, c.pid)
+	c.pid = pid.Pid{}
+	if !process.IsShutdown(reason) {
+		s.log.Error("child terminated", zap.String("id", c.spec.ID), zap.Error(reason))
+	}
+	if !restarts(c.spec.Restart, reason) {
+		if c.spec.Restart == Temporary || s.dynamic {
+			s.remove(c)
+		}
+		return
+	}
+	s.restart(ctx, c)
+}
+
+// restarts reports whether a child of type r is restarted after reason.
+func restarts(r Restart, reason error) bool {
+	switch r {
+	case Permanent:
+		return true
+	case Transient:
+		return !process.IsShutdown(reason)
+	}
+	return false
+}
+
+// restart counts a restart against the intensity and restarts c (and the
+// siblings its strategy takes along), or gives up when the intensity is
+// exceeded.
+func (s *server) restart(ctx *genserver.Ctx, c *child) {
+	if !s.addRestart() {
+		s.log.Error("reached max restart intensity; shutting down",
+			zap.Int("intensity", s.spec.Intensity), zap.Duration("period", s.spec.Period))
+		ctx.Stop(process.Shutdown)
+		return
+	}
+	var group []*child
+	switch {
+	case s.dynamic || s.spec.Strategy == OneForOne:
+		group = []*child{c}
+	case s.spec.Strategy == OneForAll:
+		group = slices.Clone(s.children)
+	case s.spec.Strategy == RestForOne:
+		group = slices.Clone(s.children[slices.Index(s.children, c):])
+	}
+	// Stop the others in reverse order; temporary ones are not restarted.
+	for i := len(group) - 1; i >= 0; i-- {
+		if g := group[i]; g != c {
+			s.terminate(ctx, g)
+			if g.spec.Restart == Temporary {
+				s.remove(g)
+			}
+		}
+	}
+	for i, g := range group {
+		if g.spec.Restart == Temporary && g != c || !slices.Contains(s.children, g) || !g.pid.IsZero() {
+			continue
+		}
+		ignored, err := s.start(ctx, g)
+		if err != nil {
+			// Try again later; the attempt counts against the intensity.
+			for _, rest := range group[i:] {
+				rest.restarting = rest.pid.IsZero()
+			}
+			ctx.Process().Send(ctx.Self(), retry{c: g})
+			return
+		}
+		if ignored && s.dynamic {
+			s.remove(g)
+		}
+		s.log.Info("child restarted", zap.String("id", g.spec.ID), zap.Stringer("pid", g.pid))
+	}
+}
+
+// addRestart records a restart now and reports whether the intensity
+// still allows it: at most Intensity restarts with Now <= Then + Period, in
+// whole seconds.
+func (s *server) addRestart() bool {
+	now := wholeSeconds(s.spec.Clock())
+	period := int64(s.spec.Period / time.Second)
+	kept := s.restarts[:0]
+	for _, then := range s.restarts {
+		if now <= then+period {
+			kept = append(kept, then)
+		}
+	}
+	s.restarts = append(kept, now)
+	return len(s.restarts) <= s.spec.Intensity
+}
+
+// epoch is the origin of the whole seconds the intensity window counts in.
+var epoch = time.Now()
+
+func wholeSeconds(t time.Time) int64 {
+	d := t.Sub(epoch)
+	secs := int64(d / time.Second)
+	if d < 0 && d%time.Second != 0 {
+		secs--
+	}
+	return secs
+}
+
+func (s *server) remove(c *child) {
+	if i := slices.Index(s.children, c); i >= 0 {
+		s.children = slices.Delete(s.children, i, i+1)
+	}
+}
+
+func (s *server) find(id string) *child {
+	for _, c := range s.children {
+		if c.spec.ID == id {
+			return c
+		}
+	}
+	return nil
+}
+
+// terminateAll stops every child.
+func (s *server) terminateAll(ctx *genserver.Ctx) {
+	if s.dynamic {
+		var wg sync.WaitGroup
+		for _, c := range s.children {
+			p := s.detach(ctx, c)
+			if p.IsZero() {
+				continue
+			}
+			wg.Go(func() { shutdown(ctx, p, c.spec.Shutdown) })
+		}
+		wg.Wait()
+		return
+	}
+	for i := len(s.children) - 1; i >= 0; i-- {
+		s.terminate(ctx, s.children[i])
+	}
+}
+
+// terminate stops child c as its Shutdown says and waits until it is dead.
+func (s *server) terminate(ctx *genserver.Ctx, c *child) {
+	if p := s.detach(ctx, c); !p.IsZero() {
+		shutdown(ctx, p, c.spec.Shutdown)
+	}
+}
+
+// detach forgets c's process and unlinks it, so its exit is no longer news.
+func (s *server) detach(ctx *genserver.Ctx, c *child) pid.Pid {
+	p := c.pid
+	c.restarting = false
+	if p.IsZero() {
+		return p
+	}
+	delete(s.byPid, p)
+	c.pid = pid.Pid{}
+	link.Unlink(ctx.Process(), p)
+	return p
+}
+
+// shutdown stops the process p: an exit signal Shutdown and a wait of how
+// long (Infinity: for ever), then a kill; or a kill at once for BrutalKill.
+func shutdown(ctx *genserver.Ctx, p pid.Pid, how Shutdown) {
+	down := make(chan error, 1)
+	if _, err := link.Watch(ctx.Node(), p, func(d link.Down) { down <- d.Reason }); err != nil {
+		return
+	}
+	self := ctx.Process()
+	if how == BrutalKill {
+		self.Exit(p, process.Kill)
+		<-down
+		return
+	}
+	self.Exit(p, process.Shutdown)
+	if how == Infinity {
+		<-down
+		return
+	}
+	t := time.NewTimer(time.Duration(how))
+	defer t.Stop()
+	select {
+	case <-down:
+	case <-t.C:
+		self.Exit(p, process.Kill)
+		<-down
+	}
+}
