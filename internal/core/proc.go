@@ -166,6 +166,8 @@ func (n *Node) Spawn(s Spec) (*Proc, pid.Ref, error) {
 	}
 	if s.Func != nil {
 		p.ctx, p.cancel = context.WithCancelCause(context.Background())
+	} else {
+		p.sched.Store(true) // start schedules the first activation; sends until then only queue
 	}
 
 	n.life.RLock()
@@ -238,7 +240,6 @@ func (p *Proc) start() {
 		go p.runFunc()
 		return
 	}
-	p.sched.Store(true)
 	if p.backend == Thread {
 		go p.runThread()
 		return
