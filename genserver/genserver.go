@@ -293,16 +293,24 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 	}
 	select {
 	case res := <-c.done:
-		return res.value(r, target)
+		return r.answer(target, res)
 	case <-ctx.Done():
 		err = ctxError(ctx)
 	case <-timeout:
 		err = ErrTimeout
 	}
 	if !c.abandon() { // the answer came just now: take it
-		return (<-c.done).value(r, target)
+		return r.answer(target, <-c.done)
 	}
 	return zero, r.fail(target, err)
+}
+
+// answer turns a call's result into what Call returns.
+func (r Ref[Req, Rep, Msg]) answer(server pid.Pid, res result[Rep]) (Rep, error) {
+	if res.reason != nil {
+		return res.rep, r.fail(server, res.reason)
+	}
+	return res.rep, res.err
 }
 
 // timers recycles the timers of calls without a deadline.

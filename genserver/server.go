@@ -27,14 +27,6 @@ type result[Rep any] struct {
 	reason error // the server exited without replying
 }
 
-func (res result[Rep]) value(r interface{ fail(pid.Pid, error) error }, server pid.Pid) (Rep, error) {
-	if res.reason != nil {
-		var zero Rep
-		return zero, r.fail(server, res.reason)
-	}
-	return res.rep, res.err
-}
-
 // answer is the caller's side of a call: settled exactly once, by the reply,
 // by the server's exit, or by the caller giving up.
 type answer[Rep any] struct {
