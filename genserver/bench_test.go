@@ -1,0 +1,151 @@
+package genserver_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spawned-go/spawned/genserver"
+	"github.com/spawned-go/spawned/internal/testkit"
+	"github.com/spawned-go/spawned/process"
+)
+
+// Benchmarks of the BENCHMARKS.md workloads W2 (call), W3 (cast) and W4
+// (fan-in) on a genserver, per backend. Each uses its own silent node.
+
+// benchGSCount is a cast that costs no allocation to box.
+type benchGSCount struct{}
+
+// benchGSServer counts casts; a call adds its argument and replies with the
+// count.
+type benchGSServer struct{ n int }
+
+func (s *benchGSServer) HandleCall(_ *genserver.CallCtx[int], req int) (int, error) {
+	s.n += req
+	return s.n, nil
+}
+
+func (s *benchGSServer) HandleCast(*genserver.Ctx, benchGSCount) { s.n++ }
+
+type benchGSRef = genserver.Ref[int, int, benchGSCount]
+
+func benchGSStart(b *testing.B, backend process.Backend) (benchGSRef, context.Context) {
+	b.Helper()
+	node := testkit.Node(b)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	b.Cleanup(cancel)
+	ref, err := genserver.Start(ctx, node, &benchGSServer{}, genserver.WithBackend(backend))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ref, ctx
+}
+
+// benchGSConfirm makes a final call and checks the server has counted want.
+func benchGSConfirm(b *testing.B, ctx context.Context, ref benchGSRef, want int) {
+	b.Helper()
+	got, err := ref.Call(ctx, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if got != want {
+		b.Fatalf("server counted %d; want %d", got, want)
+	}
+}
+
+// W2: one client goroutine, one server, sequential calls.
+func BenchmarkW2Call(b *testing.B) {
+	for _, backend := range testkit.Backends {
+		b.Run(backend.String(), func(b *testing.B) {
+			ref, ctx := benchGSStart(b, backend)
+			for range 10000 { // warm up, as BENCHMARKS.md asks
+				if _, err := ref.Call(ctx, 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if _, err := ref.Call(ctx, 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/call")
+		})
+	}
+	// The limit reference: a request channel and a reply channel.
+	b.Run("plain-chan", func(b *testing.B) {
+		req, rep := make(chan int), make(chan int)
+		go func() {
+			n := 0
+			for r := range req {
+				n += r
+				rep <- n
+			}
+		}()
+		defer close(req)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			req <- 1
+			<-rep
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/call")
+	})
+}
+
+// W3: one sender casts b.N times; a final call confirms all were handled.
+func BenchmarkW3Cast(b *testing.B) {
+	for _, backend := range testkit.Backends {
+		b.Run(backend.String(), func(b *testing.B) {
+			ref, ctx := benchGSStart(b, backend)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if err := ref.Cast(benchGSCount{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			benchGSConfirm(b, ctx, ref, b.N)
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
+}
+
+// W4: 8 sender goroutines cast b.N messages in all; a final call confirms
+// all were handled.
+func BenchmarkW4FanIn(b *testing.B) {
+	const senders = 8
+	for _, backend := range testkit.Backends {
+		b.Run(backend.String(), func(b *testing.B) {
+			ref, ctx := benchGSStart(b, backend)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for s := range senders {
+				share := b.N / senders
+				if s < b.N%senders {
+					share++
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					for range share {
+						ref.Cast(benchGSCount{})
+					}
+				}()
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			close(start)
+			wg.Wait()
+			benchGSConfirm(b, ctx, ref, b.N)
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
+}
