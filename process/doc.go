@@ -50,11 +50,21 @@
 //     threads; Async processes are never starved by it.
 //   - Thread: one locked OS thread for the whole life of the process, for
 //     thread-affine work (cgo libraries with thread-local state, OpenGL,
-//     setns, per-thread priority). Every callback runs on that thread.
+//     setns, per-thread priority). Every callback runs on that thread. Each
+//     wake-up of an idle Thread process wakes its OS thread, which costs
+//     tens of microseconds on a virtual machine: pick Thread for the
+//     affinity, not for speed.
 //
 // A Func process holds a goroutine (and on Thread an OS thread) while it
 // lives; on Blocking it holds a pool slot only while its code runs, not while
 // it waits in Receive.
+//
+// # Nodes in tests
+//
+// Use an isolated node per test ([NewNode], stopped with [Node.Stop]): tests
+// can then run in parallel, and after Stop no goroutine of the node is left,
+// which go.uber.org/goleak checks. The default node lives as long as the
+// program and keeps a few parked worker goroutines ([Stats].Workers).
 //
 // # Timers
 //
