@@ -109,7 +109,10 @@ func WithBackend(b process.Backend) Option { return func(o *options) { o.backend
 // and Start fails with ErrTimeout. By default only the context bounds it.
 func WithStartTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
-// Start starts a server on node and returns once its Init has finished. It
+// Start starts a server on node and returns once its Init has finished.
+// The server has no parent process: the program itself is its parent, so a
+// server that traps exits stops (running Terminate) on an exit signal sent
+// from outside any process with Node.Exit. It
 // fails with ErrIgnored when Init returned Ignore, with a *StartError when
 // Init failed, panicked or ran out of time (the server is then killed), and
 // with an *AlreadyStartedError when the name is taken. A failed start leaves

@@ -355,8 +355,10 @@ func (s *server[Req, Rep, Msg]) HandleMessage(p *process.Process, msg any) (reas
 	case stop:
 		s.ctx.Stop(m.reason)
 	case link.Exit:
-		if m.From == s.ctx.parent && !m.From.IsZero() {
-			s.ctx.Stop(m.Reason) // the parent exited and we trap exits
+		if m.From == s.ctx.parent {
+			// The parent exited, or for a server started by Start, the
+			// program told it to exit (Node.Exit): a trapping server stops.
+			s.ctx.Stop(m.Reason)
 			break
 		}
 		s.info(m)

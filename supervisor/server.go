@@ -228,17 +228,19 @@ func (s *server) addRestart() bool {
 	return len(s.restarts) <= s.spec.Intensity
 }
 
-// epoch is the origin of the whole seconds the intensity window counts in.
-var epoch = time.Now()
+// wholeSeconds is t in whole seconds: Unix seconds, so that an injected
+// clock's second boundaries are its own.
+func wholeSeconds(t time.Time) int64 { return t.Unix() }
 
-func wholeSeconds(t time.Time) int64 {
-	d := t.Sub(epoch)
-	secs := int64(d / time.Second)
-	if d < 0 && d%time.Second != 0 {
-		secs--
-	}
-	return secs
-}
+// monotonicNow is the default clock: the wall time at start plus the
+// monotonic time elapsed since, so that wall clock jumps do not move the
+// intensity window.
+func monotonicNow() time.Time { return startWall.Add(time.Since(startMono)) }
+
+var (
+	startMono = time.Now()
+	startWall = startMono.Round(0) // the same instant without its monotonic reading
+)
 
 func (s *server) remove(c *child) {
 	if i := slices.Index(s.children, c); i >= 0 {

@@ -159,8 +159,9 @@ type Spec struct {
 	Backend process.Backend
 	// Children are started in order at start, and stopped in reverse order.
 	Children []ChildSpec
-	// Clock returns the current time; time.Now by default. Tests inject
-	// one to check intensity windows without waiting.
+	// Clock returns the current time, by default a monotonic clock. The
+	// intensity window counts its whole Unix seconds. Tests inject one to
+	// check intensity windows without waiting.
 	Clock func() time.Time
 }
 
@@ -169,7 +170,7 @@ func (s Spec) withDefaults() Spec {
 		s.Intensity, s.Period = 1, 5*time.Second
 	}
 	if s.Clock == nil {
-		s.Clock = time.Now
+		s.Clock = monotonicNow
 	}
 	return s
 }
