@@ -71,6 +71,7 @@ func (NoCasts) HandleCast(*Ctx, Never) {}
 type Option func(*options)
 
 type options struct {
+	limit   int
 	name    string
 	via     Registrar
 	backend process.Backend
@@ -104,6 +105,11 @@ func WithName(name string) Option { return func(o *options) { o.name = name } }
 
 // WithBackend runs the server on b (default process.Async).
 func WithBackend(b process.Backend) Option { return func(o *options) { o.backend = b } }
+
+// WithMailboxLimit bounds the server's mailbox (see
+// process.WithMailboxLimit): a Cast to a full server fails with
+// process.ErrMailboxFull, and a Call waits for room within its deadline.
+func WithMailboxLimit(n int) Option { return func(o *options) { o.limit = n } }
 
 // WithStartTimeout bounds Init: a server still in Init after d is killed
 // and Start fails with ErrTimeout. By default only the context bounds it.
@@ -150,7 +156,7 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 	}
 	s := newServer(impl, parent)
 	s.via, s.viaName = o.via, o.name
-	spawnOpts := []process.SpawnOption{process.WithBackend(o.backend), process.OnExit(s.exited)}
+	spawnOpts := []process.SpawnOption{process.WithBackend(o.backend), process.OnExit(s.exited), process.WithMailboxLimit(o.limit)}
 	if o.name != "" && o.via == nil {
 		spawnOpts = append(spawnOpts, process.WithName(o.name))
 	}
@@ -284,7 +290,7 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 	}
 	c := &call[Req, Rep]{req: req}
 	c.done = make(chan result[Rep], 1)
-	if err := r.node.Send(target, c); err != nil {
+	if err := r.send(ctx, target, c); err != nil {
 		return zero, r.fail(target, err)
 	}
 	var timeout <-chan time.Time
@@ -316,6 +322,27 @@ func (r Ref[Req, Rep, Msg]) answer(server pid.Pid, res result[Rep]) (Rep, error)
 	return res.rep, res.err
 }
 
+// send queues a call, waiting for room in a full bounded mailbox within
+// ctx's deadline or DefaultCallTimeout.
+func (r Ref[Req, Rep, Msg]) send(ctx context.Context, target pid.Pid, msg any) error {
+	err := r.node.Send(target, msg)
+	if !errors.Is(err, process.ErrMailboxFull) {
+		return err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultCallTimeout)
+		defer cancel()
+	}
+	if err := r.node.SendWait(ctx, target, msg); err != nil {
+		if ctx.Err() != nil {
+			return ctxError(ctx)
+		}
+		return err
+	}
+	return nil
+}
+
 // timers recycles the timers of calls without a deadline.
 var timers = sync.Pool{New: func() any {
 	t := time.NewTimer(time.Hour)
@@ -324,14 +351,18 @@ var timers = sync.Pool{New: func() any {
 }}
 
 // Cast sends msg without waiting. A cast to a dead server or an unknown name
-// is silently dropped, as in OTP; only a zero Ref is an error.
+// is silently dropped, as in OTP. It fails only for a zero Ref and, for a
+// server started WithMailboxLimit, with process.ErrMailboxFull when its
+// mailbox is full: a bounded server never loses a cast silently.
 func (r Ref[Req, Rep, Msg]) Cast(msg Msg) error {
 	target, err := r.resolve()
 	if errors.Is(err, ErrZeroRef) {
 		return err
 	}
 	if err == nil {
-		r.node.Send(target, cast[Msg]{msg: msg})
+		if err := r.node.Send(target, cast[Msg]{msg: msg}); errors.Is(err, process.ErrMailboxFull) {
+			return err
+		}
 	}
 	return nil
 }

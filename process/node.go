@@ -146,12 +146,22 @@ func pidOf(p *core.Proc) pid.Pid {
 
 // Send queues msg in the mailbox of to. Sending to a dead process is not an
 // error: the message is dropped, as in Erlang. Messages from one sender to
-// one receiver arrive in the order sent.
+// one receiver arrive in the order sent. A full bounded mailbox
+// (WithMailboxLimit) refuses the message with ErrMailboxFull.
 func (n *Node) Send(to pid.Pid, msg any) error {
 	if n == nil {
 		return ErrNilNode
 	}
 	return n.core().Send(to, msg)
+}
+
+// SendWait is Send that waits for room when to's bounded mailbox is full,
+// until ctx is done.
+func (n *Node) SendWait(ctx context.Context, to pid.Pid, msg any) error {
+	if n == nil {
+		return ErrNilNode
+	}
+	return n.core().SendWait(ctx, to, msg)
 }
 
 // Exit sends an exit signal with reason to the process to, from a goroutine

@@ -63,7 +63,8 @@ const (
 )
 
 // Info is a snapshot of a live process: Pid, registered Name, Status,
-// Backend, TrapExit, MessageQueueLen, Links, Monitors it holds (Ref and
+// Backend, TrapExit, MessageQueueLen, WaitingSenders (blocked in SendWait on
+// its bounded mailbox), Links, Monitors it holds (Ref and
 // Pid), MonitoredBy (a watcher that is not a process shows as the zero Pid),
 // Groups, and counters: Received (queued for it), Handled (taken by its code)
 // and Sent.
@@ -78,6 +79,13 @@ func WithBackend(b Backend) SpawnOption { return func(s *core.Spec) { s.Backend 
 // WithName registers the process under name in the same step that creates
 // it: the spawn fails, leaving no process, when the name is taken.
 func WithName(name string) SpawnOption { return func(s *core.Spec) { s.Name = name } }
+
+// WithMailboxLimit bounds the messages other code may have queued for the
+// process at once. When the mailbox is full, Send fails with ErrMailboxFull
+// (nothing is dropped silently) and SendWait waits for room. The runtime's
+// own signals (link.Exit, link.Down, timer messages) are never refused, so
+// links, monitors and timers keep their guarantees. 0 means no bound.
+func WithMailboxLimit(n int) SpawnOption { return func(s *core.Spec) { s.MailboxLimit = n } }
 
 // WithLink links the new process to parent in the same step that creates
 // it, so the link exists before the new process can exit.
@@ -198,12 +206,22 @@ func (p *Process) Context() context.Context {
 }
 
 // Send queues msg for to. Sending to a dead process is not an error.
-// Anything a process sends after it has exited is dropped.
+// Anything a process sends after it has exited is dropped. A full bounded
+// mailbox (WithMailboxLimit) refuses the message with ErrMailboxFull.
 func (p *Process) Send(to pid.Pid, msg any) error {
 	if p == nil {
 		return ErrNilProcess
 	}
 	return p.core().Send(to, msg)
+}
+
+// SendWait is Send that waits for room when to's bounded mailbox is full,
+// until ctx is done (ctx's error) or p exits (ErrCallerExited).
+func (p *Process) SendWait(ctx context.Context, to pid.Pid, msg any) error {
+	if p == nil {
+		return ErrNilProcess
+	}
+	return p.core().SendWait(ctx, to, msg)
 }
 
 // Receive returns the next message in arrival order, waiting until one

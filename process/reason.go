@@ -59,4 +59,8 @@ var (
 	ErrNotReceiver    = core.ErrNotReceiver    // Receive was called by a Handler process
 	ErrInvalidBackend = core.ErrInvalidBackend // not Async, Blocking or Thread
 	ErrBadInterval    = core.ErrBadInterval    // an interval timer needs a positive period
+	// ErrMailboxFull: the receiver's bounded mailbox (WithMailboxLimit) is
+	// full, so the message was not queued. Use SendWait to wait for room.
+	ErrMailboxFull     = core.ErrMailboxFull
+	ErrBadMailboxLimit = core.ErrBadMailboxLimit // a mailbox limit must not be negative
 )

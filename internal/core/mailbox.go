@@ -21,20 +21,70 @@ type mailbox struct {
 
 	length   atomic.Int64 // messages queued and not yet taken
 	received atomic.Uint64
+
+	limit   int64         // most messages a bounded push may find queued; 0 means no bound
+	waiters atomic.Int32  // senders waiting for room
+	room    chan struct{} // closed when room appears or the mailbox closes; guarded by mu
 }
 
-// push appends msg. It reports false when the mailbox is closed.
-func (m *mailbox) push(msg any) bool {
+// pushResult says what became of a push.
+type pushResult uint8
+
+const (
+	pushed  pushResult = iota
+	refused            // the mailbox is closed: its process is dead
+	full               // a bounded push found the mailbox at its limit
+)
+
+// push appends msg. A bounded push respects the mailbox's limit; the
+// runtime's own signals (exit and down messages, timers) are never bounded.
+func (m *mailbox) push(msg any, bounded bool) pushResult {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
-		return false
+		return refused
+	}
+	if bounded && m.limit > 0 && m.length.Load() >= m.limit {
+		m.mu.Unlock()
+		return full
 	}
 	m.in = append(m.in, msg)
-	m.mu.Unlock()
 	m.length.Add(1)
+	m.mu.Unlock()
 	m.received.Add(1)
-	return true
+	return pushed
+}
+
+// roomChan returns a channel closed once the mailbox has room or closes;
+// the caller checks again after it fires.
+func (m *mailbox) roomChan() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.room == nil {
+		m.room = make(chan struct{})
+	}
+	if m.closed || m.length.Load() < m.limit {
+		close(m.room)
+		m.room = nil
+		return closedChan
+	}
+	return m.room
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// taken tells waiting senders that a message left the mailbox.
+func (m *mailbox) taken() {
+	m.length.Add(-1)
+	if m.waiters.Load() == 0 {
+		return
+	}
+	m.mu.Lock()
+	if m.room != nil {
+		close(m.room)
+		m.room = nil
+	}
+	m.mu.Unlock()
 }
 
 // refill moves what producers queued into the consumer's slice and reports
@@ -65,7 +115,7 @@ func (m *mailbox) pop() (any, bool) {
 	msg := m.local[m.head]
 	m.local[m.head] = nil
 	m.head++
-	m.length.Add(-1)
+	m.taken()
 	return msg, true
 }
 
@@ -80,7 +130,7 @@ func (m *mailbox) take(match func(any) bool) (any, bool) {
 			copy(m.local[i:], m.local[i+1:])
 			m.local[len(m.local)-1] = nil
 			m.local = m.local[:len(m.local)-1]
-			m.length.Add(-1)
+			m.taken()
 			return msg, true
 		}
 	}
@@ -95,7 +145,7 @@ func (m *mailbox) removeAll(match func(any) bool) {
 	kept := m.local[:m.head]
 	for _, msg := range m.local[m.head:] {
 		if match(msg) {
-			m.length.Add(-1)
+			m.taken()
 			continue
 		}
 		kept = append(kept, msg)
@@ -133,6 +183,10 @@ func (m *mailbox) close() []any {
 	m.closed = true
 	in := m.in
 	m.in = nil
+	if m.room != nil {
+		close(m.room)
+		m.room = nil
+	}
 	m.mu.Unlock()
 	m.lmu.Lock()
 	dropped := append(m.local[m.head:len(m.local):len(m.local)], in...)

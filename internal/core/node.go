@@ -10,6 +10,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -201,17 +202,40 @@ func (n *Node) check(p pid.Pid) error {
 }
 
 // Send queues msg in p's mailbox. A message to a dead process is dropped
-// silently, as in Erlang.
+// silently, as in Erlang; a full bounded mailbox refuses it with
+// ErrMailboxFull.
 func (n *Node) Send(p pid.Pid, msg any) error {
 	if err := n.check(p); err != nil {
 		return err
 	}
-	if q := n.table.get(p.Serial()); q != nil {
-		q.deliver(msg)
-	} else {
+	q := n.table.get(p.Serial())
+	if q == nil {
 		undeliverable(msg, NoProc)
+		return nil
 	}
-	return nil
+	return q.send(msg)
+}
+
+// SendWait is Send that waits for room in a full bounded mailbox until ctx
+// is done.
+func (n *Node) SendWait(ctx context.Context, p pid.Pid, msg any) error {
+	if err := n.check(p); err != nil {
+		return err
+	}
+	for {
+		q := n.table.get(p.Serial())
+		if q == nil {
+			undeliverable(msg, NoProc)
+			return nil
+		}
+		err := q.send(msg)
+		if !errors.Is(err, ErrMailboxFull) {
+			return err
+		}
+		if err := q.waitRoom(ctx, nil); err != nil {
+			return err
+		}
+	}
 }
 
 // Exit sends an exit signal with reason to p from a goroutine that is not a

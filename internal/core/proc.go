@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -66,6 +67,9 @@ type Spec struct {
 	Link    bool   // link Parent and the new process atomically with the spawn
 	Monitor bool   // make Parent monitor the new process atomically with the spawn
 	OnExit  func(reason error)
+	// MailboxLimit bounds the messages code may have queued for the
+	// process; 0 means no bound. The runtime's own signals are not bounded.
+	MailboxLimit int
 }
 
 // Undeliverable is implemented by messages that must learn when no process
@@ -160,7 +164,11 @@ func (n *Node) Spawn(s Spec) (*Proc, pid.Ref, error) {
 	if !s.Backend.Valid() {
 		return nil, pid.Ref{}, fmt.Errorf("%w: %d", ErrInvalidBackend, s.Backend)
 	}
+	if s.MailboxLimit < 0 {
+		return nil, pid.Ref{}, fmt.Errorf("%w: %d", ErrBadMailboxLimit, s.MailboxLimit)
+	}
 	p := &Proc{node: n, backend: s.Backend, fn: s.Func, handler: s.Handler, onExit: s.OnExit}
+	p.mbox.limit = int64(s.MailboxLimit)
 	if s.Func != nil || s.Backend == Thread {
 		p.wake = make(chan struct{}, 1)
 	}
@@ -470,11 +478,31 @@ func (p *Proc) handleBatch() (alive, drained bool) {
 }
 
 // deliver queues msg and wakes the process.
+// The runtime's own signals use it: they are never refused for room.
 func (p *Proc) deliver(msg any) {
-	if !p.mbox.push(msg) {
+	if p.mbox.push(msg, false) != pushed {
 		undeliverable(msg, NoProc)
 		return
 	}
+	p.wakeUp()
+}
+
+// send queues a message sent by code: a bounded mailbox that is full
+// refuses it with ErrMailboxFull.
+func (p *Proc) send(msg any) error {
+	switch p.mbox.push(msg, true) {
+	case refused:
+		undeliverable(msg, NoProc)
+	case full:
+		return fmt.Errorf("send to %s: %w", p.pid, ErrMailboxFull)
+	default:
+		p.wakeUp()
+	}
+	return nil
+}
+
+// wakeUp makes sure the process will handle what was just queued.
+func (p *Proc) wakeUp() {
 	switch {
 	case p.wake != nil:
 		select {
@@ -488,22 +516,69 @@ func (p *Proc) deliver(msg any) {
 }
 
 // Send queues msg for to, from this process. Sending to a dead process is
-// silently dropped; so is anything a dead process sends.
+// silently dropped; so is anything a dead process sends. A bounded mailbox
+// that is full refuses the message with ErrMailboxFull.
 func (p *Proc) Send(to pid.Pid, msg any) error {
 	if err := p.node.check(to); err != nil {
 		return err
 	}
+	return p.sendOnce(to, msg)
+}
+
+// sendOnce sends while counted as in flight, so that the process's death
+// waits for it and its messages land before its exit signals.
+func (p *Proc) sendOnce(to pid.Pid, msg any) (err error) {
 	p.inflight.Add(1)
-	if !p.dead.Load() {
-		if q := p.node.table.get(to.Serial()); q != nil {
-			q.deliver(msg)
-		} else {
-			undeliverable(msg, NoProc)
-		}
+	defer p.inflight.Add(-1)
+	if p.dead.Load() {
+		return nil
+	}
+	q := p.node.table.get(to.Serial())
+	if q == nil {
+		undeliverable(msg, NoProc)
+		return nil
+	}
+	if err = q.send(msg); err == nil {
 		p.sent.Add(1)
 	}
-	p.inflight.Add(-1)
-	return nil
+	return err
+}
+
+// SendWait is Send that waits for room in a full bounded mailbox, until
+// ctx is done (its error) or p exits (ErrCallerExited).
+func (p *Proc) SendWait(ctx context.Context, to pid.Pid, msg any) error {
+	if err := p.node.check(to); err != nil {
+		return err
+	}
+	for {
+		err := p.sendOnce(to, msg)
+		if !errors.Is(err, ErrMailboxFull) {
+			return err
+		}
+		q := p.node.table.get(to.Serial())
+		if q == nil {
+			return nil
+		}
+		// Wait outside the in-flight count: a death must not wait for room.
+		if err := q.waitRoom(ctx, p.Context().Done()); err != nil {
+			return err
+		}
+	}
+}
+
+// waitRoom waits until p's mailbox may have room, ctx is done or stop
+// closes.
+func (p *Proc) waitRoom(ctx context.Context, stop <-chan struct{}) error {
+	p.mbox.waiters.Add(1)
+	defer p.mbox.waiters.Add(-1)
+	select {
+	case <-p.mbox.roomChan():
+		return nil
+	case <-stop:
+		return ErrCallerExited
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
 }
 
 // Receive returns the next message, waiting until one arrives, ctx is done

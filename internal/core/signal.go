@@ -453,6 +453,7 @@ type Info struct {
 	Backend         Backend
 	TrapExit        bool
 	MessageQueueLen int
+	WaitingSenders  int // senders waiting for room in its bounded mailbox
 	Links           []pid.Pid
 	Monitors        []Monitor // monitors this process holds
 	MonitoredBy     []pid.Pid // processes monitoring this one (a watcher that is not a process shows as the zero Pid)
@@ -484,7 +485,7 @@ func (n *Node) Info(target pid.Pid) (Info, error) {
 	}
 	in := Info{
 		Pid: q.pid, Name: q.name, Status: Status(q.status.Load()), Backend: q.backend,
-		TrapExit: q.trap, MessageQueueLen: int(q.mbox.length.Load()),
+		TrapExit: q.trap, MessageQueueLen: int(q.mbox.length.Load()), WaitingSenders: int(q.mbox.waiters.Load()),
 		Received: q.mbox.received.Load(), Handled: q.handled.Load(), Sent: q.sent.Load(),
 	}
 	for l := range q.links {

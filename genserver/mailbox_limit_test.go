@@ -1,0 +1,78 @@
+package genserver_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/spawned-go/spawned/genserver"
+	"github.com/spawned-go/spawned/internal/testkit"
+	"github.com/spawned-go/spawned/process"
+)
+
+// gatedServer blocks in its first call until gate closes; it counts casts.
+type gatedServer struct {
+	gate  chan struct{}
+	casts int
+}
+
+func (s *gatedServer) HandleCall(_ *genserver.CallCtx[int], block bool) (int, error) {
+	if block {
+		<-s.gate
+	}
+	return s.casts, nil
+}
+
+func (s *gatedServer) HandleCast(*genserver.Ctx, struct{}) { s.casts++ }
+
+func TestMailboxLimit_CastToFullServerFails(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := testkit.Node(t)
+		ctx := testkit.Context(t)
+		srv := &gatedServer{gate: make(chan struct{})}
+		ref, err := genserver.Start(ctx, n, srv, genserver.WithBackend(b), genserver.WithMailboxLimit(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocked := make(chan error, 1)
+		go func() { _, err := ref.Call(ctx, true); blocked <- err }()
+		testkit.Eventually(t, "the server to take the blocking call", func() bool {
+			in, err := n.Info(ref.Pid())
+			return err == nil && in.Status == process.Running && in.MessageQueueLen == 0
+		})
+		accepted := 0
+		for range 5 {
+			err := ref.Cast(struct{}{})
+			switch {
+			case err == nil:
+				accepted++
+			case !errors.Is(err, process.ErrMailboxFull):
+				t.Fatalf("cast: %v", err)
+			}
+		}
+		if accepted != 2 {
+			t.Fatalf("%d casts accepted by a mailbox bounded to 2", accepted)
+		}
+		// A call waits for room within its deadline.
+		short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		defer cancel()
+		if _, err := ref.Call(short, false); !errors.Is(err, genserver.ErrTimeout) {
+			t.Fatalf("call to a full server with a short deadline: %v", err)
+		}
+		waiting := make(chan int, 1)
+		go func() { n, _ := ref.Call(ctx, false); waiting <- n }()
+		testkit.Eventually(t, "the call to wait for room", func() bool {
+			in, err := n.Info(ref.Pid())
+			return err == nil && in.WaitingSenders == 1
+		})
+		close(srv.gate)
+		if err := <-blocked; err != nil {
+			t.Fatal(err)
+		}
+		if got := <-waiting; got != accepted {
+			t.Fatalf("the waiting call saw %d casts, want %d: every accepted cast is handled", got, accepted)
+		}
+	})
+}
