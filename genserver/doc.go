@@ -63,7 +63,9 @@
 // replying, and with [ErrTimeout] when time runs out; the server then keeps
 // running and its late reply is dropped. A server calling itself through the
 // context its callbacks get gets [ErrCallingSelf] instead of a deadlock.
-// Every such failure is a *[CallError]. Casts never fail.
+// Every such failure is a *[CallError]. Casts never fail, except that a
+// server started [WithMailboxLimit] refuses casts while its mailbox is full
+// (process.ErrMailboxFull) rather than drop them silently.
 //
 // # Differences from OTP
 //
