@@ -39,7 +39,8 @@ type server struct {
 	template func(arg any) ChildSpec // dynamic: the spec of a child started with arg
 	children []*child
 	byPid    map[pid.Pid]*child
-	restarts []int64 // restart times, whole seconds, newest first
+	restarts []restartsIn // restarts in the intensity window, oldest first
+	inWindow int          // their total
 	log      *zap.Logger
 	self     pid.Pid
 }
@@ -214,18 +215,30 @@ func (s *server) restart(ctx *genserver.Ctx, c *child) {
 
 // addRestart records a restart now and reports whether the intensity
 // still allows it: at most Intensity restarts with Now <= Then + Period, in
-// whole seconds.
+// whole seconds. Restarts are counted per second, oldest first, so the
+// window holds at most Period+1 entries whatever the restart rate.
 func (s *server) addRestart() bool {
 	now := wholeSeconds(s.spec.Clock())
 	period := int64(s.spec.Period / time.Second)
-	kept := s.restarts[:0]
-	for _, then := range s.restarts {
-		if now <= then+period {
-			kept = append(kept, then)
-		}
+	expired := 0
+	for expired < len(s.restarts) && now > s.restarts[expired].second+period {
+		s.inWindow -= s.restarts[expired].count
+		expired++
 	}
-	s.restarts = append(kept, now)
-	return len(s.restarts) <= s.spec.Intensity
+	s.restarts = s.restarts[expired:]
+	if k := len(s.restarts); k > 0 && s.restarts[k-1].second == now {
+		s.restarts[k-1].count++
+	} else {
+		s.restarts = append(s.restarts, restartsIn{second: now, count: 1})
+	}
+	s.inWindow++
+	return s.inWindow <= s.spec.Intensity
+}
+
+// restartsIn counts the restarts made in one whole second.
+type restartsIn struct {
+	second int64
+	count  int
 }
 
 // wholeSeconds is t in whole seconds: Unix seconds, so that an injected

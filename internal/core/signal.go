@@ -88,9 +88,21 @@ func (p *Proc) exit(reason error) {
 // kill ends p with reason untrappably, whatever it is doing.
 func (p *Proc) kill(reason error) { p.exit(reason) }
 
-// propagate tells the links and monitors of each death, following link
-// cascades with a work list instead of recursion.
+// propagate tells the links and monitors of each death. It works in two
+// phases: first it follows the cascade of deaths through links to
+// processes that do not trap exits (with a work list, not recursion); only
+// then does it hand Exit messages to trapping partners and Down messages to
+// monitors. So whoever observes a death finds everything that died of it
+// already dead and its names already free: a supervisor restarting a
+// killed subtree never meets the old subtree's names.
 func (n *Node) propagate(d *death) {
+	type news struct {
+		to     *Proc
+		from   pid.Pid
+		reason error
+	}
+	var trapped []news
+	var downs []func()
 	for work := []*death{d}; len(work) > 0; {
 		d := work[len(work)-1]
 		work = work[:len(work)-1]
@@ -115,12 +127,19 @@ func (n *Node) propagate(d *death) {
 			p.onExit(d.reason)
 		}
 		for other := range d.links {
-			if q := n.table.get(other.Serial()); q != nil {
-				work = append(work, q.exitSignal(p.pid, d.reason, true))
+			q := n.table.get(other.Serial())
+			if q == nil {
+				continue
+			}
+			if next, later := q.linkSignal(p.pid, d.reason); later {
+				trapped = append(trapped, news{q, p.pid, d.reason})
+			} else {
+				work = append(work, next)
 			}
 		}
 		for ref, w := range d.monIn {
-			w.down(DownMsg{Ref: ref, Pid: p.pid, Reason: d.reason})
+			m := DownMsg{Ref: ref, Pid: p.pid, Reason: d.reason}
+			downs = append(downs, func() { w.down(m) })
 		}
 		for ref, target := range d.monOut {
 			if q := n.table.get(target.Serial()); q != nil {
@@ -130,6 +149,29 @@ func (n *Node) propagate(d *death) {
 			}
 		}
 	}
+	for _, t := range trapped {
+		// Applied now, as any exit signal: the link must still exist, and
+		// a process that stopped trapping meanwhile may die of it.
+		if next := t.to.exitSignal(t.from, t.reason, true); next != nil {
+			n.propagate(next)
+		}
+	}
+	for _, down := range downs {
+		down()
+	}
+}
+
+// linkSignal is the first phase of a link's exit signal: a process that
+// does not trap exits takes it now (and may die of it); for a trapping one
+// it reports later, leaving the link in place for exitSignal.
+func (p *Proc) linkSignal(from pid.Pid, reason error) (next *death, later bool) {
+	p.mu.Lock()
+	trapping := p.trap
+	p.mu.Unlock()
+	if trapping {
+		return nil, true
+	}
+	return p.exitSignal(from, reason, true), false
 }
 
 // down delivers a DOWN unless the monitor was removed meanwhile: the
