@@ -226,6 +226,12 @@ func Named[Req, Rep, Msg any](node *process.Node, name string) Ref[Req, Rep, Msg
 	return Ref[Req, Rep, Msg]{node: node, name: name}
 }
 
+// At returns a Ref to the server running as p on node, for a Pid learned
+// elsewhere (from a supervisor's WhichChildren, a message, a registry).
+func At[Req, Rep, Msg any](node *process.Node, p pid.Pid) Ref[Req, Rep, Msg] {
+	return Ref[Req, Rep, Msg]{node: node, pid: p}
+}
+
 // NamedVia returns a Ref that finds the server registered as name in r at
 // every use.
 func NamedVia[Req, Rep, Msg any](node *process.Node, r Registrar, name string) Ref[Req, Rep, Msg] {

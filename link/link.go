@@ -16,6 +16,12 @@
 // Down. Linking to or monitoring a dead process reports NoProc at once. Once
 // Unlink or Demonitor returns, no signal from that link or monitor arrives
 // any more.
+//
+// When a process dies, the processes that die of it through links (those
+// not trapping exits) die first, the whole cascade; only then do trapping
+// link partners receive their Exit and monitors their Down. Whoever hears of
+// a death therefore finds everything that died of it dead already and its
+// names free.
 package link
 
 import (

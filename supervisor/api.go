@@ -90,7 +90,19 @@ func startServer(ctx context.Context, node *process.Node, parent *process.Proces
 	return genserver.Start(ctx, node, s, opts...)
 }
 
-// Pid returns the supervisor's Pid.
+// Named returns a Ref to the static supervisor registered as name on node,
+// looked up at every use, so it follows the supervisor across restarts.
+func Named(node *process.Node, name string) Ref {
+	return Ref{gs: genserver.Named[request, any, genserver.Never](node, name)}
+}
+
+// At returns a Ref to the static supervisor running as p on node: for a
+// subtree started by a Supervisor StartFunc, whose Pid WhichChildren gives.
+func At(node *process.Node, p pid.Pid) Ref {
+	return Ref{gs: genserver.At[request, any, genserver.Never](node, p)}
+}
+
+// Pid returns the supervisor's Pid (the zero Pid for a Ref by name).
 func (r Ref) Pid() pid.Pid { return r.gs.Pid() }
 
 // Stop terminates the children in reverse start order, then the
@@ -150,6 +162,9 @@ func call[T any](ctx context.Context, gs genserver.Ref[request, any, genserver.N
 type startChild struct{ spec ChildSpec }
 
 func (r startChild) handle(s *server, ctx *genserver.Ctx) (any, error) {
+	if s.dynamic {
+		return nil, ErrDynamic
+	}
 	if err := r.spec.validate(); err != nil {
 		return pid.Pid{}, err
 	}
@@ -173,6 +188,9 @@ func (r startChild) handle(s *server, ctx *genserver.Ctx) (any, error) {
 type terminateChild struct{ id string }
 
 func (r terminateChild) handle(s *server, ctx *genserver.Ctx) (any, error) {
+	if s.dynamic {
+		return nil, ErrDynamic
+	}
 	c := s.find(r.id)
 	if c == nil {
 		return nil, ErrNotFound
@@ -187,6 +205,9 @@ func (r terminateChild) handle(s *server, ctx *genserver.Ctx) (any, error) {
 type restartChild struct{ id string }
 
 func (r restartChild) handle(s *server, ctx *genserver.Ctx) (any, error) {
+	if s.dynamic {
+		return nil, ErrDynamic
+	}
 	c := s.find(r.id)
 	switch {
 	case c == nil:
@@ -205,6 +226,9 @@ func (r restartChild) handle(s *server, ctx *genserver.Ctx) (any, error) {
 type deleteChild struct{ id string }
 
 func (r deleteChild) handle(s *server, _ *genserver.Ctx) (any, error) {
+	if s.dynamic {
+		return nil, ErrDynamic
+	}
 	c := s.find(r.id)
 	switch {
 	case c == nil:

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/spawned-go/spawned/genserver"
@@ -73,19 +74,36 @@ func startDynamic[A any](ctx context.Context, node *process.Node, parent *proces
 	}
 	s := newServer(spec.withDefaults())
 	s.dynamic, s.max = true, d.MaxChildren
-	s.template = func(arg any) ChildSpec {
+	s.template = func(arg any) (ChildSpec, error) {
+		a, ok := arg.(A)
+		if !ok {
+			return ChildSpec{}, fmt.Errorf("%w: %T", ErrArgumentType, arg)
+		}
 		return ChildSpec{
 			Start: func(ctx context.Context, sup *process.Process) (pid.Pid, error) {
-				return d.Start(ctx, sup, arg.(A))
+				return d.Start(ctx, sup, a)
 			},
 			Restart: d.Restart, Shutdown: d.Shutdown, Type: d.Type,
-		}.withDefaults()
+		}.withDefaults(), nil
 	}
 	ref, err := startServer(ctx, node, parent, s, d.Name, d.Backend)
 	return Dynamic[A]{gs: ref}, err
 }
 
-// Pid returns the supervisor's Pid.
+// NamedDynamic returns a handle on the dynamic supervisor registered as
+// name on node, looked up at every use. A must be the argument type it was
+// started with; a mismatch makes StartChild fail.
+func NamedDynamic[A any](node *process.Node, name string) Dynamic[A] {
+	return Dynamic[A]{gs: genserver.Named[request, any, genserver.Never](node, name)}
+}
+
+// DynamicAt returns a handle on the dynamic supervisor running as p on
+// node (see NamedDynamic).
+func DynamicAt[A any](node *process.Node, p pid.Pid) Dynamic[A] {
+	return Dynamic[A]{gs: genserver.At[request, any, genserver.Never](node, p)}
+}
+
+// Pid returns the supervisor's Pid (the zero Pid for a handle by name).
 func (d Dynamic[A]) Pid() pid.Pid { return d.gs.Pid() }
 
 // Stop terminates every child, all at once, then the supervisor.
@@ -118,10 +136,17 @@ func (d Dynamic[A]) CountChildren(ctx context.Context) (Counts, error) {
 type startDynamicChild struct{ arg any }
 
 func (r startDynamicChild) handle(s *server, ctx *genserver.Ctx) (any, error) {
+	if !s.dynamic {
+		return pid.Pid{}, ErrNotDynamic
+	}
 	if s.max > 0 && len(s.children) >= s.max {
 		return pid.Pid{}, ErrMaxChildren
 	}
-	c := &child{spec: s.template(r.arg)}
+	spec, err := s.template(r.arg)
+	if err != nil {
+		return pid.Pid{}, err
+	}
+	c := &child{spec: spec}
 	ignored, err := s.start(ctx, c)
 	if err != nil {
 		return pid.Pid{}, &StartChildError{Reason: err}
@@ -135,6 +160,9 @@ func (r startDynamicChild) handle(s *server, ctx *genserver.Ctx) (any, error) {
 type terminateDynamicChild struct{ pid pid.Pid }
 
 func (r terminateDynamicChild) handle(s *server, ctx *genserver.Ctx) (any, error) {
+	if !s.dynamic {
+		return nil, ErrNotDynamic
+	}
 	c, ok := s.byPid[r.pid]
 	if !ok {
 		return nil, ErrNotFound

@@ -35,8 +35,8 @@ func (c *child) status() ChildStatus {
 type server struct {
 	spec     Spec
 	dynamic  bool
-	max      int                     // dynamic: the most children at once; 0 means no limit
-	template func(arg any) ChildSpec // dynamic: the spec of a child started with arg
+	max      int                              // dynamic: the most children at once; 0 means no limit
+	template func(arg any) (ChildSpec, error) // dynamic: the spec of a child started with arg
 	children []*child
 	byPid    map[pid.Pid]*child
 	restarts []restartsIn // restarts in the intensity window, oldest first

@@ -218,6 +218,13 @@ var (
 	ErrInvalidSpec = errors.New("supervisor: invalid spec")
 	// ErrMaxChildren: a dynamic supervisor has as many children as allowed.
 	ErrMaxChildren = errors.New("supervisor: max children reached")
+	// ErrNotDynamic: a Dynamic handle names a static supervisor.
+	ErrNotDynamic = errors.New("supervisor: not a dynamic supervisor")
+	// ErrArgumentType: a Dynamic handle's argument type is not the one the
+	// supervisor was started with.
+	ErrArgumentType = errors.New("supervisor: wrong child argument type")
+	// ErrDynamic: a static Ref's by-id call names a dynamic supervisor.
+	ErrDynamic = errors.New("supervisor: dynamic supervisor: children are managed by Pid")
 )
 
 // SpecError reports an invalid supervisor or child spec.
