@@ -53,7 +53,9 @@ func propStart(rt *rapid.T, ctx context.Context, node *process.Node, label strin
 		rt.Fatalf("start on %v: %v", b, err)
 	}
 	rt.Cleanup(func() {
-		if err := ref.Stop(ctx, nil); err != nil {
+		stopCtx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+		defer cancel()
+		if err := ref.Stop(stopCtx, nil); err != nil {
 			rt.Errorf("stop: %v", err)
 		}
 	})
@@ -70,8 +72,10 @@ func propGetValue(rt *rapid.T, ctx context.Context, ref propRef) int {
 
 func TestProp_CounterKeepsInitialState(t *testing.T) {
 	t.Parallel()
-	node, ctx := testkit.Node(t), testkit.Context(t)
+	node := testkit.Node(t)
 	rapid.Check(t, func(rt *rapid.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout) // per check: the machine may be busy
+		defer cancel()
 		initial := rapid.Int().Draw(rt, "initial")
 		ref := propStart(rt, ctx, node, "backend", initial)
 		if got := propGetValue(rt, ctx, ref); got != initial {
@@ -82,8 +86,10 @@ func TestProp_CounterKeepsInitialState(t *testing.T) {
 
 func TestProp_IncrementsAddUp(t *testing.T) {
 	t.Parallel()
-	node, ctx := testkit.Node(t), testkit.Context(t)
+	node := testkit.Node(t)
 	rapid.Check(t, func(rt *rapid.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout) // per check: the machine may be busy
+		defer cancel()
 		initial := rapid.IntRange(-1000, 1000).Draw(rt, "initial")
 		byCast := rapid.SliceOfN(rapid.Bool(), 0, 100).Draw(rt, "byCast")
 		ref := propStart(rt, ctx, node, "backend", initial)
@@ -106,8 +112,10 @@ func TestProp_IncrementsAddUp(t *testing.T) {
 
 func TestProp_ReadsAreIdempotent(t *testing.T) {
 	t.Parallel()
-	node, ctx := testkit.Node(t), testkit.Context(t)
+	node := testkit.Node(t)
 	rapid.Check(t, func(rt *rapid.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout) // per check: the machine may be busy
+		defer cancel()
 		ref := propStart(rt, ctx, node, "backend", rapid.Int().Draw(rt, "initial"))
 		for _, k := range rapid.SliceOfN(rapid.IntRange(-50, 50), 0, 10).Draw(rt, "adds") {
 			ref.Cast(propCast{K: k})
@@ -126,8 +134,10 @@ func TestProp_ReadsAreIdempotent(t *testing.T) {
 
 func TestProp_ServersKeepIndependentState(t *testing.T) {
 	t.Parallel()
-	node, ctx := testkit.Node(t), testkit.Context(t)
+	node := testkit.Node(t)
 	rapid.Check(t, func(rt *rapid.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout) // per check: the machine may be busy
+		defer cancel()
 		count := rapid.IntRange(2, 5).Draw(rt, "servers")
 		refs := make([]propRef, count)
 		model := make([]int, count)
@@ -169,8 +179,10 @@ func TestProp_ServersKeepIndependentState(t *testing.T) {
 
 func TestProp_CastThenCallIsReflected(t *testing.T) {
 	t.Parallel()
-	node, ctx := testkit.Node(t), testkit.Context(t)
+	node := testkit.Node(t)
 	rapid.Check(t, func(rt *rapid.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout) // per check: the machine may be busy
+		defer cancel()
 		model := rapid.IntRange(-1000, 1000).Draw(rt, "initial")
 		ref := propStart(rt, ctx, node, "backend", model)
 		for _, k := range rapid.SliceOfN(rapid.IntRange(-100, 100), 1, 30).Draw(rt, "casts") {
