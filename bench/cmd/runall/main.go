@@ -1,0 +1,896 @@
+// Command runall runs every benchmark program of the suite (BENCHMARKS.md
+// workloads W1–W8) on every system, each run in a fresh process, takes the
+// median of the runs, and writes docs/BENCHMARKS.md (and docs/benchmarks.svg):
+//
+//	go run ./bench/cmd/runall            # full size, 3 runs each
+//	QUICK=1 go run ./bench/cmd/runall    # every N divided by 10: a smoke run
+//
+// Run it from anywhere inside the repository. The systems are spawned
+// (bench/cmd/spawned), plaingo, protoactor and suture (bench/peers/cmd/...,
+// a separate module) and beam (bench/beam/run.sh); a system whose program is
+// missing, fails to build, or prints SKIP for a workload is left out of that
+// cell. Every program prints `RESULT <system> <workload> <value> <unit>`
+// lines on stdout.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const modulePath = "github.com/spawned-go/spawned"
+
+// system is one benchmarked system and how to run its program.
+type system struct {
+	name  string // as in RESULT lines
+	title string // for the table
+	// only, if set, lists the only workloads the system takes part in.
+	only []string
+	// cmd is the program and its leading arguments; the workload id is
+	// appended. Empty when the program is missing or did not build.
+	cmd []string
+	dir string
+	// why tells why cmd is empty.
+	why string
+}
+
+// row is one line of the table: a workload and one of its units.
+type row struct {
+	workload, name, unit string
+	higherBetter         bool
+	target               float64
+	targetText           string
+	// ratioWords name the better and the worse side of a ratio.
+	better, worse string
+}
+
+var rows = []row{
+	{"W1", "spawn", "ns/proc", false, 1000, "≤ 1,000 ns/proc", "faster", "slower"},
+	{"W1", "memory", "bytes/proc", false, 600, "≤ 600 B/proc", "smaller", "larger"},
+	{"W2", "call", "ns/call", false, 400, "≤ 400 ns/call", "faster", "slower"},
+	{"W3", "cast", "msgs/s", true, 25e6, "≥ 25 M msgs/s", "faster", "slower"},
+	{"W4", "fanin", "msgs/s", true, 18e6, "≥ 18 M msgs/s", "faster", "slower"},
+	{"W5", "ring", "ns/hop", false, 250, "≤ 250 ns/hop", "faster", "slower"},
+	{"W6", "cascade", "ns/proc", false, 600, "≤ 600 ns/proc", "faster", "slower"},
+	{"W7", "restart", "us/restart", false, 5, "≤ 5 µs/restart", "faster", "slower"},
+	{"W8", "lookup", "ns/lookup", false, 20, "≤ 20 ns/lookup", "faster", "slower"},
+}
+
+var allWorkloads = []string{"W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8"}
+
+// key names one figure of one system.
+type key struct{ system, workload, unit string }
+
+// session holds everything measured in one invocation.
+type session struct {
+	quick   bool
+	runs    int
+	systems []*system
+	values  map[key][]float64
+	skips   map[string]bool // distinct SKIP lines
+	notes   []string        // NOTE lines and problems, in order
+	failed  map[key]bool    // a run of that system and workload failed
+	start   time.Time
+	load    string // /proc/loadavg when the run began
+	loadEnd string // and when it ended
+	elapsed time.Duration
+}
+
+func main() {
+	runs := flag.Int("runs", 3, "runs per system and workload (the median is reported)")
+	only := flag.String("workloads", "", "comma-separated workloads to run (default: W1..W8)")
+	sysFlag := flag.String("systems", "", "comma-separated systems to run (default: spawned,plaingo,protoactor,suture,beam)")
+	out := flag.String("out", "docs/BENCHMARKS.md", "report to write, relative to the repository root")
+	svg := flag.String("svg", "docs/benchmarks.svg", "bar chart to write, relative to the repository root; empty for none")
+	timeout := flag.Duration("timeout", 0, "limit per run (default 20m, 5m with QUICK=1)")
+	flag.Parse()
+	if *runs < 1 {
+		fatalf("-runs must be at least 1")
+	}
+
+	root, err := repoRoot()
+	if err != nil {
+		fatalf("%v", err)
+	}
+	s := &session{
+		quick:  os.Getenv("QUICK") == "1",
+		runs:   *runs,
+		values: map[key][]float64{},
+		skips:  map[string]bool{},
+		failed: map[key]bool{},
+		start:  time.Now(),
+		load:   readTrim("/proc/loadavg"),
+	}
+	if *timeout == 0 {
+		*timeout = 20 * time.Minute
+		if s.quick {
+			*timeout = 5 * time.Minute
+		}
+	}
+	workloads := allWorkloads
+	if *only != "" {
+		workloads = splitList(*only)
+		for _, w := range workloads {
+			if !slices.Contains(allWorkloads, w) {
+				fatalf("unknown workload %q", w)
+			}
+		}
+	}
+
+	bin, err := os.MkdirTemp("", "spawned-bench-")
+	if err != nil {
+		fatalf("%v", err)
+	}
+	defer os.RemoveAll(bin)
+	s.systems = prepare(root, bin)
+	if *sysFlag != "" {
+		want := splitList(*sysFlag)
+		var kept []*system
+		for _, sys := range s.systems {
+			if slices.Contains(want, sys.name) {
+				kept = append(kept, sys)
+			}
+		}
+		s.systems = kept
+	}
+	for _, sys := range s.systems {
+		if sys.cmd == nil {
+			logf("%s: not run: %s", sys.name, sys.why)
+		}
+	}
+
+	// Runs are interleaved (workload, run, system) so that drift in the
+	// machine's load spreads over every system alike.
+	for _, w := range workloads {
+		for r := 1; r <= s.runs; r++ {
+			for _, sys := range s.systems {
+				if sys.cmd == nil || (sys.only != nil && !slices.Contains(sys.only, w)) {
+					continue
+				}
+				s.runOne(sys, w, r, *timeout)
+			}
+		}
+	}
+	s.elapsed = time.Since(s.start)
+	s.loadEnd = readTrim("/proc/loadavg")
+
+	var cmdline strings.Builder
+	if s.quick {
+		cmdline.WriteString("QUICK=1 ")
+	}
+	cmdline.WriteString("go run ./bench/cmd/runall")
+	for _, a := range os.Args[1:] {
+		cmdline.WriteString(" " + shellQuote(a))
+	}
+
+	outPath := filepath.Join(root, *out)
+	svgLink := ""
+	if *svg != "" {
+		svgLink = rel(filepath.Dir(outPath), filepath.Join(root, *svg))
+	}
+	report := s.markdown(cmdline.String(), workloads, svgLink)
+	if err := os.MkdirAll(filepath.Dir(outPath), 0o755); err != nil {
+		fatalf("%v", err)
+	}
+	if err := os.WriteFile(outPath, []byte(report), 0o644); err != nil {
+		fatalf("%v", err)
+	}
+	logf("wrote %s", outPath)
+	if *svg != "" {
+		svgPath := filepath.Join(root, *svg)
+		if err := os.MkdirAll(filepath.Dir(svgPath), 0o755); err != nil {
+			fatalf("%v", err)
+		}
+		if err := os.WriteFile(svgPath, []byte(s.chart(workloads)), 0o644); err != nil {
+			fatalf("%v", err)
+		}
+		logf("wrote %s", svgPath)
+	}
+	fmt.Print(s.table(workloads))
+}
+
+// ---------------------------------------------------------------------------
+// Preparing and running the programs.
+
+// prepare builds the Go programs into bin and finds the BEAM script.
+func prepare(root, bin string) []*system {
+	peers := filepath.Join(root, "bench", "peers")
+	systems := []*system{
+		{name: "spawned", title: "spawned"},
+		{name: "plaingo", title: "plain Go"},
+		{name: "protoactor", title: "protoactor-go"},
+		{name: "suture", title: "suture v4", only: []string{"W7"}},
+		{name: "beam", title: "BEAM"},
+	}
+	build := func(sys *system, dir, pkg string) {
+		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(pkg))); err != nil {
+			sys.why = "no program at " + rel(root, filepath.Join(dir, pkg))
+			return
+		}
+		out := filepath.Join(bin, sys.name)
+		logf("building %s (%s)", sys.name, rel(root, filepath.Join(dir, pkg)))
+		cmd := exec.Command("go", "build", "-o", out, "./"+pkg)
+		cmd.Dir = dir
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			sys.why = fmt.Sprintf("build failed: %v: %s", err, lastLines(string(msg), 5))
+			return
+		}
+		sys.cmd = []string{out}
+	}
+	for _, sys := range systems {
+		switch sys.name {
+		case "spawned":
+			build(sys, root, "bench/cmd/spawned")
+		case "plaingo":
+			build(sys, peers, "cmd/plain")
+		case "protoactor", "suture":
+			build(sys, peers, "cmd/"+sys.name)
+		case "beam":
+			script := filepath.Join(root, "bench", "beam", "run.sh")
+			if _, err := os.Stat(script); err != nil {
+				sys.why = "no program at bench/beam/run.sh"
+				continue
+			}
+			sys.cmd = []string{"bash", script}
+			sys.dir = filepath.Dir(script)
+		}
+	}
+	return systems
+}
+
+// runOne runs one program once and records what it printed.
+func (s *session) runOne(sys *system, workload string, run int, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	args := append(slices.Clone(sys.cmd[1:]), workload)
+	cmd := exec.CommandContext(ctx, sys.cmd[0], args...)
+	cmd.Dir = sys.dir
+	cmd.Env = childEnv(s.quick)
+	setProcessGroup(cmd)
+	cmd.WaitDelay = 10 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	began := time.Now()
+	err := cmd.Run()
+	took := time.Since(began).Round(time.Millisecond)
+
+	got := 0
+	sc := bufio.NewScanner(&stdout)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 5 || f[0] != "RESULT" {
+			s.note(fmt.Sprintf("%s %s run %d: unexpected stdout line %q", sys.name, workload, run, line))
+			continue
+		}
+		if f[1] != sys.name || f[2] != workload {
+			s.note(fmt.Sprintf("%s %s run %d: line names %s %s: %q", sys.name, workload, run, f[1], f[2], line))
+		}
+		v, perr := strconv.ParseFloat(f[3], 64)
+		if perr != nil {
+			s.note(fmt.Sprintf("%s %s run %d: bad value in %q", sys.name, workload, run, line))
+			continue
+		}
+		k := key{sys.name, workload, f[4]}
+		s.values[k] = append(s.values[k], v)
+		got++
+	}
+	skipped := false
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "SKIP"):
+			skipped = true
+			s.skips[line] = true
+		case strings.HasPrefix(line, "NOTE"):
+			s.notes = append(s.notes, fmt.Sprintf("run %d: %s", run, strings.TrimSpace(strings.TrimPrefix(line, "NOTE"))))
+		}
+	}
+	status := fmt.Sprintf("%d figure(s)", got)
+	switch {
+	case ctx.Err() != nil:
+		status = fmt.Sprintf("TIMED OUT after %v", timeout)
+		s.failed[key{sys.name, workload, ""}] = true
+		s.note(fmt.Sprintf("%s %s run %d timed out after %v", sys.name, workload, run, timeout))
+	case err != nil:
+		status = "FAILED: " + err.Error()
+		s.failed[key{sys.name, workload, ""}] = true
+		s.note(fmt.Sprintf("%s %s run %d failed (%v): %s", sys.name, workload, run, err, lastLines(stderr.String(), 3)))
+	case skipped:
+		status = "skipped"
+	case got == 0:
+		s.note(fmt.Sprintf("%s %s run %d printed no RESULT line", sys.name, workload, run))
+	}
+	logf("%-10s %s run %d/%d: %s in %v", sys.name, workload, run, s.runs, status, took)
+	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		if line != "" {
+			logf("    %s", line)
+		}
+	}
+}
+
+func (s *session) note(msg string) {
+	s.notes = append(s.notes, msg)
+	logf("note: %s", msg)
+}
+
+// childEnv is this process's environment with QUICK set for quick runs and
+// removed otherwise.
+func childEnv(quick bool) []string {
+	var env []string
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "QUICK=") {
+			env = append(env, e)
+		}
+	}
+	if quick {
+		env = append(env, "QUICK=1")
+	}
+	return env
+}
+
+// ---------------------------------------------------------------------------
+// Figures.
+
+// median returns the median of vs and whether there were any.
+func median(vs []float64) (float64, bool) {
+	if len(vs) == 0 {
+		return 0, false
+	}
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	m := len(s) / 2
+	if len(s)%2 == 1 {
+		return s[m], true
+	}
+	return (s[m-1] + s[m]) / 2, true
+}
+
+func (s *session) median(sys, workload, unit string) (float64, bool) {
+	return median(s.values[key{sys, workload, unit}])
+}
+
+// format prints a figure in its unit's usual scale.
+func format(v float64, unit string) string {
+	if unit == "msgs/s" {
+		return fmt.Sprintf("%.2f M", v/1e6)
+	}
+	switch a := abs(v); {
+	case a >= 100:
+		return commas(int64(v + 0.5*sign(v)))
+	case a >= 10:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.2f", v)
+	}
+}
+
+func abs(v float64) float64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+func sign(v float64) float64 {
+	if v < 0 {
+		return -1
+	}
+	return 1
+}
+
+func commas(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// ratio tells how spawned compares with a peer: spawned's figure divided
+// by the peer's, and which side is better.
+func ratio(r row, spawned, peer float64) string {
+	if peer == 0 {
+		return "–"
+	}
+	q := spawned / peer
+	word := r.worse
+	if (q < 1) != r.higherBetter {
+		word = r.better
+	}
+	if q > 0.98 && q < 1.02 {
+		word = "same"
+	}
+	return fmt.Sprintf("×%.2f (%s)", q, word)
+}
+
+func (r row) met(v float64) bool {
+	if r.higherBetter {
+		return v >= r.target
+	}
+	return v <= r.target
+}
+
+// cell is one system's median for a row, or why there is none.
+func (s *session) cell(sys *system, r row) (string, float64, bool) {
+	if v, ok := s.median(sys.name, r.workload, r.unit); ok {
+		txt := format(v, r.unit)
+		if n := len(s.values[key{sys.name, r.workload, r.unit}]); n < s.runs {
+			txt += fmt.Sprintf(" (%d of %d runs)", n, s.runs)
+		}
+		return txt, v, true
+	}
+	switch {
+	case sys.cmd == nil:
+		return "not run", 0, false
+	case sys.only != nil && !slices.Contains(sys.only, r.workload):
+		return "–", 0, false
+	case s.failed[key{sys.name, r.workload, ""}]:
+		return "failed", 0, false
+	case s.skipped(sys.name, r.workload):
+		return "n/a", 0, false
+	}
+	return "–", 0, false
+}
+
+func (s *session) skipped(sys, workload string) bool {
+	for line := range s.skips {
+		f := strings.Fields(strings.TrimSuffix(line, ":"))
+		if len(f) >= 3 && f[1] == sys && strings.TrimSuffix(f[2], ":") == workload {
+			return true
+		}
+	}
+	return false
+}
+
+// ---------------------------------------------------------------------------
+// The report.
+
+// table is the markdown table of medians, ratios and targets.
+func (s *session) table(workloads []string) string {
+	var spawned *system
+	var peers []*system
+	for _, sys := range s.systems {
+		switch {
+		case sys.name == "spawned":
+			spawned = sys
+		case sys.cmd == nil: // listed under Notes
+		case sys.only != nil && !slices.ContainsFunc(sys.only, func(w string) bool { return slices.Contains(workloads, w) }):
+		default:
+			peers = append(peers, sys)
+		}
+	}
+	var b strings.Builder
+	b.WriteString("| workload | unit |")
+	if spawned != nil {
+		b.WriteString(" spawned |")
+	}
+	for _, p := range peers {
+		fmt.Fprintf(&b, " %s |", p.title)
+		if spawned != nil {
+			fmt.Fprintf(&b, " spawned vs %s |", p.title)
+		}
+	}
+	b.WriteString(" target | met |\n|---|---|")
+	if spawned != nil {
+		b.WriteString("---:|")
+	}
+	for range peers {
+		b.WriteString("---:|")
+		if spawned != nil {
+			b.WriteString("---|")
+		}
+	}
+	b.WriteString("---|---|\n")
+	for _, r := range rows {
+		if !slices.Contains(workloads, r.workload) {
+			continue
+		}
+		fmt.Fprintf(&b, "| %s %s | %s |", r.workload, r.name, displayUnit(r.unit))
+		var sv float64
+		var sok bool
+		if spawned != nil {
+			var txt string
+			txt, sv, sok = s.cell(spawned, r)
+			fmt.Fprintf(&b, " **%s** |", txt)
+		}
+		for _, p := range peers {
+			txt, pv, pok := s.cell(p, r)
+			fmt.Fprintf(&b, " %s |", txt)
+			if spawned != nil {
+				if sok && pok {
+					fmt.Fprintf(&b, " %s |", ratio(r, sv, pv))
+				} else {
+					b.WriteString(" – |")
+				}
+			}
+		}
+		met := "–"
+		if sok {
+			met = "missed"
+			if r.met(sv) {
+				met = "met"
+			}
+			if s.quick {
+				met += " (quick run)"
+			}
+		}
+		fmt.Fprintf(&b, " %s | %s |\n", r.targetText, met)
+	}
+	return b.String()
+}
+
+// markdown is the whole of docs/BENCHMARKS.md.
+func (s *session) markdown(cmdline string, workloads []string, svg string) string {
+	var b strings.Builder
+	b.WriteString("# Benchmarks\n\n")
+	b.WriteString("Generated by `bench/cmd/runall`; do not edit by hand. The workloads W1–W8, their units,\n")
+	b.WriteString("the peers and the targets are those of the project's BENCHMARKS.md specification; each\n")
+	b.WriteString("program runs one workload in a fresh process and prints `RESULT <system> <workload> <value> <unit>`.\n\n")
+	if s.quick {
+		b.WriteString("> **Quick run (`QUICK=1`): every N was divided by 10.** These figures only show that the\n")
+		b.WriteString("> suite works; they are not comparable with the targets or with full runs.\n\n")
+	}
+	b.WriteString("## Reproduce\n\nFrom the repository root:\n\n```sh\n" + cmdline + "\n```\n\n")
+	b.WriteString("It builds `bench/cmd/spawned` and the peer programs in `bench/peers` (a separate module),\n")
+	b.WriteString("runs `bench/beam/run.sh` for BEAM, runs every system × workload " + strconv.Itoa(s.runs) + " times, interleaved, each in a\n")
+	b.WriteString("fresh process, and reports the median. One program alone: `go run ./bench/cmd/spawned W2`.\n\n")
+
+	b.WriteString("## Machine\n\n")
+	fmt.Fprintf(&b, "- date: %s (the whole run took %v)\n", s.start.UTC().Format("2006-01-02 15:04 MST"), s.elapsed.Round(time.Second))
+	fmt.Fprintf(&b, "- CPU: %s; %d logical CPUs (nproc)\n", cpuModel(), runtime.NumCPU())
+	fmt.Fprintf(&b, "- memory: %s\n", memTotal())
+	if k := readTrim("/proc/sys/kernel/osrelease"); k != "" {
+		fmt.Fprintf(&b, "- kernel: %s %s\n", runtime.GOOS, k)
+	}
+	fmt.Fprintf(&b, "- Go: %s\n", goVersion())
+	if otp := otpVersion(); otp != "" {
+		fmt.Fprintf(&b, "- Erlang/OTP: %s\n", otp)
+	}
+	if s.load != "" {
+		fmt.Fprintf(&b, "- load average (1, 5, 15 min) when the run began: %s; when it ended: %s\n", loadText(s.load), loadText(s.loadEnd))
+	}
+	if busy := max(load1(s.load), load1(s.loadEnd)); busy > float64(runtime.NumCPU())/2 {
+		fmt.Fprintf(&b, "\n> **The machine was busy** (1-minute load average up to %.1f on %d CPUs): other work\n", busy, runtime.NumCPU())
+		b.WriteString("> competed with the benchmarks, so the figures are slower and noisier than on an idle machine.\n")
+	}
+	b.WriteString("\n## Results\n\n")
+	fmt.Fprintf(&b, "Median of %d runs. Ratios are spawned's figure divided by the peer's: for times and bytes\n", s.runs)
+	b.WriteString("below 1 is better, for msgs/s above 1 is better; the word says which. n/a: the system has no\n")
+	b.WriteString("such feature (the program printed SKIP); not run: its program is missing or did not build.\n\n")
+	b.WriteString(s.table(workloads))
+	if svg != "" {
+		fmt.Fprintf(&b, "\n![bar chart of the medians](%s)\n", svg)
+	}
+
+	var notRun []string
+	for _, sys := range s.systems {
+		if sys.cmd == nil {
+			notRun = append(notRun, fmt.Sprintf("- %s: %s", sys.name, sys.why))
+		}
+	}
+	skips := make([]string, 0, len(s.skips))
+	for line := range s.skips {
+		skips = append(skips, "- "+line)
+	}
+	slices.Sort(skips)
+	if len(notRun)+len(skips)+len(s.notes) > 0 {
+		b.WriteString("\n## Notes\n\n")
+		for _, l := range notRun {
+			b.WriteString(l + "\n")
+		}
+		for _, l := range skips {
+			b.WriteString(l + "\n")
+		}
+		for _, l := range s.notes {
+			b.WriteString("- " + l + "\n")
+		}
+	}
+
+	b.WriteString("\n## Every run\n\n| system | workload | unit | runs |\n|---|---|---|---|\n")
+	keys := make([]key, 0, len(s.values))
+	for k := range s.values {
+		keys = append(keys, k)
+	}
+	order := map[string]int{}
+	for i, sys := range s.systems {
+		order[sys.name] = i
+	}
+	slices.SortFunc(keys, func(a, c key) int {
+		if a.workload != c.workload {
+			return strings.Compare(a.workload, c.workload)
+		}
+		if order[a.system] != order[c.system] {
+			return order[a.system] - order[c.system]
+		}
+		return strings.Compare(a.unit, c.unit)
+	})
+	for _, k := range keys {
+		var vs []string
+		for _, v := range s.values[k] {
+			vs = append(vs, strconv.FormatFloat(v, 'f', -1, 64))
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", k.system, k.workload, k.unit, strings.Join(vs, ", "))
+	}
+	return b.String()
+}
+
+// ---------------------------------------------------------------------------
+// The chart: one panel per row, a bar per system scaled to the row's
+// largest figure, and the target as a dashed line.
+
+var colours = map[string]string{
+	"spawned":    "#2b6cb0",
+	"plaingo":    "#718096",
+	"protoactor": "#d69e2e",
+	"suture":     "#805ad5",
+	"beam":       "#c53030",
+}
+
+func (s *session) chart(workloads []string) string {
+	const (
+		width   = 820
+		labelW  = 110
+		valueW  = 170
+		barH    = 16
+		gap     = 4
+		headH   = 22
+		panelSp = 14
+	)
+	barMax := float64(width - labelW - valueW - 20)
+	var body strings.Builder
+	y := 54
+	for _, r := range rows {
+		if !slices.Contains(workloads, r.workload) {
+			continue
+		}
+		type bar struct {
+			sys *system
+			v   float64
+		}
+		var bars []bar
+		top := r.target
+		for _, sys := range s.systems {
+			if v, ok := s.median(sys.name, r.workload, r.unit); ok {
+				bars = append(bars, bar{sys, v})
+				top = max(top, v)
+			}
+		}
+		dir := "lower is better"
+		if r.higherBetter {
+			dir = "higher is better"
+		}
+		fmt.Fprintf(&body, `<text x="10" y="%d" font-weight="bold">%s %s</text><text x="%d" y="%d" fill="#555">%s, %s; target %s</text>`+"\n",
+			y+14, r.workload, r.name, 10+labelW, y+14, esc(displayUnit(r.unit)), dir, esc(r.targetText))
+		y += headH
+		if len(bars) == 0 {
+			fmt.Fprintf(&body, `<text x="%d" y="%d" fill="#999">no figures</text>`+"\n", 10+labelW, y+12)
+			y += barH + gap
+		}
+		panelTop := y
+		for _, bb := range bars {
+			w := bb.v / top * barMax
+			col := colours[bb.sys.name]
+			if col == "" {
+				col = "#4a5568"
+			}
+			fmt.Fprintf(&body, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", labelW, y+12, esc(bb.sys.title))
+			fmt.Fprintf(&body, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`+"\n", labelW+8, y, w, barH, col)
+			fmt.Fprintf(&body, `<text x="%.1f" y="%d">%s</text>`+"\n", float64(labelW+12)+w, y+12, esc(format(bb.v, r.unit)))
+			y += barH + gap
+		}
+		if len(bars) > 0 {
+			tx := float64(labelW+8) + r.target/top*barMax
+			fmt.Fprintf(&body, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#2f855a" stroke-width="1.5" stroke-dasharray="4 3"/>`+"\n",
+				tx, panelTop-3, tx, y-gap+3)
+		}
+		y += panelSp
+	}
+	title := "spawned-go benchmarks: median of " + strconv.Itoa(s.runs) + " runs, " + s.start.UTC().Format("2006-01-02")
+	subs := []string{"bar length relative to the largest figure of its workload; dashed line: the target"}
+	if s.quick {
+		subs = append(subs, "QUICK=1 smoke run (every N divided by 10): not comparable with the targets")
+	}
+	var b strings.Builder
+	height := y + 10 + 16*(len(subs)-1)
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n",
+		width, height, width, height)
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
+	fmt.Fprintf(&b, `<text x="10" y="22" font-size="15" font-weight="bold">%s</text>`+"\n", esc(title))
+	for i, sub := range subs {
+		fmt.Fprintf(&b, `<text x="10" y="%d" fill="#555">%s</text>`+"\n", 40+16*i, esc(sub))
+	}
+	fmt.Fprintf(&b, `<g transform="translate(0 %d)">`+"\n", 16*(len(subs)-1))
+	b.WriteString(body.String())
+	b.WriteString("</g>\n</svg>\n")
+	return b.String()
+}
+
+// displayUnit is a RESULT unit as a reader writes it.
+func displayUnit(u string) string {
+	if u == "us/restart" {
+		return "µs/restart"
+	}
+	return u
+}
+
+func esc(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
+}
+
+// ---------------------------------------------------------------------------
+// The machine.
+
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}
+
+func memTotal() string {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return "unknown"
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fs := strings.Fields(sc.Text())
+		if len(fs) >= 2 && fs[0] == "MemTotal:" {
+			if kb, err := strconv.ParseFloat(fs[1], 64); err == nil {
+				return fmt.Sprintf("%.1f GiB", kb/(1<<20))
+			}
+		}
+	}
+	return "unknown"
+}
+
+func goVersion() string {
+	out, err := exec.Command("go", "version").Output()
+	if err != nil {
+		return runtime.Version()
+	}
+	return strings.TrimPrefix(strings.TrimSpace(string(out)), "go version ")
+}
+
+// otpVersion asks erl for its release, if erl is installed.
+func otpVersion() string {
+	if _, err := exec.LookPath("erl"); err != nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "erl", "-noshell", "-eval",
+		`io:format("~s (erts ~s)", [erlang:system_info(otp_release), erlang:system_info(version)]), halt().`).Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// ---------------------------------------------------------------------------
+// Helpers.
+
+// repoRoot finds the main module's root from the working directory up.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil {
+			first, _, _ := strings.Cut(string(b), "\n")
+			if strings.TrimSpace(first) == "module "+modulePath {
+				return dir, nil
+			}
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			return "", errors.New("run this inside the " + modulePath + " repository")
+		}
+		dir = up
+	}
+}
+
+func rel(root, p string) string {
+	if r, err := filepath.Rel(root, p); err == nil {
+		return filepath.ToSlash(r)
+	}
+	return p
+}
+
+// shellQuote quotes an argument for a POSIX shell when it needs it.
+func shellQuote(a string) string {
+	if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=,./:+") == "" {
+		return a
+	}
+	return "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+}
+
+// loadText is the three load averages of a /proc/loadavg line.
+func loadText(line string) string {
+	f := strings.Fields(line)
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], ", ")
+}
+
+// load1 is the 1-minute load average of a /proc/loadavg line.
+func load1(line string) float64 {
+	f := strings.Fields(line)
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
+}
+
+func readTrim(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " / ")
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "runall: "+format+"\n", args...)
+}
+
+func fatalf(format string, args ...any) {
+	logf(format, args...)
+	os.Exit(1)
+}
