@@ -71,6 +71,7 @@ func (NoCasts) HandleCast(*Ctx, Never) {}
 type Option func(*options)
 
 type options struct {
+	onExit  func(reason error)
 	limit   int
 	name    string
 	via     Registrar
@@ -105,6 +106,11 @@ func WithName(name string) Option { return func(o *options) { o.name = name } }
 
 // WithBackend runs the server on b (default process.Async).
 func WithBackend(b process.Backend) Option { return func(o *options) { o.backend = b } }
+
+// WithOnExit calls fn once with the server's exit reason when it exits
+// (see process.OnExit): a watch that exists from the server's first moment,
+// so even a server that stops at once cannot be missed. fn must not block.
+func WithOnExit(fn func(reason error)) Option { return func(o *options) { o.onExit = fn } }
 
 // WithMailboxLimit bounds the server's mailbox (see
 // process.WithMailboxLimit): a Cast to a full server fails with
@@ -156,6 +162,7 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 	}
 	s := newServer(impl, parent)
 	s.via, s.viaName = o.via, o.name
+	s.onExit = o.onExit
 	spawnOpts := []process.SpawnOption{process.WithBackend(o.backend), process.OnExit(s.exited), process.WithMailboxLimit(o.limit)}
 	if o.name != "" && o.via == nil {
 		spawnOpts = append(spawnOpts, process.WithName(o.name))

@@ -228,6 +228,7 @@ type server[Req, Rep, Msg any] struct {
 	deferred deferred[Rep]
 	idleRef  pid.Ref // the armed idle timer, if any
 	idleSeq  uint64
+	onExit   func(reason error) // the user's WithOnExit
 	via      Registrar
 	viaName  string
 	viaOwner atomic.Pointer[pid.Pid] // the owner of viaName when registering failed
@@ -254,6 +255,9 @@ func (s *server[Req, Rep, Msg]) exited(reason error) {
 	}
 	s.deferred.failAll(reason)
 	s.exit <- reason
+	if s.onExit != nil {
+		s.onExit(reason)
+	}
 }
 
 // Init runs the behaviour's Init on the server's backend.

@@ -3,7 +3,9 @@ package supervisor_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/spawned-go/spawned/genserver"
 	"github.com/spawned-go/spawned/internal/testkit"
@@ -64,4 +66,45 @@ func TestHandles_NamedAndAtReachSubtrees(t *testing.T) {
 	if _, err := supervisor.Named(n, "missing").WhichChildren(ctx); !errors.Is(err, process.NoProc) {
 		t.Fatalf("a supervisor that does not exist: %v", err)
 	}
+}
+
+// A transient child that finishes normally while the supervisor is still
+// recording its start is not restarted: the supervisor sees its real exit,
+// never a noproc from linking to it again (SUP-08).
+func TestSUP08_TransientChildFinishingDuringItsStartIsNotRestarted(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := testkit.Node(t)
+		ctx := testkit.Context(t)
+		var starts atomic.Int64
+		pool, err := supervisor.StartDynamic(ctx, n, supervisor.DynamicSpec[int]{
+			Restart: supervisor.Transient, Intensity: 1, Period: time.Hour,
+			Start: func(_ context.Context, sup *process.Process, _ int) (pid.Pid, error) {
+				starts.Add(1)
+				return sup.SpawnLink(func(*process.Process) error { return nil }, process.WithBackend(b))
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const jobs = 500
+		for i := range jobs {
+			if _, err := pool.StartChild(ctx, i); err != nil {
+				t.Fatalf("start %d: %v", i, err)
+			}
+		}
+		// The pool is still alive (no restart was counted) and has started
+		// each job exactly once.
+		if counts, err := pool.CountChildren(ctx); err != nil {
+			t.Fatalf("count: %v (a restart was counted and the intensity exceeded?)", err)
+		} else if counts.Active != 0 {
+			testkit.Eventually(t, "the finished jobs to be forgotten", func() bool {
+				c, err := pool.CountChildren(ctx)
+				return err == nil && c.Specs == 0
+			})
+		}
+		if got := starts.Load(); got != jobs {
+			t.Fatalf("%d starts for %d jobs", got, jobs)
+		}
+	})
 }

@@ -112,11 +112,9 @@ func run(w io.Writer) error {
 	node := process.NewNode(process.WithLogger(nil))
 	defer node.Stop(context.Background())
 	done := make(chan error, 1)
-	teller, err := node.Spawn(story(w))
-	if err != nil {
-		return err
-	}
-	if _, err := link.Watch(node, teller, func(d link.Down) { done <- d.Reason }); err != nil {
+	// OnExit is set at spawn, so the story's end cannot be missed however
+	// quickly it comes.
+	if _, err := node.Spawn(story(w), process.OnExit(func(reason error) { done <- reason })); err != nil {
 		return err
 	}
 	if reason := <-done; !process.IsNormal(reason) {

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 )
@@ -33,6 +32,7 @@ func run(w io.Writer, rounds int) error {
 	node := process.NewNode()
 	defer node.Stop(context.Background())
 
+	done := make(chan error, 1)
 	ponger, err := node.Spawn(func(p *process.Process) error {
 		for {
 			msg, err := p.Receive(p.Context())
@@ -44,12 +44,11 @@ func run(w io.Writer, rounds int) error {
 				p.Send(m.from, pong{m.n})
 			}
 		}
-	}, process.WithBackend(process.Thread))
+	}, process.WithBackend(process.Thread), process.OnExit(func(reason error) { done <- reason }))
 	if err != nil {
 		return err
 	}
 
-	done := make(chan error, 1)
 	_, err = node.Spawn(func(p *process.Process) error {
 		for i := 1; i <= rounds; i++ {
 			p.Send(ponger, ping{from: p.Self(), n: i})
@@ -62,9 +61,6 @@ func run(w io.Writer, rounds int) error {
 		return p.Exit(ponger, process.Shutdown)
 	})
 	if err != nil {
-		return err
-	}
-	if _, err := link.Watch(node, ponger, func(d link.Down) { done <- d.Reason }); err != nil {
 		return err
 	}
 	reason := <-done

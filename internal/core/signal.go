@@ -340,7 +340,12 @@ func (p *Proc) linkDead(target pid.Pid, reason error) error {
 	return p.linkDeadLocked(target, reason)
 }
 
+// linkDeadLocked links p to a dead target. If the link already exists, the
+// target's exit signal is on its way over it: nothing more happens.
 func (p *Proc) linkDeadLocked(target pid.Pid, reason error) error {
+	if _, linked := p.links[target]; linked {
+		return nil
+	}
 	if p.trap {
 		p.deliver(ExitMsg{From: target, Reason: reason})
 		return nil
