@@ -50,21 +50,23 @@ type Terminator interface {
 	Terminate(ctx *Ctx, reason error)
 }
 
-// Never is the request or cast type of a server that takes none.
+// Never is the request or cast type of a server that takes none. A Never
+// value can be written (Never{}), but it carries nothing and a server that
+// embeds NoCalls or NoCasts ignores it.
 type Never struct{ _ [0]func() }
 
 // NoCalls, embedded in a server type, provides a HandleCall for a server
 // that answers no calls.
 type NoCalls struct{}
 
-// HandleCall is never called: nothing can send a Never.
+// HandleCall answers a Never request with nothing.
 func (NoCalls) HandleCall(*CallCtx[Never], Never) (Never, error) { return Never{}, nil }
 
 // NoCasts, embedded in a server type, provides a HandleCast for a server
 // that takes no casts.
 type NoCasts struct{}
 
-// HandleCast is never called: nothing can send a Never.
+// HandleCast ignores a Never cast.
 func (NoCasts) HandleCast(*Ctx, Never) {}
 
 // Option configures Start.
@@ -300,6 +302,9 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 	}
 	if self, ok := ctx.Value(serverKey{}).(pid.Pid); ok && self == target {
 		return zero, r.fail(target, ErrCallingSelf)
+	}
+	if ctx.Err() != nil { // already given up: do not bother the server
+		return zero, r.fail(target, ctxError(ctx))
 	}
 	c := &call[Req, Rep]{req: req}
 	c.done = make(chan result[Rep], 1)
