@@ -26,6 +26,9 @@ var (
 	ErrNilServer = errors.New("genserver: nil server")
 	// ErrZeroRef: the Ref names no server.
 	ErrZeroRef = errors.New("genserver: zero Ref")
+	// ErrWrongServer: the call reached a server whose request or reply type
+	// is not the Ref's (a Ref made with At or Named for the wrong server).
+	ErrWrongServer = errors.New("genserver: call for a server of another type")
 )
 
 // CallError is how a call fails when the server does not answer it: it

@@ -293,7 +293,9 @@ func (r Ref[Req, Rep, Msg]) fail(server pid.Pid, reason error) error {
 // deadline on ctx it waits at most DefaultCallTimeout. The error is the one
 // HandleCall returned, or a *CallError when the server did not answer: it
 // wraps process.NoProc (dead server or unknown name), the server's exit
-// reason (it died first), ErrTimeout, ErrCallingSelf or ctx's error.
+// reason (it died first), ErrTimeout, ErrCallingSelf, ErrWrongServer, ctx's
+// error, or why the call could not be sent (process.ErrNodeStopped,
+// process.NoConnection for a Pid of another node).
 func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 	var zero Rep
 	target, err := r.resolve()

@@ -76,3 +76,23 @@ func TestMailboxLimit_CastToFullServerFails(t *testing.T) {
 		}
 	})
 }
+
+// A call that reaches a server of other types fails at once with
+// ErrWrongServer instead of waiting for its deadline.
+func TestWrongServer_CallFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	n := testkit.Node(t)
+	ctx := testkit.Context(t)
+	srv := &gatedServer{gate: make(chan struct{})}
+	ref, err := genserver.Start(ctx, n, srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := genserver.At[string, string, genserver.Never](n, ref.Pid())
+	if _, err := wrong.Call(ctx, "hello"); !errors.Is(err, genserver.ErrWrongServer) {
+		t.Fatalf("call of the wrong type: %v", err)
+	}
+	if _, err := ref.Call(ctx, false); err != nil {
+		t.Fatalf("the server kept running: %v", err)
+	}
+}

@@ -57,6 +57,15 @@ type call[Req, Rep any] struct {
 	req Req
 }
 
+// anyCall is a call of any request and reply types, so that a server can
+// refuse one meant for a server of other types at once.
+type anyCall interface {
+	process.Undeliverable
+	isCall()
+}
+
+func (*call[Req, Rep]) isCall() {}
+
 type cast[Msg any] struct{ msg Msg }
 
 type stop struct{ reason error }
@@ -391,6 +400,10 @@ func (s *server[Req, Rep, Msg]) handleCall(p *process.Process, c *call[Req, Rep]
 }
 
 func (s *server[Req, Rep, Msg]) info(msg any) {
+	if c, ok := msg.(anyCall); ok { // a call for a server of other types
+		c.Undelivered(fmt.Errorf("%w: %T", ErrWrongServer, msg))
+		return
+	}
 	if h, ok := s.impl.(InfoHandler); ok {
 		h.HandleInfo(&s.ctx, msg)
 		return
