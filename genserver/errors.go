@@ -41,6 +41,7 @@ type CallError struct {
 	Reason error
 }
 
+// Error describes the failure.
 func (e *CallError) Error() string {
 	target := e.Server.String()
 	if e.Name != "" {
@@ -59,6 +60,7 @@ type StartError struct {
 	Reason error
 }
 
+// Error describes the failure.
 func (e *StartError) Error() string { return "genserver: start: " + e.Reason.Error() }
 
 // Unwrap returns the reason.
@@ -71,6 +73,7 @@ type AlreadyStartedError struct {
 	Pid  pid.Pid
 }
 
+// Error describes the failure.
 func (e *AlreadyStartedError) Error() string {
 	return fmt.Sprintf("genserver: %q already started as %s", e.Name, e.Pid)
 }

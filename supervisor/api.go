@@ -18,6 +18,7 @@ const (
 	Restarting                    // a restart failed and will be tried again
 )
 
+// String returns the name used in logs and in OTP.
 func (s ChildStatus) String() string {
 	switch s {
 	case Running:

@@ -25,6 +25,7 @@ const (
 	RestForOne
 )
 
+// String returns the name used in logs and in OTP.
 func (s Strategy) String() string {
 	switch s {
 	case OneForOne:
@@ -53,6 +54,7 @@ const (
 	Temporary
 )
 
+// String returns the name used in logs and in OTP.
 func (r Restart) String() string {
 	switch r {
 	case Permanent:
@@ -91,6 +93,7 @@ const (
 	SupervisorChild
 )
 
+// String returns the name used in logs and in OTP.
 func (t ChildType) String() string {
 	if t == SupervisorChild {
 		return "supervisor"
@@ -233,6 +236,7 @@ type SpecError struct {
 	Reason string
 }
 
+// Error describes the failure.
 func (e *SpecError) Error() string {
 	if e.ID != "" {
 		return fmt.Sprintf("supervisor: invalid child spec %q: %s", e.ID, e.Reason)
@@ -251,6 +255,7 @@ type StartChildError struct {
 	Reason error
 }
 
+// Error describes the failure.
 func (e *StartChildError) Error() string {
 	return fmt.Sprintf("supervisor: failed to start child %q: %v", e.ID, e.Reason)
 }
@@ -264,6 +269,7 @@ type AlreadyStartedError struct {
 	Pid pid.Pid
 }
 
+// Error describes the failure.
 func (e *AlreadyStartedError) Error() string {
 	return fmt.Sprintf("supervisor: child %q already started as %s", e.ID, e.Pid)
 }

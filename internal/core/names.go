@@ -14,6 +14,7 @@ type NameTakenError struct {
 	Owner pid.Pid
 }
 
+// Error describes the failure.
 func (e *NameTakenError) Error() string {
 	return fmt.Sprintf("name %q already registered to %s", e.Name, e.Owner)
 }

@@ -24,6 +24,7 @@ const (
 	Thread
 )
 
+// String returns the name used in logs and in OTP.
 func (b Backend) String() string {
 	switch b {
 	case Async:
@@ -98,6 +99,7 @@ const (
 	Exited                 // dead
 )
 
+// String returns the name used in logs and in OTP.
 func (s Status) String() string {
 	switch s {
 	case Waiting:

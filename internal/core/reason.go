@@ -43,6 +43,7 @@ type ShutdownError struct{ Cause error }
 // ShutdownWith returns a shutdown reason that carries cause.
 func ShutdownWith(cause error) error { return &ShutdownError{Cause: cause} }
 
+// Error describes the failure.
 func (e *ShutdownError) Error() string {
 	if e.Cause == nil {
 		return "shutdown"
@@ -60,6 +61,7 @@ type PanicError struct {
 	Stack []byte
 }
 
+// Error describes the failure.
 func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
 
 // IsNormal reports whether reason is a normal exit (nil counts as Normal).

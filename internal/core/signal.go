@@ -359,6 +359,7 @@ type LinkError struct {
 	Reason error // NoProc or NoConnection
 }
 
+// Error describes the failure.
 func (e *LinkError) Error() string { return "link to " + e.Pid.String() + ": " + e.Reason.Error() }
 
 // Unwrap returns the reason.
