@@ -11,14 +11,17 @@ import (
 	"github.com/spawned-go/spawned/process"
 )
 
-// gatedServer blocks in its first call until gate closes; it counts casts.
+// gatedServer blocks in a call asking it to until gate closes, telling
+// entered first; it counts casts.
 type gatedServer struct {
-	gate  chan struct{}
-	casts int
+	gate    chan struct{}
+	entered chan struct{}
+	casts   int
 }
 
 func (s *gatedServer) HandleCall(_ *genserver.CallCtx[int], block bool) (int, error) {
 	if block {
+		s.entered <- struct{}{}
 		<-s.gate
 	}
 	return s.casts, nil
@@ -31,17 +34,14 @@ func TestMailboxLimit_CastToFullServerFails(t *testing.T) {
 	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		n := testkit.Node(t)
 		ctx := testkit.Context(t)
-		srv := &gatedServer{gate: make(chan struct{})}
+		srv := &gatedServer{gate: make(chan struct{}), entered: make(chan struct{}, 1)}
 		ref, err := genserver.Start(ctx, n, srv, genserver.WithBackend(b), genserver.WithMailboxLimit(2))
 		if err != nil {
 			t.Fatal(err)
 		}
 		blocked := make(chan error, 1)
 		go func() { _, err := ref.Call(ctx, true); blocked <- err }()
-		testkit.Eventually(t, "the server to take the blocking call", func() bool {
-			in, err := n.Info(ref.Pid())
-			return err == nil && in.Status == process.Running && in.MessageQueueLen == 0
-		})
+		<-srv.entered // the server is busy with the blocking call; its mailbox is empty
 		accepted := 0
 		for range 5 {
 			err := ref.Cast(struct{}{})
@@ -83,7 +83,7 @@ func TestWrongServer_CallFailsAtOnce(t *testing.T) {
 	t.Parallel()
 	n := testkit.Node(t)
 	ctx := testkit.Context(t)
-	srv := &gatedServer{gate: make(chan struct{})}
+	srv := &gatedServer{gate: make(chan struct{}), entered: make(chan struct{}, 1)}
 	ref, err := genserver.Start(ctx, n, srv)
 	if err != nil {
 		t.Fatal(err)
