@@ -306,6 +306,9 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 		return zero, r.fail(target, ErrCallingSelf)
 	}
 	if ctx.Err() != nil { // already given up: do not bother the server
+		if target.Node() == r.node.ID() && !r.node.Alive(target) {
+			return zero, r.fail(target, process.NoProc) // a dead server is the better answer
+		}
 		return zero, r.fail(target, ctxError(ctx))
 	}
 	c := &call[Req, Rep]{req: req}
