@@ -49,8 +49,8 @@ func (n *Node) register(name string, q *Proc) error {
 	case q.name != "":
 		return fmt.Errorf("register %q: %w: %q", name, ErrAlreadyNamed, q.name)
 	}
-	if owner, taken := n.names.LoadOrStore(name, q); taken {
-		return &NameTakenError{Name: name, Owner: owner.(*Proc).pid}
+	if owner, taken := n.names.loadOrStore(name, q); taken {
+		return &NameTakenError{Name: name, Owner: owner.pid}
 	}
 	q.name = name
 	return nil
@@ -65,14 +65,13 @@ func (n *Node) Unregister(name string) error {
 		return ErrNodeStopped
 	}
 	for {
-		v, ok := n.names.Load(name)
+		q, ok := n.names.load(name)
 		if !ok {
 			return fmt.Errorf("unregister %q: %w", name, ErrNotRegistered)
 		}
-		q := v.(*Proc)
 		q.mu.Lock()
 		if q.name == name {
-			n.names.CompareAndDelete(name, q)
+			n.names.compareAndDelete(name, q)
 			q.name = ""
 			q.mu.Unlock()
 			return nil
@@ -83,11 +82,7 @@ func (n *Node) Unregister(name string) error {
 
 // WhereIs returns the Pid registered under name.
 func (n *Node) WhereIs(name string) (pid.Pid, bool) {
-	v, ok := n.names.Load(name)
-	if !ok {
-		return pid.Pid{}, false
-	}
-	return v.(*Proc).pid, true
+	return n.names.whereIs(name)
 }
 
 // NameOf returns the registered name of p.
@@ -111,7 +106,7 @@ func (p *Proc) Name() string {
 // Registered lists the registered names, sorted.
 func (n *Node) Registered() []string {
 	var out []string
-	n.names.Range(func(k, _ any) bool { out = append(out, k.(string)); return true })
+	n.names.each(func(name string, _ *Proc) { out = append(out, name) })
 	sort.Strings(out)
 	return out
 }
@@ -133,11 +128,11 @@ func (n *Node) sendName(from *Proc, name string, msg any) error {
 	if n.stopped.Load() {
 		return ErrNodeStopped
 	}
-	v, ok := n.names.Load(name)
+	q, ok := n.names.load(name)
 	if !ok {
 		return fmt.Errorf("send to %q: %w", name, ErrNotRegistered)
 	}
-	to := v.(*Proc).pid
+	to := q.pid
 	if from != nil {
 		return from.Send(to, msg)
 	}

@@ -36,7 +36,7 @@ type Node struct {
 	serial atomic.Uint64
 	refs   atomic.Uint64
 	table  table
-	names  sync.Map // string -> *Proc
+	names  nameTable
 	logger atomic.Pointer[zap.Logger]
 
 	groupsMu sync.Mutex
@@ -70,6 +70,7 @@ func NewNode(cfg Config) *Node {
 		blocking: make(chan struct{}, cfg.BlockingPool),
 	}
 	n.table.init()
+	n.names.init()
 	n.logger.Store(cfg.Logger)
 	nodes.Store(n.id, n)
 	return n
@@ -124,7 +125,7 @@ type Stats struct {
 // Stats returns the node's counters.
 func (n *Node) Stats() Stats {
 	names := 0
-	n.names.Range(func(any, any) bool { names++; return true })
+	n.names.each(func(string, *Proc) { names++ })
 	n.groupsMu.Lock()
 	groups := len(n.groups)
 	n.groupsMu.Unlock()

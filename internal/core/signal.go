@@ -50,7 +50,7 @@ func (p *Proc) dieLocked(reason error) *death {
 	}
 	n := p.node
 	if p.name != "" {
-		n.names.CompareAndDelete(p.name, p)
+		n.names.compareAndDelete(p.name, p)
 		p.name = ""
 	}
 	if len(p.groups) > 0 {
