@@ -4,8 +4,9 @@
 // names change together under the owning process's lock, so "is it alive?"
 // and "add this link, monitor or name" are one atomic step.
 //
-// Lock order: a process's mu before the node's group lock; two process
-// locks in ascending serial order. Mailbox locks are leaves.
+// Lock order: a process's mu before the node's group lock and before a
+// name shard's writer lock; two process locks in ascending serial order.
+// Mailbox locks, name shard locks and the worker pool's lock are leaves.
 package core
 
 import (
