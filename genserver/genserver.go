@@ -302,7 +302,7 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 	if err != nil {
 		return zero, err
 	}
-	if self, ok := ctx.Value(serverKey{}).(pid.Pid); ok && self == target {
+	if callingSelf(ctx, target) {
 		return zero, r.fail(target, ErrCallingSelf)
 	}
 	if ctx.Err() != nil { // already given up: do not bother the server
@@ -312,7 +312,7 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 		return zero, r.fail(target, ctxError(ctx))
 	}
 	c := &call[Req, Rep]{req: req}
-	c.done = make(chan result[Rep], 1)
+	c.done = make(chan struct{}, 1)
 	if err := r.send(ctx, target, c); err != nil {
 		return zero, r.fail(target, err)
 	}
@@ -324,15 +324,16 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 		timeout = t.C
 	}
 	select {
-	case res := <-c.done:
-		return r.answer(target, res)
+	case <-c.done:
+		return r.answer(target, c.res)
 	case <-ctx.Done():
 		err = ctxError(ctx)
 	case <-timeout:
 		err = ErrTimeout
 	}
 	if !c.abandon() { // the answer came just now: take it
-		return r.answer(target, <-c.done)
+		<-c.done
+		return r.answer(target, c.res)
 	}
 	return zero, r.fail(target, err)
 }
@@ -352,11 +353,8 @@ func (r Ref[Req, Rep, Msg]) send(ctx context.Context, target pid.Pid, msg any) e
 	if !errors.Is(err, process.ErrMailboxFull) {
 		return err
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultCallTimeout)
-		defer cancel()
-	}
+	ctx, cancel := withDefaultTimeout(ctx)
+	defer cancel()
 	if err := r.node.SendWait(ctx, target, msg); err != nil {
 		if ctx.Err() != nil {
 			return ctxError(ctx)
@@ -403,7 +401,7 @@ func (r Ref[Req, Rep, Msg]) Stop(ctx context.Context, reason error) error {
 	if err != nil {
 		return err
 	}
-	if self, ok := ctx.Value(serverKey{}).(pid.Pid); ok && self == target {
+	if callingSelf(ctx, target) {
 		return r.fail(target, ErrCallingSelf)
 	}
 	exited := make(chan error, 1)
@@ -412,11 +410,8 @@ func (r Ref[Req, Rep, Msg]) Stop(ctx context.Context, reason error) error {
 		return r.fail(target, err)
 	}
 	r.node.Send(target, stop{reason: reason})
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultCallTimeout)
-		defer cancel()
-	}
+	ctx, cancel := withDefaultTimeout(ctx)
+	defer cancel()
 	select {
 	case got := <-exited:
 		switch {
@@ -431,6 +426,22 @@ func (r Ref[Req, Rep, Msg]) Stop(ctx context.Context, reason error) error {
 		link.Unwatch(r.node, target, ref)
 		return r.fail(target, ctxError(ctx))
 	}
+}
+
+// callingSelf reports whether ctx is a server's own callback context and
+// target is that server.
+func callingSelf(ctx context.Context, target pid.Pid) bool {
+	self, ok := ctx.Value(serverKey{}).(pid.Pid)
+	return ok && self == target
+}
+
+// withDefaultTimeout bounds ctx by DefaultCallTimeout unless it has a
+// deadline already.
+func withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, DefaultCallTimeout)
 }
 
 // ctxError is the error for a done ctx: a deadline that passed is also an

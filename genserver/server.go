@@ -29,9 +29,13 @@ type result[Rep any] struct {
 
 // answer is the caller's side of a call: settled exactly once, by the reply,
 // by the server's exit, or by the caller giving up.
+// The result is written before done is signalled, so whoever receives from
+// done may read it. done carries no value: a channel of empty structs is one
+// allocation, where one of results would be two.
 type answer[Rep any] struct {
 	settled atomic.Bool
-	done    chan result[Rep]
+	done    chan struct{}
+	res     result[Rep]
 }
 
 // settle delivers res unless the call was already settled, and reports
@@ -40,12 +44,13 @@ func (a *answer[Rep]) settle(res result[Rep]) bool {
 	if a.settled.Swap(true) {
 		return false
 	}
-	a.done <- res
+	a.res = res
+	a.done <- struct{}{}
 	return true
 }
 
 // abandon gives up on the call; false means it was settled first and its
-// result is waiting in done.
+// result is arriving through done.
 func (a *answer[Rep]) abandon() bool { return !a.settled.Swap(true) }
 
 // Undelivered fails the call when no server will handle it.
