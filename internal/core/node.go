@@ -150,7 +150,7 @@ func (n *Node) Stop(ctx context.Context) error {
 	n.stopped.Store(true)
 	n.life.Unlock()
 	for _, p := range n.table.all() {
-		p.kill(Shutdown)
+		p.exit(Shutdown)
 	}
 	n.workers.stop()
 	done := make(chan struct{})

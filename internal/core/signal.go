@@ -77,16 +77,14 @@ func (p *Proc) dieLocked(reason error) *death {
 	return d
 }
 
-// exit ends p with reason, as its own code returning or failing does.
+// exit ends p with reason at once, whatever it is doing: as its own code
+// returning or failing does, and as an untrappable kill does.
 func (p *Proc) exit(reason error) {
 	p.mu.Lock()
 	d := p.dieLocked(reason)
 	p.mu.Unlock()
 	p.node.propagate(d)
 }
-
-// kill ends p with reason untrappably, whatever it is doing.
-func (p *Proc) kill(reason error) { p.exit(reason) }
 
 // propagate tells the links and monitors of each death. It works in two
 // phases: first it follows the cascade of deaths through links to
@@ -223,7 +221,7 @@ func (n *Node) exitSignal(from, to pid.Pid, reason error) {
 		return
 	}
 	if errors.Is(reason, Kill) {
-		q.kill(Killed)
+		q.exit(Killed) // untrappable: no exit signal, the process just ends
 		return
 	}
 	n.propagate(q.exitSignal(from, reason, false))
