@@ -85,7 +85,7 @@ func stratWaitStart(t testing.TB, l *stratLog, k int) stratEvent {
 // only child, running, and p is not old.
 func stratExpectRestarted(t testing.TB, n *process.Node, ref supervisor.Ref, id string, old, p pid.Pid) {
 	t.Helper()
-	cs := stratChildren(t, ref)
+	cs := imWhich(t, ref)
 	if len(cs) != 1 || cs[0].ID != id || cs[0].Pid != p || cs[0].Status != supervisor.Running {
 		t.Fatalf("WhichChildren = %+v, want %s running as %v", cs, id, p)
 	}
@@ -104,7 +104,7 @@ func stratExpectStopped(t testing.TB, ref supervisor.Ref, log *stratLog, id stri
 		cs, err := ref.WhichChildren(ctx)
 		return err == nil && len(cs) == 1 && cs[0].Status == supervisor.NotRunning
 	})
-	cs := stratChildren(t, ref)
+	cs := imWhich(t, ref)
 	if cs[0].ID != id || !cs[0].Pid.IsZero() {
 		t.Fatalf("WhichChildren = %+v", cs)
 	}
@@ -122,7 +122,7 @@ func TestSUP07_PermanentChildRestartsOnAnyExit(t *testing.T) {
 	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		n := testkit.Node(t)
 		log := newStratLog()
-		ref := stratStart(t, n, supervisor.Spec{
+		ref := imStart(t, n, supervisor.Spec{
 			Intensity: 10, Period: 5 * time.Second, Backend: b,
 			Children: []supervisor.ChildSpec{stratChild("p", log, b)},
 		})
@@ -155,7 +155,7 @@ func TestSUP08_TransientChildRestartsOnlyOnAbnormalExit(t *testing.T) {
 			testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 				n := testkit.Node(t)
 				log := newStratLog()
-				ref := stratStart(t, n, supervisor.Spec{Backend: b, Children: []supervisor.ChildSpec{
+				ref := imStart(t, n, supervisor.Spec{Backend: b, Children: []supervisor.ChildSpec{
 					stratChild("t", log, b, stratRestart(supervisor.Transient)),
 				}})
 				old := stratWaitStart(t, log, 1).Pid
@@ -166,7 +166,7 @@ func TestSUP08_TransientChildRestartsOnlyOnAbnormalExit(t *testing.T) {
 				}
 				next := stratWaitStart(t, log, 2).Pid
 				stratExpectRestarted(t, n, ref, "t", old, next)
-				if cs := stratChildren(t, ref); cs[0].Restart != supervisor.Transient {
+				if cs := imWhich(t, ref); cs[0].Restart != supervisor.Transient {
 					t.Errorf("restart type %v, want transient", cs[0].Restart)
 				}
 			})
@@ -190,14 +190,14 @@ func TestSUP09_TemporaryChildIsNeverRestartedAndItsSpecIsRemoved(t *testing.T) {
 						if how == "spec" {
 							spec.Children = []supervisor.ChildSpec{tmp}
 						}
-						ref := stratStart(t, n, spec)
+						ref := imStart(t, n, spec)
 						if how == "start_child" {
 							if _, err := ref.StartChild(ctx, tmp); err != nil {
 								t.Fatalf("StartChild: %v", err)
 							}
 						}
 						old := stratWaitStart(t, log, 1).Pid
-						if cs := stratChildren(t, ref); len(cs) != 1 || cs[0].Pid != old || cs[0].Restart != supervisor.Temporary {
+						if cs := imWhich(t, ref); len(cs) != 1 || cs[0].Pid != old || cs[0].Restart != supervisor.Temporary {
 							t.Fatalf("WhichChildren before = %+v", cs)
 						}
 						stratEnd(t, n, old, stratExits[exit])

@@ -35,7 +35,7 @@ func TestSUP02_ShutdownInReverseStartOrder(t *testing.T) {
 		supReason error
 	}{
 		{"ref_stop", func(t *testing.T, n *process.Node, spec supervisor.Spec) (pid.Pid, func()) {
-			ref := stratStart(t, n, spec)
+			ref := imStart(t, n, spec)
 			return ref.Pid(), func() {
 				if err := ref.Stop(testkit.Context(t)); err != nil {
 					t.Errorf("Stop: %v", err)
@@ -43,7 +43,7 @@ func TestSUP02_ShutdownInReverseStartOrder(t *testing.T) {
 			}
 		}, process.Shutdown},
 		{"exit_shutdown", func(t *testing.T, n *process.Node, spec supervisor.Spec) (pid.Pid, func()) {
-			ref := stratStart(t, n, spec)
+			ref := imStart(t, n, spec)
 			return ref.Pid(), func() {
 				if err := n.Exit(ref.Pid(), process.Shutdown); err != nil {
 					t.Errorf("Exit: %v", err)
@@ -110,7 +110,7 @@ func TestSUP14_BrutalKillKillsWithoutTerminate(t *testing.T) {
 				n := testkit.Node(t)
 				ctx := testkit.Context(t)
 				log := newStratLog()
-				ref := stratStart(t, n, supervisor.Spec{Backend: b, Children: []supervisor.ChildSpec{
+				ref := imStart(t, n, supervisor.Spec{Backend: b, Children: []supervisor.ChildSpec{
 					stratChild("k", log, b, stratTrap, stratShutdown(supervisor.BrutalKill)),
 				}})
 				k := stratExpect(t, log, "start:k")[0].Pid
@@ -132,7 +132,7 @@ func TestSUP14_BrutalKillKillsWithoutTerminate(t *testing.T) {
 					t.Fatalf("Terminate ran: %v", stratNames(evs))
 				}
 				if how == "terminate_child" {
-					cs := stratChildren(t, ref)
+					cs := imWhich(t, ref)
 					if len(cs) != 1 || cs[0].Status != supervisor.NotRunning {
 						t.Fatalf("WhichChildren = %+v", cs)
 					}
@@ -154,7 +154,7 @@ func TestSUP15_ShutdownTimeoutThenKill(t *testing.T) {
 				hold, release := stratRelease(t)
 				log := newStratLog()
 				// Stopped in reverse: stubborn first, then good.
-				ref := stratStart(t, n, supervisor.Spec{Backend: b, Children: []supervisor.ChildSpec{
+				ref := imStart(t, n, supervisor.Spec{Backend: b, Children: []supervisor.ChildSpec{
 					stratChild("good", log, b, stratTrap, stratShutdown(supervisor.Shutdown(d))),
 					stratChild("stubborn", log, b, stratHold(hold), stratShutdown(supervisor.Shutdown(d))),
 				}})
@@ -210,7 +210,7 @@ func TestSUP16_ChildSpecDefaults(t *testing.T) {
 		n := testkit.Node(t)
 		ctx := testkit.Context(t)
 		log := newStratLog()
-		ref := stratStart(t, n, supervisor.Spec{Backend: b})
+		ref := imStart(t, n, supervisor.Spec{Backend: b})
 		table := []struct {
 			spec    supervisor.ChildSpec
 			restart supervisor.Restart
@@ -227,7 +227,7 @@ func TestSUP16_ChildSpecDefaults(t *testing.T) {
 				t.Fatalf("StartChild(%s): %v", row.spec.ID, err)
 			}
 		}
-		cs := stratChildren(t, ref)
+		cs := imWhich(t, ref)
 		if len(cs) != len(table) {
 			t.Fatalf("WhichChildren = %+v", cs)
 		}
@@ -254,7 +254,7 @@ func TestSUP16_DefaultShutdownWaitsForWorkersAndSubtrees(t *testing.T) {
 		// sub (a supervisor with the default shutdown) takes at least d to
 		// stop: its child ignores the shutdown and is killed after d. The
 		// worker w (default shutdown) takes d in Terminate.
-		ref := stratStart(t, n, supervisor.Spec{Backend: b, Children: []supervisor.ChildSpec{
+		ref := imStart(t, n, supervisor.Spec{Backend: b, Children: []supervisor.ChildSpec{
 			stratChild("w", log, b, stratSlow(d)),
 			{ID: "sub", Type: supervisor.SupervisorChild, Start: supervisor.Supervisor(supervisor.Spec{
 				Backend: b, Children: []supervisor.ChildSpec{
@@ -354,7 +354,7 @@ func TestSUP16_InvalidSpecsStartNothing(t *testing.T) {
 	t.Run("start_child", func(t *testing.T) {
 		n := testkit.Node(t)
 		ctx := testkit.Context(t)
-		ref := stratStart(t, n, supervisor.Spec{})
+		ref := imStart(t, n, supervisor.Spec{})
 		for _, c := range childCases {
 			before := calls.Load()
 			_, err := ref.StartChild(ctx, c.spec)

@@ -195,31 +195,11 @@ func stratChild(id string, log *stratLog, b process.Backend, opts ...stratOption
 	return spec
 }
 
-// stratStart starts a static supervisor on b and stops it at cleanup.
-func stratStart(t testing.TB, n *process.Node, spec supervisor.Spec) supervisor.Ref {
-	t.Helper()
-	ref, err := supervisor.Start(testkit.Context(t), n, spec)
-	if err != nil {
-		t.Fatalf("supervisor.Start: %v", err)
-	}
-	return ref
-}
-
-// stratChildren returns WhichChildren.
-func stratChildren(t testing.TB, ref supervisor.Ref) []supervisor.Child {
-	t.Helper()
-	cs, err := ref.WhichChildren(testkit.Context(t))
-	if err != nil {
-		t.Fatalf("WhichChildren: %v", err)
-	}
-	return cs
-}
-
 // stratPids returns the pid of every child by id, checking the ids are
 // listed in order want.
 func stratPids(t testing.TB, ref supervisor.Ref, want ...string) map[string]pid.Pid {
 	t.Helper()
-	cs := stratChildren(t, ref)
+	cs := imWhich(t, ref)
 	ids := make([]string, len(cs))
 	pids := make(map[string]pid.Pid, len(cs))
 	for i, c := range cs {
@@ -266,7 +246,7 @@ func TestSUP01_ChildrenStartInSpecOrderSynchronously(t *testing.T) {
 	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		n := testkit.Node(t)
 		log := newStratLog()
-		ref := stratStart(t, n, supervisor.Spec{Backend: b, Children: []supervisor.ChildSpec{
+		ref := imStart(t, n, supervisor.Spec{Backend: b, Children: []supervisor.ChildSpec{
 			stratChild("c7", log, b, stratNamed),
 			stratChild("c3", log, b, stratNamed, stratAfter(log, "c7")),
 			stratChild("c10", log, b, stratNamed, stratAfter(log, "c3")),
@@ -277,7 +257,7 @@ func TestSUP01_ChildrenStartInSpecOrderSynchronously(t *testing.T) {
 			t.Fatalf("starts when Start returned = %v, want %v", got, want)
 		}
 		// Listed in start order (OTP 25 lists them reversed).
-		cs := stratChildren(t, ref)
+		cs := imWhich(t, ref)
 		if len(cs) != 3 {
 			t.Fatalf("WhichChildren = %+v", cs)
 		}
@@ -294,7 +274,7 @@ func TestSUP03_OneForOneRestartsOnlyTheFailedChild(t *testing.T) {
 	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		n := testkit.Node(t)
 		log := newStratLog()
-		ref := stratStart(t, n, supervisor.Spec{Strategy: supervisor.OneForOne, Backend: b, Children: []supervisor.ChildSpec{
+		ref := imStart(t, n, supervisor.Spec{Strategy: supervisor.OneForOne, Backend: b, Children: []supervisor.ChildSpec{
 			stratChild("a", log, b, stratTrap),
 			stratChild("b", log, b, stratTrap),
 		}})
@@ -320,7 +300,7 @@ func TestSUP04_OneForAllTerminatesInReverseAndRestartsInOrder(t *testing.T) {
 	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		n := testkit.Node(t)
 		log := newStratLog()
-		ref := stratStart(t, n, supervisor.Spec{Strategy: supervisor.OneForAll, Backend: b, Children: []supervisor.ChildSpec{
+		ref := imStart(t, n, supervisor.Spec{Strategy: supervisor.OneForAll, Backend: b, Children: []supervisor.ChildSpec{
 			stratChild("a", log, b, stratTrap),
 			stratChild("b", log, b, stratTrap),
 			stratChild("c", log, b, stratTrap),
@@ -363,7 +343,7 @@ func TestSUP05_RestForOneRestartsTheFailedChildAndLaterOnes(t *testing.T) {
 	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		n := testkit.Node(t)
 		log := newStratLog()
-		ref := stratStart(t, n, supervisor.Spec{Strategy: supervisor.RestForOne, Backend: b, Children: []supervisor.ChildSpec{
+		ref := imStart(t, n, supervisor.Spec{Strategy: supervisor.RestForOne, Backend: b, Children: []supervisor.ChildSpec{
 			stratChild("a", log, b, stratTrap),
 			stratChild("b", log, b, stratTrap),
 			stratChild("c", log, b, stratTrap),
@@ -427,7 +407,7 @@ func TestSUP24_TemporaryBystanderIsNotRestarted(t *testing.T) {
 				// Intensity 1 in a window that never moves: one restart
 				// allowed, a second would bring the supervisor down.
 				clock := time.Unix(1000, 0)
-				ref := stratStart(t, n, supervisor.Spec{
+				ref := imStart(t, n, supervisor.Spec{
 					Strategy: tc.strategy, Intensity: 1, Period: 5 * time.Second, Backend: b,
 					Clock: func() time.Time { return clock }, Children: specs,
 				})
