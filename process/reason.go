@@ -54,6 +54,7 @@ var (
 	ErrNilProcess     = core.ErrNilProcess     // a nil *Process was passed
 	ErrNilNode        = core.ErrNilNode        // a nil *Node was passed
 	ErrNodeStopped    = core.ErrNodeStopped    // the node was stopped
+	ErrTableFull      = core.ErrTableFull      // 2³²−1 processes are alive on the node
 	ErrNilFunc        = core.ErrNilFunc        // a nil Func or Handler was passed
 	ErrCallerExited   = core.ErrCallerExited   // the calling process has already exited
 	ErrNotReceiver    = core.ErrNotReceiver    // Receive was called by a Handler process

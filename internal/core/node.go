@@ -6,7 +6,8 @@
 //
 // Lock order: a process's mu before the node's group lock and before a
 // name shard's writer lock; two process locks in ascending serial order.
-// Mailbox locks, name shard locks and the worker pool's lock are leaves.
+// Mailbox locks, name shard locks, the process table's lock and the worker
+// pool's lock are leaves.
 package core
 
 import (
@@ -34,7 +35,6 @@ type Config struct {
 // Node owns a process table, a name registry and process groups.
 type Node struct {
 	id     pid.NodeID
-	serial atomic.Uint64
 	refs   atomic.Uint64
 	table  table
 	names  nameTable
@@ -248,72 +248,4 @@ func (n *Node) Exit(p pid.Pid, reason error) error {
 	}
 	n.exitSignal(pid.Pid{}, p, orNormal(reason))
 	return nil
-}
-
-const shardCount = 64
-
-// table maps serials to live processes, sharded so that lookups on different
-// processes rarely share a lock.
-type table struct {
-	shards [shardCount]shard
-}
-
-type shard struct {
-	mu sync.RWMutex
-	m  map[uint64]*Proc
-	_  [40]byte // keep shards on separate cache lines
-}
-
-func (t *table) init() {
-	for i := range t.shards {
-		t.shards[i].m = make(map[uint64]*Proc)
-	}
-}
-
-func (t *table) shard(serial uint64) *shard { return &t.shards[serial%shardCount] }
-
-func (t *table) get(serial uint64) *Proc {
-	s := t.shard(serial)
-	s.mu.RLock()
-	p := s.m[serial]
-	s.mu.RUnlock()
-	return p
-}
-
-func (t *table) put(p *Proc) {
-	s := t.shard(p.pid.Serial())
-	s.mu.Lock()
-	s.m[p.pid.Serial()] = p
-	s.mu.Unlock()
-}
-
-func (t *table) remove(serial uint64) {
-	s := t.shard(serial)
-	s.mu.Lock()
-	delete(s.m, serial)
-	s.mu.Unlock()
-}
-
-func (t *table) len() int {
-	n := 0
-	for i := range t.shards {
-		s := &t.shards[i]
-		s.mu.RLock()
-		n += len(s.m)
-		s.mu.RUnlock()
-	}
-	return n
-}
-
-func (t *table) all() []*Proc {
-	var out []*Proc
-	for i := range t.shards {
-		s := &t.shards[i]
-		s.mu.RLock()
-		for _, p := range s.m {
-			out = append(out, p)
-		}
-		s.mu.RUnlock()
-	}
-	return out
 }

@@ -185,8 +185,10 @@ func (n *Node) Spawn(s Spec) (*Proc, pid.Ref, error) {
 		n.life.RUnlock()
 		return nil, pid.Ref{}, ErrNodeStopped
 	}
-	p.pid = pid.New(n.id, n.serial.Add(1))
-	n.table.put(p)
+	if !n.table.add(p, n.id) {
+		n.life.RUnlock()
+		return nil, pid.Ref{}, ErrTableFull
+	}
 	n.spawned.Add(1)
 	n.goroutines.Add(1)
 	n.life.RUnlock()

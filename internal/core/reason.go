@@ -33,6 +33,7 @@ var (
 	ErrBadInterval     = errors.New("timer interval must be positive")
 	ErrMailboxFull     = errors.New("mailbox full")
 	ErrBadMailboxLimit = errors.New("mailbox limit must not be negative")
+	ErrTableFull       = errors.New("process table full: 2³²−1 processes alive")
 )
 
 // ShutdownError is an orderly shutdown with a cause: Erlang's {shutdown, Cause}.

@@ -115,7 +115,7 @@ func (n *Node) propagate(d *death) {
 		for _, t := range d.timers {
 			t.t.Stop()
 		}
-		n.table.remove(p.pid.Serial())
+		n.table.remove(p)
 		dropped := p.mbox.close()
 		n.exited.Add(1)
 		for _, msg := range dropped {
