@@ -9,22 +9,25 @@ import (
 // under mu; the consumer swaps in out wholesale under mu once per batch and
 // pops from its own slice under lmu, a lock only close contends for, so
 // producers and the consumer meet once per batch, not once per message.
+// Neither side writes a word the other reads per message: producers count
+// under mu, the consumer publishes only what is left of its batch.
 // Lock order: lmu before mu.
 type mailbox struct {
+	// The producers' side, guarded by mu.
 	mu     sync.Mutex
 	in     []any
 	closed bool
+	pushes uint64        // messages ever queued
+	room   chan struct{} // closed when room appears or the mailbox closes
 
-	lmu   sync.Mutex // the consumer's side: local and head
+	limit   int64        // most messages a bounded push may find queued; 0 means no bound
+	waiters atomic.Int32 // senders waiting for room
+
+	// The consumer's side, guarded by lmu.
+	lmu   sync.Mutex
 	local []any
 	head  int
-
-	length   atomic.Int64 // messages queued and not yet taken
-	received atomic.Uint64
-
-	limit   int64         // most messages a bounded push may find queued; 0 means no bound
-	waiters atomic.Int32  // senders waiting for room
-	room    chan struct{} // closed when room appears or the mailbox closes; guarded by mu
+	left  atomic.Int64 // len(local) - head, for bounded pushes and Info
 }
 
 // pushResult says what became of a push.
@@ -44,14 +47,13 @@ func (m *mailbox) push(msg any, bounded bool) pushResult {
 		m.mu.Unlock()
 		return refused
 	}
-	if bounded && m.limit > 0 && m.length.Load() >= m.limit {
+	if bounded && m.limit > 0 && m.queuedLocked() >= m.limit {
 		m.mu.Unlock()
 		return full
 	}
 	m.in = append(m.in, msg)
-	m.length.Add(1)
+	m.pushes++
 	m.mu.Unlock()
-	m.received.Add(1)
 	return pushed
 }
 
@@ -63,7 +65,7 @@ func (m *mailbox) roomChan() <-chan struct{} {
 	if m.room == nil {
 		m.room = make(chan struct{})
 	}
-	if m.closed || m.length.Load() < m.limit {
+	if m.closed || m.queuedLocked() < m.limit {
 		close(m.room)
 		m.room = nil
 		return closedChan
@@ -73,9 +75,20 @@ func (m *mailbox) roomChan() <-chan struct{} {
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-// taken tells waiting senders that a message left the mailbox.
+// queuedLocked returns the number of messages queued. Caller holds mu.
+func (m *mailbox) queuedLocked() int64 { return int64(len(m.in)) + m.left.Load() }
+
+// stats returns the number of messages queued and ever queued.
+func (m *mailbox) stats() (queued int, pushes uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return int(m.queuedLocked()), m.pushes
+}
+
+// taken publishes what is left of the consumer's batch and tells waiting
+// senders that a message left the mailbox. Caller holds lmu.
 func (m *mailbox) taken() {
-	m.length.Add(-1)
+	m.left.Store(int64(len(m.local) - m.head))
 	if m.waiters.Load() == 0 {
 		return
 	}
@@ -101,6 +114,7 @@ func (m *mailbox) refill() bool {
 	clear(m.local)
 	m.local, m.in = m.in, m.local[:0]
 	m.head = 0
+	m.left.Store(int64(len(m.local)))
 	m.mu.Unlock()
 	return true
 }
@@ -144,14 +158,16 @@ func (m *mailbox) removeAll(match func(any) bool) {
 	m.gather()
 	kept := m.local[:m.head]
 	for _, msg := range m.local[m.head:] {
-		if match(msg) {
-			m.taken()
-			continue
+		if !match(msg) {
+			kept = append(kept, msg)
 		}
-		kept = append(kept, msg)
 	}
+	removed := len(m.local) - len(kept)
 	clear(m.local[len(kept):])
 	m.local = kept
+	if removed > 0 {
+		m.taken()
+	}
 }
 
 // gather appends everything producers queued to the consumer's slice.
@@ -164,6 +180,7 @@ func (m *mailbox) gather() {
 	m.local = append(m.local, m.in...)
 	clear(m.in)
 	m.in = m.in[:0]
+	m.left.Store(int64(len(m.local) - m.head))
 	m.mu.Unlock()
 }
 
@@ -191,7 +208,7 @@ func (m *mailbox) close() []any {
 	m.lmu.Lock()
 	dropped := append(m.local[m.head:len(m.local):len(m.local)], in...)
 	m.local, m.head = nil, 0
+	m.left.Store(0)
 	m.lmu.Unlock()
-	m.length.Store(0)
 	return dropped
 }

@@ -123,13 +123,9 @@ type Proc struct {
 	handler Handler
 	onExit  func(reason error)
 
-	dead     atomic.Bool
-	inflight atomic.Int32 // sends by this process that are under way
-	status   atomic.Uint32
-	running  atomic.Int32 // runIdle, runBusy or runStraggler
-	sched    atomic.Bool  // a handler activation is scheduled or running
-	sent     atomic.Uint64
-	handled  atomic.Uint64
+	// Senders read these on every message; they change rarely.
+	dead  atomic.Bool
+	sched atomic.Bool // a handler activation is scheduled or running
 
 	wake   chan struct{} // Func and Thread processes: a message or death
 	slot   bool          // a Func process on Blocking holds a pool slot; owned by its goroutine
@@ -149,6 +145,14 @@ type Proc struct {
 	timers map[pid.Ref]*timer
 
 	mbox mailbox
+
+	// The process's own code writes these as it runs; they sit beside the
+	// consumer's side of the mailbox, away from what senders read.
+	inflight atomic.Int32 // sends by this process that are under way
+	status   atomic.Uint32
+	running  atomic.Int32 // runIdle, runBusy or runStraggler
+	sent     atomic.Uint64
+	handled  atomic.Uint64
 }
 
 const (
@@ -306,13 +310,20 @@ func (p *Proc) leave() {
 func (p *Proc) call(f func() error) (reason error) {
 	defer func() {
 		if v := recover(); v != nil {
-			reason = &PanicError{Value: v, Stack: debug.Stack()}
-			p.node.Logger().Error("process crashed",
-				zap.Stringer("pid", p.pid), zap.String("name", p.Name()),
-				zap.Any("panic", v), zap.ByteString("stack", reason.(*PanicError).Stack))
+			reason = p.crashed(v)
 		}
 	}()
 	return f()
+}
+
+// crashed reports a panic of the process's code and returns the exit reason
+// it becomes.
+func (p *Proc) crashed(v any) error {
+	reason := &PanicError{Value: v, Stack: debug.Stack()}
+	p.node.Logger().Error("process crashed",
+		zap.Stringer("pid", p.pid), zap.String("name", p.Name()),
+		zap.Any("panic", v), zap.ByteString("stack", reason.Stack))
+	return reason
 }
 
 func (p *Proc) runFunc() {
@@ -455,30 +466,47 @@ func (p *Proc) runInit() bool {
 }
 
 // handleBatch handles up to maxBatch queued messages. It reports whether
-// the process lives on and whether its mailbox was found empty.
+// the process lives on and whether its mailbox was found empty. The batch
+// counts as running code from start to end, so its status is written once
+// per batch, not once per message.
 func (p *Proc) handleBatch() (alive, drained bool) {
+	p.enter()
 	for range maxBatch {
 		if p.dead.Load() {
+			p.leave()
 			return false, false
 		}
 		msg, ok := p.mbox.pop()
 		if !ok {
+			p.leave()
 			return true, true
 		}
 		if p.dead.Load() {
+			p.leave()
 			undeliverable(msg, p.Reason())
 			return false, false
 		}
-		p.enter()
-		reason := p.call(func() error { return p.handler.HandleMessage(p, msg) })
-		p.leave()
+		reason := p.handle(msg)
 		p.handled.Add(1)
 		if reason != nil {
+			p.leave()
 			p.exit(reason)
 			return false, false
 		}
 	}
+	p.leave()
 	return !p.dead.Load(), false
+}
+
+// handle runs the handler on one message, turning a panic into the exit
+// reason.
+func (p *Proc) handle(msg any) (reason error) {
+	defer func() {
+		if v := recover(); v != nil {
+			reason = p.crashed(v)
+		}
+	}()
+	return p.handler.HandleMessage(p, msg)
 }
 
 // deliver queues msg and wakes the process.

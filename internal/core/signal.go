@@ -529,10 +529,11 @@ func (n *Node) Info(target pid.Pid) (Info, error) {
 	if q.dead.Load() {
 		return Info{}, NoProc
 	}
+	queued, pushes := q.mbox.stats()
 	in := Info{
 		Pid: q.pid, Name: q.name, Status: Status(q.status.Load()), Backend: q.backend,
-		TrapExit: q.trap, MessageQueueLen: int(q.mbox.length.Load()), WaitingSenders: int(q.mbox.waiters.Load()),
-		Received: q.mbox.received.Load(), Handled: q.handled.Load(), Sent: q.sent.Load(),
+		TrapExit: q.trap, MessageQueueLen: queued, WaitingSenders: int(q.mbox.waiters.Load()),
+		Received: pushes, Handled: q.handled.Load(), Sent: q.sent.Load(),
 	}
 	for l := range q.links {
 		in.Links = append(in.Links, l)
