@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/spawned-go/spawned/genserver"
 	"github.com/spawned-go/spawned/link"
@@ -89,7 +90,9 @@ func (s *server) start(ctx *genserver.Ctx, c *child) (ignored bool, err error) {
 	case errors.Is(err, ErrIgnore) || errors.Is(err, genserver.ErrIgnored):
 		return true, nil
 	case err != nil:
-		s.log.Error("child failed to start", zap.String("id", c.spec.ID), zap.Error(err))
+		if ce := s.log.Check(zapcore.ErrorLevel, "child failed to start"); ce != nil {
+			ce.Write(zap.String("id", c.spec.ID), zap.Error(err))
+		}
 		return false, err
 	case p.IsZero():
 		return false, process.ErrZeroPid
@@ -100,7 +103,9 @@ func (s *server) start(ctx *genserver.Ctx, c *child) (ignored bool, err error) {
 	}
 	c.pid, c.restarting = p, false
 	s.byPid[p] = c
-	s.log.Debug("child started", zap.String("id", c.spec.ID), zap.Stringer("pid", p))
+	if ce := s.log.Check(zapcore.DebugLevel, "child started"); ce != nil {
+		ce.Write(zap.String("id", c.spec.ID), zap.Stringer("pid", p))
+	}
 	return false, nil
 }
 
@@ -143,7 +148,9 @@ func (s *server) exited(ctx *genserver.Ctx, c *child, reason error) {
 	delete(s.byPid, c.pid)
 	c.pid = pid.Pid{}
 	if !process.IsShutdown(reason) {
-		s.log.Error("child terminated", zap.String("id", c.spec.ID), zap.Error(reason))
+		if ce := s.log.Check(zapcore.ErrorLevel, "child terminated"); ce != nil {
+			ce.Write(zap.String("id", c.spec.ID), zap.Error(reason))
+		}
 	}
 	if !restarts(c.spec.Restart, reason) {
 		if c.spec.Restart == Temporary || s.dynamic {
@@ -170,8 +177,9 @@ func restarts(r Restart, reason error) bool {
 // exceeded.
 func (s *server) restart(ctx *genserver.Ctx, c *child) {
 	if !s.addRestart() {
-		s.log.Error("reached max restart intensity; shutting down",
-			zap.Int("intensity", s.spec.Intensity), zap.Duration("period", s.spec.Period))
+		if ce := s.log.Check(zapcore.ErrorLevel, "reached max restart intensity; shutting down"); ce != nil {
+			ce.Write(zap.Int("intensity", s.spec.Intensity), zap.Duration("period", s.spec.Period))
+		}
 		ctx.Stop(process.Shutdown)
 		return
 	}
@@ -209,7 +217,9 @@ func (s *server) restart(ctx *genserver.Ctx, c *child) {
 		if ignored && s.dynamic {
 			s.remove(g)
 		}
-		s.log.Info("child restarted", zap.String("id", g.spec.ID), zap.Stringer("pid", g.pid))
+		if ce := s.log.Check(zapcore.InfoLevel, "child restarted"); ce != nil {
+			ce.Write(zap.String("id", g.spec.ID), zap.Stringer("pid", g.pid))
+		}
 	}
 }
 
