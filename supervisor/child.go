@@ -18,6 +18,9 @@ import (
 func GenServer[S genserver.Behaviour[Req, Rep, Msg], Req, Rep, Msg any](newServer func() S, opts ...genserver.Option) StartFunc {
 	return func(ctx context.Context, sup *process.Process) (pid.Pid, error) {
 		ref, err := genserver.StartLink[Req, Rep, Msg](ctx, sup, newServer(), opts...)
+		if err == nil {
+			noteLinked(ctx, sup, ref.Pid())
+		}
 		return ref.Pid(), err
 	}
 }
@@ -28,6 +31,9 @@ func GenServer[S genserver.Behaviour[Req, Rep, Msg], Req, Rep, Msg any](newServe
 func Supervisor(spec Spec) StartFunc {
 	return func(ctx context.Context, sup *process.Process) (pid.Pid, error) {
 		ref, err := StartLink(ctx, sup, spec)
+		if err == nil {
+			noteLinked(ctx, sup, ref.Pid())
+		}
 		return ref.Pid(), err
 	}
 }
@@ -37,6 +43,9 @@ func Supervisor(spec Spec) StartFunc {
 func DynamicSupervisor[A any](spec DynamicSpec[A]) StartFunc {
 	return func(ctx context.Context, sup *process.Process) (pid.Pid, error) {
 		d, err := StartDynamicLink(ctx, sup, spec)
+		if err == nil {
+			noteLinked(ctx, sup, d.Pid())
+		}
 		return d.Pid(), err
 	}
 }
@@ -44,7 +53,11 @@ func DynamicSupervisor[A any](spec DynamicSpec[A]) StartFunc {
 // Func returns a StartFunc that spawns fn as a plain process linked to the
 // supervisor, with opts.
 func Func(fn process.Func, opts ...process.SpawnOption) StartFunc {
-	return func(_ context.Context, sup *process.Process) (pid.Pid, error) {
-		return sup.SpawnLink(fn, opts...)
+	return func(ctx context.Context, sup *process.Process) (pid.Pid, error) {
+		p, err := sup.SpawnLink(fn, opts...)
+		if err == nil {
+			noteLinked(ctx, sup, p)
+		}
+		return p, err
 	}
 }

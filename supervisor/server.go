@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"sync"
@@ -44,6 +45,8 @@ type server struct {
 	inWindow int          // their total
 	log      *zap.Logger
 	self     pid.Pid
+	note     linkNote        // what the last start function linked
+	startCtx context.Context // the context start functions get; it carries note
 }
 
 func newServer(spec Spec) *server {
@@ -97,9 +100,12 @@ func (s *server) start(ctx *genserver.Ctx, c *child) (ignored bool, err error) {
 	case p.IsZero():
 		return false, process.ErrZeroPid
 	}
-	// A start function is meant to link; make sure, so an exit is never missed.
-	if err := link.Link(ctx.Process(), p); err != nil {
-		return false, err
+	// A start function is meant to link; make sure, so an exit is never
+	// missed, unless one of this package's start functions says it did.
+	if s.note.linked != p {
+		if err := link.Link(ctx.Process(), p); err != nil {
+			return false, err
+		}
 	}
 	c.pid, c.restarting = p, false
 	s.byPid[p] = c
@@ -109,14 +115,41 @@ func (s *server) start(ctx *genserver.Ctx, c *child) (ignored bool, err error) {
 	return false, nil
 }
 
-// callStart runs a start function, turning a panic into an error.
+// callStart runs a start function, turning a panic into an error. The
+// function gets a context that carries the supervisor's linkNote, cleared
+// first.
 func (s *server) callStart(ctx *genserver.Ctx, c *child) (p pid.Pid, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = &process.PanicError{Value: v}
 		}
 	}()
-	return c.spec.Start(ctx.Context(), ctx.Process())
+	if s.startCtx == nil {
+		s.note.sup = ctx.Process()
+		s.startCtx = context.WithValue(ctx.Context(), linkNoteKey{}, &s.note)
+	}
+	s.note.linked = pid.Pid{}
+	return c.spec.Start(s.startCtx, ctx.Process())
+}
+
+// linkNote lets this package's start functions tell the supervisor that
+// the child they started is linked to it already, which saves a second
+// Link per start. It travels in the context a StartFunc gets.
+type linkNote struct {
+	sup    *process.Process // the supervisor whose start function runs
+	linked pid.Pid          // the child a start function linked to sup
+}
+
+// linkNoteKey is the context key of the linkNote.
+type linkNoteKey struct{}
+
+// noteLinked records in ctx's linkNote, if any, that p was started linked
+// to sup. A child linked to some other process is not recorded, so the
+// supervisor still links to it.
+func noteLinked(ctx context.Context, sup *process.Process, p pid.Pid) {
+	if n, ok := ctx.Value(linkNoteKey{}).(*linkNote); ok && n.sup == sup {
+		n.linked = p
+	}
 }
 
 func (s *server) HandleCall(ctx *genserver.CallCtx[any], req request) (any, error) {
