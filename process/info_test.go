@@ -1,6 +1,7 @@
 package process_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -268,7 +269,7 @@ func TestInfo_ProcessesAndStats(t *testing.T) {
 	}
 	byList := func() []pid.Pid {
 		ps := n.Processes()
-		slices.SortFunc(ps, func(a, b pid.Pid) int { return int(a.Serial()) - int(b.Serial()) })
+		slices.SortFunc(ps, func(a, b pid.Pid) int { return cmp.Compare(a.Serial(), b.Serial()) })
 		return ps
 	}
 	if got := byList(); !slices.Equal(got, pids) {

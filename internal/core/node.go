@@ -215,7 +215,7 @@ func (n *Node) Send(p pid.Pid, msg any) error {
 		undeliverable(msg, NoProc)
 		return nil
 	}
-	return q.send(msg)
+	return q.send(msg, nil)
 }
 
 // SendWait is Send that waits for room in a full bounded mailbox until ctx
@@ -230,7 +230,7 @@ func (n *Node) SendWait(ctx context.Context, p pid.Pid, msg any) error {
 			undeliverable(msg, NoProc)
 			return nil
 		}
-		err := q.send(msg)
+		err := q.send(msg, nil)
 		if !errors.Is(err, ErrMailboxFull) {
 			return err
 		}

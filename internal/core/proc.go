@@ -153,6 +153,7 @@ type Proc struct {
 	running  atomic.Int32 // runIdle, runBusy or runStraggler
 	sent     atomic.Uint64
 	handled  atomic.Uint64
+	worker   atomic.Pointer[worker] // the worker running the current activation
 }
 
 const (
@@ -516,25 +517,28 @@ func (p *Proc) deliver(msg any) {
 		undeliverable(msg, NoProc)
 		return
 	}
-	p.wakeUp()
+	p.wakeUp(nil)
 }
 
-// send queues a message sent by code: a bounded mailbox that is full
-// refuses it with ErrMailboxFull.
-func (p *Proc) send(msg any) error {
+// send queues a message sent by code, from a process or (from == nil) from
+// any goroutine: a bounded mailbox that is full refuses it with
+// ErrMailboxFull.
+func (p *Proc) send(msg any, from *Proc) error {
 	switch p.mbox.push(msg, true) {
 	case refused:
 		undeliverable(msg, NoProc)
 	case full:
 		return fmt.Errorf("send to %s: %w", p.pid, ErrMailboxFull)
 	default:
-		p.wakeUp()
+		p.wakeUp(from)
 	}
 	return nil
 }
 
-// wakeUp makes sure the process will handle what was just queued.
-func (p *Proc) wakeUp() {
+// wakeUp makes sure the process will handle what was just queued. A
+// process woken by a handler process with nothing else queued runs next on
+// the waker's worker (see workers).
+func (p *Proc) wakeUp(from *Proc) {
 	switch {
 	case p.wake != nil:
 		select {
@@ -543,6 +547,9 @@ func (p *Proc) wakeUp() {
 		}
 	case !p.sched.Load() && p.sched.CompareAndSwap(false, true):
 		p.status.Store(uint32(Runnable))
+		if from != nil && from.mbox.left.Load() == 0 && p.node.handOff(from, p) {
+			return
+		}
 		p.node.schedule(p, false)
 	}
 }
@@ -570,7 +577,7 @@ func (p *Proc) sendOnce(to pid.Pid, msg any) (err error) {
 		undeliverable(msg, NoProc)
 		return nil
 	}
-	if err = q.send(msg); err == nil {
+	if err = q.send(msg, p); err == nil {
 		p.sent.Add(1)
 	}
 	return err

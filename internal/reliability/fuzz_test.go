@@ -1,6 +1,7 @@
 package reliability_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -914,6 +915,9 @@ func (r *fzRun) diff() string {
 			}
 			links = append(links, r.procs[id].pid)
 		}
+		// Info lists links by serial; a reused slot gives a later process a
+		// larger serial, so spawn order is not serial order.
+		slices.SortFunc(links, func(a, b pid.Pid) int { return cmp.Compare(a.Serial(), b.Serial()) })
 		var mons []string
 		var by []pid.Pid
 		for _, m := range r.mons {

@@ -1,0 +1,121 @@
+package process_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/spawned-go/spawned/internal/testkit"
+	"github.com/spawned-go/spawned/pid"
+	"github.com/spawned-go/spawned/process"
+)
+
+// handlerFunc adapts a function to process.Handler.
+type handlerFunc func(p *process.Process, msg any) error
+
+func (f handlerFunc) HandleMessage(p *process.Process, msg any) error { return f(p, msg) }
+
+// A handler that sends to an idle process and then waits for that process
+// must not wait forever: the woken process may not stay parked behind the
+// sender's activation (the hand-off to the same worker is taken back).
+func TestHandOffSenderThatBlocksDoesNotStrandTheReceiver(t *testing.T) {
+	for _, sender := range []process.Backend{process.Async, process.Blocking} {
+		for _, receiver := range []process.Backend{process.Async, process.Blocking} {
+			t.Run(sender.String()+"_to_"+receiver.String(), func(t *testing.T) {
+				n := testkit.Node(t)
+				closer, err := n.SpawnHandler(handlerFunc(func(_ *process.Process, msg any) error {
+					close(msg.(chan struct{}))
+					return nil
+				}), process.WithBackend(receiver))
+				if err != nil {
+					t.Fatal(err)
+				}
+				done := make(chan struct{}, 1)
+				waiter, err := n.SpawnHandler(handlerFunc(func(p *process.Process, msg any) error {
+					ch := make(chan struct{})
+					if err := p.Send(closer, ch); err != nil {
+						return err
+					}
+					<-ch // only the closer can end this wait
+					done <- struct{}{}
+					return nil
+				}), process.WithBackend(sender))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range 20 {
+					if err := n.Send(waiter, i); err != nil {
+						t.Fatal(err)
+					}
+					select {
+					case <-done:
+					case <-time.After(testkit.Timeout):
+						t.Fatalf("round %d: the receiver never ran", i)
+					}
+				}
+			})
+		}
+	}
+}
+
+// relay forwards each token to next; the last relay, with no next, records
+// the tokens and hands them over at the end token, -1.
+type relay struct {
+	next pid.Pid
+	seen []int
+	last chan []int
+}
+
+func (r *relay) HandleMessage(p *process.Process, msg any) error {
+	tok := msg.(int)
+	if !r.next.IsZero() {
+		return p.Send(r.next, tok)
+	}
+	r.seen = append(r.seen, tok)
+	if tok < 0 {
+		r.last <- r.seen
+	}
+	return nil
+}
+
+// Tokens sent from process to process along a chain keep their order while
+// outside senders feed the chain at the same time, on every backend.
+func TestHandOffKeepsOrderAlongAChain(t *testing.T) {
+	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := testkit.Node(t)
+		const length, tokens = 50, 2000
+		relays := make([]*relay, length)
+		pids := make([]pid.Pid, length)
+		last := make(chan []int, 1)
+		for i := length - 1; i >= 0; i-- {
+			relays[i] = &relay{last: last}
+			if i < length-1 {
+				relays[i].next = pids[i+1]
+			}
+			p, err := n.SpawnHandler(relays[i], process.WithBackend(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pids[i] = p
+		}
+		go func() {
+			for tok := range tokens {
+				n.Send(pids[0], tok)
+			}
+			n.Send(pids[0], -1)
+		}()
+		var seen []int
+		select {
+		case seen = <-last:
+		case <-time.After(testkit.Timeout):
+			t.Fatal("the end token never arrived")
+		}
+		if len(seen) != tokens+1 {
+			t.Fatalf("the last relay saw %d tokens, want %d", len(seen), tokens+1)
+		}
+		for i, tok := range seen[:tokens] {
+			if tok != i {
+				t.Fatalf("token %d arrived as number %d", tok, i)
+			}
+		}
+	})
+}
