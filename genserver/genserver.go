@@ -163,8 +163,12 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 		return zero, registry.ErrEmptyName
 	}
 	s := newServer(impl, parent)
-	s.via, s.viaName = o.via, o.name
+	if o.via != nil {
+		s.via = &viaName{r: o.via, name: o.name}
+	}
 	s.onExit = o.onExit
+	st := s.startup.Load()
+	defer s.startup.Store(nil) // an idle server keeps none of the start's state
 	spawnOpts := []process.SpawnOption{process.WithBackend(o.backend), process.OnExit(s.exited), process.WithMailboxLimit(o.limit)}
 	if o.name != "" && o.via == nil {
 		spawnOpts = append(spawnOpts, process.WithName(o.name))
@@ -190,18 +194,18 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 	}
 	var failure error
 	select {
-	case <-s.started:
+	case <-st.started:
 		return ref, nil
-	case reason := <-s.exit:
+	case reason := <-st.exit:
 		select {
-		case <-s.started: // Init succeeded and the server has exited since
+		case <-st.started: // Init succeeded and the server has exited since
 			return ref, nil
 		default:
 		}
-		if s.ignored.Load() {
+		if st.ignored.Load() {
 			return zero, ErrIgnored
 		}
-		if owner := s.viaOwner.Load(); owner != nil {
+		if owner := st.viaOwner; owner != nil {
 			return zero, &AlreadyStartedError{Name: o.name, Pid: *owner}
 		}
 		return zero, &StartError{Reason: reason}
@@ -216,7 +220,7 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 		link.Unlink(parent, p)
 	}
 	node.Exit(p, process.Kill)
-	<-s.exit
+	<-st.exit
 	return zero, &StartError{Reason: failure}
 }
 

@@ -235,22 +235,34 @@ type server[Req, Rep, Msg any] struct {
 	ctx      Ctx
 	callCtx  CallCtx[Rep]
 	parent   *process.Process
-	started  chan struct{} // closed when Init succeeded
-	exit     chan error    // the exit reason, once
-	ignored  atomic.Bool   // Init returned Ignore
+	startup  atomic.Pointer[startup] // nil once Start has returned
 	current  atomic.Pointer[call[Req, Rep]]
 	deferred deferred[Rep]
 	idleRef  pid.Ref // the armed idle timer, if any
 	idleSeq  uint64
 	onExit   func(reason error) // the user's WithOnExit
-	via      Registrar
-	viaName  string
-	viaOwner atomic.Pointer[pid.Pid] // the owner of viaName when registering failed
-	viaHeld  atomic.Bool             // viaName was registered to this server
+	via      *viaName           // the name in a Registrar, for WithVia
+}
+
+// startup is how Init's outcome reaches Start. It lives only while Start
+// waits, so an idle server keeps none of it.
+type startup struct {
+	started  chan struct{} // closed when Init succeeded
+	exit     chan error    // the exit reason, once
+	ignored  atomic.Bool   // Init returned Ignore
+	viaOwner *pid.Pid      // the owner of the via name when registering failed
+}
+
+// viaName is a server's name in a Registrar.
+type viaName struct {
+	r    Registrar
+	name string
+	held atomic.Bool // the name was registered to this server
 }
 
 func newServer[Req, Rep, Msg any](impl Behaviour[Req, Rep, Msg], parent *process.Process) *server[Req, Rep, Msg] {
-	s := &server[Req, Rep, Msg]{impl: impl, parent: parent, started: make(chan struct{}), exit: make(chan error, 1)}
+	s := &server[Req, Rep, Msg]{impl: impl, parent: parent}
+	s.startup.Store(&startup{started: make(chan struct{}), exit: make(chan error, 1)})
 	if parent != nil {
 		s.ctx.parent = parent.Self()
 	}
@@ -261,14 +273,16 @@ func newServer[Req, Rep, Msg any](impl Behaviour[Req, Rep, Msg], parent *process
 // exited runs once the server's process has exited: every call it still
 // owed an answer fails with the exit reason.
 func (s *server[Req, Rep, Msg]) exited(reason error) {
-	if s.viaHeld.Load() {
-		s.via.UnregisterName(s.viaName)
+	if s.via != nil && s.via.held.Load() {
+		s.via.r.UnregisterName(s.via.name)
 	}
 	if c := s.current.Load(); c != nil {
 		c.Undelivered(reason)
 	}
 	s.deferred.failAll(reason)
-	s.exit <- reason
+	if st := s.startup.Load(); st != nil {
+		st.exit <- reason
+	}
 	if s.onExit != nil {
 		s.onExit(reason)
 	}
@@ -286,28 +300,32 @@ func (s *server[Req, Rep, Msg]) Init(p *process.Process) (reason error) {
 			link.Unlink(p, s.parent.Self()) // a failed start returns an error; it does not kill the caller
 		}
 	}()
-	if s.via != nil {
-		if !s.via.RegisterName(s.viaName, p.Self()) {
-			owner, _ := s.via.WhereIsName(s.viaName)
+	st := s.startup.Load()
+	if st == nil {
+		return process.Killed // Start gave up on this server and killed it
+	}
+	if v := s.via; v != nil {
+		if !v.r.RegisterName(v.name, p.Self()) {
+			owner, _ := v.r.WhereIsName(v.name)
 			if owner.IsZero() {
 				owner = p.Self() // taken, then freed again: still a failed start
 			}
-			s.viaOwner.Store(&owner)
+			st.viaOwner = &owner
 			return process.Normal
 		}
-		s.viaHeld.Store(true)
+		v.held.Store(true)
 	}
 	if in, ok := s.impl.(Initializer); ok {
 		if err := in.Init(&s.ctx); err != nil {
 			if errors.Is(err, Ignore) {
-				s.ignored.Store(true)
+				st.ignored.Store(true)
 				return process.Normal
 			}
 			s.report("init failed", err)
 			return err
 		}
 	}
-	close(s.started)
+	close(st.started)
 	return s.afterInit()
 }
 
