@@ -181,7 +181,7 @@ func (r startChild) handle(s *server, ctx *genserver.Ctx) (any, error) {
 		return pid.Pid{}, &StartChildError{ID: c.spec.ID, Reason: err}
 	}
 	if !ignored || c.spec.Restart != Temporary {
-		s.children = append(s.children, c)
+		s.add(c)
 	}
 	return c.pid, nil
 }

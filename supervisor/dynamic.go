@@ -152,7 +152,7 @@ func (r startDynamicChild) handle(s *server, ctx *genserver.Ctx) (any, error) {
 		return pid.Pid{}, &StartChildError{Reason: err}
 	}
 	if !ignored {
-		s.children = append(s.children, c)
+		s.add(c)
 	}
 	return c.pid, nil
 }
@@ -163,7 +163,7 @@ func (r terminateDynamicChild) handle(s *server, ctx *genserver.Ctx) (any, error
 	if !s.dynamic {
 		return nil, ErrNotDynamic
 	}
-	c, ok := s.byPid[r.pid]
+	c, ok := s.childOf(r.pid)
 	if !ok {
 		return nil, ErrNotFound
 	}

@@ -40,9 +40,9 @@ type server struct {
 	max      int                              // dynamic: the most children at once; 0 means no limit
 	template func(arg any) (ChildSpec, error) // dynamic: the spec of a child started with arg
 	children []*child
-	byPid    map[pid.Pid]*child
-	restarts []restartsIn // restarts in the intensity window, oldest first
-	inWindow int          // their total
+	byPid    map[pid.Pid]*child // the running children by Pid, once there are more than scanChildren
+	restarts []restartsIn       // restarts in the intensity window, oldest first
+	inWindow int                // their total
 	log      *zap.Logger
 	self     pid.Pid
 	note     linkNote        // what the last start function linked
@@ -50,7 +50,52 @@ type server struct {
 }
 
 func newServer(spec Spec) *server {
-	return &server{spec: spec, byPid: make(map[pid.Pid]*child)}
+	return &server{spec: spec}
+}
+
+// scanChildren is how many children a supervisor finds by a scan of its
+// children before it keeps them in a map by Pid: for a few children a scan
+// is cheaper than the map's upkeep on every restart.
+const scanChildren = 8
+
+// childOf returns the running child whose process is p.
+func (s *server) childOf(p pid.Pid) (*child, bool) {
+	if s.byPid != nil {
+		c, ok := s.byPid[p]
+		return c, ok
+	}
+	if p.IsZero() {
+		return nil, false
+	}
+	for _, c := range s.children {
+		if c.pid == p {
+			return c, true
+		}
+	}
+	return nil, false
+}
+
+// add appends c to the children; past scanChildren, the running children
+// are indexed by Pid from then on.
+func (s *server) add(c *child) {
+	s.children = append(s.children, c)
+	if s.byPid != nil || len(s.children) <= scanChildren {
+		return // start has indexed c, if it needed to
+	}
+	s.byPid = make(map[pid.Pid]*child, len(s.children))
+	for _, c := range s.children {
+		if !c.pid.IsZero() {
+			s.byPid[c.pid] = c
+		}
+	}
+}
+
+// forget clears c's process, which has exited or been detached.
+func (s *server) forget(c *child) {
+	if s.byPid != nil {
+		delete(s.byPid, c.pid)
+	}
+	c.pid = pid.Pid{}
 }
 
 // request is a call to the supervisor.
@@ -80,7 +125,7 @@ func (s *server) Init(ctx *genserver.Ctx) error {
 		if ignored && c.spec.Restart == Temporary {
 			continue
 		}
-		s.children = append(s.children, c)
+		s.add(c)
 	}
 	return nil
 }
@@ -108,7 +153,9 @@ func (s *server) start(ctx *genserver.Ctx, c *child) (ignored bool, err error) {
 		}
 	}
 	c.pid, c.restarting = p, false
-	s.byPid[p] = c
+	if s.byPid != nil {
+		s.byPid[p] = c
+	}
 	if ce := s.log.Check(zapcore.DebugLevel, "child started"); ce != nil {
 		ce.Write(zap.String("id", c.spec.ID), zap.Stringer("pid", p))
 	}
@@ -162,7 +209,7 @@ func (s *server) HandleCast(*genserver.Ctx, genserver.Never) {}
 func (s *server) HandleInfo(ctx *genserver.Ctx, msg any) {
 	switch m := msg.(type) {
 	case link.Exit:
-		if c, ok := s.byPid[m.From]; ok {
+		if c, ok := s.childOf(m.From); ok {
 			s.exited(ctx, c, m.Reason)
 		}
 	case retry:
@@ -178,9 +225,8 @@ func (s *server) Terminate(ctx *genserver.Ctx, _ error) { s.terminateAll(ctx) }
 
 // exited handles the exit of child c with reason.
 func (s *server) exited(ctx *genserver.Ctx, c *child, reason error) {
-	delete(s.byPid, c.pid)
-	c.pid = pid.Pid{}
-	if !process.IsShutdown(reason) {
+	s.forget(c)
+	if s.log.Core().Enabled(zapcore.ErrorLevel) && !process.IsShutdown(reason) {
 		if ce := s.log.Check(zapcore.ErrorLevel, "child terminated"); ce != nil {
 			ce.Write(zap.String("id", c.spec.ID), zap.Error(reason))
 		}
@@ -346,8 +392,7 @@ func (s *server) detach(ctx *genserver.Ctx, c *child) pid.Pid {
 	if p.IsZero() {
 		return p
 	}
-	delete(s.byPid, p)
-	c.pid = pid.Pid{}
+	s.forget(c)
 	link.Unlink(ctx.Process(), p)
 	return p
 }
