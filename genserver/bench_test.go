@@ -11,8 +11,9 @@ import (
 	"github.com/spawned-go/spawned/process"
 )
 
-// Benchmarks of the BENCHMARKS.md workloads W2 (call), W3 (cast) and W4
-// (fan-in) on a genserver, per backend. Each uses its own silent node.
+// Benchmarks of the BENCHMARKS.md workloads W1 (start), W2 (call), W3
+// (cast) and W4 (fan-in) on a genserver, per backend. Each uses its own
+// silent node.
 
 // benchGSCount is a cast that costs no allocation to box.
 type benchGSCount struct{}
@@ -51,6 +52,19 @@ func benchGSConfirm(b *testing.B, ctx context.Context, ref benchGSRef, want int)
 	}
 	if got != want {
 		b.Fatalf("server counted %d; want %d", got, want)
+	}
+}
+
+// W1: start minimal servers one after another; each stays alive.
+func BenchmarkW1Start(b *testing.B) {
+	node := testkit.Node(b)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := genserver.Start(ctx, node, &benchGSServer{}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spawned-go/spawned/internal/core"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
@@ -169,14 +170,14 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 	s.onExit = o.onExit
 	st := s.startup.Load()
 	defer s.startup.Store(nil) // an idle server keeps none of the start's state
-	spawnOpts := []process.SpawnOption{process.WithBackend(o.backend), process.OnExit(s.exited), process.WithMailboxLimit(o.limit)}
-	if o.name != "" && o.via == nil {
-		spawnOpts = append(spawnOpts, process.WithName(o.name))
+	spec := core.Spec{Handler: s, Backend: o.backend, MailboxLimit: o.limit}
+	if o.via == nil {
+		spec.Name = o.name
 	}
 	if parent != nil {
-		spawnOpts = append(spawnOpts, process.WithLink(parent))
+		spec.Parent, spec.Link = (*core.Proc)(parent), true
 	}
-	p, err := node.SpawnHandler(s, spawnOpts...)
+	cp, _, err := (*core.Node)(node).Spawn(spec)
 	if err != nil {
 		var taken *registry.NameTakenError
 		if errors.As(err, &taken) {
@@ -184,6 +185,7 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 		}
 		return zero, err
 	}
+	p := cp.Pid()
 	ref := Ref[Req, Rep, Msg]{node: node, pid: p, name: o.name, via: o.via}
 
 	var deadline <-chan time.Time

@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/spawned-go/spawned/internal/core"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
@@ -270,9 +271,9 @@ func newServer[Req, Rep, Msg any](impl Behaviour[Req, Rep, Msg], parent *process
 	return s
 }
 
-// exited runs once the server's process has exited: every call it still
+// Exited runs once the server's process has exited: every call it still
 // owed an answer fails with the exit reason.
-func (s *server[Req, Rep, Msg]) exited(reason error) {
+func (s *server[Req, Rep, Msg]) Exited(reason error) {
 	if s.via != nil && s.via.held.Load() {
 		s.via.r.UnregisterName(s.via.name)
 	}
@@ -289,7 +290,8 @@ func (s *server[Req, Rep, Msg]) exited(reason error) {
 }
 
 // Init runs the behaviour's Init on the server's backend.
-func (s *server[Req, Rep, Msg]) Init(p *process.Process) (reason error) {
+func (s *server[Req, Rep, Msg]) Init(cp *core.Proc) (reason error) {
+	p := (*process.Process)(cp)
 	s.ctx.p = p
 	defer func() {
 		if v := recover(); v != nil {
@@ -363,7 +365,8 @@ func (s *server[Req, Rep, Msg]) after() error {
 }
 
 // HandleMessage dispatches one message to the behaviour.
-func (s *server[Req, Rep, Msg]) HandleMessage(p *process.Process, msg any) (reason error) {
+func (s *server[Req, Rep, Msg]) HandleMessage(cp *core.Proc, msg any) (reason error) {
+	p := (*process.Process)(cp)
 	defer func() {
 		if v := recover(); v != nil {
 			reason = s.terminate(crash(v))

@@ -58,6 +58,13 @@ type Initializer interface {
 	Init(p *Proc) error
 }
 
+// Exiter is an optional Handler method: Exited runs once with the exit
+// reason after the process has exited, as Spec.OnExit does (which, when set,
+// runs instead).
+type Exiter interface {
+	Exited(reason error)
+}
+
 // Spec describes a process to spawn.
 type Spec struct {
 	Func    Func
@@ -242,7 +249,7 @@ func (p *Proc) attachParent(parent *Proc, link, monitor bool) (pid.Ref, error) {
 
 // discard undoes a spawn that failed before the process ran.
 func (p *Proc) discard() {
-	p.onExit = nil // it never ran, so it never exits
+	p.onExit, p.handler = nil, nil // it never ran, so it never exits
 	p.mu.Lock()
 	d := p.dieLocked(Normal) // no links or monitors yet: only the name goes
 	p.mu.Unlock()

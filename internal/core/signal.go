@@ -123,6 +123,8 @@ func (n *Node) propagate(d *death) {
 		}
 		if p.onExit != nil {
 			p.onExit(d.reason)
+		} else if e, ok := p.handler.(Exiter); ok {
+			e.Exited(d.reason)
 		}
 		for other := range d.links {
 			q := n.table.get(other.Serial())
