@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"sync"
 	"time"
 
@@ -188,6 +189,12 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 	p := cp.Pid()
 	ref := Ref[Req, Rep, Msg]{node: node, pid: p, name: o.name, via: o.via}
 
+	runtime.Gosched() // as in Call: let Init run before blocking
+	select {
+	case <-st.started:
+		return ref, nil
+	default:
+	}
 	var deadline <-chan time.Time
 	if o.timeout > 0 {
 		t := time.NewTimer(o.timeout)
@@ -321,6 +328,15 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 	c.done = make(chan struct{}, 1)
 	if err := r.send(ctx, target, c); err != nil {
 		return zero, r.fail(target, err)
+	}
+	// Give the server's goroutine, just woken, the processor before
+	// blocking: a quick answer is then waiting when the caller runs again,
+	// and neither side pays for a parked wait.
+	runtime.Gosched()
+	select {
+	case <-c.done:
+		return r.answer(target, c.res)
+	default:
 	}
 	var timeout <-chan time.Time
 	if _, ok := ctx.Deadline(); !ok {
