@@ -98,14 +98,18 @@ func BenchmarkW7Exit(b *testing.B) {
 // until the supervisor's start function has returned and then calls the
 // restarted server once, so that allocs/op counts one restart's own
 // allocations (the exit, the supervisor's handling, the start and one
-// call) without the failed calls of a polling client.
+// call) without the failed calls of a polling client. It reports the same
+// breakdown as BenchmarkW7Exit.
 func BenchmarkW7Quiet(b *testing.B) {
 	n := testkit.Node(b)
 	ctx := context.Background()
 	restarted := make(chan struct{}, 1)
+	var entered, returned atomic.Int64 // when the last start function began and ended
 	start := supervisor.GenServer(func() *pidServer { return &pidServer{} }, genserver.WithName("w7"))
 	signalled := func(ctx context.Context, sup *process.Process) (pid.Pid, error) {
+		entered.Store(time.Now().UnixNano())
 		p, err := start(ctx, sup)
+		returned.Store(time.Now().UnixNano())
 		restarted <- struct{}{}
 		return p, err
 	}
@@ -121,8 +125,10 @@ func BenchmarkW7Quiet(b *testing.B) {
 	if err != nil {
 		b.Fatalf("call: %v", err)
 	}
+	var toEnter, inStart, toCall time.Duration
 	b.ReportAllocs()
 	for b.Loop() {
+		t0 := time.Now().UnixNano()
 		if err := n.Exit(cur, errW7Crash); err != nil {
 			b.Fatalf("Exit: %v", err)
 		}
@@ -132,6 +138,15 @@ func BenchmarkW7Quiet(b *testing.B) {
 			b.Fatalf("call after the restart: %v, %v (old %v)", p, err, cur)
 		}
 		cur = p
+		t3 := time.Now().UnixNano()
+		t1, t2 := entered.Load(), returned.Load()
+		toEnter += time.Duration(t1 - t0)
+		inStart += time.Duration(t2 - t1)
+		toCall += time.Duration(t3 - t2)
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e3/float64(b.N), "µs/restart")
+	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 / float64(b.N) }
+	b.ReportMetric(per(b.Elapsed()), "µs/restart")
+	b.ReportMetric(per(toEnter), "exit-µs")
+	b.ReportMetric(per(inStart), "start-µs")
+	b.ReportMetric(per(toCall), "call-µs")
 }
