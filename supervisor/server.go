@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -147,7 +148,7 @@ func (s *server) start(ctx *genserver.Ctx, c *child) (ignored bool, err error) {
 	}
 	// A start function is meant to link; make sure, so an exit is never
 	// missed, unless one of this package's start functions says it did.
-	if s.note.linked != p {
+	if p.Node() != ctx.Self().Node() || s.note.serial.Load() != p.Serial() {
 		if err := link.Link(ctx.Process(), p); err != nil {
 			return false, err
 		}
@@ -175,16 +176,18 @@ func (s *server) callStart(ctx *genserver.Ctx, c *child) (p pid.Pid, err error) 
 		s.note.sup = ctx.Process()
 		s.startCtx = context.WithValue(ctx.Context(), linkNoteKey{}, &s.note)
 	}
-	s.note.linked = pid.Pid{}
+	s.note.serial.Store(0)
 	return c.spec.Start(s.startCtx, ctx.Process())
 }
 
 // linkNote lets this package's start functions tell the supervisor that
 // the child they started is linked to it already, which saves a second
-// Link per start. It travels in the context a StartFunc gets.
+// Link per start. It travels in the context a StartFunc gets; the serial is
+// atomic so that a start function that hands its context to another
+// goroutine is no data race.
 type linkNote struct {
 	sup    *process.Process // the supervisor whose start function runs
-	linked pid.Pid          // the child a start function linked to sup
+	serial atomic.Uint64    // the serial of the child, on sup's node, a start function linked to sup
 }
 
 // linkNoteKey is the context key of the linkNote.
@@ -194,8 +197,8 @@ type linkNoteKey struct{}
 // to sup. A child linked to some other process is not recorded, so the
 // supervisor still links to it.
 func noteLinked(ctx context.Context, sup *process.Process, p pid.Pid) {
-	if n, ok := ctx.Value(linkNoteKey{}).(*linkNote); ok && n.sup == sup {
-		n.linked = p
+	if n, ok := ctx.Value(linkNoteKey{}).(*linkNote); ok && n.sup == sup && p.Node() == sup.Self().Node() {
+		n.serial.Store(p.Serial())
 	}
 }
 
