@@ -17,7 +17,7 @@ type mailbox struct {
 	mu     sync.Mutex
 	in     []any
 	closed bool
-	pushes uint64        // messages ever queued
+	pushes atomic.Uint64 // messages ever queued; written under mu, read by a lingering consumer without it
 	room   chan struct{} // closed when room appears or the mailbox closes
 
 	limit   int64        // most messages a bounded push may find queued; 0 means no bound
@@ -52,7 +52,7 @@ func (m *mailbox) push(msg any, bounded bool) pushResult {
 		return full
 	}
 	m.in = append(m.in, msg)
-	m.pushes++
+	m.pushes.Store(m.pushes.Load() + 1)
 	m.mu.Unlock()
 	return pushed
 }
@@ -82,7 +82,7 @@ func (m *mailbox) queuedLocked() int64 { return int64(len(m.in)) + m.left.Load()
 func (m *mailbox) stats() (queued int, pushes uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return int(m.queuedLocked()), m.pushes
+	return int(m.queuedLocked()), m.pushes.Load()
 }
 
 // taken publishes what is left of the consumer's batch and tells waiting

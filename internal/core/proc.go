@@ -417,7 +417,7 @@ func (p *Proc) activate() {
 		if blocking { // let other Blocking processes have a turn
 			p.node.releaseSlot()
 		}
-		if drained {
+		if drained && !p.linger() {
 			p.status.Store(uint32(Waiting))
 			p.sched.Store(false)
 			if !p.mbox.hasPending() || !p.sched.CompareAndSwap(false, true) {
@@ -429,6 +429,33 @@ func (p *Proc) activate() {
 			return
 		}
 	}
+}
+
+// lingerRounds bounds how many times a drained activation yields its
+// processor, waiting for another message, before it goes idle.
+const lingerRounds = 8
+
+// linger keeps a drained activation for a moment, yielding the processor
+// each round so that the senders run, and reports whether a message
+// arrived meanwhile. A busy sender then keeps its receiver's activation
+// going instead of paying to wake it for every few messages. It does not
+// linger when a process waits in its worker's runnext slot.
+func (p *Proc) linger() bool {
+	w := p.worker.Load()
+	if w == nil {
+		return false
+	}
+	seen := p.mbox.pushes.Load()
+	for range lingerRounds {
+		if w.runnext.Load() != nil || p.dead.Load() {
+			return false
+		}
+		runtime.Gosched()
+		if p.mbox.pushes.Load() != seen {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *Proc) releaseIf(held bool) {
