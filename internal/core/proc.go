@@ -401,6 +401,7 @@ func (p *Proc) activate() {
 	if blocking && !p.node.acquireSlot(p) {
 		return
 	}
+	handledBefore := p.handled.Load()
 	if !p.inited {
 		p.inited = true
 		if !p.runInit() {
@@ -417,7 +418,7 @@ func (p *Proc) activate() {
 		if blocking { // let other Blocking processes have a turn
 			p.node.releaseSlot()
 		}
-		if drained && !p.linger() {
+		if drained && !p.linger(handledBefore) {
 			p.status.Store(uint32(Waiting))
 			p.sched.Store(false)
 			if !p.mbox.hasPending() || !p.sched.CompareAndSwap(false, true) {
@@ -439,10 +440,11 @@ const lingerRounds = 8
 // each round so that the senders run, and reports whether a message
 // arrived meanwhile. A busy sender then keeps its receiver's activation
 // going instead of paying to wake it for every few messages. It does not
-// linger when a process waits in its worker's runnext slot.
-func (p *Proc) linger() bool {
+// linger when a process waits in its worker's runnext slot, nor after an
+// activation that handled no message (one that only ran Init).
+func (p *Proc) linger(handledBefore uint64) bool {
 	w := p.worker.Load()
-	if w == nil {
+	if w == nil || p.handled.Load() == handledBefore {
 		return false
 	}
 	seen := p.mbox.pushes.Load()
