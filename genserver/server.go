@@ -400,9 +400,9 @@ func (s *server[Req, Rep, Msg]) HandleMessage(cp *core.Proc, msg any) (reason er
 			s.ctx.Stop(m.Reason)
 			break
 		}
-		s.info(m)
+		s.info(msg) // the message as it came: no second boxing
 	default:
-		s.info(m)
+		s.info(msg)
 	}
 	return s.after()
 }
