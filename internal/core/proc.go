@@ -144,7 +144,7 @@ type Proc struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	trap   bool
-	links  map[pid.Pid]struct{}
+	links  *linkSet
 	monIn  map[pid.Ref]watcher // monitors on this process
 	monOut map[pid.Ref]pid.Pid // monitors this process holds
 	name   string

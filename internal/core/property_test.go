@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -312,7 +313,7 @@ func checkInvariants(rt *rapid.T, n *Node, m *model, procs []*Proc) {
 	for _, p := range procs {
 		p.mu.Lock()
 		alive := !p.dead.Load()
-		state := fmt.Sprintf("links=%v monIn=%d monOut=%d name=%q", p.links, len(p.monIn), len(p.monOut), p.name)
+		state := fmt.Sprintf("links=%v monIn=%d monOut=%d name=%q", slices.Collect(p.links.all()), len(p.monIn), len(p.monOut), p.name)
 		if alive != m.alive[p] {
 			p.mu.Unlock()
 			rt.Fatalf("%v alive=%v, model %v", p.pid, alive, m.alive[p])
@@ -331,12 +332,12 @@ func checkInvariants(rt *rapid.T, n *Node, m *model, procs []*Proc) {
 				rt.Fatalf("dead %v still in the table", p.pid)
 			}
 		}
-		if len(p.links) != len(m.links[p]) {
+		if p.links.len() != len(m.links[p]) {
 			p.mu.Unlock()
 			rt.Fatalf("%v %s, model links %d", p.pid, state, len(m.links[p]))
 		}
-		links := make([]pid.Pid, 0, len(p.links))
-		for l := range p.links {
+		links := make([]pid.Pid, 0, p.links.len())
+		for l := range p.links.all() {
 			links = append(links, l)
 		}
 		out := make(map[pid.Ref]pid.Pid, len(p.monOut))
@@ -351,7 +352,7 @@ func checkInvariants(rt *rapid.T, n *Node, m *model, procs []*Proc) {
 				rt.Fatalf("%v linked to dead %v", p.pid, l)
 			}
 			q.mu.Lock()
-			_, back := q.links[p.pid]
+			back := q.links.has(p.pid)
 			q.mu.Unlock()
 			if !back {
 				rt.Fatalf("link %v-%v is one-sided", p.pid, l)

@@ -34,7 +34,7 @@ type watcher struct {
 type death struct {
 	p      *Proc
 	reason error
-	links  map[pid.Pid]struct{}
+	links  *linkSet
 	monIn  map[pid.Ref]watcher
 	monOut map[pid.Ref]pid.Pid
 	timers map[pid.Ref]*timer
@@ -126,7 +126,7 @@ func (n *Node) propagate(d *death) {
 		} else if e, ok := p.handler.(Exiter); ok {
 			e.Exited(d.reason)
 		}
-		for other := range d.links {
+		for other := range d.links.all() {
 			q := n.table.get(other.Serial())
 			if q == nil {
 				continue
@@ -200,10 +200,9 @@ func (p *Proc) exitSignal(from pid.Pid, reason error, viaLink bool) *death {
 		return nil
 	}
 	if viaLink {
-		if _, ok := p.links[from]; !ok {
+		if !p.links.remove(from) {
 			return nil // unlinked before the signal arrived
 		}
-		delete(p.links, from)
 	}
 	switch {
 	case p.trap:
@@ -276,14 +275,8 @@ func lockPair(a, b *Proc) (unlock func()) {
 }
 
 func addLink(a, b *Proc) {
-	if a.links == nil {
-		a.links = make(map[pid.Pid]struct{})
-	}
-	if b.links == nil {
-		b.links = make(map[pid.Pid]struct{})
-	}
-	a.links[b.pid] = struct{}{}
-	b.links[a.pid] = struct{}{}
+	addTo(&a.links, b.pid)
+	addTo(&b.links, a.pid)
 }
 
 func addMonitor(w, target *Proc, ref pid.Ref) {
@@ -343,7 +336,7 @@ func (p *Proc) linkDead(target pid.Pid, reason error) error {
 // linkDeadLocked links p to a dead target. If the link already exists, the
 // target's exit signal is on its way over it: nothing more happens.
 func (p *Proc) linkDeadLocked(target pid.Pid, reason error) error {
-	if _, linked := p.links[target]; linked {
+	if p.links.has(target) {
 		return nil
 	}
 	if p.trap {
@@ -374,13 +367,13 @@ func (p *Proc) Unlink(target pid.Pid) error {
 	q := p.node.proc(target)
 	if q == nil || q == p {
 		p.mu.Lock()
-		delete(p.links, target)
+		p.links.remove(target)
 		p.mu.Unlock()
 		return nil
 	}
 	unlock := lockPair(p, q)
-	delete(p.links, target)
-	delete(q.links, p.pid)
+	p.links.remove(target)
+	q.links.remove(p.pid)
 	unlock()
 	return nil
 }
@@ -537,7 +530,7 @@ func (n *Node) Info(target pid.Pid) (Info, error) {
 		TrapExit: q.trap, MessageQueueLen: queued, WaitingSenders: int(q.mbox.waiters.Load()),
 		Received: pushes, Handled: q.handled.Load(), Sent: q.sent.Load(),
 	}
-	for l := range q.links {
+	for l := range q.links.all() {
 		in.Links = append(in.Links, l)
 	}
 	sort.Slice(in.Links, func(i, j int) bool { return in.Links[i].Serial() < in.Links[j].Serial() })
