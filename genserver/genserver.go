@@ -325,7 +325,7 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 		return zero, r.fail(target, ctxError(ctx))
 	}
 	c := &call[Req, Rep]{req: req}
-	c.done = make(chan struct{}, 1)
+	c.done = doneChans.Get().(chan struct{})
 	if err := r.send(ctx, target, c); err != nil {
 		return zero, r.fail(target, err)
 	}
@@ -335,7 +335,7 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 	runtime.Gosched()
 	select {
 	case <-c.done:
-		return r.answer(target, c.res)
+		return r.answered(target, c)
 	default:
 	}
 	var timeout <-chan time.Time
@@ -347,7 +347,7 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 	}
 	select {
 	case <-c.done:
-		return r.answer(target, c.res)
+		return r.answered(target, c)
 	case <-ctx.Done():
 		err = ctxError(ctx)
 	case <-timeout:
@@ -355,10 +355,23 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 	}
 	if !c.abandon() { // the answer came just now: take it
 		<-c.done
-		return r.answer(target, c.res)
+		return r.answered(target, c)
 	}
+	doneChans.Put(c.done) // abandoned: nothing will signal on it
 	return zero, r.fail(target, err)
 }
+
+// answered returns the result of a call whose signal the caller has
+// received, and recycles its channel: a settled answer never signals again.
+func (r Ref[Req, Rep, Msg]) answered(server pid.Pid, c *call[Req, Rep]) (Rep, error) {
+	doneChans.Put(c.done)
+	return r.answer(server, c.res)
+}
+
+// doneChans recycles the signal channels of calls. A channel goes back once
+// its call is settled and its one signal received, or abandoned by its
+// caller: either way nothing sends on it again.
+var doneChans = sync.Pool{New: func() any { return make(chan struct{}, 1) }}
 
 // answer turns a call's result into what Call returns.
 func (r Ref[Req, Rep, Msg]) answer(server pid.Pid, res result[Rep]) (Rep, error) {
