@@ -80,10 +80,8 @@ func (n *Node) Unregister(name string) error {
 	}
 }
 
-// WhereIs returns the Pid registered under name.
-func (n *Node) WhereIs(name string) (pid.Pid, bool) {
-	return n.names.whereIs(name)
-}
+// WhereIs returns the Pid registered under name. A nil node has no names.
+func (n *Node) WhereIs(name string) (pid.Pid, bool) { return WhereIs(n, name) }
 
 // NameOf returns the registered name of p.
 func (n *Node) NameOf(p pid.Pid) (string, bool) {
