@@ -16,12 +16,12 @@ type mailbox struct {
 	// The producers' side, guarded by mu.
 	mu     sync.Mutex
 	in     []any
-	closed bool
 	pushes atomic.Uint64 // messages ever queued; written under mu, read by a lingering consumer without it
 	room   chan struct{} // closed when room appears or the mailbox closes
 
 	limit   int64        // most messages a bounded push may find queued; 0 means no bound
 	waiters atomic.Int32 // senders waiting for room
+	closed  bool         // guarded by mu
 
 	// The consumer's side, guarded by lmu.
 	lmu   sync.Mutex

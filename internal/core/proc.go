@@ -125,25 +125,23 @@ func (s Status) String() string {
 type Proc struct {
 	node    *Node
 	pid     pid.Pid
-	backend Backend
-	fn      Func
-	handler Handler
+	handler Handler // a funcHandler for a Func process
 	onExit  func(reason error)
 
 	// Senders read these on every message; they change rarely.
 	dead  atomic.Bool
 	sched atomic.Bool // a handler activation is scheduled or running
 
-	wake   chan struct{} // Func and Thread processes: a message or death
-	slot   bool          // a Func process on Blocking holds a pool slot; owned by its goroutine
-	inited bool          // a Handler process's Init has run; owned by its activation
+	wake    chan struct{} // Func and Thread processes: a message or death
+	backend Backend
+	slot    bool // a Func process on Blocking holds a pool slot; owned by its goroutine
+	inited  bool // a Handler process's Init has run; owned by its activation
 
-	mu sync.Mutex
 	// The fields below are guarded by mu.
-	reason error
-	ctx    context.Context
-	cancel context.CancelCauseFunc
 	trap   bool
+	mu     sync.Mutex
+	reason error
+	ctx    *procContext // made on first use
 	links  *linkSet
 	monIn  map[pid.Ref]watcher // monitors on this process
 	monOut map[pid.Ref]pid.Pid // monitors this process holds
@@ -161,6 +159,24 @@ type Proc struct {
 	sent     atomic.Uint64
 	handled  atomic.Uint64
 	worker   atomic.Pointer[worker] // the worker running the current activation
+}
+
+// procContext is a process's context, cancelled with the exit reason.
+type procContext struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+}
+
+// funcHandler keeps the body of a Func process in the handler field; its
+// HandleMessage is never called.
+type funcHandler Func
+
+func (funcHandler) HandleMessage(*Proc, any) error { return nil }
+
+// body returns the Func of a Func process, or nil for a Handler process.
+func (p *Proc) body() Func {
+	f, _ := p.handler.(funcHandler)
+	return Func(f)
 }
 
 const (
@@ -181,14 +197,15 @@ func (n *Node) Spawn(s Spec) (*Proc, pid.Ref, error) {
 	if s.MailboxLimit < 0 {
 		return nil, pid.Ref{}, fmt.Errorf("%w: %d", ErrBadMailboxLimit, s.MailboxLimit)
 	}
-	p := &Proc{node: n, backend: s.Backend, fn: s.Func, handler: s.Handler, onExit: s.OnExit}
+	p := &Proc{node: n, backend: s.Backend, handler: s.Handler, onExit: s.OnExit}
 	p.mbox.limit = int64(s.MailboxLimit)
+	if s.Func != nil {
+		p.handler = funcHandler(s.Func)
+	}
 	if s.Func != nil || s.Backend == Thread {
 		p.wake = make(chan struct{}, 1)
 	}
-	if s.Func != nil {
-		p.ctx, p.cancel = context.WithCancelCause(context.Background())
-	} else {
+	if s.Func == nil {
 		p.sched.Store(true) // start schedules the first activation; sends until then only queue
 	}
 
@@ -260,7 +277,7 @@ func (p *Proc) discard() {
 }
 
 func (p *Proc) start() {
-	if p.fn != nil {
+	if p.body() != nil {
 		go p.runFunc()
 		return
 	}
@@ -289,12 +306,13 @@ func (p *Proc) Context() context.Context {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ctx == nil {
-		p.ctx, p.cancel = context.WithCancelCause(context.Background())
+		ctx, cancel := context.WithCancelCause(context.Background())
+		p.ctx = &procContext{ctx: ctx, cancel: cancel}
 		if p.dead.Load() {
-			p.cancel(p.reason)
+			cancel(p.reason)
 		}
 	}
-	return p.ctx
+	return p.ctx.ctx
 }
 
 // Reason returns the exit reason of a dead process, or nil while it lives.
@@ -347,7 +365,8 @@ func (p *Proc) runFunc() {
 		return
 	}
 	p.enter()
-	reason := p.call(func() error { return p.fn(p) })
+	fn := p.body()
+	reason := p.call(func() error { return fn(p) })
 	p.leave()
 	p.releaseSlot()
 	p.exit(orNormal(reason))
@@ -665,7 +684,7 @@ func (p *Proc) Receive(ctx context.Context) (any, error) {
 // ReceiveMatch returns the oldest message for which match is true (any
 // message when match is nil), leaving the others queued in order.
 func (p *Proc) ReceiveMatch(ctx context.Context, match func(any) bool) (any, error) {
-	if p.fn == nil {
+	if p.body() == nil {
 		return nil, ErrNotReceiver
 	}
 	for {
@@ -699,8 +718,7 @@ func (p *Proc) wait(ctx context.Context) error {
 	p.status.Store(uint32(Waiting))
 	var err error
 	select {
-	case <-p.wake:
-	case <-p.ctx.Done():
+	case <-p.wake: // a message, or the process's death
 	case <-ctx.Done():
 		err = ctx.Err()
 	}

@@ -65,8 +65,8 @@ func (p *Proc) dieLocked(reason error) *death {
 	}
 	d := &death{p: p, reason: reason, links: p.links, monIn: p.monIn, monOut: p.monOut, timers: p.timers}
 	p.links, p.monIn, p.monOut, p.timers = nil, nil, nil, nil
-	if p.cancel != nil {
-		p.cancel(reason)
+	if p.ctx != nil {
+		p.ctx.cancel(reason)
 	}
 	if p.wake != nil {
 		select {
