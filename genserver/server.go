@@ -81,12 +81,12 @@ type stop struct{ reason error }
 // callback it is passed to.
 type Ctx struct {
 	p       *process.Process
-	parent  pid.Pid
+	parent  *process.Process // the process that called StartLink, or nil
 	ctx     context.Context
-	stopped bool
 	reason  error
 	cont    func(*Ctx)
 	idle    time.Duration
+	stopped bool
 }
 
 // Self returns the server's Pid.
@@ -100,7 +100,7 @@ func (c *Ctx) Node() *process.Node { return c.p.Node() }
 
 // Parent returns the process that started the server with StartLink, or the
 // zero Pid.
-func (c *Ctx) Parent() pid.Pid { return c.parent }
+func (c *Ctx) Parent() pid.Pid { return c.parent.Self() }
 
 // Logger returns the node's logger.
 func (c *Ctx) Logger() *zap.Logger { return c.p.Node().Logger() }
@@ -235,11 +235,10 @@ type server[Req, Rep, Msg any] struct {
 	impl     Behaviour[Req, Rep, Msg]
 	ctx      Ctx
 	callCtx  CallCtx[Rep]
-	parent   *process.Process
 	startup  atomic.Pointer[startup] // nil once Start has returned
 	current  atomic.Pointer[call[Req, Rep]]
 	deferred deferred[Rep]
-	idleRef  pid.Ref // the armed idle timer, if any
+	idleRef  uint64 // the ID of the armed idle timer's Ref; 0 when none
 	idleSeq  uint64
 	onExit   func(reason error) // the user's WithOnExit
 	via      *viaName           // the name in a Registrar, for WithVia
@@ -262,11 +261,9 @@ type viaName struct {
 }
 
 func newServer[Req, Rep, Msg any](impl Behaviour[Req, Rep, Msg], parent *process.Process) *server[Req, Rep, Msg] {
-	s := &server[Req, Rep, Msg]{impl: impl, parent: parent}
+	s := &server[Req, Rep, Msg]{impl: impl}
 	s.startup.Store(&startup{started: make(chan struct{}), exit: make(chan error, 1)})
-	if parent != nil {
-		s.ctx.parent = parent.Self()
-	}
+	s.ctx.parent = parent
 	s.callCtx = CallCtx[Rep]{Ctx: &s.ctx, tracker: &s.deferred}
 	return s
 }
@@ -298,8 +295,8 @@ func (s *server[Req, Rep, Msg]) Init(cp *core.Proc) (reason error) {
 			reason = crash(v)
 			s.report("init crashed", reason)
 		}
-		if reason != nil && s.parent != nil && !s.parent.TrapsExits() && !process.IsNormal(reason) {
-			link.Unlink(p, s.parent.Self()) // a failed start returns an error; it does not kill the caller
+		if parent := s.ctx.parent; reason != nil && parent != nil && !parent.TrapsExits() && !process.IsNormal(reason) {
+			link.Unlink(p, parent.Self()) // a failed start returns an error; it does not kill the caller
 		}
 	}()
 	st := s.startup.Load()
@@ -358,7 +355,7 @@ func (s *server[Req, Rep, Msg]) after() error {
 		s.idleSeq++
 		ref, err := s.ctx.p.SendAfter(s.ctx.Self(), idleTimer{seq: s.idleSeq}, d)
 		if err == nil {
-			s.idleRef = ref
+			s.idleRef = ref.ID()
 		}
 	}
 	return nil
@@ -374,16 +371,16 @@ func (s *server[Req, Rep, Msg]) HandleMessage(cp *core.Proc, msg any) (reason er
 	}()
 	s.ctx.idle = 0
 	if t, ok := msg.(idleTimer); ok {
-		if t.seq != s.idleSeq || s.idleRef.IsZero() {
+		if t.seq != s.idleSeq || s.idleRef == 0 {
 			return nil // cancelled after it was sent
 		}
-		s.idleRef = pid.Ref{}
+		s.idleRef = 0
 		s.info(Timeout{})
 		return s.after()
 	}
-	if !s.idleRef.IsZero() { // any other message cancels the idle timeout
-		p.CancelTimer(s.idleRef)
-		s.idleRef = pid.Ref{}
+	if s.idleRef != 0 { // any other message cancels the idle timeout
+		p.CancelTimer(pid.NewRef(p.Self().Node(), s.idleRef))
+		s.idleRef = 0
 		s.idleSeq++ // and makes a timer message already queued stale
 	}
 	switch m := msg.(type) {
@@ -394,7 +391,7 @@ func (s *server[Req, Rep, Msg]) HandleMessage(cp *core.Proc, msg any) (reason er
 	case stop:
 		s.ctx.Stop(m.reason)
 	case link.Exit:
-		if m.From == s.ctx.parent {
+		if m.From == s.ctx.Parent() {
 			// The parent exited, or for a server started by Start, the
 			// program told it to exit (Node.Exit): a trapping server stops.
 			s.ctx.Stop(m.Reason)
