@@ -28,6 +28,66 @@ func (*pidServer) HandleCall(c *genserver.CallCtx[pid.Pid], _ struct{}) (pid.Pid
 // errW7Crash is the abnormal reason the W7 benchmarks crash the child with.
 var errW7Crash = errors.New("crash")
 
+// w7Bench is the setup both W7 benchmarks share: a one_for_one supervisor
+// with one registered pidServer child whose start function is timed.
+type w7Bench struct {
+	node      *process.Node
+	ref       genserver.Ref[struct{}, pid.Pid, genserver.Never]
+	cur       pid.Pid      // the child now running
+	entered   atomic.Int64 // when the last start function began
+	returned  atomic.Int64 // and when it ended
+	restarted chan struct{}
+
+	toEnter, inStart, toCall time.Duration
+}
+
+// newW7Bench starts the supervisor and its child and calls the child once.
+func newW7Bench(b *testing.B) *w7Bench {
+	w := &w7Bench{node: testkit.Node(b), restarted: make(chan struct{}, 1)}
+	start := supervisor.GenServer(func() *pidServer { return &pidServer{} }, genserver.WithName("w7"))
+	timed := func(ctx context.Context, sup *process.Process) (pid.Pid, error) {
+		w.entered.Store(time.Now().UnixNano())
+		p, err := start(ctx, sup)
+		w.returned.Store(time.Now().UnixNano())
+		select {
+		case w.restarted <- struct{}{}:
+		default: // BenchmarkW7Exit does not wait for it
+		}
+		return p, err
+	}
+	ctx := context.Background()
+	if _, err := supervisor.Start(ctx, w.node, supervisor.Spec{
+		Strategy: supervisor.OneForOne, Intensity: 1 << 30, Period: time.Second,
+		Children: []supervisor.ChildSpec{{ID: "w7", Start: timed}},
+	}); err != nil {
+		b.Fatalf("Start: %v", err)
+	}
+	w.ref = genserver.Named[struct{}, pid.Pid, genserver.Never](w.node, "w7")
+	var err error
+	if w.cur, err = w.ref.Call(ctx, struct{}{}); err != nil {
+		b.Fatalf("call: %v", err)
+	}
+	return w
+}
+
+// lap adds one restart, crashed at t0 and answered now, to the breakdown.
+func (w *w7Bench) lap(t0 time.Time) {
+	t3 := time.Now().UnixNano()
+	t1, t2 := w.entered.Load(), w.returned.Load()
+	w.toEnter += time.Duration(t1 - t0.UnixNano())
+	w.inStart += time.Duration(t2 - t1)
+	w.toCall += time.Duration(t3 - t2)
+}
+
+// report reports the time per restart and its breakdown.
+func (w *w7Bench) report(b *testing.B) {
+	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 / float64(b.N) }
+	b.ReportMetric(per(b.Elapsed()), "µs/restart")
+	b.ReportMetric(per(w.toEnter), "exit-µs")
+	b.ReportMetric(per(w.inStart), "start-µs")
+	b.ReportMetric(per(w.toCall), "call-µs")
+}
+
 // BenchmarkW7Exit is workload W7 as bench/cmd/spawned runs it: the child is
 // crashed from outside with an exit signal, and the client calls it by name
 // until the restarted server answers. It also reports where a restart's
@@ -35,43 +95,23 @@ var errW7Crash = errors.New("crash")
 // start function (start-µs), and from then until the client's call
 // succeeds (call-µs).
 func BenchmarkW7Exit(b *testing.B) {
-	n := testkit.Node(b)
+	w := newW7Bench(b)
 	ctx := context.Background()
-	var entered, returned atomic.Int64 // when the last start function began and ended
-	start := supervisor.GenServer(func() *pidServer { return &pidServer{} }, genserver.WithName("w7"))
-	timed := func(ctx context.Context, sup *process.Process) (pid.Pid, error) {
-		entered.Store(time.Now().UnixNano())
-		p, err := start(ctx, sup)
-		returned.Store(time.Now().UnixNano())
-		return p, err
-	}
-	if _, err := supervisor.Start(ctx, n, supervisor.Spec{
-		Strategy: supervisor.OneForOne, Intensity: 1 << 30, Period: time.Second,
-		Children: []supervisor.ChildSpec{{ID: "w7", Start: timed}},
-	}); err != nil {
-		b.Fatalf("Start: %v", err)
-	}
-	ref := genserver.Named[struct{}, pid.Pid, genserver.Never](n, "w7")
-	cur, err := ref.Call(ctx, struct{}{})
-	if err != nil {
-		b.Fatalf("call: %v", err)
-	}
-	reg := registry.Of(n)
-	var toEnter, inStart, toCall time.Duration
+	reg := registry.Of(w.node)
 	retries := 0
 	b.ReportAllocs()
 	for b.Loop() {
-		if p, ok := reg.WhereIs("w7"); !ok || p != cur {
-			b.Fatalf("w7 is %v, want %v", p, cur)
+		if p, ok := reg.WhereIs("w7"); !ok || p != w.cur {
+			b.Fatalf("w7 is %v, want %v", p, w.cur)
 		}
 		t0 := time.Now()
-		if err := n.Exit(cur, errW7Crash); err != nil {
+		if err := w.node.Exit(w.cur, errW7Crash); err != nil {
 			b.Fatalf("Exit: %v", err)
 		}
 		for {
-			p, err := ref.Call(ctx, struct{}{})
-			if err == nil && p != cur {
-				cur = p
+			p, err := w.ref.Call(ctx, struct{}{})
+			if err == nil && p != w.cur {
+				w.cur = p
 				break
 			}
 			if err != nil && !errors.Is(err, process.NoProc) && !errors.Is(err, errW7Crash) {
@@ -80,17 +120,9 @@ func BenchmarkW7Exit(b *testing.B) {
 			retries++
 			runtime.Gosched()
 		}
-		t3 := time.Now().UnixNano()
-		t1, t2 := entered.Load(), returned.Load()
-		toEnter += time.Duration(t1 - t0.UnixNano())
-		inStart += time.Duration(t2 - t1)
-		toCall += time.Duration(t3 - t2)
+		w.lap(t0)
 	}
-	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 / float64(b.N) }
-	b.ReportMetric(per(b.Elapsed()), "µs/restart")
-	b.ReportMetric(per(toEnter), "exit-µs")
-	b.ReportMetric(per(inStart), "start-µs")
-	b.ReportMetric(per(toCall), "call-µs")
+	w.report(b)
 	b.ReportMetric(float64(retries)/float64(b.N), "retries/op")
 }
 
@@ -101,52 +133,22 @@ func BenchmarkW7Exit(b *testing.B) {
 // call) without the failed calls of a polling client. It reports the same
 // breakdown as BenchmarkW7Exit.
 func BenchmarkW7Quiet(b *testing.B) {
-	n := testkit.Node(b)
+	w := newW7Bench(b)
 	ctx := context.Background()
-	restarted := make(chan struct{}, 1)
-	var entered, returned atomic.Int64 // when the last start function began and ended
-	start := supervisor.GenServer(func() *pidServer { return &pidServer{} }, genserver.WithName("w7"))
-	signalled := func(ctx context.Context, sup *process.Process) (pid.Pid, error) {
-		entered.Store(time.Now().UnixNano())
-		p, err := start(ctx, sup)
-		returned.Store(time.Now().UnixNano())
-		restarted <- struct{}{}
-		return p, err
-	}
-	if _, err := supervisor.Start(ctx, n, supervisor.Spec{
-		Strategy: supervisor.OneForOne, Intensity: 1 << 30, Period: time.Second,
-		Children: []supervisor.ChildSpec{{ID: "w7", Start: signalled}},
-	}); err != nil {
-		b.Fatalf("Start: %v", err)
-	}
-	<-restarted
-	ref := genserver.Named[struct{}, pid.Pid, genserver.Never](n, "w7")
-	cur, err := ref.Call(ctx, struct{}{})
-	if err != nil {
-		b.Fatalf("call: %v", err)
-	}
-	var toEnter, inStart, toCall time.Duration
+	<-w.restarted // the first start
 	b.ReportAllocs()
 	for b.Loop() {
-		t0 := time.Now().UnixNano()
-		if err := n.Exit(cur, errW7Crash); err != nil {
+		t0 := time.Now()
+		if err := w.node.Exit(w.cur, errW7Crash); err != nil {
 			b.Fatalf("Exit: %v", err)
 		}
-		<-restarted
-		p, err := ref.Call(ctx, struct{}{})
-		if err != nil || p == cur {
-			b.Fatalf("call after the restart: %v, %v (old %v)", p, err, cur)
+		<-w.restarted
+		p, err := w.ref.Call(ctx, struct{}{})
+		if err != nil || p == w.cur {
+			b.Fatalf("call after the restart: %v, %v (old %v)", p, err, w.cur)
 		}
-		cur = p
-		t3 := time.Now().UnixNano()
-		t1, t2 := entered.Load(), returned.Load()
-		toEnter += time.Duration(t1 - t0)
-		inStart += time.Duration(t2 - t1)
-		toCall += time.Duration(t3 - t2)
+		w.cur = p
+		w.lap(t0)
 	}
-	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 / float64(b.N) }
-	b.ReportMetric(per(b.Elapsed()), "µs/restart")
-	b.ReportMetric(per(toEnter), "exit-µs")
-	b.ReportMetric(per(inStart), "start-µs")
-	b.ReportMetric(per(toCall), "call-µs")
+	w.report(b)
 }
