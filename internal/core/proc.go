@@ -137,7 +137,8 @@ type Proc struct {
 	slot    bool // a Func process on Blocking holds a pool slot; owned by its goroutine
 	inited  bool // a Handler process's Init has run; owned by its activation
 
-	// The fields below are guarded by mu.
+	// mu guards trap and the fields after it (trap comes first only to
+	// share a word with the flags above).
 	trap   bool
 	mu     sync.Mutex
 	reason error
