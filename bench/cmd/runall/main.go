@@ -575,8 +575,10 @@ func (s *session) markdown(cmdline string, workloads []string, svg string) strin
 	if s.load != "" {
 		fmt.Fprintf(&b, "- load average (1, 5, 15 min) when the run began: %s; when it ended: %s\n", loadText(s.load), loadText(s.loadEnd))
 	}
-	if busy := max(load1(s.load), load1(s.loadEnd)); busy > float64(runtime.NumCPU())/2 {
-		fmt.Fprintf(&b, "\n> **The machine was busy** (1-minute load average up to %.1f on %d CPUs): other work\n", busy, runtime.NumCPU())
+	// Only the load before the first run tells of other work: the load at
+	// the end includes the benchmarks' own.
+	if busy := load1(s.load); busy > float64(runtime.NumCPU())/2 {
+		fmt.Fprintf(&b, "\n> **The machine was busy** (1-minute load average %.1f on %d CPUs when the run began): other work\n", busy, runtime.NumCPU())
 		b.WriteString("> competed with the benchmarks, so the figures are slower and noisier than on an idle machine.\n")
 	}
 	b.WriteString("\n## Results\n\n")
