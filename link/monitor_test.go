@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
-	"time"
 
 	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
@@ -36,28 +35,6 @@ func monSpawnIdle(t testing.TB, n *process.Node, b process.Backend) pid.Pid {
 		t.Fatalf("spawn: %v", err)
 	}
 	return p
-}
-
-// monExitWaiter watches a live target and returns a channel that receives
-// its exit reason.
-func monExitWaiter(t testing.TB, n *process.Node, target pid.Pid) <-chan error {
-	t.Helper()
-	ch := make(chan error, 1)
-	if _, err := link.Watch(n, target, func(d link.Down) { ch <- d.Reason }); err != nil {
-		t.Fatalf("watch %v: %v", target, err)
-	}
-	return ch
-}
-
-func monWait(t testing.TB, ch <-chan error) error {
-	t.Helper()
-	select {
-	case r := <-ch:
-		return r
-	case <-time.After(testkit.Timeout):
-		t.Fatalf("no exit within %v", testkit.Timeout)
-		return nil
-	}
 }
 
 // monTryReceive takes the oldest queued message without waiting. It must
@@ -146,11 +123,7 @@ func monMonitor(t testing.TB, pr *testkit.Probe, target pid.Pid) pid.Ref {
 // monKill makes target exit with reason and waits for it.
 func monKill(t testing.TB, n *process.Node, target pid.Pid, reason error) {
 	t.Helper()
-	exited := monExitWaiter(t, n, target)
-	if err := n.Exit(target, reason); err != nil {
-		t.Fatalf("exit %v: %v", target, err)
-	}
-	if r := monWait(t, exited); !errors.Is(r, reason) {
+	if r := testkit.ExitAndWait(t, n, target, reason); !errors.Is(r, reason) {
 		t.Fatalf("target exited with %v, want %v", r, reason)
 	}
 }
@@ -163,9 +136,9 @@ func TestMON01_MonitorsAreUnidirectional(t *testing.T) {
 		target := testkit.NewProbe(t, n, process.WithBackend(b))
 		monMonitor(t, a, target.Pid)
 
-		exited := monExitWaiter(t, n, a.Pid)
+		exited := testkit.ExitWatch(t, n, a.Pid)
 		a.Exit(monBoom)
-		if r := monWait(t, exited); !errors.Is(r, monBoom) {
+		if r := testkit.Recv(t, exited); !errors.Is(r, monBoom) {
 			t.Fatalf("A exited with %v, want boom", r)
 		}
 		if !n.Alive(target.Pid) {
@@ -447,9 +420,9 @@ func TestMON09_MonitorSelfIsAllowedAndNeverFires(t *testing.T) {
 		m.ExpectEmpty()
 
 		// Dying with a self monitor (r2) still held is an ordinary exit.
-		exited := monExitWaiter(t, n, m.Pid)
+		exited := testkit.ExitWatch(t, n, m.Pid)
 		m.Exit(monBoom)
-		if r := monWait(t, exited); !errors.Is(r, monBoom) {
+		if r := testkit.Recv(t, exited); !errors.Is(r, monBoom) {
 			t.Fatalf("exited with %v, want boom", r)
 		}
 	})
@@ -499,7 +472,7 @@ func TestMON13_NoDownAfterDemonitorReturns(t *testing.T) {
 			m := testkit.NewProbe(t, n, process.WithBackend(b))
 			for i := range rounds {
 				target := monSpawnIdle(t, n, b)
-				exited := monExitWaiter(t, n, target)
+				exited := testkit.ExitWatch(t, n, target)
 				var ref pid.Ref
 				var err error
 				var active bool
@@ -519,7 +492,7 @@ func TestMON13_NoDownAfterDemonitorReturns(t *testing.T) {
 					t.Fatalf("round %d: %v", i, err)
 				}
 				monCheckDemonitorRace(t, i, before, ref, target, active)
-				if r := monWait(t, exited); !errors.Is(r, monBang) {
+				if r := testkit.Recv(t, exited); !errors.Is(r, monBang) {
 					t.Fatalf("round %d: target exited with %v, want bang", i, r)
 				}
 				m.ExpectEmpty() // nothing after Demonitor returned
@@ -532,7 +505,7 @@ func TestMON13_NoDownAfterDemonitorReturns(t *testing.T) {
 			fired := 0
 			for i := range rounds {
 				target := monSpawnIdle(t, n, b)
-				exited := monExitWaiter(t, n, target)
+				exited := testkit.ExitWatch(t, n, target)
 				start, killed := make(chan struct{}), make(chan error, 1)
 				go func() {
 					<-start
@@ -561,7 +534,7 @@ func TestMON13_NoDownAfterDemonitorReturns(t *testing.T) {
 				if err := <-killed; err != nil {
 					t.Fatalf("round %d: exit: %v", i, err)
 				}
-				if r := monWait(t, exited); !errors.Is(r, monBang) {
+				if r := testkit.Recv(t, exited); !errors.Is(r, monBang) {
 					t.Fatalf("round %d: target exited with %v, want bang", i, r)
 				}
 				m.ExpectEmpty() // nothing after Demonitor returned

@@ -190,7 +190,7 @@ func TestWatch_UnwatchRacingExit(t *testing.T) {
 		var won []bool
 		for i := range rounds {
 			target := monSpawnIdle(t, n, b)
-			exited := monExitWaiter(t, n, target)
+			exited := testkit.ExitWatch(t, n, target)
 			w := newWatchRecorder()
 			ref, err := link.Watch(n, target, w.notify)
 			if err != nil {
@@ -209,7 +209,7 @@ func TestWatch_UnwatchRacingExit(t *testing.T) {
 			if err := <-killed; err != nil {
 				t.Fatalf("round %d: exit: %v", i, err)
 			}
-			if r := monWait(t, exited); !errors.Is(r, monBang) {
+			if r := testkit.Recv(t, exited); !errors.Is(r, monBang) {
 				t.Fatalf("round %d: target exited with %v, want bang", i, r)
 			}
 			if !active {

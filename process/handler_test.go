@@ -89,7 +89,7 @@ func TestHandler_InitErrorEndsProcess(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			w := pkWatch(t, n, p)
+			w := testkit.ExitWatch(t, n, p)
 			if err := n.Send(p, "queued before init returned"); err != nil {
 				t.Fatal(err)
 			}
@@ -192,7 +192,7 @@ func TestHandler_ErrorEndsProcess(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			w := pkWatch(t, n, p)
+			w := testkit.ExitWatch(t, n, p)
 			for _, m := range []string{"a", "stop", "b"} {
 				if err := n.Send(p, m); err != nil {
 					t.Fatal(err)
@@ -225,7 +225,7 @@ func TestHandler_PanicBecomesPanicError(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := pkWatch(t, n, p)
+		w := testkit.ExitWatch(t, n, p)
 		if err := n.Send(p, "ok"); err != nil {
 			t.Fatal(err)
 		}

@@ -229,7 +229,7 @@ func TestInfo_RunnableWhileWaitingForBlockingSlot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := pkWatch(t, n, waiter)
+	w := testkit.ExitWatch(t, n, waiter)
 	pkEventually(t, "the waiter is Runnable", func() bool {
 		in, err := n.Info(waiter)
 		return err == nil && in.Status == process.Runnable
@@ -280,7 +280,7 @@ func TestInfo_ProcessesAndStats(t *testing.T) {
 	}
 	// Three of them exit.
 	for _, p := range pids[:3] {
-		w := pkWatch(t, n, p)
+		w := testkit.ExitWatch(t, n, p)
 		if err := n.Send(p, "exit"); err != nil {
 			t.Fatal(err)
 		}

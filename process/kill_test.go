@@ -96,7 +96,7 @@ func TestKill_StuckProcessIsDeadAtOnce(t *testing.T) {
 				var calls atomic.Int32
 				p, ctxs, after := killStuck(t, n, b, kind, gate, probe.Pid, &calls)
 				ctx := pkRecv(t, ctxs, "the code to start")
-				w := pkWatch(t, n, p)
+				w := testkit.ExitWatch(t, n, p)
 				if s := n.Stats().Stragglers; s != 0 {
 					t.Errorf("Stragglers = %d before the kill", s)
 				}
@@ -221,7 +221,7 @@ func TestKill_BlockingProcessKilledBeforeItsSlot(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			w := pkWatch(t, n, p)
+			w := testkit.ExitWatch(t, n, p)
 			if err := n.Exit(p, process.Kill); err != nil {
 				t.Fatal(err)
 			}
@@ -263,7 +263,7 @@ func TestKill_CooperativeProcessReturns(t *testing.T) {
 			t.Fatal(err)
 		}
 		pkRecv(t, started, "start")
-		w := pkWatch(t, n, p)
+		w := testkit.ExitWatch(t, n, p)
 		if err := n.Exit(p, process.Kill); err != nil {
 			t.Fatal(err)
 		}

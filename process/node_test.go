@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/spawned-go/spawned/internal/testkit"
-	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 )
@@ -122,16 +121,6 @@ func pkPingPong(t testing.TB, pr *testkit.Probe, echo pid.Pid, n int) {
 	}
 }
 
-// pkWatch returns a channel that receives p's exit reason.
-func pkWatch(t testing.TB, n *process.Node, p pid.Pid) <-chan error {
-	t.Helper()
-	ch := make(chan error, 1)
-	if _, err := link.Watch(n, p, func(d link.Down) { ch <- d.Reason }); err != nil {
-		t.Fatalf("watch %v: %v", p, err)
-	}
-	return ch
-}
-
 func pkStopCtx(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
 }
@@ -161,7 +150,7 @@ func TestNode_StopKillsEveryProcessWithShutdown(t *testing.T) {
 
 	watches := make([]<-chan error, len(pids))
 	for i, p := range pids {
-		watches[i] = pkWatch(t, n, p)
+		watches[i] = testkit.ExitWatch(t, n, p)
 	}
 	ctx, cancel := pkStopCtx(testkit.Timeout)
 	defer cancel()
@@ -207,7 +196,7 @@ func TestNode_StopReportsStragglerBeyondDeadline(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := pkWatch(t, n, p)
+		w := testkit.ExitWatch(t, n, p)
 		pkRecv(t, started, "start")
 
 		ctx, cancel := pkStopCtx(50 * time.Millisecond)
@@ -277,7 +266,7 @@ func TestNode_PackageFunctionsRouteByNodeID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := pkWatch(t, n2, victim)
+	w := testkit.ExitWatch(t, n2, victim)
 	reason := errors.New("routed exit")
 	if err := process.Exit(victim, reason); err != nil {
 		t.Fatal(err)
@@ -337,7 +326,7 @@ func TestNode_DefaultNode(t *testing.T) {
 	if p.Node() != d.ID() {
 		t.Fatalf("process.Spawn pid %v not on the default node %v", p, d.ID())
 	}
-	w := pkWatch(t, d, p)
+	w := testkit.ExitWatch(t, d, p)
 	if !process.Alive(p) {
 		t.Error("Alive false for a live default-node process")
 	}
@@ -392,7 +381,7 @@ func TestNode_FuncPanicNeverCrashes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			w := pkWatch(t, n, p)
+			w := testkit.ExitWatch(t, n, p)
 			close(start)
 			r := pkRecv(t, w, "exit")
 			var pe *process.PanicError
@@ -471,7 +460,7 @@ func TestNode_ShutdownWith(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := pkWatch(t, n, p)
+	w := testkit.ExitWatch(t, n, p)
 	close(start)
 	r := pkRecv(t, w, "exit")
 	if !errors.Is(r, process.Shutdown) || process.IsNormal(r) {

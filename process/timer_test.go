@@ -204,7 +204,7 @@ func TestTimer_DeadOwnerTimersStop(t *testing.T) {
 		if got := receiver.Receive(); got != (timerTick{1}) {
 			t.Fatalf("got %#v", got)
 		}
-		w := pkWatch(t, n, owner.Pid)
+		w := testkit.ExitWatch(t, n, owner.Pid)
 		owner.Exit(errors.New("owner exits"))
 		pkRecv(t, w, "the owner's exit")
 		// Whatever the owner's timers delivered came before this fence.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -215,16 +214,7 @@ func TestXREG06_ExitRemovesFromGroupsBeforeWatchFires(t *testing.T) {
 			require.NoError(t, r.Join("a", p))
 			require.NoError(t, r.Join("b", p))
 			require.NoError(t, r.Join("b", p))
-			down := make(chan link.Down, 1)
-			_, err := link.Watch(n, p, func(d link.Down) { down <- d })
-			require.NoError(t, err)
-			require.NoError(t, n.Exit(p, process.Kill))
-			select {
-			case d := <-down:
-				require.ErrorIs(t, d.Reason, process.Killed)
-			case <-time.After(testkit.Timeout):
-				t.Fatalf("round %d: process did not exit", round)
-			}
+			regKill(t, n, p)
 			require.Empty(t, r.Members("a"), "round %d", round)
 			require.Empty(t, r.Members("b"), "round %d", round)
 			require.Empty(t, r.Groups(), "round %d", round)

@@ -54,16 +54,10 @@ func regDead(t testing.TB, n *process.Node, b process.Backend) pid.Pid {
 		return err
 	}, process.WithBackend(b))
 	require.NoError(t, err)
-	down := make(chan link.Down, 1)
-	_, err = link.Watch(n, p, func(d link.Down) { down <- d })
-	require.NoError(t, err)
+	exited := testkit.ExitWatch(t, n, p)
 	require.NoError(t, n.Send(p, "exit"))
-	select {
-	case d := <-down:
-		require.True(t, process.IsNormal(d.Reason), "%v", d.Reason)
-	case <-time.After(testkit.Timeout):
-		t.Fatalf("process %v did not exit", p)
-	}
+	r := testkit.Recv(t, exited)
+	require.True(t, process.IsNormal(r), "%v", r)
 	require.False(t, n.Alive(p))
 	return p
 }
@@ -71,16 +65,7 @@ func regDead(t testing.TB, n *process.Node, b process.Backend) pid.Pid {
 // regKill kills p with Kill and waits for its exit, which must be Killed.
 func regKill(t testing.TB, n *process.Node, p pid.Pid) {
 	t.Helper()
-	down := make(chan link.Down, 1)
-	_, err := link.Watch(n, p, func(d link.Down) { down <- d })
-	require.NoError(t, err)
-	require.NoError(t, n.Exit(p, process.Kill))
-	select {
-	case d := <-down:
-		require.ErrorIs(t, d.Reason, process.Killed)
-	case <-time.After(testkit.Timeout):
-		t.Fatalf("process %v did not exit", p)
-	}
+	require.ErrorIs(t, testkit.ExitAndWait(t, n, p, process.Kill), process.Killed)
 }
 
 func TestREG01_RegisterWhereIsRegistered(t *testing.T) {
@@ -324,20 +309,13 @@ func TestREG05_NameReleasedOnAnyExit(t *testing.T) {
 				return tc.after()
 			}, process.WithBackend(b), process.WithName(name))
 			require.NoError(t, err)
-			down := make(chan link.Down, 1)
-			_, err = link.Watch(n, p, func(d link.Down) { down <- d })
-			require.NoError(t, err)
+			exited := testkit.ExitWatch(t, n, p)
 			if tc.after == nil {
 				require.NoError(t, n.Exit(p, process.Shutdown))
 			} else {
 				require.NoError(t, r.Send(name, "go"))
 			}
-			select {
-			case d := <-down:
-				tc.check(t, d.Reason)
-			case <-time.After(testkit.Timeout):
-				t.Fatalf("%s: process did not exit", tc.name)
-			}
+			tc.check(t, testkit.Recv(t, exited))
 			_, ok := r.WhereIs(name)
 			require.False(t, ok, tc.name)
 			require.NoError(t, r.Register(name, regSpawn(t, n, b)), tc.name)

@@ -93,14 +93,14 @@ func TestSUP06_DynamicSupervisorChildAdministration(t *testing.T) {
 		}
 
 		// TerminateChild by pid; a pid that is not a child is not found.
-		down := imWatch(t, n, pids["x"])
+		down := testkit.ExitWatch(t, n, pids["x"])
 		if err := d.TerminateChild(ctx, pids["x"]); err != nil {
 			t.Fatalf("TerminateChild(x): %v", err)
 		}
 		if e := imExpect(t, events, "dyn", "terminate"); e.Arg != "x" || !errors.Is(e.Reason, process.Shutdown) {
 			t.Fatalf("terminated %+v, want x with shutdown", e)
 		}
-		if r := imRecv(t, down); !errors.Is(r, process.Shutdown) {
+		if r := testkit.Recv(t, down); !errors.Is(r, process.Shutdown) {
 			t.Fatalf("x exited with %v", r)
 		}
 		for _, p := range []pid.Pid{pids["x"], d.Pid(), {}} {

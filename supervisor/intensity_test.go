@@ -51,7 +51,7 @@ func TestSUP10_IntensityExceededTerminatesChildrenAndExitsShutdown(t *testing.T)
 		})
 		a := imExpect(t, events, "a", "init").Pid
 		bPid := imExpect(t, events, "b", "init").Pid
-		down := imWatch(t, n, ref.Pid())
+		down := testkit.ExitWatch(t, n, ref.Pid())
 
 		// Two crashes: two restarts.
 		for i, reason := range []error{imErrBoom, process.Kill} {
@@ -79,7 +79,7 @@ func TestSUP10_IntensityExceededTerminatesChildrenAndExitsShutdown(t *testing.T)
 			t.Fatalf("a terminated with %v, want a panic", e.Reason)
 		}
 		imExpectTerminated(t, events, "b")
-		if r := imRecv(t, down); !errors.Is(r, process.Shutdown) {
+		if r := testkit.Recv(t, down); !errors.Is(r, process.Shutdown) {
 			t.Fatalf("supervisor exited with %v, want shutdown", r)
 		}
 		imNoEvents(t, events)
@@ -98,10 +98,10 @@ func TestSUP11_IntensityZeroFirstCrashTakesTheSupervisorDown(t *testing.T) {
 		})
 		a := imExpect(t, events, "a", "init").Pid
 		imExpect(t, events, "b", "init")
-		down := imWatch(t, n, ref.Pid())
+		down := testkit.ExitWatch(t, n, ref.Pid())
 		n.Exit(a, imErrBoom)
 		imExpectTerminated(t, events, "b")
-		if r := imRecv(t, down); !errors.Is(r, process.Shutdown) {
+		if r := testkit.Recv(t, down); !errors.Is(r, process.Shutdown) {
 			t.Fatalf("supervisor exited with %v, want shutdown", r)
 		}
 		imNoEvents(t, events) // a was not restarted
@@ -120,7 +120,7 @@ func imCrashAt(t testing.TB, n *process.Node, intensity int, period time.Duratio
 	ref := imStart(t, n, supervisor.Spec{Intensity: intensity, Period: period, Clock: clock.Now,
 		Children: []supervisor.ChildSpec{imSpec("a", process.Async, events, false)}})
 	cur := imExpect(t, events, "a", "init").Pid
-	down := imWatch(t, n, ref.Pid())
+	down := testkit.ExitWatch(t, n, ref.Pid())
 	for i, when := range at {
 		clock.Set(when)
 		n.Exit(cur, imErrBoom)
@@ -240,7 +240,7 @@ func TestSUP13_FailingRestartAttemptsCountAndEscalate(t *testing.T) {
 		})
 		a := imExpect(t, events, "a", "init").Pid
 		imExpect(t, events, "b", "init")
-		down := imWatch(t, n, ref.Pid())
+		down := testkit.ExitWatch(t, n, ref.Pid())
 		n.Exit(a, imErrBoom)
 		return ref, &attempts, events, down, n
 	}
@@ -250,7 +250,7 @@ func TestSUP13_FailingRestartAttemptsCountAndEscalate(t *testing.T) {
 			testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 				t.Run("every attempt fails", func(t *testing.T) {
 					_, attempts, events, down, n := setup(t, s, b, math.MaxInt32)
-					if r := imRecv(t, down); !errors.Is(r, process.Shutdown) {
+					if r := testkit.Recv(t, down); !errors.Is(r, process.Shutdown) {
 						t.Fatalf("supervisor exited with %v, want shutdown", r)
 					}
 					// The first start, then one attempt per allowed restart:
@@ -289,7 +289,7 @@ func TestSUP13_FailingRestartAttemptsCountAndEscalate(t *testing.T) {
 					// The failed attempts used up the intensity: one more
 					// crash in the window escalates.
 					n.Exit(imWhereIs(t, n, "a"), imErrBoom)
-					if r := imRecv(t, down); !errors.Is(r, process.Shutdown) {
+					if r := testkit.Recv(t, down); !errors.Is(r, process.Shutdown) {
 						t.Fatalf("supervisor exited with %v, want shutdown", r)
 					}
 					if got := attempts.Load(); got != 1+intensity {

@@ -74,9 +74,9 @@ func TestLog_RestartsAndIntensityAreReported(t *testing.T) {
 	}
 
 	// The second exceeds the intensity.
-	down := imWatch(t, n, sup)
+	down := testkit.ExitWatch(t, n, sup)
 	n.Exit(cs[0].Pid, errW7Crash)
-	if r := imRecv(t, down); !errors.Is(r, process.Shutdown) {
+	if r := testkit.Recv(t, down); !errors.Is(r, process.Shutdown) {
 		t.Fatalf("supervisor exited with %v, want shutdown", r)
 	}
 	gaveUp := logEntry(t, logs, "reached max restart intensity; shutting down")

@@ -173,27 +173,6 @@ func imNoEvents(t testing.TB, events <-chan imEvent) {
 	}
 }
 
-// imWatch returns a channel that gets p's exit reason.
-func imWatch(t testing.TB, n *process.Node, p pid.Pid) <-chan error {
-	t.Helper()
-	ch := make(chan error, 1)
-	if _, err := link.Watch(n, p, func(d link.Down) { ch <- d.Reason }); err != nil {
-		t.Fatalf("watch %v: %v", p, err)
-	}
-	return ch
-}
-
-func imRecv(t testing.TB, ch <-chan error) error {
-	t.Helper()
-	select {
-	case r := <-ch:
-		return r
-	case <-time.After(testkit.Timeout):
-		t.Fatalf("no exit within %v", testkit.Timeout)
-		return nil
-	}
-}
-
 func imStart(t testing.TB, n *process.Node, spec supervisor.Spec) supervisor.Ref {
 	t.Helper()
 	ref, err := supervisor.Start(testkit.Context(t), n, spec)
@@ -670,12 +649,12 @@ func TestSUP22_TerminateRestartDeleteLifeCycle(t *testing.T) {
 		b0 := imExpect(t, events, "b", "init")
 
 		// terminate_child: ok, the child dies with Shutdown, its spec stays.
-		down := imWatch(t, n, a0.Pid)
+		down := testkit.ExitWatch(t, n, a0.Pid)
 		if err := ref.TerminateChild(ctx, "a"); err != nil {
 			t.Fatalf("TerminateChild(a): %v", err)
 		}
 		imExpectTerminated(t, events, "a")
-		if r := imRecv(t, down); !errors.Is(r, process.Shutdown) {
+		if r := testkit.Recv(t, down); !errors.Is(r, process.Shutdown) {
 			t.Fatalf("a exited with %v, want shutdown", r)
 		}
 		if c := imChildOf(t, imWhich(t, ref), "a"); c.Status != supervisor.NotRunning || !c.Pid.IsZero() {

@@ -52,9 +52,9 @@ var stratExits = map[string]stratExit{
 // stratEnd makes child p exit as e says and checks its reason.
 func stratEnd(t testing.TB, n *process.Node, p pid.Pid, e stratExit) {
 	t.Helper()
-	done := stratWatch(t, n, p)
+	done := testkit.ExitWatch(t, n, p)
 	e.trigger(t, n, p)
-	if r := stratRecv(t, done); !e.check(r) {
+	if r := testkit.Recv(t, done); !e.check(r) {
 		t.Fatalf("%s: child exited with %v", e.name, r)
 	}
 }

@@ -76,13 +76,13 @@ func TestSUP02_ShutdownInReverseStartOrder(t *testing.T) {
 					stratChild("c", log, b, stratTrap),
 				}})
 				starts := stratExpect(t, log, "start:a", "start:b", "start:c")
-				exits := make([]chan error, len(starts))
+				exits := make([]<-chan error, len(starts))
 				for i, e := range starts {
-					exits[i] = stratWatch(t, n, e.Pid)
+					exits[i] = testkit.ExitWatch(t, n, e.Pid)
 				}
-				supExit := stratWatch(t, n, sup)
+				supExit := testkit.ExitWatch(t, n, sup)
 				stop()
-				if r := stratRecv(t, supExit); !errors.Is(r, way.supReason) {
+				if r := testkit.Recv(t, supExit); !errors.Is(r, way.supReason) {
 					t.Errorf("supervisor exited with %v, want %v", r, way.supReason)
 				}
 				evs := stratExpect(t, log, "start:a", "start:b", "start:c", "stop:c", "stop:b", "stop:a")
@@ -92,7 +92,7 @@ func TestSUP02_ShutdownInReverseStartOrder(t *testing.T) {
 					}
 				}
 				for i, e := range starts {
-					if r := stratRecv(t, exits[i]); !errors.Is(r, process.Shutdown) {
+					if r := testkit.Recv(t, exits[i]); !errors.Is(r, process.Shutdown) {
 						t.Errorf("%s exited with %v, want shutdown", e.ID, r)
 					}
 				}
@@ -114,7 +114,7 @@ func TestSUP14_BrutalKillKillsWithoutTerminate(t *testing.T) {
 					stratChild("k", log, b, stratTrap, stratShutdown(supervisor.BrutalKill)),
 				}})
 				k := stratExpect(t, log, "start:k")[0].Pid
-				exit := stratWatch(t, n, k)
+				exit := testkit.ExitWatch(t, n, k)
 				switch how {
 				case "stop":
 					if err := ref.Stop(ctx); err != nil {
@@ -125,7 +125,7 @@ func TestSUP14_BrutalKillKillsWithoutTerminate(t *testing.T) {
 						t.Fatalf("TerminateChild: %v", err)
 					}
 				}
-				if r := stratRecv(t, exit); !errors.Is(r, process.Killed) {
+				if r := testkit.Recv(t, exit); !errors.Is(r, process.Killed) {
 					t.Fatalf("k exited with %v, want killed", r)
 				}
 				if evs := log.snapshot(); len(evs) != 1 {
@@ -159,7 +159,7 @@ func TestSUP15_ShutdownTimeoutThenKill(t *testing.T) {
 					stratChild("stubborn", log, b, stratHold(hold), stratShutdown(supervisor.Shutdown(d))),
 				}})
 				starts := stratExpect(t, log, "start:good", "start:stubborn")
-				goodExit, stubbornExit := stratWatch(t, n, starts[0].Pid), stratWatch(t, n, starts[1].Pid)
+				goodExit, stubbornExit := testkit.ExitWatch(t, n, starts[0].Pid), testkit.ExitWatch(t, n, starts[1].Pid)
 				begin := time.Now()
 				var err error
 				if how == "stop" {
@@ -175,7 +175,7 @@ func TestSUP15_ShutdownTimeoutThenKill(t *testing.T) {
 				if took < d {
 					t.Errorf("%s took %v, less than the shutdown timeout %v", how, took, d)
 				}
-				if r := stratRecv(t, stubbornExit); !errors.Is(r, process.Killed) {
+				if r := testkit.Recv(t, stubbornExit); !errors.Is(r, process.Killed) {
 					t.Errorf("stubborn exited with %v, want killed", r)
 				}
 				want := []string{"start:good", "start:stubborn", "stop:stubborn"}
@@ -189,7 +189,7 @@ func TestSUP15_ShutdownTimeoutThenKill(t *testing.T) {
 					}
 				}
 				if how == "stop" {
-					if r := stratRecv(t, goodExit); !errors.Is(r, process.Shutdown) {
+					if r := testkit.Recv(t, goodExit); !errors.Is(r, process.Shutdown) {
 						t.Errorf("good exited with %v, want shutdown", r)
 					}
 				} else if !n.Alive(starts[0].Pid) {
@@ -264,17 +264,17 @@ func TestSUP16_DefaultShutdownWaitsForWorkersAndSubtrees(t *testing.T) {
 		}})
 		stratExpect(t, log, "start:w", "start:g")
 		pids := stratPids(t, ref, "w", "sub")
-		wExit, subExit := stratWatch(t, n, pids["w"]), stratWatch(t, n, pids["sub"])
+		wExit, subExit := testkit.ExitWatch(t, n, pids["w"]), testkit.ExitWatch(t, n, pids["sub"])
 		begin := time.Now()
 		if err := ref.Stop(testkit.Context(t)); err != nil {
 			t.Fatalf("Stop: %v", err)
 		}
 		took := time.Since(begin)
 		t.Logf("stop took %v", took)
-		if r := stratRecv(t, subExit); !errors.Is(r, process.Shutdown) {
+		if r := testkit.Recv(t, subExit); !errors.Is(r, process.Shutdown) {
 			t.Errorf("sub exited with %v, want shutdown (waited for, not killed)", r)
 		}
-		if r := stratRecv(t, wExit); !errors.Is(r, process.Shutdown) {
+		if r := testkit.Recv(t, wExit); !errors.Is(r, process.Shutdown) {
 			t.Errorf("w exited with %v, want shutdown (given time, not killed)", r)
 		}
 		evs := stratExpect(t, log, "start:w", "start:g", "stop:g", "stop:w")

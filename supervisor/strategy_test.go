@@ -10,7 +10,6 @@ import (
 
 	"github.com/spawned-go/spawned/genserver"
 	"github.com/spawned-go/spawned/internal/testkit"
-	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
@@ -306,9 +305,9 @@ func TestSUP04_OneForAllTerminatesInReverseAndRestartsInOrder(t *testing.T) {
 			stratChild("c", log, b, stratTrap),
 		}})
 		before := stratPids(t, ref, "a", "b", "c")
-		exits := map[string]chan error{}
+		exits := map[string]<-chan error{}
 		for id, p := range before {
-			exits[id] = stratWatch(t, n, p)
+			exits[id] = testkit.ExitWatch(t, n, p)
 		}
 		stratSend(t, n, before["b"], stratCmd{Crash: true})
 		evs := stratExpect(t, log,
@@ -321,12 +320,12 @@ func TestSUP04_OneForAllTerminatesInReverseAndRestartsInOrder(t *testing.T) {
 			}
 		}
 		for _, id := range []string{"a", "c"} {
-			if r := stratRecv(t, exits[id]); !errors.Is(r, process.Shutdown) {
+			if r := testkit.Recv(t, exits[id]); !errors.Is(r, process.Shutdown) {
 				t.Errorf("%s exited with %v, want shutdown", id, r)
 			}
 		}
 		var pe *process.PanicError
-		if r := stratRecv(t, exits["b"]); !errors.As(r, &pe) {
+		if r := testkit.Recv(t, exits["b"]); !errors.As(r, &pe) {
 			t.Errorf("b exited with %v, want a panic", r)
 		}
 		after := stratPids(t, ref, "a", "b", "c")
@@ -349,7 +348,7 @@ func TestSUP05_RestForOneRestartsTheFailedChildAndLaterOnes(t *testing.T) {
 			stratChild("c", log, b, stratTrap),
 		}})
 		before := stratPids(t, ref, "a", "b", "c")
-		cExit := stratWatch(t, n, before["c"])
+		cExit := testkit.ExitWatch(t, n, before["c"])
 		stratSend(t, n, before["b"], stratCmd{Crash: true})
 		evs := stratExpect(t, log,
 			"start:a", "start:b", "start:c",
@@ -358,7 +357,7 @@ func TestSUP05_RestForOneRestartsTheFailedChildAndLaterOnes(t *testing.T) {
 		if !errors.Is(evs[4].Reason, process.Shutdown) {
 			t.Errorf("c terminated with %v, want shutdown", evs[4].Reason)
 		}
-		if r := stratRecv(t, cExit); !errors.Is(r, process.Shutdown) {
+		if r := testkit.Recv(t, cExit); !errors.Is(r, process.Shutdown) {
 			t.Errorf("c exited with %v, want shutdown", r)
 		}
 		after := stratPids(t, ref, "a", "b", "c")
@@ -412,8 +411,8 @@ func TestSUP24_TemporaryBystanderIsNotRestarted(t *testing.T) {
 					Clock: func() time.Time { return clock }, Children: specs,
 				})
 				before := stratPids(t, ref, tc.ids...)
-				tmpExit := stratWatch(t, n, before["tmp"])
-				supExit := stratWatch(t, n, ref.Pid())
+				tmpExit := testkit.ExitWatch(t, n, before["tmp"])
+				supExit := testkit.ExitWatch(t, n, ref.Pid())
 				stratSend(t, n, before["b"], stratCmd{Crash: true})
 				evs := stratExpect(t, log, append(want, tc.events...)...)
 				for _, e := range evs[len(want):] {
@@ -421,7 +420,7 @@ func TestSUP24_TemporaryBystanderIsNotRestarted(t *testing.T) {
 						t.Errorf("%v with %v, want shutdown", e, e.Reason)
 					}
 				}
-				if r := stratRecv(t, tmpExit); !errors.Is(r, process.Shutdown) {
+				if r := testkit.Recv(t, tmpExit); !errors.Is(r, process.Shutdown) {
 					t.Errorf("tmp exited with %v, want shutdown", r)
 				}
 				// The call is queued after anything the restart caused.
@@ -440,27 +439,5 @@ func TestSUP24_TemporaryBystanderIsNotRestarted(t *testing.T) {
 				}
 			})
 		})
-	}
-}
-
-// stratWatch returns a channel that gets p's exit reason.
-func stratWatch(t testing.TB, n *process.Node, p pid.Pid) chan error {
-	t.Helper()
-	ch := make(chan error, 1)
-	if _, err := link.Watch(n, p, func(d link.Down) { ch <- d.Reason }); err != nil {
-		t.Fatalf("watch %v: %v", p, err)
-	}
-	return ch
-}
-
-// stratRecv waits for an exit reason from ch.
-func stratRecv(t testing.TB, ch <-chan error) error {
-	t.Helper()
-	select {
-	case r := <-ch:
-		return r
-	case <-time.After(testkit.Timeout):
-		t.Fatalf("no exit within %v", testkit.Timeout)
-		return nil
 	}
 }

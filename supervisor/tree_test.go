@@ -54,9 +54,9 @@ func TestSUP23_NestedSupervisorRestartsWithItsStaticSpecsOnly(t *testing.T) {
 			t.Fatalf("nested children %v", got)
 		}
 
-		down := imWatch(t, n, nested.Pid())
+		down := testkit.ExitWatch(t, n, nested.Pid())
 		n.Exit(nested.Pid(), process.Kill)
-		if r := imRecv(t, down); !errors.Is(r, process.Killed) {
+		if r := testkit.Recv(t, down); !errors.Is(r, process.Killed) {
 			t.Fatalf("nested exited with %v, want killed", r)
 		}
 		var nested2 supervisor.Ref

@@ -184,21 +184,45 @@ func (pr *Probe) Exit(reason error) {
 	pr.Do(func(*process.Process) error { return reason })
 }
 
-// WaitExit waits until the process p has exited and returns its reason,
-// using a watch (no polling).
-func WaitExit(t testing.TB, n *process.Node, p pid.Pid) error {
+// ExitWatch watches the live process p and returns a channel that receives
+// its exit reason once (NoProc if p is already dead).
+func ExitWatch(t testing.TB, n *process.Node, p pid.Pid) <-chan error {
 	t.Helper()
 	ch := make(chan error, 1)
 	if _, err := watch(n, p, func(reason error) { ch <- reason }); err != nil {
 		t.Fatalf("watch %v: %v", p, err)
 	}
+	return ch
+}
+
+// Recv waits for an exit reason from ch, failing the test after Timeout.
+func Recv(t testing.TB, ch <-chan error) error {
+	t.Helper()
 	select {
 	case r := <-ch:
 		return r
 	case <-time.After(Timeout):
-		t.Fatalf("process %v did not exit within %v", p, Timeout)
+		t.Fatalf("no exit within %v", Timeout)
 		return nil
 	}
+}
+
+// WaitExit waits until the process p has exited and returns its reason,
+// using a watch (no polling).
+func WaitExit(t testing.TB, n *process.Node, p pid.Pid) error {
+	t.Helper()
+	return Recv(t, ExitWatch(t, n, p))
+}
+
+// ExitAndWait sends p an exit signal with reason from outside any process,
+// waits until p has exited and returns the reason it exited with.
+func ExitAndWait(t testing.TB, n *process.Node, p pid.Pid, reason error) error {
+	t.Helper()
+	exited := ExitWatch(t, n, p)
+	if err := n.Exit(p, reason); err != nil {
+		t.Fatalf("exit %v: %v", p, err)
+	}
+	return Recv(t, exited)
 }
 
 // Eventually waits until cond holds, for state that no message announces
