@@ -22,21 +22,6 @@ var (
 	monEarly = errors.New("early")
 )
 
-// monIdle is the body of a process that only waits to be killed.
-func monIdle(p *process.Process) error {
-	_, err := p.ReceiveMatch(context.Background(), func(any) bool { return false })
-	return err
-}
-
-func monSpawnIdle(t testing.TB, n *process.Node, b process.Backend) pid.Pid {
-	t.Helper()
-	p, err := n.Spawn(monIdle, process.WithBackend(b))
-	if err != nil {
-		t.Fatalf("spawn: %v", err)
-	}
-	return p
-}
-
 // monTryReceive takes the oldest queued message without waiting. It must
 // run in a probe's Do, where no probe command is queued.
 func monTryReceive(p *process.Process) (any, bool) {
@@ -176,7 +161,7 @@ func TestMON03_MonitorOfDeadPidGivesImmediateNoProc(t *testing.T) {
 	t.Parallel()
 	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		n := testkit.Node(t)
-		dead := monSpawnIdle(t, n, b)
+		dead := testkit.SpawnIdle(t, n, b)
 		monKill(t, n, dead, monBoom)
 		for _, tc := range []struct {
 			name   string
@@ -216,7 +201,7 @@ func TestMON04_SeveralMonitorsAreIndependent(t *testing.T) {
 	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		n := testkit.Node(t)
 		m := testkit.NewProbe(t, n, process.WithBackend(b))
-		target := monSpawnIdle(t, n, b)
+		target := testkit.SpawnIdle(t, n, b)
 		r1 := monMonitor(t, m, target)
 		r2 := monMonitor(t, m, target)
 		if r1 == r2 {
@@ -250,7 +235,7 @@ func TestMON05_DemonitorBeforeExitMeansNoDown(t *testing.T) {
 	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		n := testkit.Node(t)
 		m := testkit.NewProbe(t, n, process.WithBackend(b))
-		target := monSpawnIdle(t, n, b)
+		target := testkit.SpawnIdle(t, n, b)
 		r1 := monMonitor(t, m, target)
 		anchor := monMonitor(t, m, target) // fires, so r1's absence is observable
 		var active bool
@@ -278,7 +263,7 @@ func TestMON06_DemonitorFlushRemovesQueuedDown(t *testing.T) {
 		t.Run("queued", func(t *testing.T) {
 			n := testkit.Node(t)
 			m := testkit.NewProbe(t, n, process.WithBackend(b))
-			target := monSpawnIdle(t, n, b)
+			target := testkit.SpawnIdle(t, n, b)
 			ref := monMonitor(t, m, target)
 			if err := n.Send(m.Pid, "before"); err != nil {
 				t.Fatal(err)
@@ -312,7 +297,7 @@ func TestMON06_DemonitorFlushRemovesQueuedDown(t *testing.T) {
 		t.Run("active", func(t *testing.T) {
 			n := testkit.Node(t)
 			m := testkit.NewProbe(t, n, process.WithBackend(b))
-			target := monSpawnIdle(t, n, b)
+			target := testkit.SpawnIdle(t, n, b)
 			ref := monMonitor(t, m, target)
 			anchor := monMonitor(t, m, target)
 			var active bool
@@ -333,7 +318,7 @@ func TestMON07_DemonitorLeavesQueuedDownAndReportsIt(t *testing.T) {
 		n := testkit.Node(t)
 		m := testkit.NewProbe(t, n, process.WithBackend(b))
 
-		live := monSpawnIdle(t, n, b)
+		live := testkit.SpawnIdle(t, n, b)
 		lref := monMonitor(t, m, live)
 		var active bool
 		m.Do(func(p *process.Process) error { active = link.Demonitor(p, lref); return nil })
@@ -341,7 +326,7 @@ func TestMON07_DemonitorLeavesQueuedDownAndReportsIt(t *testing.T) {
 			t.Error("Demonitor of an active monitor returned false")
 		}
 
-		target := monSpawnIdle(t, n, b)
+		target := testkit.SpawnIdle(t, n, b)
 		ref := monMonitor(t, m, target)
 		monKill(t, n, target, monBang)
 		var queued bool
@@ -367,7 +352,7 @@ func TestMON08_DemonitorOfUnknownOrRemovedRefIsHarmless(t *testing.T) {
 		n := testkit.Node(t)
 		m := testkit.NewProbe(t, n, process.WithBackend(b))
 		other := testkit.NewProbe(t, n, process.WithBackend(b))
-		target := monSpawnIdle(t, n, b)
+		target := testkit.SpawnIdle(t, n, b)
 		ref := monMonitor(t, m, target)
 		oref := monMonitor(t, other, target)
 
@@ -471,7 +456,7 @@ func TestMON13_NoDownAfterDemonitorReturns(t *testing.T) {
 			n := testkit.Node(t)
 			m := testkit.NewProbe(t, n, process.WithBackend(b))
 			for i := range rounds {
-				target := monSpawnIdle(t, n, b)
+				target := testkit.SpawnIdle(t, n, b)
 				exited := testkit.ExitWatch(t, n, target)
 				var ref pid.Ref
 				var err error
@@ -504,7 +489,7 @@ func TestMON13_NoDownAfterDemonitorReturns(t *testing.T) {
 			m := testkit.NewProbe(t, n, process.WithBackend(b))
 			fired := 0
 			for i := range rounds {
-				target := monSpawnIdle(t, n, b)
+				target := testkit.SpawnIdle(t, n, b)
 				exited := testkit.ExitWatch(t, n, target)
 				start, killed := make(chan struct{}), make(chan error, 1)
 				go func() {

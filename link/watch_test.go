@@ -109,7 +109,7 @@ func TestWatch_DeadPidFiresAtOnceWithNoProc(t *testing.T) {
 	t.Parallel()
 	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		n := testkit.Node(t)
-		dead := monSpawnIdle(t, n, b)
+		dead := testkit.SpawnIdle(t, n, b)
 		monKill(t, n, dead, monBoom)
 		for _, tc := range []struct {
 			name   string
@@ -148,7 +148,7 @@ func TestWatch_UnwatchBeforeExitMeansNoNotify(t *testing.T) {
 	t.Parallel()
 	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		n := testkit.Node(t)
-		target := monSpawnIdle(t, n, b)
+		target := testkit.SpawnIdle(t, n, b)
 		w := newWatchRecorder()
 		ref, err := link.Watch(n, target, w.notify)
 		if err != nil {
@@ -189,7 +189,7 @@ func TestWatch_UnwatchRacingExit(t *testing.T) {
 		var recs []*watchRecorder
 		var won []bool
 		for i := range rounds {
-			target := monSpawnIdle(t, n, b)
+			target := testkit.SpawnIdle(t, n, b)
 			exited := testkit.ExitWatch(t, n, target)
 			w := newWatchRecorder()
 			ref, err := link.Watch(n, target, w.notify)
@@ -237,7 +237,7 @@ func TestWatch_UnwatchRacingExit(t *testing.T) {
 func TestWatch_BadInput(t *testing.T) {
 	t.Parallel()
 	n := testkit.Node(t)
-	target := monSpawnIdle(t, n, process.Async)
+	target := testkit.SpawnIdle(t, n, process.Async)
 	notify := func(link.Down) {}
 	if _, err := link.Watch(nil, target, notify); !errors.Is(err, process.ErrNilNode) {
 		t.Errorf("Watch on a nil node: %v, want ErrNilNode", err)

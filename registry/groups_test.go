@@ -22,7 +22,7 @@ func TestXREG06_JoinTwiceListedTwiceLeaveOnce(t *testing.T) {
 	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		n := testkit.Node(t)
 		r := registry.Of(n)
-		p := regSpawn(t, n, b)
+		p := testkit.SpawnIdle(t, n, b)
 
 		require.NoError(t, r.Join("g", p))
 		require.NoError(t, r.Join("g", p))
@@ -52,7 +52,7 @@ func TestXREG06_MembersInJoinOrder(t *testing.T) {
 	t.Parallel()
 	n := testkit.Node(t)
 	r := registry.Of(n)
-	a, b, c := regSpawn(t, n, process.Async), regSpawn(t, n, process.Blocking), regSpawn(t, n, process.Thread)
+	a, b, c := testkit.SpawnIdle(t, n, process.Async), testkit.SpawnIdle(t, n, process.Blocking), testkit.SpawnIdle(t, n, process.Thread)
 	for _, p := range []pid.Pid{a, b, a, c} {
 		require.NoError(t, r.Join("g", p))
 	}
@@ -72,8 +72,8 @@ func TestXREG06_LeaveNonMemberIsNotJoined(t *testing.T) {
 	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		n := testkit.Node(t)
 		r := registry.Of(n)
-		p := regSpawn(t, n, b)
-		q := regSpawn(t, n, b)
+		p := testkit.SpawnIdle(t, n, b)
+		q := testkit.SpawnIdle(t, n, b)
 
 		require.ErrorIs(t, r.Leave("nowhere", p), registry.ErrNotJoined)
 
@@ -102,7 +102,7 @@ func TestXREG06_JoinDeadPidIsNoProc(t *testing.T) {
 		assert.Empty(t, r.Groups())
 		assert.Zero(t, n.Stats().Groups)
 
-		killed := regSpawn(t, n, b)
+		killed := testkit.SpawnIdle(t, n, b)
 		regKill(t, n, killed)
 		require.ErrorIs(t, r.Join("g", killed), process.NoProc)
 		assert.Empty(t, r.Groups())
@@ -113,7 +113,7 @@ func TestXREG06_EmptyGroupName(t *testing.T) {
 	t.Parallel()
 	n := testkit.Node(t)
 	r := registry.Of(n)
-	p := regSpawn(t, n, process.Async)
+	p := testkit.SpawnIdle(t, n, process.Async)
 	require.ErrorIs(t, r.Join("", p), registry.ErrEmptyName)
 	require.ErrorIs(t, r.Leave("", p), registry.ErrEmptyName)
 	assert.Empty(t, r.Groups())
@@ -128,7 +128,7 @@ func TestXREG06_ExitRemovesFromAllGroups(t *testing.T) {
 	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		n := testkit.Node(t)
 		r := registry.Of(n)
-		stay := regSpawn(t, n, b)
+		stay := testkit.SpawnIdle(t, n, b)
 		monitor := testkit.NewProbe(t, n)
 		for _, tc := range []struct {
 			name string
@@ -210,7 +210,7 @@ func TestXREG06_ExitRemovesFromGroupsBeforeWatchFires(t *testing.T) {
 		n := testkit.Node(t)
 		r := registry.Of(n)
 		for round := range rounds {
-			p := regSpawn(t, n, b)
+			p := testkit.SpawnIdle(t, n, b)
 			require.NoError(t, r.Join("a", p))
 			require.NoError(t, r.Join("b", p))
 			require.NoError(t, r.Join("b", p))
@@ -230,7 +230,7 @@ func TestXREG06_ConcurrentJoinLeave(t *testing.T) {
 	r := registry.Of(n)
 	procs := make([]pid.Pid, workers)
 	for i := range procs {
-		procs[i] = regSpawn(t, n, testkit.Backends[i%len(testkit.Backends)])
+		procs[i] = testkit.SpawnIdle(t, n, testkit.Backends[i%len(testkit.Backends)])
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*joins*2)
@@ -289,7 +289,7 @@ func TestXREG06_JoinRacingExit(t *testing.T) {
 		n := testkit.Node(t)
 		r := registry.Of(n)
 		for round := range rounds {
-			p := regSpawn(t, n, b)
+			p := testkit.SpawnIdle(t, n, b)
 			group := fmt.Sprintf("race-%d", round%4)
 			var joinErr error
 			var wg sync.WaitGroup

@@ -19,24 +19,10 @@ import (
 	"github.com/spawned-go/spawned/registry"
 )
 
-// regIdle is a process body that waits until the process exits.
-func regIdle(p *process.Process) error {
-	<-p.Context().Done()
-	return nil
-}
-
 // regIdleHandler is a Handler that ignores every message.
 type regIdleHandler struct{}
 
 func (regIdleHandler) HandleMessage(*process.Process, any) error { return nil }
-
-// regSpawn starts an idle process on backend b.
-func regSpawn(t testing.TB, n *process.Node, b process.Backend) pid.Pid {
-	t.Helper()
-	p, err := n.Spawn(regIdle, process.WithBackend(b))
-	require.NoError(t, err)
-	return p
-}
 
 // regSpawnHandler starts an idle Handler process on backend b.
 func regSpawnHandler(t testing.TB, n *process.Node, b process.Backend) pid.Pid {
@@ -106,7 +92,7 @@ func TestREG01_RegisteredIsSortedAndComplete(t *testing.T) {
 	r := registry.Of(n)
 	assert.Empty(t, r.Registered())
 	for _, name := range []string{"c", "a", "b"} {
-		require.NoError(t, r.Register(name, regSpawn(t, n, process.Async)))
+		require.NoError(t, r.Register(name, testkit.SpawnIdle(t, n, process.Async)))
 	}
 	assert.Equal(t, []string{"a", "b", "c"}, r.Registered())
 	assert.Equal(t, 3, n.Stats().Names)
@@ -118,7 +104,7 @@ func TestREG02_RegisteringTakenNameFails(t *testing.T) {
 		n := testkit.Node(t)
 		r := registry.Of(n)
 		owner := testkit.NewProbe(t, n, process.WithBackend(b))
-		other := regSpawn(t, n, b)
+		other := testkit.SpawnIdle(t, n, b)
 		require.NoError(t, r.Register("reg02", owner.Pid))
 
 		err := r.Register("reg02", other)
@@ -156,7 +142,7 @@ func TestREG03_ProcessHasAtMostOneName(t *testing.T) {
 	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		n := testkit.Node(t)
 		r := registry.Of(n)
-		p := regSpawn(t, n, b)
+		p := testkit.SpawnIdle(t, n, b)
 		require.NoError(t, r.Register("reg03-a", p))
 
 		err := r.Register("reg03-b", p)
@@ -188,7 +174,7 @@ func TestREG04_RegisteringDeadPidFails(t *testing.T) {
 		assert.False(t, ok)
 
 		// A killed process is just as dead.
-		killed := regSpawn(t, n, b)
+		killed := testkit.SpawnIdle(t, n, b)
 		regKill(t, n, killed)
 		require.ErrorIs(t, r.Register("reg04", killed), process.NoProc)
 		assert.Empty(t, r.Registered())
@@ -208,7 +194,7 @@ func TestREG05_NameReleasedBeforeExitIsObservable(t *testing.T) {
 		const name = "reg05"
 		monitor := testkit.NewProbe(t, n)
 
-		victim := regSpawn(t, n, b)
+		victim := testkit.SpawnIdle(t, n, b)
 		require.NoError(t, r.Register(name, victim))
 		for i := range rounds {
 			var ref pid.Ref
@@ -259,7 +245,7 @@ func TestREG05_NameReleasedBeforeExitIsObservable(t *testing.T) {
 			// The name is free for a new process at once.
 			var next pid.Pid
 			if i%2 == 0 {
-				next = regSpawn(t, n, b)
+				next = testkit.SpawnIdle(t, n, b)
 			} else {
 				next = regSpawnHandler(t, n, b)
 			}
@@ -318,7 +304,7 @@ func TestREG05_NameReleasedOnAnyExit(t *testing.T) {
 			tc.check(t, testkit.Recv(t, exited))
 			_, ok := r.WhereIs(name)
 			require.False(t, ok, tc.name)
-			require.NoError(t, r.Register(name, regSpawn(t, n, b)), tc.name)
+			require.NoError(t, r.Register(name, testkit.SpawnIdle(t, n, b)), tc.name)
 		}
 	})
 }
@@ -412,7 +398,7 @@ func TestREG08_EmptyNameCannotBeRegistered(t *testing.T) {
 	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		n := testkit.Node(t)
 		r := registry.Of(n)
-		p := regSpawn(t, n, b)
+		p := testkit.SpawnIdle(t, n, b)
 
 		require.ErrorIs(t, r.Register("", p), registry.ErrEmptyName)
 		assert.Empty(t, r.Registered())
@@ -435,7 +421,7 @@ func TestREGSpawnWithName_IsAtomic(t *testing.T) {
 		r := registry.Of(n)
 
 		// A free name is registered before Spawn returns.
-		owner, err := n.Spawn(regIdle, process.WithBackend(b), process.WithName("reg-atomic"))
+		owner, err := n.Spawn(testkit.Idle, process.WithBackend(b), process.WithName("reg-atomic"))
 		require.NoError(t, err)
 		got, ok := r.WhereIs("reg-atomic")
 		require.True(t, ok)
@@ -502,7 +488,7 @@ func TestREGBadInput_ZeroAndForeignPids(t *testing.T) {
 	r := registry.Of(n)
 	foreign := pid.New(pid.NewNodeID(), 1)
 	otherNode := testkit.Node(t)
-	onOther := regSpawn(t, otherNode, process.Async)
+	onOther := testkit.SpawnIdle(t, otherNode, process.Async)
 
 	require.ErrorIs(t, r.Register("bad", pid.Pid{}), process.ErrZeroPid)
 	require.ErrorIs(t, r.Register("bad", foreign), process.NoConnection)
@@ -527,7 +513,7 @@ func TestREGBadInput_ZeroAndForeignPids(t *testing.T) {
 func TestREGBadInput_ZeroRegistry(t *testing.T) {
 	t.Parallel()
 	n := testkit.Node(t)
-	p := regSpawn(t, n, process.Async)
+	p := testkit.SpawnIdle(t, n, process.Async)
 	for name, r := range map[string]registry.Registry{"zero": {}, "Of(nil)": registry.Of(nil)} {
 		require.ErrorIs(t, r.Register("x", p), process.ErrNilNode, name)
 		require.ErrorIs(t, r.Unregister("x"), process.ErrNilNode, name)
@@ -551,8 +537,8 @@ func TestREGBadInput_AfterNodeStop(t *testing.T) {
 	t.Parallel()
 	n := testkit.Node(t)
 	r := registry.Of(n)
-	p := regSpawn(t, n, process.Async)
-	q := regSpawn(t, n, process.Async)
+	p := testkit.SpawnIdle(t, n, process.Async)
+	q := testkit.SpawnIdle(t, n, process.Async)
 	require.NoError(t, r.Register("reg-stop", p))
 	require.NoError(t, r.Join("g", p))
 
@@ -570,7 +556,7 @@ func TestREGBadInput_AfterNodeStop(t *testing.T) {
 	assert.Empty(t, r.Registered())
 	assert.Empty(t, r.Groups())
 	assert.Empty(t, r.Members("g"))
-	_, err := n.Spawn(regIdle, process.WithName("reg-stop3"))
+	_, err := n.Spawn(testkit.Idle, process.WithName("reg-stop3"))
 	require.ErrorIs(t, err, process.ErrNodeStopped)
 	assert.Empty(t, r.Registered())
 }
@@ -587,7 +573,7 @@ func TestREGConcurrentRegister_ExactlyOneWins(t *testing.T) {
 		for round := range rounds {
 			pids := make([]pid.Pid, racers)
 			for i := range pids {
-				pids[i] = regSpawn(t, n, b)
+				pids[i] = testkit.SpawnIdle(t, n, b)
 			}
 			errs := make([]error, racers)
 			start := make(chan struct{})
@@ -644,7 +630,7 @@ func TestREGConcurrentRegister_OneNamePerProcess(t *testing.T) {
 	n := testkit.Node(t)
 	r := registry.Of(n)
 	for round := range rounds {
-		p := regSpawn(t, n, process.Async)
+		p := testkit.SpawnIdle(t, n, process.Async)
 		errs := make([]error, racers)
 		start := make(chan struct{})
 		var wg sync.WaitGroup
@@ -692,7 +678,7 @@ func TestREGConcurrentSpawnWithName_ExactlyOneProcess(t *testing.T) {
 			for i := range racers {
 				wg.Go(func() {
 					<-start
-					pids[i], errs[i] = n.Spawn(regIdle, process.WithBackend(b), process.WithName("reg-spawn-race"))
+					pids[i], errs[i] = n.Spawn(testkit.Idle, process.WithBackend(b), process.WithName("reg-spawn-race"))
 				})
 			}
 			close(start)
@@ -727,7 +713,7 @@ func TestREGConcurrentRegister_RacingExit(t *testing.T) {
 		n := testkit.Node(t)
 		r := registry.Of(n)
 		for round := range rounds {
-			p := regSpawn(t, n, b)
+			p := testkit.SpawnIdle(t, n, b)
 			name := fmt.Sprintf("reg-exit-%d", round)
 			var regErr error
 			start := make(chan struct{})

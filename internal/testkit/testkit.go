@@ -184,6 +184,22 @@ func (pr *Probe) Exit(reason error) {
 	pr.Do(func(*process.Process) error { return reason })
 }
 
+// Idle is the body of a process that does nothing until it exits.
+func Idle(p *process.Process) error {
+	<-p.Context().Done()
+	return nil
+}
+
+// SpawnIdle starts an Idle process on backend b.
+func SpawnIdle(t testing.TB, n *process.Node, b process.Backend) pid.Pid {
+	t.Helper()
+	p, err := n.Spawn(Idle, process.WithBackend(b))
+	if err != nil {
+		t.Fatalf("spawn: %v", err)
+	}
+	return p
+}
+
 // ExitWatch watches the live process p and returns a channel that receives
 // its exit reason once (NoProc if p is already dead).
 func ExitWatch(t testing.TB, n *process.Node, p pid.Pid) <-chan error {
