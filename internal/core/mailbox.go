@@ -5,30 +5,64 @@ import (
 	"sync/atomic"
 )
 
-// mailbox is a multi-producer single-consumer queue. Producers append to in
-// under mu; the consumer swaps in out wholesale under mu once per batch and
-// pops from its own slice under lmu, a lock only close contends for, so
-// producers and the consumer meet once per batch, not once per message.
-// Neither side writes a word the other reads per message: producers count
-// under mu, the consumer publishes only what is left of its batch.
+// Segment sizes: a mailbox's first segment holds firstSegment messages and
+// each one it adds after that holds twice as many as the last, up to
+// maxSegment. At rest a mailbox keeps a segment of at most keepSegment
+// messages and lets a larger one go.
+const (
+	firstSegment = 8
+	maxSegment   = 256
+	keepSegment  = 32
+)
+
+// mailbox is a multi-producer single-consumer queue of messages, kept in a
+// chain of segments. Every message has an index: the tail counts the
+// messages ever queued, the head those taken out.
+//
+// Producers append under mu and publish the new tail with an atomic store;
+// the consumer reads the tail, not mu, so the two sides meet on one word per
+// batch of messages, and a backlog grows by adding segments, never by
+// copying. The consumer takes messages under lmu, which only close contends
+// for: a process killed while its code runs fails the calls still queued for
+// it at once.
+//
 // Lock order: lmu before mu.
 type mailbox struct {
 	// The producers' side, guarded by mu.
 	mu     sync.Mutex
-	in     []any
-	pushes atomic.Uint64 // messages ever queued; written under mu, read by a lingering consumer without it
+	last   *segment      // the segment the next message goes to, or nil
+	first  *segment      // a chain the consumer has not picked up yet
+	tail   atomic.Uint64 // messages ever queued; written under mu
 	room   chan struct{} // closed when room appears or the mailbox closes
-
-	limit   int64        // most messages a bounded push may find queued; 0 means no bound
-	waiters atomic.Int32 // senders waiting for room
-	closed  bool         // guarded by mu
+	limit  int64         // most messages a bounded push may find queued; 0 means no bound
+	closed bool
 
 	// The consumer's side, guarded by lmu.
-	lmu   sync.Mutex
-	local []any
-	head  int
-	left  atomic.Int64 // len(local) - head, for bounded pushes and Info
+	lmu     sync.Mutex
+	seg     *segment                // the segment holding the head, or nil
+	seen    uint64                  // the tail as the consumer last read it
+	head    atomic.Uint64           // messages taken out, removed ones included
+	removed atomic.Int64            // removed messages still between head and tail
+	bounded bool                    // limit > 0, kept here for the consumer to read
+	spare   atomic.Pointer[segment] // a used-up segment for the producers to fill again
+	// waiters counts senders waiting for room. The consumer reads it after
+	// every pop, so it lives on the consumer's side: waiting senders are
+	// rare, pops are not.
+	waiters atomic.Int32
 }
+
+// segment holds the messages with indexes base to base+len(msgs)-1.
+// Producers write a slot and link next under mu before publishing a tail
+// past them, so the consumer reads both only once the tail says so.
+type segment struct {
+	msgs []any
+	next *segment
+	base uint64
+}
+
+// removedMsg marks the slot of a message taken out of the middle of the
+// queue by a selective receive.
+type removedMsg struct{}
 
 // pushResult says what became of a push.
 type pushResult uint8
@@ -39,6 +73,12 @@ const (
 	full               // a bounded push found the mailbox at its limit
 )
 
+// setLimit bounds the mailbox; 0 means no bound. Only before first use.
+func (m *mailbox) setLimit(limit int) {
+	m.limit = int64(limit)
+	m.bounded = limit > 0
+}
+
 // push appends msg. A bounded push respects the mailbox's limit; the
 // runtime's own signals (exit and down messages, timers) are never bounded.
 func (m *mailbox) push(msg any, bounded bool) pushResult {
@@ -47,15 +87,53 @@ func (m *mailbox) push(msg any, bounded bool) pushResult {
 		m.mu.Unlock()
 		return refused
 	}
-	if bounded && m.limit > 0 && m.queuedLocked() >= m.limit {
+	t := m.tail.Load()
+	if bounded && m.limit > 0 && m.queuedAt(t) >= m.limit {
 		m.mu.Unlock()
 		return full
 	}
-	m.in = append(m.in, msg)
-	m.pushes.Store(m.pushes.Load() + 1)
+	s := m.last
+	switch {
+	case s == nil:
+		s = newSegment(firstSegment, t)
+		m.last, m.first = s, s
+	case t-s.base == uint64(len(s.msgs)):
+		s.next = m.newSegment(min(2*len(s.msgs), maxSegment), t)
+		s = s.next
+		m.last = s
+	}
+	s.msgs[t-s.base] = msg
+	m.tail.Store(t + 1)
 	m.mu.Unlock()
 	return pushed
 }
+
+func newSegment(size int, base uint64) *segment {
+	return &segment{msgs: make([]any, size), base: base}
+}
+
+// newSegment returns the consumer's spare segment when it is big enough,
+// and a new one otherwise. Caller holds mu.
+func (m *mailbox) newSegment(size int, base uint64) *segment {
+	s := m.spare.Swap(nil)
+	if s == nil || len(s.msgs) < size {
+		return newSegment(size, base)
+	}
+	s.next, s.base = nil, base
+	return s
+}
+
+// queuedAt returns the number of messages queued when the tail is t.
+func (m *mailbox) queuedAt(t uint64) int64 {
+	return int64(t-m.head.Load()) - m.removed.Load()
+}
+
+// pushes returns the number of messages ever queued.
+func (m *mailbox) pushes() uint64 { return m.tail.Load() }
+
+// empty reports whether nothing is queued; removed messages still in the
+// chain count as queued until the consumer steps over them.
+func (m *mailbox) empty() bool { return m.tail.Load() == m.head.Load() }
 
 // roomChan returns a channel closed once the mailbox has room or closes;
 // the caller checks again after it fires.
@@ -65,7 +143,7 @@ func (m *mailbox) roomChan() <-chan struct{} {
 	if m.room == nil {
 		m.room = make(chan struct{})
 	}
-	if m.closed || m.queuedLocked() < m.limit {
+	if m.closed || m.queuedAt(m.tail.Load()) < m.limit {
 		close(m.room)
 		m.room = nil
 		return closedChan
@@ -75,20 +153,16 @@ func (m *mailbox) roomChan() <-chan struct{} {
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-// queuedLocked returns the number of messages queued. Caller holds mu.
-func (m *mailbox) queuedLocked() int64 { return int64(len(m.in)) + m.left.Load() }
-
 // stats returns the number of messages queued and ever queued.
 func (m *mailbox) stats() (queued int, pushes uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return int(m.queuedLocked()), m.pushes.Load()
+	t := m.tail.Load()
+	return int(m.queuedAt(t)), t
 }
 
-// taken publishes what is left of the consumer's batch and tells waiting
-// senders that a message left the mailbox. Caller holds lmu.
+// taken tells waiting senders that a message left the mailbox.
 func (m *mailbox) taken() {
-	m.left.Store(int64(len(m.local) - m.head))
 	if m.waiters.Load() == 0 {
 		return
 	}
@@ -100,115 +174,165 @@ func (m *mailbox) taken() {
 	m.mu.Unlock()
 }
 
-// refill moves what producers queued into the consumer's slice and reports
-// whether the consumer now has something to pop. Caller holds lmu.
-func (m *mailbox) refill() bool {
-	if m.head < len(m.local) {
-		return true
-	}
-	m.mu.Lock()
-	if len(m.in) == 0 {
-		m.mu.Unlock()
-		return false
-	}
-	clear(m.local)
-	m.local, m.in = m.in, m.local[:0]
-	m.head = 0
-	m.left.Store(int64(len(m.local)))
-	m.mu.Unlock()
-	return true
-}
-
 // pop takes the oldest message. Consumer only.
 func (m *mailbox) pop() (any, bool) {
 	m.lmu.Lock()
-	defer m.lmu.Unlock()
-	if !m.refill() {
-		return nil, false
+	msg, ok := m.next()
+	m.lmu.Unlock()
+	if ok && m.bounded {
+		m.taken()
 	}
-	msg := m.local[m.head]
-	m.local[m.head] = nil
-	m.head++
-	m.taken()
-	return msg, true
+	return msg, ok
+}
+
+// next takes the oldest message, stepping over removed ones. Caller holds
+// lmu.
+func (m *mailbox) next() (any, bool) {
+	for {
+		h := m.head.Load()
+		if h == m.seen {
+			if m.seen = m.tail.Load(); h == m.seen {
+				return nil, false
+			}
+		}
+		s := m.segFor(h)
+		i := h - s.base
+		msg := s.msgs[i]
+		s.msgs[i] = nil
+		m.head.Store(h + 1)
+		if _, gone := msg.(removedMsg); gone {
+			m.removed.Add(-1)
+			continue
+		}
+		return msg, true
+	}
+}
+
+// segFor returns the segment holding index i, which the consumer has seen
+// queued and not taken yet, and makes it the consumer's segment. Caller
+// holds lmu.
+func (m *mailbox) segFor(i uint64) *segment {
+	s := m.seg
+	if s == nil {
+		m.mu.Lock()
+		s, m.first = m.first, nil
+		m.mu.Unlock()
+	}
+	for i-s.base >= uint64(len(s.msgs)) {
+		done := s // every message in it is taken, every slot cleared
+		s = s.next
+		m.spare.Store(done)
+	}
+	m.seg = s
+	return s
+}
+
+// each calls f with the index, segment and slot of every message queued up
+// to the tail the consumer reads now, oldest first, until f returns false.
+// Caller holds lmu.
+func (m *mailbox) each(f func(s *segment, i uint64) bool) {
+	m.seen = m.tail.Load()
+	h := m.head.Load()
+	if h == m.seen {
+		return
+	}
+	s := m.segFor(h)
+	for ; h < m.seen; h++ {
+		for h-s.base >= uint64(len(s.msgs)) {
+			s = s.next
+		}
+		if _, gone := s.msgs[h-s.base].(removedMsg); gone {
+			continue
+		}
+		if !f(s, h-s.base) {
+			return
+		}
+	}
 }
 
 // take removes and returns the oldest message for which match is true,
 // scanning everything queued so far. Consumer only.
-func (m *mailbox) take(match func(any) bool) (any, bool) {
+func (m *mailbox) take(match func(any) bool) (msg any, ok bool) {
 	m.lmu.Lock()
-	defer m.lmu.Unlock()
-	m.gather()
-	for i := m.head; i < len(m.local); i++ {
-		if msg := m.local[i]; match(msg) {
-			copy(m.local[i:], m.local[i+1:])
-			m.local[len(m.local)-1] = nil
-			m.local = m.local[:len(m.local)-1]
-			m.taken()
-			return msg, true
+	m.each(func(s *segment, i uint64) bool {
+		if msg = s.msgs[i]; !match(msg) {
+			return true
 		}
+		s.msgs[i], ok = removedMsg{}, true
+		m.removed.Add(1)
+		return false
+	})
+	m.lmu.Unlock()
+	if ok && m.bounded {
+		m.taken()
 	}
-	return nil, false
+	if !ok {
+		msg = nil
+	}
+	return msg, ok
 }
 
 // removeAll drops every queued message for which match is true. Consumer only.
 func (m *mailbox) removeAll(match func(any) bool) {
 	m.lmu.Lock()
-	defer m.lmu.Unlock()
-	m.gather()
-	kept := m.local[:m.head]
-	for _, msg := range m.local[m.head:] {
-		if !match(msg) {
-			kept = append(kept, msg)
+	n := 0
+	m.each(func(s *segment, i uint64) bool {
+		if match(s.msgs[i]) {
+			s.msgs[i] = removedMsg{}
+			n++
 		}
-	}
-	removed := len(m.local) - len(kept)
-	clear(m.local[len(kept):])
-	m.local = kept
-	if removed > 0 {
+		return true
+	})
+	m.removed.Add(int64(n))
+	m.lmu.Unlock()
+	if n > 0 && m.bounded {
 		m.taken()
 	}
 }
 
-// gather appends everything producers queued to the consumer's slice.
-// Caller holds lmu.
-func (m *mailbox) gather() {
+// settle is called by the consumer as it goes idle; it reports whether
+// something is queued after all. An empty mailbox starts its segment over
+// from the first slot, or lets it go when it grew large under a backlog, so
+// an idle process holds little memory.
+func (m *mailbox) settle() (pending bool) {
+	m.lmu.Lock()
 	m.mu.Lock()
-	if m.head > 0 && m.head == len(m.local) {
-		m.local, m.head = m.local[:0], 0
+	t := m.tail.Load()
+	if pending = t != m.head.Load(); !pending && m.seg != nil && m.seg == m.last {
+		if len(m.seg.msgs) > keepSegment {
+			m.seg, m.last = nil, nil
+		} else {
+			m.seg.base = t
+		}
+		m.spare.Store(nil)
 	}
-	m.local = append(m.local, m.in...)
-	clear(m.in)
-	m.in = m.in[:0]
-	m.left.Store(int64(len(m.local) - m.head))
 	m.mu.Unlock()
-}
-
-// hasPending reports whether producers queued something the consumer has not
-// gathered yet.
-func (m *mailbox) hasPending() bool {
-	m.mu.Lock()
-	n := len(m.in)
-	m.mu.Unlock()
-	return n > 0
+	m.lmu.Unlock()
+	return pending
 }
 
 // close refuses later pushes and returns the messages still queued, oldest
 // first.
 func (m *mailbox) close() []any {
+	m.lmu.Lock()
+	defer m.lmu.Unlock()
 	m.mu.Lock()
 	m.closed = true
-	in := m.in
-	m.in = nil
 	if m.room != nil {
 		close(m.room)
 		m.room = nil
 	}
 	m.mu.Unlock()
-	m.lmu.Lock()
-	dropped := append(m.local[m.head:len(m.local):len(m.local)], in...)
-	m.local, m.head = nil, 0
-	m.left.Store(0)
-	m.lmu.Unlock()
+	var dropped []any
+	m.each(func(s *segment, i uint64) bool {
+		dropped = append(dropped, s.msgs[i])
+		return true
+	})
+	m.head.Store(m.seen)
+	m.removed.Store(0)
+	m.mu.Lock()
+	m.seg, m.last, m.first = nil, nil, nil
+	m.spare.Store(nil)
+	m.mu.Unlock()
 	return dropped
 }

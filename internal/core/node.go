@@ -203,12 +203,18 @@ func (n *Node) check(p pid.Pid) error {
 	return nil
 }
 
+// accepts is check's common case, small enough to inline into the send
+// paths so that they copy no Pid: it reports whether check would pass.
+func (n *Node) accepts(p *pid.Pid) bool {
+	return p.Node() == n.id && !p.IsZero() && !n.stopped.Load()
+}
+
 // Send queues msg in p's mailbox. A message to a dead process is dropped
 // silently, as in Erlang; a full bounded mailbox refuses it with
 // ErrMailboxFull.
 func (n *Node) Send(p pid.Pid, msg any) error {
-	if err := n.check(p); err != nil {
-		return err
+	if !n.accepts(&p) {
+		return n.check(p)
 	}
 	q := n.table.get(p.Serial())
 	if q == nil {

@@ -199,7 +199,7 @@ func (n *Node) Spawn(s Spec) (*Proc, pid.Ref, error) {
 		return nil, pid.Ref{}, fmt.Errorf("%w: %d", ErrBadMailboxLimit, s.MailboxLimit)
 	}
 	p := &Proc{node: n, backend: s.Backend, handler: s.Handler, onExit: s.OnExit}
-	p.mbox.limit = int64(s.MailboxLimit)
+	p.mbox.setLimit(s.MailboxLimit)
 	if s.Func != nil {
 		p.handler = funcHandler(s.Func)
 	}
@@ -441,7 +441,7 @@ func (p *Proc) activate() {
 		if drained && !p.linger(handledBefore) {
 			p.status.Store(uint32(Waiting))
 			p.sched.Store(false)
-			if !p.mbox.hasPending() || !p.sched.CompareAndSwap(false, true) {
+			if !p.mbox.settle() || !p.sched.CompareAndSwap(false, true) {
 				return
 			}
 			p.status.Store(uint32(Runnable))
@@ -467,13 +467,13 @@ func (p *Proc) linger(handledBefore uint64) bool {
 	if w == nil || p.handled.Load() == handledBefore {
 		return false
 	}
-	seen := p.mbox.pushes.Load()
+	seen := p.mbox.pushes()
 	for range lingerRounds {
 		if w.runnext.Load() != nil || p.dead.Load() {
 			return false
 		}
 		runtime.Gosched()
-		if p.mbox.pushes.Load() != seen {
+		if p.mbox.pushes() != seen {
 			return true
 		}
 	}
@@ -498,7 +498,7 @@ func (p *Proc) runThread() {
 		if !alive {
 			return
 		}
-		if drained {
+		if drained && !p.mbox.settle() {
 			p.status.Store(uint32(Waiting))
 			<-p.wake
 		}
@@ -528,42 +528,56 @@ func (p *Proc) runInit() bool {
 // per batch, not once per message.
 func (p *Proc) handleBatch() (alive, drained bool) {
 	p.enter()
-	for range maxBatch {
-		if p.dead.Load() {
-			p.leave()
-			return false, false
-		}
-		msg, ok := p.mbox.pop()
-		if !ok {
-			p.leave()
-			return true, true
-		}
-		if p.dead.Load() {
-			p.leave()
-			undeliverable(msg, p.Reason())
-			return false, false
-		}
-		reason := p.handle(msg)
-		p.handled.Add(1)
-		if reason != nil {
-			p.leave()
-			p.exit(reason)
-			return false, false
-		}
-	}
+	b := p.runBatch()
 	p.leave()
+	switch {
+	case b.reason != nil:
+		p.exit(b.reason)
+		return false, false
+	case b.orphan != nil:
+		undeliverable(b.orphan, p.Reason())
+		return false, false
+	case b.drained:
+		return true, true
+	}
 	return !p.dead.Load(), false
 }
 
-// handle runs the handler on one message, turning a panic into the exit
-// reason.
-func (p *Proc) handle(msg any) (reason error) {
+// batch is how runBatch ended.
+type batch struct {
+	drained bool  // the mailbox was found empty
+	reason  error // the handler ended the process, or panicked
+	orphan  any   // a message taken just as the process was killed
+}
+
+// runBatch runs the handler on up to maxBatch messages. One deferred
+// recover covers the whole batch: a panic ends the process, so no message
+// after it would be handled anyway.
+func (p *Proc) runBatch() (b batch) {
 	defer func() {
 		if v := recover(); v != nil {
-			reason = p.crashed(v)
+			p.handled.Add(1)
+			b = batch{reason: p.crashed(v)}
 		}
 	}()
-	return p.handler.HandleMessage(p, msg)
+	for range maxBatch {
+		if p.dead.Load() {
+			return batch{}
+		}
+		msg, ok := p.mbox.pop()
+		if !ok {
+			return batch{drained: true}
+		}
+		if p.dead.Load() {
+			return batch{orphan: msg}
+		}
+		reason := p.handler.HandleMessage(p, msg)
+		p.handled.Add(1)
+		if reason != nil {
+			return batch{reason: reason}
+		}
+	}
+	return batch{}
 }
 
 // deliver queues msg and wakes the process.
@@ -603,7 +617,7 @@ func (p *Proc) wakeUp(from *Proc) {
 		}
 	case !p.sched.Load() && p.sched.CompareAndSwap(false, true):
 		p.status.Store(uint32(Runnable))
-		if from != nil && from.mbox.left.Load() == 0 && p.node.handOff(from, p) {
+		if from != nil && from.mbox.empty() && p.node.handOff(from, p) {
 			return
 		}
 		p.node.schedule(p, false)
@@ -614,8 +628,8 @@ func (p *Proc) wakeUp(from *Proc) {
 // silently dropped; so is anything a dead process sends. A bounded mailbox
 // that is full refuses the message with ErrMailboxFull.
 func (p *Proc) Send(to pid.Pid, msg any) error {
-	if err := p.node.check(to); err != nil {
-		return err
+	if !p.node.accepts(&to) {
+		return p.node.check(to)
 	}
 	return p.sendOnce(to, msg)
 }
@@ -703,6 +717,7 @@ func (p *Proc) ReceiveMatch(ctx context.Context, match func(any) bool) (any, err
 			p.handled.Add(1)
 			return msg, nil
 		}
+		p.mbox.settle()
 		if err := p.wait(ctx); err != nil {
 			return nil, err
 		}
