@@ -262,6 +262,7 @@ func (m *mailbox) take(match func(any) bool) (msg any, ok bool) {
 		m.removed.Add(1)
 		return false
 	})
+	m.trim()
 	m.lmu.Unlock()
 	if ok && m.bounded {
 		m.taken()
@@ -284,9 +285,28 @@ func (m *mailbox) removeAll(match func(any) bool) {
 		return true
 	})
 	m.removed.Add(int64(n))
+	m.trim()
 	m.lmu.Unlock()
 	if n > 0 && m.bounded {
 		m.taken()
+	}
+}
+
+// trim steps the head over removed messages, so that a mailbox holding
+// nothing else is empty. Caller holds lmu.
+func (m *mailbox) trim() {
+	if m.removed.Load() == 0 {
+		return
+	}
+	m.seen = m.tail.Load()
+	for h := m.head.Load(); h < m.seen; h++ {
+		s := m.segFor(h)
+		if _, gone := s.msgs[h-s.base].(removedMsg); !gone {
+			return
+		}
+		s.msgs[h-s.base] = nil
+		m.head.Store(h + 1)
+		m.removed.Add(-1)
 	}
 }
 
@@ -296,6 +316,7 @@ func (m *mailbox) removeAll(match func(any) bool) {
 // an idle process holds little memory.
 func (m *mailbox) settle() (pending bool) {
 	m.lmu.Lock()
+	m.trim()
 	m.mu.Lock()
 	t := m.tail.Load()
 	if pending = t != m.head.Load(); !pending && m.seg != nil && m.seg == m.last {

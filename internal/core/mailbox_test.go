@@ -1,0 +1,174 @@
+package core
+
+import (
+	"slices"
+	"sync"
+	"testing"
+
+	"pgregory.net/rapid"
+)
+
+// TestMailboxModel runs random sequences of mailbox operations from one
+// goroutine and compares the mailbox with a plain slice after each one.
+func TestMailboxModel(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		var m mailbox
+		limit := rapid.IntRange(0, 40).Draw(t, "limit")
+		m.setLimit(limit)
+		var model []any
+		closed := false
+		next := 0
+		even := func(v any) bool { n, ok := v.(int); return ok && n%2 == 0 }
+		for step := range rapid.IntRange(1, 400).Draw(t, "steps") {
+			switch op := rapid.IntRange(0, 9).Draw(t, "op"); {
+			case op <= 4: // push, bounded or not
+				bounded := op == 4
+				got := m.push(next, bounded)
+				want := pushed
+				switch {
+				case closed:
+					want = refused
+				case bounded && limit > 0 && len(model) >= limit:
+					want = full
+				}
+				if got != want {
+					t.Fatalf("step %d: push %d: %v, want %v", step, next, got, want)
+				}
+				if got == pushed {
+					model = append(model, next)
+				}
+				next++
+			case op <= 6:
+				msg, ok := m.pop()
+				if ok != (len(model) > 0) {
+					t.Fatalf("step %d: pop found %v with %d queued", step, ok, len(model))
+				}
+				if ok {
+					if msg != model[0] {
+						t.Fatalf("step %d: pop %v, want %v", step, msg, model[0])
+					}
+					model = model[1:]
+				}
+			case op == 7:
+				msg, ok := m.take(even)
+				i := slices.IndexFunc(model, even)
+				if ok != (i >= 0) || ok && msg != model[i] {
+					t.Fatalf("step %d: take %v %v, want index %d of %v", step, msg, ok, i, model)
+				}
+				if ok {
+					model = slices.Delete(model, i, i+1)
+				}
+			case op == 8:
+				if rapid.Bool().Draw(t, "removeAll") {
+					m.removeAll(even)
+					model = slices.DeleteFunc(model, even)
+				} else if pending := m.settle(); pending != (len(model) > 0) {
+					t.Fatalf("step %d: settle says pending %v with %d queued", step, pending, len(model))
+				}
+			case op == 9 && rapid.IntRange(0, 20).Draw(t, "close?") == 0:
+				dropped := m.close()
+				if !slices.Equal(dropped, model) {
+					t.Fatalf("step %d: close dropped %v, want %v", step, dropped, model)
+				}
+				model, closed = nil, true
+			}
+			if queued, _ := m.stats(); queued != len(model) {
+				t.Fatalf("step %d: %d queued, want %d", step, queued, len(model))
+			}
+		}
+	})
+}
+
+// TestMailboxConcurrent has producers push while the consumer pops, and
+// closes the mailbox part way: every message is either popped or returned
+// by close, exactly once, and each producer's messages keep their order.
+func TestMailboxConcurrent(t *testing.T) {
+	const producers, each = 4, 20_000
+	type msg struct{ from, seq int }
+	var m mailbox
+	var wg sync.WaitGroup
+	stopped := make([]int, producers) // the first seq each producer saw refused
+	for f := range producers {
+		wg.Go(func() {
+			stopped[f] = each
+			for i := range each {
+				if m.push(msg{f, i}, false) == refused {
+					stopped[f] = i
+					return
+				}
+			}
+		})
+	}
+	var popped []any
+	for len(popped) < producers*each/2 {
+		if v, ok := m.pop(); ok {
+			popped = append(popped, v)
+		}
+	}
+	dropped := m.close()
+	wg.Wait()
+
+	last := make([]int, producers)
+	for i := range last {
+		last[i] = -1
+	}
+	for _, v := range append(popped, dropped...) {
+		got := v.(msg)
+		if got.seq != last[got.from]+1 {
+			t.Fatalf("producer %d: message %d after %d", got.from, got.seq, last[got.from])
+		}
+		last[got.from] = got.seq
+	}
+	for f := range producers {
+		if last[f]+1 != stopped[f] {
+			t.Errorf("producer %d: %d messages accounted for, %d pushed", f, last[f]+1, stopped[f])
+		}
+	}
+	if _, ok := m.pop(); ok {
+		t.Error("pop after close found a message")
+	}
+}
+
+// TestMailboxSettle checks what an idle mailbox keeps: a small segment is
+// started over from its first slot, a large one is let go.
+func TestMailboxSettle(t *testing.T) {
+	tests := []struct {
+		name     string
+		messages int
+		keeps    bool
+	}{
+		{"none", 0, false},
+		{"few", 3, true},
+		{"fills the first segment", firstSegment, true},
+		{"backlog", 10_000, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m mailbox
+			for i := range tt.messages {
+				m.push(i, false)
+			}
+			for range tt.messages {
+				if _, ok := m.pop(); !ok {
+					t.Fatal("pop found nothing")
+				}
+			}
+			if m.settle() {
+				t.Fatal("settle found a message pending")
+			}
+			if kept := m.seg != nil; kept != tt.keeps {
+				t.Fatalf("segment kept: %v, want %v", kept, tt.keeps)
+			}
+			if tt.keeps && (m.seg.base != m.tail.Load() || m.seg != m.last) {
+				t.Fatalf("segment not started over: base %d, tail %d", m.seg.base, m.tail.Load())
+			}
+			if m.spare.Load() != nil {
+				t.Fatal("an idle mailbox keeps a spare segment")
+			}
+			m.push("after", false) // the next message reuses or replaces it
+			if v, ok := m.pop(); !ok || v != "after" {
+				t.Fatalf("pop after settle: %v, %v", v, ok)
+			}
+		})
+	}
+}
