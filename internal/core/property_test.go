@@ -310,16 +310,20 @@ func sortRefs(refs []pid.Ref) []pid.Ref {
 // exit reasons, symmetric links between live processes only, monitors held
 // only by and on live processes, and names owned only by live processes.
 func checkInvariants(rt *rapid.T, n *Node, m *model, procs []*Proc) {
+	if c := &noCold; c.onExit != nil || c.ctx != nil || c.monIn != nil || c.monOut != nil || c.name != "" || c.groups != nil || c.timers != nil {
+		rt.Fatalf("the shared empty cold state was written: %+v", c)
+	}
 	for _, p := range procs {
 		p.mu.Lock()
 		alive := !p.dead.Load()
-		state := fmt.Sprintf("links=%v monIn=%d monOut=%d name=%q", slices.Collect(p.links.all()), len(p.monIn), len(p.monOut), p.name)
+		c := p.coldOf()
+		state := fmt.Sprintf("links=%v monIn=%d monOut=%d name=%q", slices.Collect(p.links.all()), len(c.monIn), len(c.monOut), c.name)
 		if alive != m.alive[p] {
 			p.mu.Unlock()
 			rt.Fatalf("%v alive=%v, model %v", p.pid, alive, m.alive[p])
 		}
 		if !alive {
-			if p.links != nil || p.monIn != nil || p.monOut != nil || p.name != "" || p.groups != nil {
+			if p.links != nil || c.monIn != nil || c.monOut != nil || c.name != "" || c.groups != nil {
 				p.mu.Unlock()
 				rt.Fatalf("dead %v keeps state: %s", p.pid, state)
 			}
@@ -340,8 +344,8 @@ func checkInvariants(rt *rapid.T, n *Node, m *model, procs []*Proc) {
 		for l := range p.links.all() {
 			links = append(links, l)
 		}
-		out := make(map[pid.Ref]pid.Pid, len(p.monOut))
-		for r, t := range p.monOut {
+		out := make(map[pid.Ref]pid.Pid, len(c.monOut))
+		for r, t := range c.monOut {
 			out[r] = t
 		}
 		p.mu.Unlock()
@@ -368,7 +372,7 @@ func checkInvariants(rt *rapid.T, n *Node, m *model, procs []*Proc) {
 				rt.Fatalf("%v monitors dead %v", p.pid, target)
 			}
 			q.mu.Lock()
-			w, ok := q.monIn[r]
+			w, ok := q.coldOf().monIn[r]
 			q.mu.Unlock()
 			if !ok || w.proc != p {
 				rt.Fatalf("monitor %v missing on target %v", r, target)
