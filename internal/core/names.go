@@ -45,12 +45,12 @@ func (n *Node) register(name string, q *Proc) error {
 	case q.dead.Load():
 		return fmt.Errorf("register %q: %w", name, NoProc)
 	case q.coldOf().name == name:
-		return &NameTakenError{Name: name, Owner: q.pid}
+		return &NameTakenError{Name: name, Owner: q.Pid()}
 	case q.coldOf().name != "":
 		return fmt.Errorf("register %q: %w: %q", name, ErrAlreadyNamed, q.cold.name)
 	}
 	if owner, taken := n.names.loadOrStore(name, q); taken {
-		return &NameTakenError{Name: name, Owner: owner.pid}
+		return &NameTakenError{Name: name, Owner: owner.Pid()}
 	}
 	q.coldLocked().name = name
 	return nil
@@ -131,7 +131,7 @@ func (n *Node) sendName(from *Proc, name string, msg any) error {
 	if !ok {
 		return fmt.Errorf("send to %q: %w", name, ErrNotRegistered)
 	}
-	to := q.pid
+	to := q.Pid()
 	if from != nil {
 		return from.Send(to, msg)
 	}

@@ -124,7 +124,7 @@ func (s Status) String() string {
 // Proc is one process.
 type Proc struct {
 	node    *Node
-	pid     pid.Pid
+	serial  uint64  // its Pid is pid.New(node.id, serial); 0 until it is in the table
 	handler Handler // a funcHandler for a Func process
 
 	// Senders read these on every message; they change rarely.
@@ -248,7 +248,7 @@ func (n *Node) Spawn(s Spec) (*Proc, pid.Ref, error) {
 		n.life.RUnlock()
 		return nil, pid.Ref{}, ErrNodeStopped
 	}
-	if !n.table.add(p, n.id) {
+	if !n.table.add(p) {
 		n.life.RUnlock()
 		return nil, pid.Ref{}, ErrTableFull
 	}
@@ -326,7 +326,7 @@ func (p *Proc) start() {
 }
 
 // Pid returns the process's Pid.
-func (p *Proc) Pid() pid.Pid { return p.pid }
+func (p *Proc) Pid() pid.Pid { return pid.New(p.node.id, p.serial) }
 
 // Node returns the node that runs the process.
 func (p *Proc) Node() *Node { return p.node }
@@ -385,7 +385,7 @@ func (p *Proc) call(f func() error) (reason error) {
 func (p *Proc) crashed(v any) error {
 	reason := &PanicError{Value: v, Stack: debug.Stack()}
 	p.node.Logger().Error("process crashed",
-		zap.Stringer("pid", p.pid), zap.String("name", p.Name()),
+		zap.Stringer("pid", p.Pid()), zap.String("name", p.Name()),
 		zap.Any("panic", v), zap.ByteString("stack", reason.Stack))
 	return reason
 }
@@ -621,7 +621,7 @@ func (p *Proc) send(msg any, from *Proc) error {
 	case refused:
 		undeliverable(msg, NoProc)
 	case full:
-		return fmt.Errorf("send to %s: %w", p.pid, ErrMailboxFull)
+		return fmt.Errorf("send to %s: %w", p.Pid(), ErrMailboxFull)
 	default:
 		p.wakeUp(from)
 	}

@@ -56,7 +56,7 @@ func (p *Proc) dieLocked(reason error) *death {
 		c.name = ""
 	}
 	if len(c.groups) > 0 {
-		n.leaveAll(p.pid, c.groups)
+		n.leaveAll(p.Pid(), c.groups)
 		c.groups = nil
 	}
 	p.reason = reason
@@ -137,14 +137,14 @@ func (n *Node) propagate(d *death) {
 			if q == nil {
 				continue
 			}
-			if next, later := q.linkSignal(p.pid, d.reason); later {
-				trapped = append(trapped, news{q, p.pid, d.reason})
+			if next, later := q.linkSignal(p.Pid(), d.reason); later {
+				trapped = append(trapped, news{q, p.Pid(), d.reason})
 			} else {
 				work = append(work, next)
 			}
 		}
 		for ref, w := range d.monIn {
-			m := DownMsg{Ref: ref, Pid: p.pid, Reason: d.reason}
+			m := DownMsg{Ref: ref, Pid: p.Pid(), Reason: d.reason}
 			downs = append(downs, func() { w.down(m) })
 		}
 		for ref, target := range d.monOut {
@@ -214,7 +214,7 @@ func (p *Proc) exitSignal(from pid.Pid, reason error, viaLink bool) *death {
 	case p.trap:
 		p.deliver(ExitMsg{From: from, Reason: reason})
 		return nil
-	case IsNormal(reason) && from != p.pid:
+	case IsNormal(reason) && from != p.Pid():
 		return nil
 	}
 	return p.dieLocked(reason)
@@ -244,7 +244,7 @@ func (p *Proc) Exit(target pid.Pid, reason error) error {
 	if p.dead.Load() {
 		return ErrCallerExited
 	}
-	p.node.exitSignal(p.pid, target, orNormal(reason))
+	p.node.exitSignal(p.Pid(), target, orNormal(reason))
 	return nil
 }
 
@@ -272,7 +272,7 @@ func lockPair(a, b *Proc) (unlock func()) {
 		return a.mu.Unlock
 	}
 	first, second := a, b
-	if second.pid.Serial() < first.pid.Serial() {
+	if second.serial < first.serial {
 		first, second = second, first
 	}
 	first.mu.Lock()
@@ -281,8 +281,8 @@ func lockPair(a, b *Proc) (unlock func()) {
 }
 
 func addLink(a, b *Proc) {
-	addTo(&a.links, b.pid)
-	addTo(&b.links, a.pid)
+	addTo(&a.links, b.Pid())
+	addTo(&b.links, a.Pid())
 }
 
 func addMonitor(w, target *Proc, ref pid.Ref) {
@@ -293,7 +293,7 @@ func addMonitor(w, target *Proc, ref pid.Ref) {
 	if tc.monIn == nil {
 		tc.monIn = make(map[pid.Ref]watcher)
 	}
-	wc.monOut[ref] = target.pid
+	wc.monOut[ref] = target.Pid()
 	tc.monIn[ref] = watcher{proc: w}
 }
 
@@ -305,7 +305,7 @@ func (p *Proc) Link(target pid.Pid) error {
 	if target.IsZero() {
 		return ErrZeroPid
 	}
-	if target == p.pid {
+	if target == p.Pid() {
 		return nil
 	}
 	deadReason := NoProc
@@ -380,7 +380,7 @@ func (p *Proc) Unlink(target pid.Pid) error {
 	}
 	unlock := lockPair(p, q)
 	p.links.remove(target)
-	q.links.remove(p.pid)
+	q.links.remove(p.Pid())
 	unlock()
 	return nil
 }
@@ -409,7 +409,7 @@ func (p *Proc) Monitor(target pid.Pid) (pid.Ref, error) {
 	switch {
 	case p.dead.Load():
 		return pid.Ref{}, ErrCallerExited
-	case q.pid != target || q.dead.Load():
+	case q.Pid() != target || q.dead.Load():
 		p.deliver(DownMsg{Ref: ref, Pid: target, Reason: deadReason})
 	default:
 		addMonitor(p, q, ref)
@@ -539,7 +539,7 @@ func (n *Node) Info(target pid.Pid) (Info, error) {
 	queued, pushes := q.mbox.stats()
 	c := q.coldOf()
 	in := Info{
-		Pid: q.pid, Name: c.name, Status: Status(q.status.Load()), Backend: q.backend,
+		Pid: q.Pid(), Name: c.name, Status: Status(q.status.Load()), Backend: q.backend,
 		TrapExit: q.trap, MessageQueueLen: queued, WaitingSenders: int(q.mbox.waiters.Load()),
 		Received: pushes, Handled: q.handled.Load(), Sent: q.sent.Load(),
 	}
@@ -554,7 +554,7 @@ func (n *Node) Info(target pid.Pid) (Info, error) {
 	for _, w := range c.monIn {
 		var by pid.Pid
 		if w.proc != nil {
-			by = w.proc.pid
+			by = w.proc.Pid()
 		}
 		in.MonitoredBy = append(in.MonitoredBy, by)
 	}
