@@ -165,10 +165,12 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 		return zero, registry.ErrEmptyName
 	}
 	s := newServer(impl, parent)
-	if o.via != nil {
-		s.via = &viaName{r: o.via, name: o.name}
+	if o.via != nil || o.onExit != nil {
+		s.opts = &serverOpts{onExit: o.onExit}
+		if o.via != nil {
+			s.opts.via.r, s.opts.via.name = o.via, o.name
+		}
 	}
-	s.onExit = o.onExit
 	st := s.startup.Load()
 	defer s.startup.Store(nil) // an idle server keeps none of the start's state
 	spec := core.Spec{Handler: s, Backend: o.backend, MailboxLimit: o.limit}
