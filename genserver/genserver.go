@@ -193,7 +193,10 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 
 	runtime.Gosched() // as in Call: let Init run before blocking
 	select {
-	case <-st.started:
+	case <-st.done:
+		if err := st.failure(o.name); err != nil {
+			return zero, err
+		}
 		return ref, nil
 	default:
 	}
@@ -205,21 +208,11 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 	}
 	var failure error
 	select {
-	case <-st.started:
+	case <-st.done:
+		if err := st.failure(o.name); err != nil {
+			return zero, err
+		}
 		return ref, nil
-	case reason := <-st.exit:
-		select {
-		case <-st.started: // Init succeeded and the server has exited since
-			return ref, nil
-		default:
-		}
-		if st.ignored.Load() {
-			return zero, ErrIgnored
-		}
-		if owner := st.viaOwner; owner != nil {
-			return zero, &AlreadyStartedError{Name: o.name, Pid: *owner}
-		}
-		return zero, &StartError{Reason: reason}
 	case <-ctx.Done():
 		failure = ctxError(ctx)
 	case <-deadline:
@@ -231,7 +224,9 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 		link.Unlink(parent, p)
 	}
 	node.Exit(p, process.Kill)
-	<-st.exit
+	for !st.exited.Load() {
+		<-st.done
+	}
 	return zero, &StartError{Reason: failure}
 }
 

@@ -270,10 +270,30 @@ type serverOpts struct {
 // startup is how Init's outcome reaches Start. It lives only while Start
 // waits, so an idle server keeps none of it.
 type startup struct {
-	started  chan struct{} // closed when Init succeeded
-	exit     chan error    // the exit reason, once
-	ignored  atomic.Bool   // Init returned Ignore
-	viaOwner *pid.Pid      // the owner of the via name when registering failed
+	// done is signalled once when Init has succeeded and once when the
+	// server has exited, each after setting its flag below.
+	done     chan struct{}
+	started  atomic.Bool // Init succeeded
+	exited   atomic.Bool // the server exited, with reason
+	ignored  atomic.Bool // Init returned Ignore
+	reason   error
+	viaOwner *pid.Pid // the owner of the via name when registering failed
+}
+
+func newStartup() *startup { return &startup{done: make(chan struct{}, 2)} }
+
+// failure returns why the start failed, or nil when Init succeeded (the
+// server may have exited since). Call it after receiving from done.
+func (st *startup) failure(name string) error {
+	switch {
+	case st.started.Load():
+		return nil
+	case st.ignored.Load(): // a signal without started is the exit's
+		return ErrIgnored
+	case st.viaOwner != nil:
+		return &AlreadyStartedError{Name: name, Pid: *st.viaOwner}
+	}
+	return &StartError{Reason: st.reason}
 }
 
 // viaName is a server's name in a Registrar.
@@ -293,7 +313,7 @@ func (s *server[Req, Rep, Msg]) viaName() *viaName {
 
 func newServer[Req, Rep, Msg any](impl Behaviour[Req, Rep, Msg], parent *process.Process) *server[Req, Rep, Msg] {
 	s := &server[Req, Rep, Msg]{impl: impl}
-	s.startup.Store(&startup{started: make(chan struct{}), exit: make(chan error, 1)})
+	s.startup.Store(newStartup())
 	s.ctx.parent = parent
 	s.callCtx = CallCtx[Rep]{Ctx: &s.ctx, tracker: &s.deferred}
 	return s
@@ -310,7 +330,9 @@ func (s *server[Req, Rep, Msg]) Exited(reason error) {
 	}
 	s.deferred.failAll(reason)
 	if st := s.startup.Load(); st != nil {
-		st.exit <- reason
+		st.reason = reason
+		st.exited.Store(true)
+		st.done <- struct{}{}
 	}
 	if s.opts != nil && s.opts.onExit != nil {
 		s.opts.onExit(reason)
@@ -355,7 +377,8 @@ func (s *server[Req, Rep, Msg]) Init(cp *core.Proc) (reason error) {
 			return err
 		}
 	}
-	close(st.started)
+	st.started.Store(true)
+	st.done <- struct{}{}
 	return s.afterInit()
 }
 
