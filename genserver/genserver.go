@@ -83,6 +83,19 @@ type options struct {
 	timeout time.Duration
 }
 
+// collect applies opts. Options are applied to memory of their own, so a
+// start without options does not allocate for them.
+func collect(opts []Option) options {
+	if len(opts) == 0 {
+		return options{}
+	}
+	o := new(options)
+	for _, opt := range opts {
+		opt(o)
+	}
+	return *o
+}
+
 // Registrar is a name service other than the node's registry: OTP's
 // {via, Module, Name}. Its methods must be safe for concurrent use and
 // must not block.
@@ -157,10 +170,7 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 	if v := reflect.ValueOf(impl); impl == nil || v.Kind() == reflect.Pointer && v.IsNil() {
 		return zero, ErrNilServer
 	}
-	var o options
-	for _, opt := range opts {
-		opt(&o)
-	}
+	o := collect(opts)
 	if o.via != nil && o.name == "" {
 		return zero, registry.ErrEmptyName
 	}
