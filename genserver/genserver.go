@@ -83,6 +83,19 @@ type options struct {
 	timeout time.Duration
 }
 
+// collect applies opts. Options are applied to memory of their own, so a
+// start without options does not allocate for them.
+func collect(opts []Option) options {
+	if len(opts) == 0 {
+		return options{}
+	}
+	o := new(options)
+	for _, opt := range opts {
+		opt(o)
+	}
+	return *o
+}
+
 // Registrar is a name service other than the node's registry: OTP's
 // {via, Module, Name}. Its methods must be safe for concurrent use and
 // must not block.
@@ -157,18 +170,17 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 	if v := reflect.ValueOf(impl); impl == nil || v.Kind() == reflect.Pointer && v.IsNil() {
 		return zero, ErrNilServer
 	}
-	var o options
-	for _, opt := range opts {
-		opt(&o)
-	}
+	o := collect(opts)
 	if o.via != nil && o.name == "" {
 		return zero, registry.ErrEmptyName
 	}
 	s := newServer(impl, parent)
-	if o.via != nil {
-		s.via = &viaName{r: o.via, name: o.name}
+	if o.via != nil || o.onExit != nil {
+		s.opts = &serverOpts{onExit: o.onExit}
+		if o.via != nil {
+			s.opts.via.r, s.opts.via.name = o.via, o.name
+		}
 	}
-	s.onExit = o.onExit
 	st := s.startup.Load()
 	defer s.startup.Store(nil) // an idle server keeps none of the start's state
 	spec := core.Spec{Handler: s, Backend: o.backend, MailboxLimit: o.limit}
@@ -191,7 +203,10 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 
 	runtime.Gosched() // as in Call: let Init run before blocking
 	select {
-	case <-st.started:
+	case <-st.done:
+		if err := st.failure(o.name); err != nil {
+			return zero, err
+		}
 		return ref, nil
 	default:
 	}
@@ -203,21 +218,11 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 	}
 	var failure error
 	select {
-	case <-st.started:
+	case <-st.done:
+		if err := st.failure(o.name); err != nil {
+			return zero, err
+		}
 		return ref, nil
-	case reason := <-st.exit:
-		select {
-		case <-st.started: // Init succeeded and the server has exited since
-			return ref, nil
-		default:
-		}
-		if st.ignored.Load() {
-			return zero, ErrIgnored
-		}
-		if owner := st.viaOwner; owner != nil {
-			return zero, &AlreadyStartedError{Name: o.name, Pid: *owner}
-		}
-		return zero, &StartError{Reason: reason}
 	case <-ctx.Done():
 		failure = ctxError(ctx)
 	case <-deadline:
@@ -229,7 +234,9 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 		link.Unlink(parent, p)
 	}
 	node.Exit(p, process.Kill)
-	<-st.exit
+	for !st.exited.Load() {
+		<-st.done
+	}
 	return zero, &StartError{Reason: failure}
 }
 

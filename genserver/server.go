@@ -82,11 +82,29 @@ type stop struct{ reason error }
 type Ctx struct {
 	p       *process.Process
 	parent  *process.Process // the process that called StartLink, or nil
-	ctx     context.Context
+	rare    *ctxRare         // made on first need
 	reason  error
 	cont    func(*Ctx)
 	idle    time.Duration
 	stopped bool
+	noReply bool // the current call's HandleCall returned NoReply
+}
+
+// ctxRare is the part of a server's own state that many servers never
+// use, made on first need so that an idle server without it stays small.
+// Like the rest of Ctx, only the server's callbacks touch it.
+type ctxRare struct {
+	ctx     context.Context // made by Context
+	idleRef uint64          // the ID of the armed idle timer's Ref; 0 when none
+	idleSeq uint64
+}
+
+// more returns c's rare state, making it on first need.
+func (c *Ctx) more() *ctxRare {
+	if c.rare == nil {
+		c.rare = new(ctxRare)
+	}
+	return c.rare
 }
 
 // Self returns the server's Pid.
@@ -109,10 +127,11 @@ func (c *Ctx) Logger() *zap.Logger { return c.p.Node().Logger() }
 // (or one derived from it) to calls the server makes: a call to itself then
 // fails with ErrCallingSelf instead of waiting for the timeout.
 func (c *Ctx) Context() context.Context {
-	if c.ctx == nil {
-		c.ctx = context.WithValue(c.p.Context(), serverKey{}, c.p.Self())
+	r := c.more()
+	if r.ctx == nil {
+		r.ctx = context.WithValue(c.p.Context(), serverKey{}, c.p.Self())
 	}
-	return c.ctx
+	return r.ctx
 }
 
 // Stop ends the server once the current callback returns: the pending reply
@@ -165,7 +184,6 @@ type CallCtx[Rep any] struct {
 	*Ctx
 	answer  *answer[Rep]
 	tracker *deferred[Rep]
-	noReply bool
 }
 
 // From returns a handle to answer this call later, from any goroutine,
@@ -176,7 +194,9 @@ func (c *CallCtx[Rep]) From() From[Rep] { return From[Rep]{a: c.answer, tracker:
 // answer it later through From, or let the caller fail when the server
 // exits.
 func (c *CallCtx[Rep]) NoReply() (Rep, error) {
-	c.noReply = true
+	if c.Ctx != nil { // a zero CallCtx answers no call
+		c.noReply = true
+	}
 	var zero Rep
 	return zero, nil
 }
@@ -238,19 +258,42 @@ type server[Req, Rep, Msg any] struct {
 	startup  atomic.Pointer[startup] // nil once Start has returned
 	current  atomic.Pointer[call[Req, Rep]]
 	deferred deferred[Rep]
-	idleRef  uint64 // the ID of the armed idle timer's Ref; 0 when none
-	idleSeq  uint64
-	onExit   func(reason error) // the user's WithOnExit
-	via      *viaName           // the name in a Registrar, for WithVia
+	opts     *serverOpts // nil without WithOnExit and WithVia; fixed before the server runs
+}
+
+// serverOpts holds what a server keeps of the options few servers use.
+type serverOpts struct {
+	onExit func(reason error) // the user's WithOnExit
+	via    viaName            // the name in a Registrar, for WithVia; no Registrar without it
 }
 
 // startup is how Init's outcome reaches Start. It lives only while Start
 // waits, so an idle server keeps none of it.
 type startup struct {
-	started  chan struct{} // closed when Init succeeded
-	exit     chan error    // the exit reason, once
-	ignored  atomic.Bool   // Init returned Ignore
-	viaOwner *pid.Pid      // the owner of the via name when registering failed
+	// done is signalled once when Init has succeeded and once when the
+	// server has exited, each after setting its flag below.
+	done     chan struct{}
+	started  atomic.Bool // Init succeeded
+	exited   atomic.Bool // the server exited, with reason
+	ignored  atomic.Bool // Init returned Ignore
+	reason   error
+	viaOwner *pid.Pid // the owner of the via name when registering failed
+}
+
+func newStartup() *startup { return &startup{done: make(chan struct{}, 2)} }
+
+// failure returns why the start failed, or nil when Init succeeded (the
+// server may have exited since). Call it after receiving from done.
+func (st *startup) failure(name string) error {
+	switch {
+	case st.started.Load():
+		return nil
+	case st.ignored.Load(): // a signal without started is the exit's
+		return ErrIgnored
+	case st.viaOwner != nil:
+		return &AlreadyStartedError{Name: name, Pid: *st.viaOwner}
+	}
+	return &StartError{Reason: st.reason}
 }
 
 // viaName is a server's name in a Registrar.
@@ -260,9 +303,17 @@ type viaName struct {
 	held atomic.Bool // the name was registered to this server
 }
 
+// viaName returns the server's name in a Registrar, or nil.
+func (s *server[Req, Rep, Msg]) viaName() *viaName {
+	if s.opts == nil || s.opts.via.r == nil {
+		return nil
+	}
+	return &s.opts.via
+}
+
 func newServer[Req, Rep, Msg any](impl Behaviour[Req, Rep, Msg], parent *process.Process) *server[Req, Rep, Msg] {
 	s := &server[Req, Rep, Msg]{impl: impl}
-	s.startup.Store(&startup{started: make(chan struct{}), exit: make(chan error, 1)})
+	s.startup.Store(newStartup())
 	s.ctx.parent = parent
 	s.callCtx = CallCtx[Rep]{Ctx: &s.ctx, tracker: &s.deferred}
 	return s
@@ -271,18 +322,20 @@ func newServer[Req, Rep, Msg any](impl Behaviour[Req, Rep, Msg], parent *process
 // Exited runs once the server's process has exited: every call it still
 // owed an answer fails with the exit reason.
 func (s *server[Req, Rep, Msg]) Exited(reason error) {
-	if s.via != nil && s.via.held.Load() {
-		s.via.r.UnregisterName(s.via.name)
+	if v := s.viaName(); v != nil && v.held.Load() {
+		v.r.UnregisterName(v.name)
 	}
 	if c := s.current.Load(); c != nil {
 		c.Undelivered(reason)
 	}
 	s.deferred.failAll(reason)
 	if st := s.startup.Load(); st != nil {
-		st.exit <- reason
+		st.reason = reason
+		st.exited.Store(true)
+		st.done <- struct{}{}
 	}
-	if s.onExit != nil {
-		s.onExit(reason)
+	if s.opts != nil && s.opts.onExit != nil {
+		s.opts.onExit(reason)
 	}
 }
 
@@ -303,7 +356,7 @@ func (s *server[Req, Rep, Msg]) Init(cp *core.Proc) (reason error) {
 	if st == nil {
 		return process.Killed // Start gave up on this server and killed it
 	}
-	if v := s.via; v != nil {
+	if v := s.viaName(); v != nil {
 		if !v.r.RegisterName(v.name, p.Self()) {
 			owner, _ := v.r.WhereIsName(v.name)
 			if owner.IsZero() {
@@ -324,7 +377,8 @@ func (s *server[Req, Rep, Msg]) Init(cp *core.Proc) (reason error) {
 			return err
 		}
 	}
-	close(st.started)
+	st.started.Store(true)
+	st.done <- struct{}{}
 	return s.afterInit()
 }
 
@@ -352,10 +406,11 @@ func (s *server[Req, Rep, Msg]) after() error {
 	}
 	if d := s.ctx.idle; d > 0 {
 		s.ctx.idle = 0
-		s.idleSeq++
-		ref, err := s.ctx.p.SendAfter(s.ctx.Self(), idleTimer{seq: s.idleSeq}, d)
+		r := s.ctx.more()
+		r.idleSeq++
+		ref, err := s.ctx.p.SendAfter(s.ctx.Self(), idleTimer{seq: r.idleSeq}, d)
 		if err == nil {
-			s.idleRef = ref.ID()
+			r.idleRef = ref.ID()
 		}
 	}
 	return nil
@@ -370,18 +425,19 @@ func (s *server[Req, Rep, Msg]) HandleMessage(cp *core.Proc, msg any) (reason er
 		}
 	}()
 	s.ctx.idle = 0
+	r := s.ctx.rare
 	if t, ok := msg.(idleTimer); ok {
-		if t.seq != s.idleSeq || s.idleRef == 0 {
+		if r == nil || t.seq != r.idleSeq || r.idleRef == 0 {
 			return nil // cancelled after it was sent
 		}
-		s.idleRef = 0
+		r.idleRef = 0
 		s.info(Timeout{})
 		return s.after()
 	}
-	if s.idleRef != 0 { // any other message cancels the idle timeout
-		p.CancelTimer(pid.NewRef(p.Self().Node(), s.idleRef))
-		s.idleRef = 0
-		s.idleSeq++ // and makes a timer message already queued stale
+	if r != nil && r.idleRef != 0 { // any other message cancels the idle timeout
+		p.CancelTimer(pid.NewRef(p.Self().Node(), r.idleRef))
+		r.idleRef = 0
+		r.idleSeq++ // and makes a timer message already queued stale
 	}
 	switch m := msg.(type) {
 	case *call[Req, Rep]:
@@ -411,9 +467,9 @@ func (s *server[Req, Rep, Msg]) handleCall(p *process.Process, c *call[Req, Rep]
 		return
 	}
 	cc := &s.callCtx
-	cc.answer, cc.noReply = &c.answer, false
+	cc.answer, s.ctx.noReply = &c.answer, false
 	rep, err := s.impl.HandleCall(cc, c.req)
-	if cc.noReply {
+	if s.ctx.noReply {
 		s.deferred.keep(&c.answer)
 	} else {
 		c.settle(result[Rep]{rep: rep, err: err})

@@ -44,15 +44,15 @@ func (n *Node) register(name string, q *Proc) error {
 	switch {
 	case q.dead.Load():
 		return fmt.Errorf("register %q: %w", name, NoProc)
-	case q.name == name:
-		return &NameTakenError{Name: name, Owner: q.pid}
-	case q.name != "":
-		return fmt.Errorf("register %q: %w: %q", name, ErrAlreadyNamed, q.name)
+	case q.coldOf().name == name:
+		return &NameTakenError{Name: name, Owner: q.Pid()}
+	case q.coldOf().name != "":
+		return fmt.Errorf("register %q: %w: %q", name, ErrAlreadyNamed, q.cold.name)
 	}
 	if owner, taken := n.names.loadOrStore(name, q); taken {
-		return &NameTakenError{Name: name, Owner: owner.pid}
+		return &NameTakenError{Name: name, Owner: owner.Pid()}
 	}
-	q.name = name
+	q.coldLocked().name = name
 	return nil
 }
 
@@ -70,9 +70,9 @@ func (n *Node) Unregister(name string) error {
 			return fmt.Errorf("unregister %q: %w", name, ErrNotRegistered)
 		}
 		q.mu.Lock()
-		if q.name == name {
+		if q.coldOf().name == name {
 			n.names.compareAndDelete(name, q)
-			q.name = ""
+			q.cold.name = ""
 			q.mu.Unlock()
 			return nil
 		}
@@ -91,14 +91,15 @@ func (n *Node) NameOf(p pid.Pid) (string, bool) {
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.name, q.name != ""
+	name := q.coldOf().name
+	return name, name != ""
 }
 
 // Name returns the process's registered name, or "".
 func (p *Proc) Name() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.name
+	return p.coldOf().name
 }
 
 // Registered lists the registered names, sorted.
@@ -130,7 +131,7 @@ func (n *Node) sendName(from *Proc, name string, msg any) error {
 	if !ok {
 		return fmt.Errorf("send to %q: %w", name, ErrNotRegistered)
 	}
-	to := q.pid
+	to := q.Pid()
 	if from != nil {
 		return from.Send(to, msg)
 	}
@@ -154,10 +155,11 @@ func (n *Node) Join(group string, p pid.Pid) error {
 	if q.dead.Load() {
 		return fmt.Errorf("join %q: %w", group, NoProc)
 	}
-	if q.groups == nil {
-		q.groups = make(map[string]int)
+	c := q.coldLocked()
+	if c.groups == nil {
+		c.groups = make(map[string]int)
 	}
-	q.groups[group]++
+	c.groups[group]++
 	n.groupsMu.Lock()
 	n.groups[group] = append(n.groups[group], p)
 	n.groupsMu.Unlock()
@@ -178,11 +180,11 @@ func (n *Node) Leave(group string, p pid.Pid) error {
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.groups[group] == 0 {
+	if q.coldOf().groups[group] == 0 {
 		return fmt.Errorf("leave %q: %w", group, ErrNotJoined)
 	}
-	if q.groups[group]--; q.groups[group] == 0 {
-		delete(q.groups, group)
+	if q.cold.groups[group]--; q.cold.groups[group] == 0 {
+		delete(q.cold.groups, group)
 	}
 	n.groupsMu.Lock()
 	defer n.groupsMu.Unlock()

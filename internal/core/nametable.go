@@ -298,7 +298,7 @@ func (t *nameTable) loadOrStore(name string, p *Proc) (owner *Proc, taken bool) 
 		return old.at(j).proc, true
 	}
 	hdr := t.rebuild(k, old, nameTabSize(old.len()+1), 0)
-	hdr.put(nameSlot{hash: h, name: name, serial: p.pid.Serial(), proc: p})
+	hdr.put(nameSlot{hash: h, name: name, serial: p.serial, proc: p})
 	t.publish(k, hdr)
 	return nil, false
 }

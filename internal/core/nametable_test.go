@@ -29,7 +29,7 @@ func testNode() *Node {
 func testProcs(n *Node, k int) []*Proc {
 	procs := make([]*Proc, k)
 	for i := range procs {
-		procs[i] = &Proc{pid: pid.New(n.id, uint64(i+1)<<32|uint64(i+7))}
+		procs[i] = &Proc{node: n, serial: uint64(i+1)<<32 | uint64(i+7)}
 	}
 	return procs
 }
@@ -59,7 +59,7 @@ func checkNames(t *testing.T, n *Node, want map[string]*Proc) {
 		}
 		var wantPid pid.Pid
 		if p != nil {
-			wantPid = p.pid
+			wantPid = p.Pid()
 			listed = append(listed, name)
 		}
 		if got, ok := WhereIs(n, name); ok != (p != nil) || got != wantPid {
@@ -270,7 +270,7 @@ func TestNameTableCollisions(t *testing.T) {
 	}
 	hdr := newNameTab(8)
 	for i, s := range slots {
-		s.serial = procs[i].pid.Serial()
+		s.serial = procs[i].serial
 		s.proc = procs[i]
 		hdr.put(s)
 	}
@@ -299,7 +299,7 @@ func TestNameTableCollisions(t *testing.T) {
 				}
 				continue
 			}
-			if j == 0 || hdr.at(j).serial != procs[tc.want].pid.Serial() || hdr.at(j).proc != procs[tc.want] {
+			if j == 0 || hdr.at(j).serial != procs[tc.want].serial || hdr.at(j).proc != procs[tc.want] {
 				t.Errorf("index(%#x, %q, mask %d) = %d, want the slot of process %d", tc.hash, tc.name, m, j, tc.want)
 			}
 		}
@@ -400,8 +400,8 @@ func TestNameTableConcurrentReaders(t *testing.T) {
 				fail := func(format string, args ...any) { errs <- fmt.Errorf(format, args...) }
 				for i := r; !done.Load(); i++ {
 					k := i % len(stable)
-					if p, ok := WhereIs(n, stable[k]); !ok || p != procs[k].pid {
-						fail("WhereIs(%q) = %v, %v; want %v", stable[k], p, ok, procs[k].pid)
+					if p, ok := WhereIs(n, stable[k]); !ok || p != procs[k].Pid() {
+						fail("WhereIs(%q) = %v, %v; want %v", stable[k], p, ok, procs[k].Pid())
 						return
 					}
 					if q, ok := nt.load(stable[k]); !ok || q != procs[k] {
@@ -409,7 +409,7 @@ func TestNameTableConcurrentReaders(t *testing.T) {
 						return
 					}
 					k = i % len(churn)
-					if p, ok := WhereIs(n, churn[k]); ok && p != owners[2*k].pid && p != owners[2*k+1].pid {
+					if p, ok := WhereIs(n, churn[k]); ok && p != owners[2*k].Pid() && p != owners[2*k+1].Pid() {
 						fail("WhereIs(%q) = %v, not one of its owners", churn[k], p)
 						return
 					}
@@ -497,7 +497,7 @@ func BenchmarkNameTableLookup(b *testing.B) {
 	for i := range names {
 		names[i] = "w8-" + strconv.Itoa(i)
 		n.names.loadOrStore(names[i], procs[i])
-		plain[names[i]] = procs[i].pid
+		plain[names[i]] = procs[i].Pid()
 	}
 	b.Run("nametable", func(b *testing.B) {
 		lookupBench(b, names, func(name string) bool {

@@ -184,7 +184,7 @@ func (n *Node) Processes() []pid.Pid {
 	out := make([]pid.Pid, 0, len(all))
 	for _, p := range all {
 		if !p.dead.Load() {
-			out = append(out, p.pid)
+			out = append(out, p.Pid())
 		}
 	}
 	return out

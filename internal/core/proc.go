@@ -124,9 +124,8 @@ func (s Status) String() string {
 // Proc is one process.
 type Proc struct {
 	node    *Node
-	pid     pid.Pid
+	serial  uint64  // its Pid is pid.New(node.id, serial); 0 until it is in the table
 	handler Handler // a funcHandler for a Func process
-	onExit  func(reason error)
 
 	// Senders read these on every message; they change rarely.
 	dead  atomic.Bool
@@ -137,18 +136,13 @@ type Proc struct {
 	slot    bool // a Func process on Blocking holds a pool slot; owned by its goroutine
 	inited  bool // a Handler process's Init has run; owned by its activation
 
-	// mu guards trap and the fields after it (trap comes first only to
-	// share a word with the flags above).
+	// mu guards trap, the fields after it and what cold points to (trap
+	// comes first only to share a word with the flags above).
 	trap   bool
 	mu     sync.Mutex
 	reason error
-	ctx    *procContext // made on first use
 	links  *linkSet
-	monIn  map[pid.Ref]watcher // monitors on this process
-	monOut map[pid.Ref]pid.Pid // monitors this process holds
-	name   string
-	groups map[string]int
-	timers map[pid.Ref]*timer
+	cold   *procCold // made on first need; see coldLocked
 
 	mbox mailbox
 
@@ -160,6 +154,42 @@ type Proc struct {
 	sent     atomic.Uint64
 	handled  atomic.Uint64
 	worker   atomic.Pointer[worker] // the worker running the current activation
+}
+
+// procCold is the state most processes never use, kept out of Proc so
+// that an idle process without monitors, name, groups, timers, context or
+// exit callback stays small. A process gets one the first time it needs
+// one of these fields and keeps it; p.mu guards it and its fields.
+type procCold struct {
+	onExit func(reason error)  // Spec.OnExit; set before the process runs
+	ctx    *procContext        // made on first use
+	monIn  map[pid.Ref]watcher // monitors on this process
+	monOut map[pid.Ref]pid.Pid // monitors this process holds
+	name   string
+	groups map[string]int
+	timers map[pid.Ref]*timer
+}
+
+// noCold is what a process without cold state reads through coldOf; it is
+// never written.
+var noCold procCold
+
+// coldOf returns p's cold state for reading, the empty noCold when p has
+// none. Caller holds p.mu, or owns p before it is published.
+func (p *Proc) coldOf() *procCold {
+	if p.cold == nil {
+		return &noCold
+	}
+	return p.cold
+}
+
+// coldLocked returns p's cold state for writing, making it on first need.
+// Caller holds p.mu, or owns p before it is published.
+func (p *Proc) coldLocked() *procCold {
+	if p.cold == nil {
+		p.cold = new(procCold)
+	}
+	return p.cold
 }
 
 // procContext is a process's context, cancelled with the exit reason.
@@ -198,7 +228,10 @@ func (n *Node) Spawn(s Spec) (*Proc, pid.Ref, error) {
 	if s.MailboxLimit < 0 {
 		return nil, pid.Ref{}, fmt.Errorf("%w: %d", ErrBadMailboxLimit, s.MailboxLimit)
 	}
-	p := &Proc{node: n, backend: s.Backend, handler: s.Handler, onExit: s.OnExit}
+	p := &Proc{node: n, backend: s.Backend, handler: s.Handler}
+	if s.OnExit != nil {
+		p.coldLocked().onExit = s.OnExit
+	}
 	p.mbox.setLimit(s.MailboxLimit)
 	if s.Func != nil {
 		p.handler = funcHandler(s.Func)
@@ -215,7 +248,7 @@ func (n *Node) Spawn(s Spec) (*Proc, pid.Ref, error) {
 		n.life.RUnlock()
 		return nil, pid.Ref{}, ErrNodeStopped
 	}
-	if !n.table.add(p, n.id) {
+	if !n.table.add(p) {
 		n.life.RUnlock()
 		return nil, pid.Ref{}, ErrTableFull
 	}
@@ -267,8 +300,11 @@ func (p *Proc) attachParent(parent *Proc, link, monitor bool) (pid.Ref, error) {
 
 // discard undoes a spawn that failed before the process ran.
 func (p *Proc) discard() {
-	p.onExit, p.handler = nil, nil // it never ran, so it never exits
+	p.handler = nil // it never ran, so it never exits
 	p.mu.Lock()
+	if p.cold != nil {
+		p.cold.onExit = nil
+	}
 	d := p.dieLocked(Normal) // no links or monitors yet: only the name goes
 	p.mu.Unlock()
 	p.node.propagate(d)
@@ -290,7 +326,7 @@ func (p *Proc) start() {
 }
 
 // Pid returns the process's Pid.
-func (p *Proc) Pid() pid.Pid { return p.pid }
+func (p *Proc) Pid() pid.Pid { return pid.New(p.node.id, p.serial) }
 
 // Node returns the node that runs the process.
 func (p *Proc) Node() *Node { return p.node }
@@ -306,14 +342,15 @@ func (p *Proc) Alive() bool { return !p.dead.Load() }
 func (p *Proc) Context() context.Context {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.ctx == nil {
+	c := p.coldLocked()
+	if c.ctx == nil {
 		ctx, cancel := context.WithCancelCause(context.Background())
-		p.ctx = &procContext{ctx: ctx, cancel: cancel}
+		c.ctx = &procContext{ctx: ctx, cancel: cancel}
 		if p.dead.Load() {
 			cancel(p.reason)
 		}
 	}
-	return p.ctx.ctx
+	return c.ctx.ctx
 }
 
 // Reason returns the exit reason of a dead process, or nil while it lives.
@@ -348,7 +385,7 @@ func (p *Proc) call(f func() error) (reason error) {
 func (p *Proc) crashed(v any) error {
 	reason := &PanicError{Value: v, Stack: debug.Stack()}
 	p.node.Logger().Error("process crashed",
-		zap.Stringer("pid", p.pid), zap.String("name", p.Name()),
+		zap.Stringer("pid", p.Pid()), zap.String("name", p.Name()),
 		zap.Any("panic", v), zap.ByteString("stack", reason.Stack))
 	return reason
 }
@@ -598,7 +635,7 @@ func (p *Proc) send(msg any, from *Proc) error {
 	case refused:
 		undeliverable(msg, NoProc)
 	case full:
-		return fmt.Errorf("send to %s: %w", p.pid, ErrMailboxFull)
+		return fmt.Errorf("send to %s: %w", p.Pid(), ErrMailboxFull)
 	default:
 		p.wakeUp(from)
 	}

@@ -33,7 +33,7 @@ func (r *recorder) HandleMessage(p *Proc, msg any) error {
 		r.mu.Unlock()
 	case ExitMsg:
 		r.mu.Lock()
-		k := [2]pid.Pid{m.From, p.pid}
+		k := [2]pid.Pid{m.From, p.Pid()}
 		r.exits[k] = append(r.exits[k], m.Reason)
 		r.mu.Unlock()
 	case syncMsg:
@@ -133,7 +133,7 @@ func TestPropertyLinksMonitorsNames(t *testing.T) {
 				spawn()
 			case 1: // link
 				a, b := pick("a"), pick("b")
-				err := a.Link(b.pid)
+				err := a.Link(b.Pid())
 				switch {
 				case a == b:
 				case !m.alive[a]:
@@ -149,14 +149,14 @@ func TestPropertyLinksMonitorsNames(t *testing.T) {
 				}
 			case 2: // unlink
 				a, b := pick("a"), pick("b")
-				if err := a.Unlink(b.pid); err != nil {
+				if err := a.Unlink(b.Pid()); err != nil {
 					rt.Fatalf("unlink: %v", err)
 				}
 				delete(m.links[a], b)
 				delete(m.links[b], a)
 			case 3: // monitor
 				a, b := pick("watcher"), pick("target")
-				ref, err := a.Monitor(b.pid)
+				ref, err := a.Monitor(b.Pid())
 				if !m.alive[a] {
 					if !errors.Is(err, ErrCallerExited) {
 						rt.Fatalf("monitor from dead: %v", err)
@@ -186,7 +186,7 @@ func TestPropertyLinksMonitorsNames(t *testing.T) {
 				p := pick("target")
 				reasons := []error{Normal, errBoom, Kill, Shutdown}
 				reason := reasons[rapid.IntRange(0, len(reasons)-1).Draw(rt, "reason")]
-				if err := n.Exit(p.pid, reason); err != nil {
+				if err := n.Exit(p.Pid(), reason); err != nil {
 					rt.Fatalf("exit: %v", err)
 				}
 				switch {
@@ -209,11 +209,11 @@ func TestPropertyLinksMonitorsNames(t *testing.T) {
 				}
 			case 7: // register
 				p, name := pick("p"), rapid.SampledFrom(names).Draw(rt, "name")
-				err := n.Register(name, p.pid)
+				err := n.Register(name, p.Pid())
 				_, hasName := m.nameOf(p)
 				ok := m.alive[p] && m.names[name] == nil && !hasName
 				if ok != (err == nil) {
-					rt.Fatalf("register %q to %v: %v (model ok=%v)", name, p.pid, err, ok)
+					rt.Fatalf("register %q to %v: %v (model ok=%v)", name, p.Pid(), err, ok)
 				}
 				if ok {
 					m.names[name] = p
@@ -244,9 +244,9 @@ func TestPropertyLinksMonitorsNames(t *testing.T) {
 				m.monitors[ref] = &modelMonitor{watcher: parent, target: child, active: true}
 			case 10: // join a group
 				p := pick("p")
-				err := n.Join("g", p.pid)
+				err := n.Join("g", p.Pid())
 				if m.alive[p] != (err == nil) {
-					rt.Fatalf("join %v: %v", p.pid, err)
+					rt.Fatalf("join %v: %v", p.Pid(), err)
 				}
 			default:
 				panic(op)
@@ -262,7 +262,7 @@ func TestPropertyLinksMonitorsNames(t *testing.T) {
 				select {
 				case <-done:
 				case <-time.After(10 * time.Second):
-					rt.Fatalf("%v did not drain", p.pid)
+					rt.Fatalf("%v did not drain", p.Pid())
 				}
 			}
 		}
@@ -310,38 +310,42 @@ func sortRefs(refs []pid.Ref) []pid.Ref {
 // exit reasons, symmetric links between live processes only, monitors held
 // only by and on live processes, and names owned only by live processes.
 func checkInvariants(rt *rapid.T, n *Node, m *model, procs []*Proc) {
+	if c := &noCold; c.onExit != nil || c.ctx != nil || c.monIn != nil || c.monOut != nil || c.name != "" || c.groups != nil || c.timers != nil {
+		rt.Fatalf("the shared empty cold state was written: %+v", c)
+	}
 	for _, p := range procs {
 		p.mu.Lock()
 		alive := !p.dead.Load()
-		state := fmt.Sprintf("links=%v monIn=%d monOut=%d name=%q", slices.Collect(p.links.all()), len(p.monIn), len(p.monOut), p.name)
+		c := p.coldOf()
+		state := fmt.Sprintf("links=%v monIn=%d monOut=%d name=%q", slices.Collect(p.links.all()), len(c.monIn), len(c.monOut), c.name)
 		if alive != m.alive[p] {
 			p.mu.Unlock()
-			rt.Fatalf("%v alive=%v, model %v", p.pid, alive, m.alive[p])
+			rt.Fatalf("%v alive=%v, model %v", p.Pid(), alive, m.alive[p])
 		}
 		if !alive {
-			if p.links != nil || p.monIn != nil || p.monOut != nil || p.name != "" || p.groups != nil {
+			if p.links != nil || c.monIn != nil || c.monOut != nil || c.name != "" || c.groups != nil {
 				p.mu.Unlock()
-				rt.Fatalf("dead %v keeps state: %s", p.pid, state)
+				rt.Fatalf("dead %v keeps state: %s", p.Pid(), state)
 			}
 			if !errors.Is(p.reason, m.reason[p]) {
 				p.mu.Unlock()
-				rt.Fatalf("%v died with %v, model %v", p.pid, p.reason, m.reason[p])
+				rt.Fatalf("%v died with %v, model %v", p.Pid(), p.reason, m.reason[p])
 			}
-			if n.table.get(p.pid.Serial()) != nil {
+			if n.table.get(p.serial) != nil {
 				p.mu.Unlock()
-				rt.Fatalf("dead %v still in the table", p.pid)
+				rt.Fatalf("dead %v still in the table", p.Pid())
 			}
 		}
 		if p.links.len() != len(m.links[p]) {
 			p.mu.Unlock()
-			rt.Fatalf("%v %s, model links %d", p.pid, state, len(m.links[p]))
+			rt.Fatalf("%v %s, model links %d", p.Pid(), state, len(m.links[p]))
 		}
 		links := make([]pid.Pid, 0, p.links.len())
 		for l := range p.links.all() {
 			links = append(links, l)
 		}
-		out := make(map[pid.Ref]pid.Pid, len(p.monOut))
-		for r, t := range p.monOut {
+		out := make(map[pid.Ref]pid.Pid, len(c.monOut))
+		for r, t := range c.monOut {
 			out[r] = t
 		}
 		p.mu.Unlock()
@@ -349,26 +353,26 @@ func checkInvariants(rt *rapid.T, n *Node, m *model, procs []*Proc) {
 		for _, l := range links {
 			q := n.table.get(l.Serial())
 			if q == nil {
-				rt.Fatalf("%v linked to dead %v", p.pid, l)
+				rt.Fatalf("%v linked to dead %v", p.Pid(), l)
 			}
 			q.mu.Lock()
-			back := q.links.has(p.pid)
+			back := q.links.has(p.Pid())
 			q.mu.Unlock()
 			if !back {
-				rt.Fatalf("link %v-%v is one-sided", p.pid, l)
+				rt.Fatalf("link %v-%v is one-sided", p.Pid(), l)
 			}
 		}
 		for r, target := range out {
 			mon := m.monitors[r]
-			if mon == nil || !mon.active || mon.target.pid != target {
-				rt.Fatalf("%v holds monitor %v on %v the model does not", p.pid, r, target)
+			if mon == nil || !mon.active || mon.target.Pid() != target {
+				rt.Fatalf("%v holds monitor %v on %v the model does not", p.Pid(), r, target)
 			}
 			q := n.table.get(target.Serial())
 			if q == nil {
-				rt.Fatalf("%v monitors dead %v", p.pid, target)
+				rt.Fatalf("%v monitors dead %v", p.Pid(), target)
 			}
 			q.mu.Lock()
-			w, ok := q.monIn[r]
+			w, ok := q.coldOf().monIn[r]
 			q.mu.Unlock()
 			if !ok || w.proc != p {
 				rt.Fatalf("monitor %v missing on target %v", r, target)
@@ -377,8 +381,8 @@ func checkInvariants(rt *rapid.T, n *Node, m *model, procs []*Proc) {
 	}
 	for name, owner := range m.names {
 		got, ok := n.WhereIs(name)
-		if !ok || got != owner.pid {
-			rt.Fatalf("whereis %q = %v %v, model %v", name, got, ok, owner.pid)
+		if !ok || got != owner.Pid() {
+			rt.Fatalf("whereis %q = %v %v, model %v", name, got, ok, owner.Pid())
 		}
 	}
 	for _, member := range n.Members("g") {

@@ -38,6 +38,7 @@ type death struct {
 	monIn  map[pid.Ref]watcher
 	monOut map[pid.Ref]pid.Pid
 	timers map[pid.Ref]*timer
+	onExit func(reason error)
 }
 
 // dieLocked marks p dead with reason. The name and group memberships go
@@ -49,13 +50,14 @@ func (p *Proc) dieLocked(reason error) *death {
 		return nil
 	}
 	n := p.node
-	if p.name != "" {
-		n.names.compareAndDelete(p.name, p)
-		p.name = ""
+	c := p.coldOf()
+	if c.name != "" {
+		n.names.compareAndDelete(c.name, p)
+		c.name = ""
 	}
-	if len(p.groups) > 0 {
-		n.leaveAll(p.pid, p.groups)
-		p.groups = nil
+	if len(c.groups) > 0 {
+		n.leaveAll(p.Pid(), c.groups)
+		c.groups = nil
 	}
 	p.reason = reason
 	p.dead.Store(true)
@@ -63,10 +65,14 @@ func (p *Proc) dieLocked(reason error) *death {
 	if p.running.CompareAndSwap(runBusy, runStraggler) {
 		n.stragglers.Add(1)
 	}
-	d := &death{p: p, reason: reason, links: p.links, monIn: p.monIn, monOut: p.monOut, timers: p.timers}
-	p.links, p.monIn, p.monOut, p.timers = nil, nil, nil, nil
-	if p.ctx != nil {
-		p.ctx.cancel(reason)
+	d := &death{p: p, reason: reason, links: p.links}
+	p.links = nil
+	if c := p.cold; c != nil {
+		d.monIn, d.monOut, d.timers, d.onExit = c.monIn, c.monOut, c.timers, c.onExit
+		c.monIn, c.monOut, c.timers = nil, nil, nil
+		if c.ctx != nil {
+			c.ctx.cancel(reason)
+		}
 	}
 	if p.wake != nil {
 		select {
@@ -121,8 +127,8 @@ func (n *Node) propagate(d *death) {
 		for _, msg := range dropped {
 			undeliverable(msg, d.reason)
 		}
-		if p.onExit != nil {
-			p.onExit(d.reason)
+		if d.onExit != nil {
+			d.onExit(d.reason)
 		} else if e, ok := p.handler.(Exiter); ok {
 			e.Exited(d.reason)
 		}
@@ -131,20 +137,20 @@ func (n *Node) propagate(d *death) {
 			if q == nil {
 				continue
 			}
-			if next, later := q.linkSignal(p.pid, d.reason); later {
-				trapped = append(trapped, news{q, p.pid, d.reason})
+			if next, later := q.linkSignal(p.Pid(), d.reason); later {
+				trapped = append(trapped, news{q, p.Pid(), d.reason})
 			} else {
 				work = append(work, next)
 			}
 		}
 		for ref, w := range d.monIn {
-			m := DownMsg{Ref: ref, Pid: p.pid, Reason: d.reason}
+			m := DownMsg{Ref: ref, Pid: p.Pid(), Reason: d.reason}
 			downs = append(downs, func() { w.down(m) })
 		}
 		for ref, target := range d.monOut {
 			if q := n.table.get(target.Serial()); q != nil {
 				q.mu.Lock()
-				delete(q.monIn, ref)
+				delete(q.coldOf().monIn, ref)
 				q.mu.Unlock()
 			}
 		}
@@ -183,8 +189,8 @@ func (w watcher) down(m DownMsg) {
 	}
 	q := w.proc
 	q.mu.Lock()
-	if _, ok := q.monOut[m.Ref]; ok && !q.dead.Load() {
-		delete(q.monOut, m.Ref)
+	if _, ok := q.coldOf().monOut[m.Ref]; ok && !q.dead.Load() {
+		delete(q.cold.monOut, m.Ref)
 		q.deliver(m)
 	}
 	q.mu.Unlock()
@@ -208,7 +214,7 @@ func (p *Proc) exitSignal(from pid.Pid, reason error, viaLink bool) *death {
 	case p.trap:
 		p.deliver(ExitMsg{From: from, Reason: reason})
 		return nil
-	case IsNormal(reason) && from != p.pid:
+	case IsNormal(reason) && from != p.Pid():
 		return nil
 	}
 	return p.dieLocked(reason)
@@ -238,7 +244,7 @@ func (p *Proc) Exit(target pid.Pid, reason error) error {
 	if p.dead.Load() {
 		return ErrCallerExited
 	}
-	p.node.exitSignal(p.pid, target, orNormal(reason))
+	p.node.exitSignal(p.Pid(), target, orNormal(reason))
 	return nil
 }
 
@@ -266,7 +272,7 @@ func lockPair(a, b *Proc) (unlock func()) {
 		return a.mu.Unlock
 	}
 	first, second := a, b
-	if second.pid.Serial() < first.pid.Serial() {
+	if second.serial < first.serial {
 		first, second = second, first
 	}
 	first.mu.Lock()
@@ -275,19 +281,20 @@ func lockPair(a, b *Proc) (unlock func()) {
 }
 
 func addLink(a, b *Proc) {
-	addTo(&a.links, b.pid)
-	addTo(&b.links, a.pid)
+	addTo(&a.links, b.Pid())
+	addTo(&b.links, a.Pid())
 }
 
 func addMonitor(w, target *Proc, ref pid.Ref) {
-	if w.monOut == nil {
-		w.monOut = make(map[pid.Ref]pid.Pid)
+	wc, tc := w.coldLocked(), target.coldLocked()
+	if wc.monOut == nil {
+		wc.monOut = make(map[pid.Ref]pid.Pid)
 	}
-	if target.monIn == nil {
-		target.monIn = make(map[pid.Ref]watcher)
+	if tc.monIn == nil {
+		tc.monIn = make(map[pid.Ref]watcher)
 	}
-	w.monOut[ref] = target.pid
-	target.monIn[ref] = watcher{proc: w}
+	wc.monOut[ref] = target.Pid()
+	tc.monIn[ref] = watcher{proc: w}
 }
 
 // Link links p and target (Erlang's link/1). Linking to yourself, or again
@@ -298,7 +305,7 @@ func (p *Proc) Link(target pid.Pid) error {
 	if target.IsZero() {
 		return ErrZeroPid
 	}
-	if target == p.pid {
+	if target == p.Pid() {
 		return nil
 	}
 	deadReason := NoProc
@@ -373,7 +380,7 @@ func (p *Proc) Unlink(target pid.Pid) error {
 	}
 	unlock := lockPair(p, q)
 	p.links.remove(target)
-	q.links.remove(p.pid)
+	q.links.remove(p.Pid())
 	unlock()
 	return nil
 }
@@ -402,7 +409,7 @@ func (p *Proc) Monitor(target pid.Pid) (pid.Ref, error) {
 	switch {
 	case p.dead.Load():
 		return pid.Ref{}, ErrCallerExited
-	case q.pid != target || q.dead.Load():
+	case q.Pid() != target || q.dead.Load():
 		p.deliver(DownMsg{Ref: ref, Pid: target, Reason: deadReason})
 	default:
 		addMonitor(p, q, ref)
@@ -415,15 +422,17 @@ func (p *Proc) Monitor(target pid.Pid) (pid.Ref, error) {
 // any more, though one queued before stays (see DemonitorFlush).
 func (p *Proc) Demonitor(ref pid.Ref) bool {
 	p.mu.Lock()
-	target, ok := p.monOut[ref]
-	delete(p.monOut, ref)
+	target, ok := p.coldOf().monOut[ref]
+	if ok {
+		delete(p.cold.monOut, ref)
+	}
 	p.mu.Unlock()
 	if !ok {
 		return false
 	}
 	if q := p.node.proc(target); q != nil {
 		q.mu.Lock()
-		delete(q.monIn, ref)
+		delete(q.coldOf().monIn, ref)
 		q.mu.Unlock()
 	}
 	return true
@@ -459,10 +468,11 @@ func (n *Node) Watch(target pid.Pid, notify func(DownMsg)) (pid.Ref, error) {
 	if q := n.proc(target); q != nil {
 		q.mu.Lock()
 		if !q.dead.Load() {
-			if q.monIn == nil {
-				q.monIn = make(map[pid.Ref]watcher)
+			c := q.coldLocked()
+			if c.monIn == nil {
+				c.monIn = make(map[pid.Ref]watcher)
 			}
-			q.monIn[ref] = watcher{notify: notify}
+			c.monIn[ref] = watcher{notify: notify}
 			q.mu.Unlock()
 			return ref, nil
 		}
@@ -481,8 +491,10 @@ func (n *Node) Unwatch(target pid.Pid, ref pid.Ref) bool {
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	_, ok := q.monIn[ref]
-	delete(q.monIn, ref)
+	_, ok := q.coldOf().monIn[ref]
+	if ok {
+		delete(q.cold.monIn, ref)
+	}
 	return ok
 }
 
@@ -525,8 +537,9 @@ func (n *Node) Info(target pid.Pid) (Info, error) {
 		return Info{}, NoProc
 	}
 	queued, pushes := q.mbox.stats()
+	c := q.coldOf()
 	in := Info{
-		Pid: q.pid, Name: q.name, Status: Status(q.status.Load()), Backend: q.backend,
+		Pid: q.Pid(), Name: c.name, Status: Status(q.status.Load()), Backend: q.backend,
 		TrapExit: q.trap, MessageQueueLen: queued, WaitingSenders: int(q.mbox.waiters.Load()),
 		Received: pushes, Handled: q.handled.Load(), Sent: q.sent.Load(),
 	}
@@ -534,19 +547,19 @@ func (n *Node) Info(target pid.Pid) (Info, error) {
 		in.Links = append(in.Links, l)
 	}
 	sort.Slice(in.Links, func(i, j int) bool { return in.Links[i].Serial() < in.Links[j].Serial() })
-	for ref, t := range q.monOut {
+	for ref, t := range c.monOut {
 		in.Monitors = append(in.Monitors, Monitor{Ref: ref, Pid: t})
 	}
 	sort.Slice(in.Monitors, func(i, j int) bool { return in.Monitors[i].Ref.ID() < in.Monitors[j].Ref.ID() })
-	for _, w := range q.monIn {
+	for _, w := range c.monIn {
 		var by pid.Pid
 		if w.proc != nil {
-			by = w.proc.pid
+			by = w.proc.Pid()
 		}
 		in.MonitoredBy = append(in.MonitoredBy, by)
 	}
 	sort.Slice(in.MonitoredBy, func(i, j int) bool { return in.MonitoredBy[i].Serial() < in.MonitoredBy[j].Serial() })
-	for g := range q.groups {
+	for g := range c.groups {
 		in.Groups = append(in.Groups, g)
 	}
 	sort.Strings(in.Groups)

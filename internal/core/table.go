@@ -3,8 +3,6 @@ package core
 import (
 	"sync"
 	"sync/atomic"
-
-	"github.com/spawned-go/spawned/pid"
 )
 
 // A serial names a slot of the process table and the slot's generation:
@@ -51,15 +49,15 @@ func (t *table) get(serial uint64) *Proc {
 		return nil
 	}
 	p := chunks[c].procs[slot&(chunkSize-1)].Load()
-	if p == nil || p.pid.Serial() != serial {
+	if p == nil || p.serial != serial {
 		return nil
 	}
 	return p
 }
 
-// add gives p a slot and its Pid on node, and makes it visible to get.
+// add gives p a slot and its serial, and makes it visible to get.
 // It fails only when every one of the 2³²−1 slots is in use.
-func (t *table) add(p *Proc, node pid.NodeID) bool {
+func (t *table) add(p *Proc) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var slot uint32
@@ -76,7 +74,7 @@ func (t *table) add(p *Proc, node pid.NodeID) bool {
 	}
 	c := (*t.chunks.Load())[slot>>chunkBits]
 	i := slot & (chunkSize - 1)
-	p.pid = pid.New(node, uint64(c.gens[i])<<32|uint64(slot+1))
+	p.serial = uint64(c.gens[i])<<32 | uint64(slot+1)
 	c.procs[i].Store(p)
 	t.count.Add(1)
 	return true
@@ -95,7 +93,7 @@ func (t *table) grow(slot uint32) {
 // remove frees p's slot, if p still holds it. The slot's next process gets
 // the next generation; a slot whose generations are used up is retired.
 func (t *table) remove(p *Proc) {
-	serial := p.pid.Serial()
+	serial := p.serial
 	slot := uint32(serial&slotMask) - 1
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -3,21 +3,18 @@ package core
 import (
 	"sync"
 	"testing"
-
-	"github.com/spawned-go/spawned/pid"
 )
 
 func TestTableSerialsNameSlotAndGeneration(t *testing.T) {
 	var tb table
 	tb.init()
-	node := pid.NewNodeID()
 	procs := make([]*Proc, 3*chunkSize+5) // spans several chunks
 	for i := range procs {
 		procs[i] = &Proc{}
-		if !tb.add(procs[i], node) {
+		if !tb.add(procs[i]) {
 			t.Fatalf("add %d failed", i)
 		}
-		if got, want := procs[i].pid.Serial(), uint64(i+1); got != want {
+		if got, want := procs[i].serial, uint64(i+1); got != want {
 			t.Fatalf("fresh slot %d: serial %d, want %d", i, got, want)
 		}
 	}
@@ -28,18 +25,18 @@ func TestTableSerialsNameSlotAndGeneration(t *testing.T) {
 	old := procs[7]
 	tb.remove(old)
 	tb.remove(old) // a second remove is a no-op
-	if tb.get(old.pid.Serial()) != nil {
+	if tb.get(old.serial) != nil {
 		t.Fatal("a removed process is still found")
 	}
 	reused := &Proc{}
-	tb.add(reused, node)
+	tb.add(reused)
 	cases := []struct {
 		name   string
 		serial uint64
 		want   *Proc
 	}{
 		{"reused slot, next generation", 1<<32 | 8, reused},
-		{"old serial of the reused slot", old.pid.Serial(), nil},
+		{"old serial of the reused slot", old.serial, nil},
 		{"first slot", 1, procs[0]},
 		{"last slot", uint64(len(procs)), procs[len(procs)-1]},
 		{"slot never used", uint64(len(procs) + 1), nil},
@@ -55,32 +52,30 @@ func TestTableSerialsNameSlotAndGeneration(t *testing.T) {
 			}
 		})
 	}
-	if reused.pid.Serial() != 1<<32|8 {
-		t.Fatalf("reused serial %#x", reused.pid.Serial())
+	if reused.serial != 1<<32|8 {
+		t.Fatalf("reused serial %#x", reused.serial)
 	}
 }
 
 func TestTableRetiresAnExhaustedSlot(t *testing.T) {
 	var tb table
 	tb.init()
-	node := pid.NewNodeID()
 	p := &Proc{}
-	tb.add(p, node)
+	tb.add(p)
 	(*tb.chunks.Load())[0].gens[0] = slotMask // as if used 2³²−1 times
 	tb.remove(p)
 	q := &Proc{}
-	tb.add(q, node)
-	if q.pid.Serial() == p.pid.Serial() || q.pid.Serial() != 2 {
-		t.Fatalf("exhausted slot reused: serial %#x", q.pid.Serial())
+	tb.add(q)
+	if q.serial == p.serial || q.serial != 2 {
+		t.Fatalf("exhausted slot reused: serial %#x", q.serial)
 	}
 }
 
 func TestTableConcurrentLookups(t *testing.T) {
 	var tb table
 	tb.init()
-	node := pid.NewNodeID()
 	stable := &Proc{}
-	tb.add(stable, node)
+	tb.add(stable)
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	for range 2 {
@@ -91,13 +86,13 @@ func TestTableConcurrentLookups(t *testing.T) {
 					return
 				default:
 				}
-				if tb.get(stable.pid.Serial()) != stable {
+				if tb.get(stable.serial) != stable {
 					t.Error("a live process went missing")
 					return
 				}
 				for s := uint64(2); s < 40; s++ {
-					if p := tb.get(s); p != nil && p.pid.Serial() != s {
-						t.Errorf("get(%d) returned serial %d", s, p.pid.Serial())
+					if p := tb.get(s); p != nil && p.serial != s {
+						t.Errorf("get(%d) returned serial %d", s, p.serial)
 						return
 					}
 				}
@@ -106,7 +101,7 @@ func TestTableConcurrentLookups(t *testing.T) {
 	}
 	for range 20000 {
 		p := &Proc{}
-		tb.add(p, node)
+		tb.add(p)
 		tb.remove(p)
 	}
 	close(stop)

@@ -40,10 +40,11 @@ func (p *Proc) startTimer(to pid.Pid, msg any, d, interval time.Duration) (pid.R
 	if p.dead.Load() {
 		return pid.Ref{}, ErrCallerExited
 	}
-	if p.timers == nil {
-		p.timers = make(map[pid.Ref]*timer)
+	c := p.coldLocked()
+	if c.timers == nil {
+		c.timers = make(map[pid.Ref]*timer)
 	}
-	p.timers[tm.ref] = tm
+	c.timers[tm.ref] = tm
 	tm.t = time.AfterFunc(max(d, 0), func() { p.fire(tm) })
 	return tm.ref, nil
 }
@@ -53,13 +54,13 @@ func (p *Proc) startTimer(to pid.Pid, msg any, d, interval time.Duration) (pid.R
 func (p *Proc) fire(tm *timer) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.timers[tm.ref] != tm {
+	if p.coldOf().timers[tm.ref] != tm {
 		return
 	}
 	if tm.interval > 0 {
 		tm.t.Reset(tm.interval)
 	} else {
-		delete(p.timers, tm.ref)
+		delete(p.cold.timers, tm.ref)
 	}
 	if q := p.node.table.get(tm.to.Serial()); q != nil {
 		q.deliver(tm.msg)
@@ -72,11 +73,11 @@ func (p *Proc) fire(tm *timer) {
 func (p *Proc) CancelTimer(ref pid.Ref) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	tm, ok := p.timers[ref]
+	tm, ok := p.coldOf().timers[ref]
 	if !ok {
 		return false
 	}
-	delete(p.timers, ref)
+	delete(p.cold.timers, ref)
 	tm.t.Stop()
 	return true
 }
