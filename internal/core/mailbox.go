@@ -10,9 +10,9 @@ import (
 // maxSegment. At rest a mailbox keeps a segment of at most keepSegment
 // messages and lets a larger one go.
 const (
-	firstSegment = 8
+	firstSegment = 4
 	maxSegment   = 256
-	keepSegment  = 32
+	keepSegment  = 8
 )
 
 // mailbox is a multi-producer single-consumer queue of messages, kept in a
@@ -38,17 +38,17 @@ type mailbox struct {
 	closed bool
 
 	// The consumer's side, guarded by lmu.
-	lmu     sync.Mutex
+	lmu sync.Mutex
+	// waiters counts senders waiting for room. Only a bounded mailbox has
+	// them; the consumer of one reads it after every pop, so it lives on
+	// the consumer's side: waiting senders are rare, pops are not.
+	waiters atomic.Int32
+	bounded bool                    // limit > 0, kept here for the consumer to read
 	seg     *segment                // the segment holding the head, or nil
 	seen    uint64                  // the tail as the consumer last read it
 	head    atomic.Uint64           // messages taken out, removed ones included
 	removed atomic.Int64            // removed messages still between head and tail
-	bounded bool                    // limit > 0, kept here for the consumer to read
 	spare   atomic.Pointer[segment] // a used-up segment for the producers to fill again
-	// waiters counts senders waiting for room. The consumer reads it after
-	// every pop, so it lives on the consumer's side: waiting senders are
-	// rare, pops are not.
-	waiters atomic.Int32
 }
 
 // segment holds the messages with indexes base to base+len(msgs)-1.
