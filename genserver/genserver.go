@@ -419,13 +419,14 @@ var timers = sync.Pool{New: func() any {
 // mailbox is full: a bounded server never loses a cast silently.
 func (r Ref[Req, Rep, Msg]) Cast(msg Msg) error {
 	target, err := r.resolve()
-	if errors.Is(err, ErrZeroRef) {
-		return err
-	}
-	if err == nil {
-		if err := r.node.Send(target, cast[Msg]{msg: msg}); errors.Is(err, process.ErrMailboxFull) {
+	if err != nil {
+		if errors.Is(err, ErrZeroRef) {
 			return err
 		}
+		return nil // no such name: dropped
+	}
+	if err := r.node.Send(target, cast[Msg]{msg: msg}); err != nil && errors.Is(err, process.ErrMailboxFull) {
+		return err
 	}
 	return nil
 }

@@ -417,13 +417,8 @@ func (s *server[Req, Rep, Msg]) after() error {
 }
 
 // HandleMessage dispatches one message to the behaviour.
-func (s *server[Req, Rep, Msg]) HandleMessage(cp *core.Proc, msg any) (reason error) {
+func (s *server[Req, Rep, Msg]) HandleMessage(cp *core.Proc, msg any) error {
 	p := (*process.Process)(cp)
-	defer func() {
-		if v := recover(); v != nil {
-			reason = s.terminate(crash(v))
-		}
-	}()
 	s.ctx.idle = 0
 	r := s.ctx.rare
 	if t, ok := msg.(idleTimer); ok {
@@ -514,6 +509,12 @@ func (s *server[Req, Rep, Msg]) terminate(reason error) (exit error) {
 	}
 	return exit
 }
+
+// Crashed runs when a callback that HandleMessage called panicked: it
+// turns the panic into the exit reason and runs Terminate with it, as OTP
+// does. The runtime calls it from its recover, still on the panicking
+// stack, so the reason's stack shows where the callback panicked.
+func (s *server[Req, Rep, Msg]) Crashed(v any) error { return s.terminate(crash(v)) }
 
 // crash turns a panic value into the exit reason.
 func crash(v any) error {

@@ -65,6 +65,13 @@ type Exiter interface {
 	Exited(reason error)
 }
 
+// Crasher is an optional Handler method: when HandleMessage panics,
+// Crashed runs with the panic value, on the panicking goroutine, and
+// returns the exit reason in place of the runtime's own crash report.
+type Crasher interface {
+	Crashed(v any) error
+}
+
 // Spec describes a process to spawn.
 type Spec struct {
 	Func    Func
@@ -594,7 +601,11 @@ func (p *Proc) runBatch() (b batch) {
 	defer func() {
 		if v := recover(); v != nil {
 			p.handled.Add(1)
-			b = batch{reason: p.crashed(v)}
+			if c, ok := p.handler.(Crasher); ok {
+				b = batch{reason: c.Crashed(v)}
+			} else {
+				b = batch{reason: p.crashed(v)}
+			}
 		}
 	}()
 	for range maxBatch {
