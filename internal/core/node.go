@@ -164,6 +164,19 @@ func (n *Node) Stop(ctx context.Context) error {
 	}
 }
 
+// addGoroutine counts a goroutine the node is about to start, and reports
+// false instead once Stop has begun: Stop waits for the count to reach
+// zero, and a count that grows from zero while it waits is a data race.
+func (n *Node) addGoroutine() bool {
+	n.life.RLock()
+	defer n.life.RUnlock()
+	if n.stopped.Load() {
+		return false
+	}
+	n.goroutines.Add(1)
+	return true
+}
+
 // proc returns the live process named by p, or nil.
 func (n *Node) proc(p pid.Pid) *Proc {
 	if p.Node() != n.id {

@@ -62,8 +62,8 @@ func (n *Node) schedule(p *Proc, reserved bool) {
 		}
 		return
 	}
-	if !reserved {
-		n.goroutines.Add(1)
+	if !reserved && !n.addGoroutine() {
+		return // stopped: p is being killed, and Stop waits for no more
 	}
 	go n.work(p)
 }
@@ -110,8 +110,7 @@ func (n *Node) watch(w *worker) {
 	start := !ws.watching
 	ws.watching = true
 	ws.watchMu.Unlock()
-	if start {
-		n.goroutines.Add(1)
+	if start && n.addGoroutine() { // once stopped, the slot's own worker runs it
 		go n.watchdog()
 	}
 }
