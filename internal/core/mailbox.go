@@ -19,33 +19,35 @@ const (
 // chain of segments. Every message has an index: the tail counts the
 // messages ever queued, the head those taken out.
 //
-// Producers append under mu and publish the new tail with an atomic store;
-// the consumer reads the tail, not mu, so the two sides meet on one word per
-// batch of messages, and a backlog grows by adding segments, never by
-// copying. The consumer takes messages under lmu, which only close contends
-// for: a process killed while its code runs fails the calls still queued for
-// it at once.
-//
-// Lock order: lmu before mu.
+// Producers append under mu and publish the new tail with an atomic store.
+// The consumer takes no lock to pop: it reads the tail, not mu, and claims
+// each message by moving the head on with a compare-and-swap, so the two
+// sides meet on one word per batch of messages, and a backlog grows by
+// adding segments, never by copying. Closing a mailbox (its process died)
+// takes every message not yet claimed by swapping the head to the tail: a
+// process killed while its code runs fails the calls still queued for it at
+// once. The consumer's rarer operations (selective receive, going idle) and
+// close hold mu, so they never meet each other.
 type mailbox struct {
 	// The producers' side, guarded by mu.
 	mu     sync.Mutex
 	last   *segment      // the segment the next message goes to, or nil
-	first  *segment      // a chain the consumer has not picked up yet
 	tail   atomic.Uint64 // messages ever queued; written under mu
 	room   chan struct{} // closed when room appears or the mailbox closes
 	limit  int64         // most messages a bounded push may find queued; 0 means no bound
 	closed bool
 
-	// The consumer's side, guarded by lmu.
-	lmu sync.Mutex
+	// The consumer's side.
 	// waiters counts senders waiting for room. Only a bounded mailbox has
 	// them; the consumer of one reads it after every pop, so it lives on
 	// the consumer's side: waiting senders are rare, pops are not.
 	waiters atomic.Int32
-	bounded bool                    // limit > 0, kept here for the consumer to read
-	seg     *segment                // the segment holding the head, or nil
-	seen    uint64                  // the tail as the consumer last read it
+	bounded bool // limit > 0, kept here for the consumer to read
+	// seg is the segment holding the head, or one before it: the consumer
+	// moves it on; a producer sets it when it makes the first segment of an
+	// empty chain; close and an idle consumer clear it under mu.
+	seg     atomic.Pointer[segment]
+	seen    uint64                  // the tail as the consumer last read it; consumer only
 	head    atomic.Uint64           // messages taken out, removed ones included
 	removed atomic.Int64            // removed messages still between head and tail
 	spare   atomic.Pointer[segment] // a used-up segment for the producers to fill again
@@ -96,7 +98,8 @@ func (m *mailbox) push(msg any, bounded bool) pushResult {
 	switch {
 	case s == nil:
 		s = newSegment(firstSegment, t)
-		m.last, m.first = s, s
+		m.last = s
+		m.seg.Store(s)
 	case t-s.base == uint64(len(s.msgs)):
 		s.next = m.newSegment(min(2*len(s.msgs), maxSegment), t)
 		s = s.next
@@ -176,67 +179,62 @@ func (m *mailbox) taken() {
 
 // pop takes the oldest message. Consumer only.
 func (m *mailbox) pop() (any, bool) {
-	m.lmu.Lock()
-	msg, ok := m.next()
-	m.lmu.Unlock()
-	if ok && m.bounded {
-		m.taken()
-	}
-	return msg, ok
-}
-
-// next takes the oldest message, stepping over removed ones. Caller holds
-// lmu.
-func (m *mailbox) next() (any, bool) {
 	for {
 		h := m.head.Load()
-		if h == m.seen {
-			if m.seen = m.tail.Load(); h == m.seen {
+		if h >= m.seen {
+			if m.seen = m.tail.Load(); h >= m.seen {
 				return nil, false
 			}
 		}
 		s := m.segFor(h)
-		i := h - s.base
-		msg := s.msgs[i]
-		s.msgs[i] = nil
-		m.head.Store(h + 1)
+		if s == nil {
+			continue
+		}
+		msg := s.msgs[h-s.base]
+		if !m.head.CompareAndSwap(h, h+1) {
+			continue // closed meanwhile: the head jumped to the tail
+		}
+		s.msgs[h-s.base] = nil
 		if _, gone := msg.(removedMsg); gone {
 			m.removed.Add(-1)
 			continue
+		}
+		if m.bounded {
+			m.taken()
 		}
 		return msg, true
 	}
 }
 
 // segFor returns the segment holding index i, which the consumer has seen
-// queued and not taken yet, and makes it the consumer's segment. Caller
-// holds lmu.
+// queued, and makes it the consumer's segment. The segments before it are
+// used up: the last of them becomes the spare, after seg has moved past it,
+// so that close never starts from a segment a producer is filling again.
+// Consumer only.
 func (m *mailbox) segFor(i uint64) *segment {
-	s := m.seg
-	if s == nil {
-		m.mu.Lock()
-		s, m.first = m.first, nil
-		m.mu.Unlock()
+	s := m.seg.Load()
+	if s == nil || i-s.base < uint64(len(s.msgs)) {
+		return s // nil: closed since the consumer read the head
 	}
+	var done *segment
 	for i-s.base >= uint64(len(s.msgs)) {
-		done := s // every message in it is taken, every slot cleared
-		s = s.next
-		m.spare.Store(done)
+		done, s = s, s.next
 	}
-	m.seg = s
+	m.seg.Store(s)
+	m.spare.Store(done)
 	return s
 }
 
-// each calls f with the index, segment and slot of every message queued up
-// to the tail the consumer reads now, oldest first, until f returns false.
-// Caller holds lmu.
+// each calls f with the segment and slot of every message queued up to the
+// current tail, oldest first, until f returns false. Caller holds mu, and
+// is the consumer or close.
 func (m *mailbox) each(f func(s *segment, i uint64) bool) {
 	m.seen = m.tail.Load()
 	h := m.head.Load()
-	if h == m.seen {
+	if h >= m.seen {
 		return
 	}
-	s := m.segFor(h)
+	s := m.seg.Load()
 	for ; h < m.seen; h++ {
 		for h-s.base >= uint64(len(s.msgs)) {
 			s = s.next
@@ -253,7 +251,7 @@ func (m *mailbox) each(f func(s *segment, i uint64) bool) {
 // take removes and returns the oldest message for which match is true,
 // scanning everything queued so far. Consumer only.
 func (m *mailbox) take(match func(any) bool) (msg any, ok bool) {
-	m.lmu.Lock()
+	m.mu.Lock()
 	m.each(func(s *segment, i uint64) bool {
 		if msg = s.msgs[i]; !match(msg) {
 			return true
@@ -263,7 +261,7 @@ func (m *mailbox) take(match func(any) bool) (msg any, ok bool) {
 		return false
 	})
 	m.trim()
-	m.lmu.Unlock()
+	m.mu.Unlock()
 	if ok && m.bounded {
 		m.taken()
 	}
@@ -275,7 +273,7 @@ func (m *mailbox) take(match func(any) bool) (msg any, ok bool) {
 
 // removeAll drops every queued message for which match is true. Consumer only.
 func (m *mailbox) removeAll(match func(any) bool) {
-	m.lmu.Lock()
+	m.mu.Lock()
 	n := 0
 	m.each(func(s *segment, i uint64) bool {
 		if match(s.msgs[i]) {
@@ -286,14 +284,14 @@ func (m *mailbox) removeAll(match func(any) bool) {
 	})
 	m.removed.Add(int64(n))
 	m.trim()
-	m.lmu.Unlock()
+	m.mu.Unlock()
 	if n > 0 && m.bounded {
 		m.taken()
 	}
 }
 
 // trim steps the head over removed messages, so that a mailbox holding
-// nothing else is empty. Caller holds lmu.
+// nothing else is empty. Caller holds mu and is the consumer.
 func (m *mailbox) trim() {
 	if m.removed.Load() == 0 {
 		return
@@ -310,50 +308,53 @@ func (m *mailbox) trim() {
 	}
 }
 
-// settle is called by the consumer as it goes idle; it reports whether
-// something is queued after all. An empty mailbox starts its segment over
+// settle is called by the consumer as it goes idle, while it still owns
+// the mailbox; it reports whether something is queued after all. An empty mailbox starts its segment over
 // from the first slot, or lets it go when it grew large under a backlog, so
 // an idle process holds little memory.
 func (m *mailbox) settle() (pending bool) {
-	m.lmu.Lock()
-	m.trim()
 	m.mu.Lock()
+	m.trim()
 	t := m.tail.Load()
-	if pending = t != m.head.Load(); !pending && m.seg != nil && m.seg == m.last {
-		if len(m.seg.msgs) > keepSegment {
-			m.seg, m.last = nil, nil
+	if pending = t != m.head.Load(); !pending && m.last != nil && m.seg.Load() == m.last {
+		if len(m.last.msgs) > keepSegment {
+			m.seg.Store(nil)
+			m.last = nil
 		} else {
-			m.seg.base = t
+			m.last.base = t
 		}
 		m.spare.Store(nil)
 	}
 	m.mu.Unlock()
-	m.lmu.Unlock()
 	return pending
 }
 
 // close refuses later pushes and returns the messages still queued, oldest
-// first.
+// first. Any goroutine may close, while the consumer runs.
 func (m *mailbox) close() []any {
-	m.lmu.Lock()
-	defer m.lmu.Unlock()
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.closed = true
 	if m.room != nil {
 		close(m.room)
 		m.room = nil
 	}
-	m.mu.Unlock()
+	t := m.tail.Load()
+	h := m.head.Swap(t) // what the consumer has not claimed is close's now
 	var dropped []any
-	m.each(func(s *segment, i uint64) bool {
-		dropped = append(dropped, s.msgs[i])
-		return true
-	})
-	m.head.Store(m.seen)
+	if s := m.seg.Load(); h < t {
+		for ; h < t; h++ {
+			for h-s.base >= uint64(len(s.msgs)) {
+				s = s.next
+			}
+			if _, gone := s.msgs[h-s.base].(removedMsg); !gone {
+				dropped = append(dropped, s.msgs[h-s.base])
+			}
+		}
+	}
 	m.removed.Store(0)
-	m.mu.Lock()
-	m.seg, m.last, m.first = nil, nil, nil
+	m.seg.Store(nil)
+	m.last = nil
 	m.spare.Store(nil)
-	m.mu.Unlock()
 	return dropped
 }

@@ -1,8 +1,10 @@
 package core
 
 import (
+	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -80,7 +82,7 @@ func TestMailboxModel(t *testing.T) {
 }
 
 // TestMailboxConcurrent has producers push while the consumer pops, and
-// closes the mailbox part way: every message is either popped or returned
+// another goroutine closes the mailbox part way: every message is either popped or returned
 // by close, exactly once, and each producer's messages keep their order.
 func TestMailboxConcurrent(t *testing.T) {
 	const producers, each = 4, 20_000
@@ -99,15 +101,32 @@ func TestMailboxConcurrent(t *testing.T) {
 			}
 		})
 	}
+	// The consumer pops on its own goroutine while this one closes.
 	var popped []any
-	for len(popped) < producers*each/2 {
-		if v, ok := m.pop(); ok {
-			popped = append(popped, v)
+	var count atomic.Int64
+	var closed atomic.Bool
+	consumer := make(chan struct{})
+	go func() {
+		defer close(consumer)
+		for {
+			if v, ok := m.pop(); ok {
+				popped = append(popped, v)
+				count.Add(1)
+			} else if closed.Load() {
+				if _, ok := m.pop(); ok {
+					t.Error("pop after close found a message")
+				}
+				return
+			}
 		}
+	}()
+	for count.Load() < producers*each/4 {
+		runtime.Gosched()
 	}
 	dropped := m.close()
+	closed.Store(true)
+	<-consumer
 	wg.Wait()
-
 	last := make([]int, producers)
 	for i := range last {
 		last[i] = -1
@@ -123,9 +142,6 @@ func TestMailboxConcurrent(t *testing.T) {
 		if last[f]+1 != stopped[f] {
 			t.Errorf("producer %d: %d messages accounted for, %d pushed", f, last[f]+1, stopped[f])
 		}
-	}
-	if _, ok := m.pop(); ok {
-		t.Error("pop after close found a message")
 	}
 }
 
@@ -156,11 +172,11 @@ func TestMailboxSettle(t *testing.T) {
 			if m.settle() {
 				t.Fatal("settle found a message pending")
 			}
-			if kept := m.seg != nil; kept != tt.keeps {
+			if kept := m.seg.Load() != nil; kept != tt.keeps {
 				t.Fatalf("segment kept: %v, want %v", kept, tt.keeps)
 			}
-			if tt.keeps && (m.seg.base != m.tail.Load() || m.seg != m.last) {
-				t.Fatalf("segment not started over: base %d, tail %d", m.seg.base, m.tail.Load())
+			if seg := m.seg.Load(); tt.keeps && (seg.base != m.tail.Load() || seg != m.last) {
+				t.Fatalf("segment not started over: base %d, tail %d", seg.base, m.tail.Load())
 			}
 			if m.spare.Load() != nil {
 				t.Fatal("an idle mailbox keeps a spare segment")

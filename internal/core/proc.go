@@ -482,10 +482,12 @@ func (p *Proc) activate() {
 		if blocking { // let other Blocking processes have a turn
 			p.node.releaseSlot()
 		}
-		if drained && !p.linger(handledBefore) {
+		// The mailbox settles while this activation still owns it; once
+		// sched is false, a sender may start the next activation at once.
+		if drained && !p.linger(handledBefore) && !p.mbox.settle() {
 			p.status.Store(uint32(Waiting))
 			p.sched.Store(false)
-			if !p.mbox.settle() || !p.sched.CompareAndSwap(false, true) {
+			if p.mbox.empty() || !p.sched.CompareAndSwap(false, true) {
 				return
 			}
 			p.status.Store(uint32(Runnable))
