@@ -3,6 +3,7 @@ package core
 import (
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Segment sizes: a mailbox's first segment holds firstSegment messages and
@@ -28,16 +29,31 @@ const (
 // process killed while its code runs fails the calls still queued for it at
 // once. The consumer's rarer operations (selective receive, going idle) and
 // close hold mu, so they never meet each other.
+//
+// The two sides live on separate cache lines (when the mailbox starts on
+// one, as it does in Proc): a sender and the consumer each write their own
+// line for every message, and share only what a message must carry.
 type mailbox struct {
-	// The producers' side, guarded by mu.
+	mailboxSenders
+	_ [cacheLine - unsafe.Sizeof(mailboxSenders{})%cacheLine]byte
+	mailboxConsumer
+}
+
+// cacheLine is the size of a CPU cache line on the machines Go runs on most.
+const cacheLine = 64
+
+// mailboxSenders is the producers' side of a mailbox, guarded by mu.
+type mailboxSenders struct {
 	mu     sync.Mutex
 	last   *segment      // the segment the next message goes to, or nil
 	tail   atomic.Uint64 // messages ever queued; written under mu
 	room   chan struct{} // closed when room appears or the mailbox closes
 	limit  int64         // most messages a bounded push may find queued; 0 means no bound
 	closed bool
+}
 
-	// The consumer's side.
+// mailboxConsumer is the consumer's side of a mailbox.
+type mailboxConsumer struct {
 	// waiters counts senders waiting for room. Only a bounded mailbox has
 	// them; the consumer of one reads it after every pop, so it lives on
 	// the consumer's side: waiting senders are rare, pops are not.

@@ -130,11 +130,12 @@ func (s Status) String() string {
 
 // Proc is one process.
 type Proc struct {
+	// The first cache line: what senders read on every message, and the
+	// process lock.
 	node    *Node
 	serial  uint64  // its Pid is pid.New(node.id, serial); 0 until it is in the table
 	handler Handler // a funcHandler for a Func process
 
-	// Senders read these on every message; they change rarely.
 	dead  atomic.Bool
 	sched atomic.Bool // a handler activation is scheduled or running
 
@@ -143,14 +144,13 @@ type Proc struct {
 	slot    bool // a Func process on Blocking holds a pool slot; owned by its goroutine
 	inited  bool // a Handler process's Init has run; owned by its activation
 
-	// mu guards trap, the fields after it and what cold points to (trap
-	// comes first only to share a word with the flags above).
-	trap   bool
-	mu     sync.Mutex
-	reason error
-	links  *linkSet
-	cold   *procCold // made on first need; see coldLocked
+	// mu guards trap, reason, links and what cold points to (trap comes
+	// first only to share a word with the flags above).
+	trap bool
+	mu   sync.Mutex
 
+	// The next two lines: the mailbox, its senders' side on one, its
+	// consumer's side on the other.
 	mbox mailbox
 
 	// The process's own code writes these as it runs; they sit beside the
@@ -161,6 +161,11 @@ type Proc struct {
 	sent     atomic.Uint64
 	handled  atomic.Uint64
 	worker   atomic.Pointer[worker] // the worker running the current activation
+
+	// Guarded by mu, and rarely touched.
+	reason error
+	links  *linkSet
+	cold   *procCold // made on first need; see coldLocked
 }
 
 // procCold is the state most processes never use, kept out of Proc so
