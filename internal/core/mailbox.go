@@ -1,7 +1,7 @@
 package core
 
 import (
-	"sync"
+	"runtime"
 	"sync/atomic"
 	"unsafe"
 )
@@ -44,7 +44,7 @@ const cacheLine = 64
 
 // mailboxSenders is the producers' side of a mailbox, guarded by mu.
 type mailboxSenders struct {
-	mu     sync.Mutex
+	mu     spinLock
 	last   *segment      // the segment the next message goes to, or nil
 	tail   atomic.Uint64 // messages ever queued; written under mu
 	room   chan struct{} // closed when room appears or the mailbox closes
@@ -68,6 +68,34 @@ type mailboxConsumer struct {
 	removed atomic.Int64            // removed messages still between head and tail
 	spare   atomic.Pointer[segment] // a used-up segment for the producers to fill again
 }
+
+// spinLock guards the senders' side of a mailbox. Its holders run a few
+// instructions (a push, or the consumer's rarer work on the queue), so a
+// sender that finds it taken spins, and after a while yields its processor
+// between tries, instead of parking: parking a goroutine and waking it
+// again costs far more than the wait. It never sleeps, so a holder that
+// is descheduled only makes the others yield until it runs again.
+type spinLock struct{ held atomic.Bool }
+
+// spinsBeforeYield is how many times Lock tries before it yields between
+// tries.
+const spinsBeforeYield = 32
+
+func (l *spinLock) Lock() {
+	if !l.held.CompareAndSwap(false, true) {
+		l.lockSlow()
+	}
+}
+
+func (l *spinLock) lockSlow() {
+	for spins := 0; l.held.Load() || !l.held.CompareAndSwap(false, true); spins++ {
+		if spins >= spinsBeforeYield {
+			runtime.Gosched()
+		}
+	}
+}
+
+func (l *spinLock) Unlock() { l.held.Store(false) }
 
 // segment holds the messages with indexes base to base+len(msgs)-1.
 // Producers write a slot and link next under mu before publishing a tail

@@ -188,3 +188,26 @@ func TestMailboxSettle(t *testing.T) {
 		})
 	}
 }
+
+// TestSpinLockExcludes has more goroutines than processors add to a plain
+// counter under the lock: a lost update, or the race detector, would show
+// two holders at once.
+func TestSpinLockExcludes(t *testing.T) {
+	const goroutines, each = 16, 5_000
+	var l spinLock
+	var wg sync.WaitGroup
+	counter := 0
+	for range goroutines {
+		wg.Go(func() {
+			for range each {
+				l.Lock()
+				counter++
+				l.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if counter != goroutines*each {
+		t.Fatalf("counter = %d, want %d", counter, goroutines*each)
+	}
+}
