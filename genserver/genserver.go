@@ -139,7 +139,9 @@ func WithMailboxLimit(n int) Option { return func(o *options) { o.limit = n } }
 func WithStartTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
 // Start starts a server on node and returns once its Init has finished.
-// The server has no parent process: the program itself is its parent, so a
+// A server without Init (and without WithVia) has nothing to wait for:
+// Start returns as soon as it exists, and it takes no goroutine until its
+// first message. The server has no parent process: the program itself is its parent, so a
 // server that traps exits stops (running Terminate) on an exit signal sent
 // from outside any process with Node.Exit. It
 // fails with ErrIgnored when Init returned Ignore, with a *StartError when
@@ -174,16 +176,19 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 	if o.via != nil && o.name == "" {
 		return zero, registry.ErrEmptyName
 	}
-	s := newServer(impl, parent)
+	// A server with no Init and no name to register elsewhere has nothing
+	// to do before its first message: it starts idle, and Start returns
+	// without waiting for it.
+	_, initializer := impl.(Initializer)
+	trivial := !initializer && o.via == nil
+	s := newServer(impl, parent, !trivial)
 	if o.via != nil || o.onExit != nil {
 		s.opts = &serverOpts{onExit: o.onExit}
 		if o.via != nil {
 			s.opts.via.r, s.opts.via.name = o.via, o.name
 		}
 	}
-	st := s.startup.Load()
-	defer s.startup.Store(nil) // an idle server keeps none of the start's state
-	spec := core.Spec{Handler: s, Backend: o.backend, MailboxLimit: o.limit}
+	spec := core.Spec{Handler: s, Backend: o.backend, MailboxLimit: o.limit, SkipInit: trivial}
 	if o.via == nil {
 		spec.Name = o.name
 	}
@@ -200,6 +205,11 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 	}
 	p := cp.Pid()
 	ref := Ref[Req, Rep, Msg]{node: node, pid: p, name: o.name, via: o.via}
+	if trivial {
+		return ref, nil
+	}
+	st := s.startup.Load()
+	defer s.startup.Store(nil) // an idle server keeps none of the start's state
 
 	runtime.Gosched() // as in Call: let Init run before blocking
 	select {

@@ -311,9 +311,13 @@ func (s *server[Req, Rep, Msg]) viaName() *viaName {
 	return &s.opts.via
 }
 
-func newServer[Req, Rep, Msg any](impl Behaviour[Req, Rep, Msg], parent *process.Process) *server[Req, Rep, Msg] {
+// newServer makes the server of impl; a server whose start waits for its
+// Init gets the state that start shares with Init.
+func newServer[Req, Rep, Msg any](impl Behaviour[Req, Rep, Msg], parent *process.Process, waited bool) *server[Req, Rep, Msg] {
 	s := &server[Req, Rep, Msg]{impl: impl}
-	s.startup.Store(newStartup())
+	if waited {
+		s.startup.Store(newStartup())
+	}
 	s.ctx.parent = parent
 	s.callCtx = CallCtx[Rep]{Ctx: &s.ctx, tracker: &s.deferred}
 	return s
@@ -419,6 +423,9 @@ func (s *server[Req, Rep, Msg]) after() error {
 // HandleMessage dispatches one message to the behaviour.
 func (s *server[Req, Rep, Msg]) HandleMessage(cp *core.Proc, msg any) error {
 	p := (*process.Process)(cp)
+	if s.ctx.p == nil {
+		s.ctx.p = p // a server started idle had no Init to set it
+	}
 	s.ctx.idle = 0
 	r := s.ctx.rare
 	if t, ok := msg.(idleTimer); ok {

@@ -648,3 +648,50 @@ func TestREG09_StartWithTakenName(t *testing.T) {
 		}
 	})
 }
+
+// bareServer has no Init: a call answers with its Pid and the casts it
+// has handled.
+type bareServer struct{ casts int }
+
+type bareState struct {
+	Self  pid.Pid
+	Casts int
+}
+
+func (s *bareServer) HandleCall(cc *genserver.CallCtx[bareState], _ struct{}) (bareState, error) {
+	return bareState{Self: cc.Self(), Casts: s.casts}, nil
+}
+
+func (s *bareServer) HandleCast(_ *genserver.Ctx, _ struct{}) { s.casts++ }
+
+// A server without Init has nothing to wait for: Start returns as soon as
+// it exists, idle, and it serves casts, calls and Stop as any other.
+func TestStart_WithoutInitReturnsAtOnce(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := testkit.Node(t)
+		ctx := context.Background()
+		ref, err := genserver.Start(ctx, n, &bareServer{}, genserver.WithBackend(b), genserver.WithName("bare"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, ok := registry.Of(n).WhereIs("bare"); !ok || p != ref.Pid() {
+			t.Fatalf("name: %v %v, want %v", p, ok, ref.Pid())
+		}
+		for range 3 {
+			if err := ref.Cast(struct{}{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := ref.Call(ctx, struct{}{})
+		if want := (bareState{Self: ref.Pid(), Casts: 3}); err != nil || got != want {
+			t.Fatalf("Call: %+v, %v; want %+v", got, err, want)
+		}
+		if err := ref.Stop(ctx, nil); err != nil {
+			t.Fatalf("Stop: %v", err)
+		}
+		if n.Alive(ref.Pid()) {
+			t.Fatal("alive after Stop")
+		}
+	})
+}

@@ -308,3 +308,38 @@ func TestHandler_IdleAsyncHandlerHoldsNoGoroutine(t *testing.T) {
 	}
 	t.Logf("%d idle handler processes, goroutines: baseline %d, now %d", procs, base, runtime.NumGoroutine())
 }
+
+// A Handler without Init starts idle, with no activation until a message
+// arrives. Messages sent the moment it exists are still handled, in order,
+// on every backend.
+func TestHandler_WithoutInitHandlesFirstMessages(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := testkit.Node(t)
+		const procs, each = 200, 3
+		got := make(chan int, procs*each)
+		for i := range procs {
+			h, err := n.SpawnHandler(pkHandle(func(_ *process.Process, msg any) error {
+				got <- msg.(int)
+				return nil
+			}), process.WithBackend(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k := range each {
+				if err := n.Send(h, i*each+k); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		last := make(map[int]int, procs) // per process, the last k seen
+		for range procs * each {
+			v := pkRecv(t, got, "a message sent right after the spawn")
+			i, k := v/each, v%each
+			if prev, ok := last[i]; ok && k != prev+1 || !ok && k != 0 {
+				t.Fatalf("process %d handled message %d after %d", i, k, prev)
+			}
+			last[i] = k
+		}
+	})
+}

@@ -85,6 +85,10 @@ type Spec struct {
 	// MailboxLimit bounds the messages code may have queued for the
 	// process; 0 means no bound. The runtime's own signals are not bounded.
 	MailboxLimit int
+	// SkipInit does not run the Handler's Init. A Handler process with no
+	// Init to run starts idle: it takes no goroutine until a message
+	// arrives.
+	SkipInit bool
 }
 
 // Undeliverable is implemented by messages that must learn when no process
@@ -253,6 +257,8 @@ func (n *Node) Spawn(s Spec) (*Proc, pid.Ref, error) {
 	}
 	if s.Func == nil {
 		p.sched.Store(true) // start schedules the first activation; sends until then only queue
+		_, initializer := s.Handler.(Initializer)
+		p.inited = s.SkipInit || !initializer
 	}
 
 	n.life.RLock()
@@ -333,6 +339,13 @@ func (p *Proc) start() {
 	if p.backend == Thread {
 		go p.runThread()
 		return
+	}
+	if p.inited { // no Init to run: idle until a message arrives
+		p.sched.Store(false)
+		if p.mbox.empty() || !p.sched.CompareAndSwap(false, true) {
+			p.node.goroutines.Done()
+			return
+		}
 	}
 	p.node.schedule(p, true)
 }
@@ -541,7 +554,7 @@ func (p *Proc) releaseIf(held bool) {
 func (p *Proc) runThread() {
 	defer p.node.goroutines.Done()
 	runtime.LockOSThread() // never unlocked: the thread ends with the process
-	if !p.runInit() {
+	if !p.inited && !p.runInit() {
 		return
 	}
 	for {
