@@ -20,15 +20,16 @@ const (
 // chain of segments. Every message has an index: the tail counts the
 // messages ever queued, the head those taken out.
 //
-// Producers append under mu and publish the new tail with an atomic store.
-// The consumer takes no lock to pop: it reads the tail, not mu, and claims
-// each message by moving the head on with a compare-and-swap, so the two
-// sides meet on one word per batch of messages, and a backlog grows by
+// Producers append under the senders' lock, which shares a word with the
+// tail, and let go of it and publish the new tail with one atomic store.
+// The consumer takes no lock to pop: it reads the tail and claims each
+// message by moving the head on with a compare-and-swap, so the two sides
+// meet on one word per batch of messages, and a backlog grows by
 // adding segments, never by copying. Closing a mailbox (its process died)
 // takes every message not yet claimed by swapping the head to the tail: a
 // process killed while its code runs fails the calls still queued for it at
 // once. The consumer's rarer operations (selective receive, going idle) and
-// close hold mu, so they never meet each other.
+// close hold the senders' lock, so they never meet each other.
 //
 // The two sides live on separate cache lines (when the mailbox starts on
 // one, as it does in Proc): a sender and the consumer each write their own
@@ -42,11 +43,14 @@ type mailbox struct {
 // cacheLine is the size of a CPU cache line on the machines Go runs on most.
 const cacheLine = 64
 
-// mailboxSenders is the producers' side of a mailbox, guarded by mu.
+// mailboxSenders is the producers' side of a mailbox, guarded by the
+// senders' lock (the low bit of state).
 type mailboxSenders struct {
-	mu     spinLock
+	// state is the tail (the number of messages ever queued) shifted left
+	// by one, with the senders' lock in the low bit: a push takes the lock
+	// and publishes the new tail with one store when it lets go.
+	state  atomic.Uint64
 	last   *segment      // the segment the next message goes to, or nil
-	tail   atomic.Uint64 // messages ever queued; written under mu
 	room   chan struct{} // closed when room appears or the mailbox closes
 	limit  int64         // most messages a bounded push may find queued; 0 means no bound
 	closed bool
@@ -61,7 +65,7 @@ type mailboxConsumer struct {
 	bounded bool // limit > 0, kept here for the consumer to read
 	// seg is the segment holding the head, or one before it: the consumer
 	// moves it on; a producer sets it when it makes the first segment of an
-	// empty chain; close and an idle consumer clear it under mu.
+	// empty chain; close and an idle consumer clear it under the senders' lock.
 	seg     atomic.Pointer[segment]
 	seen    uint64                  // the tail as the consumer last read it; consumer only
 	head    atomic.Uint64           // messages taken out, removed ones included
@@ -69,36 +73,35 @@ type mailboxConsumer struct {
 	spare   atomic.Pointer[segment] // a used-up segment for the producers to fill again
 }
 
-// spinLock guards the senders' side of a mailbox. Its holders run a few
-// instructions (a push, or the consumer's rarer work on the queue), so a
-// sender that finds it taken spins, and after a while yields its processor
-// between tries, instead of parking: parking a goroutine and waking it
-// again costs far more than the wait. It never sleeps, so a holder that
-// is descheduled only makes the others yield until it runs again.
-type spinLock struct{ held atomic.Bool }
-
-// spinsBeforeYield is how many times Lock tries before it yields between
+// spinsBeforeYield is how many times lock tries before it yields between
 // tries.
 const spinsBeforeYield = 32
 
-func (l *spinLock) Lock() {
-	if !l.held.CompareAndSwap(false, true) {
-		l.lockSlow()
-	}
-}
-
-func (l *spinLock) lockSlow() {
-	for spins := 0; l.held.Load() || !l.held.CompareAndSwap(false, true); spins++ {
+// lock takes the senders' lock and returns the tail. Its holders run a few
+// instructions (a push, or the consumer's rarer work on the queue), so a
+// sender that finds it taken spins, and after a while yields its processor
+// between tries, instead of parking: parking a goroutine and waking it
+// again costs far more than the wait. It never sleeps, so a holder that is
+// descheduled only makes the others yield until it runs again.
+func (m *mailbox) lock() (tail uint64) {
+	for spins := 0; ; spins++ {
+		if s := m.state.Load(); s&1 == 0 && m.state.CompareAndSwap(s, s|1) {
+			return s >> 1
+		}
 		if spins >= spinsBeforeYield {
 			runtime.Gosched()
 		}
 	}
 }
 
-func (l *spinLock) Unlock() { l.held.Store(false) }
+// unlock lets go of the senders' lock, publishing tail.
+func (m *mailbox) unlock(tail uint64) { m.state.Store(tail << 1) }
+
+// tail returns the number of messages ever queued.
+func (m *mailbox) tail() uint64 { return m.state.Load() >> 1 }
 
 // segment holds the messages with indexes base to base+len(msgs)-1.
-// Producers write a slot and link next under mu before publishing a tail
+// Producers write a slot and link next under the senders' lock before publishing a tail
 // past them, so the consumer reads both only once the tail says so.
 type segment struct {
 	msgs []any
@@ -128,14 +131,13 @@ func (m *mailbox) setLimit(limit int) {
 // push appends msg. A bounded push respects the mailbox's limit; the
 // runtime's own signals (exit and down messages, timers) are never bounded.
 func (m *mailbox) push(msg any, bounded bool) pushResult {
-	m.mu.Lock()
+	t := m.lock()
 	if m.closed {
-		m.mu.Unlock()
+		m.unlock(t)
 		return refused
 	}
-	t := m.tail.Load()
 	if bounded && m.limit > 0 && m.queuedAt(t) >= m.limit {
-		m.mu.Unlock()
+		m.unlock(t)
 		return full
 	}
 	s := m.last
@@ -150,8 +152,7 @@ func (m *mailbox) push(msg any, bounded bool) pushResult {
 		m.last = s
 	}
 	s.msgs[t-s.base] = msg
-	m.tail.Store(t + 1)
-	m.mu.Unlock()
+	m.unlock(t + 1)
 	return pushed
 }
 
@@ -160,7 +161,7 @@ func newSegment(size int, base uint64) *segment {
 }
 
 // newSegment returns the consumer's spare segment when it is big enough,
-// and a new one otherwise. Caller holds mu.
+// and a new one otherwise. Caller holds the senders' lock.
 func (m *mailbox) newSegment(size int, base uint64) *segment {
 	s := m.spare.Swap(nil)
 	if s == nil || len(s.msgs) < size {
@@ -176,21 +177,21 @@ func (m *mailbox) queuedAt(t uint64) int64 {
 }
 
 // pushes returns the number of messages ever queued.
-func (m *mailbox) pushes() uint64 { return m.tail.Load() }
+func (m *mailbox) pushes() uint64 { return m.tail() }
 
 // empty reports whether nothing is queued; removed messages still in the
 // chain count as queued until the consumer steps over them.
-func (m *mailbox) empty() bool { return m.tail.Load() == m.head.Load() }
+func (m *mailbox) empty() bool { return m.tail() == m.head.Load() }
 
 // roomChan returns a channel closed once the mailbox has room or closes;
 // the caller checks again after it fires.
 func (m *mailbox) roomChan() <-chan struct{} {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	t := m.lock()
+	defer m.unlock(t)
 	if m.room == nil {
 		m.room = make(chan struct{})
 	}
-	if m.closed || m.queuedAt(m.tail.Load()) < m.limit {
+	if m.closed || m.queuedAt(t) < m.limit {
 		close(m.room)
 		m.room = nil
 		return closedChan
@@ -202,9 +203,8 @@ var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); retu
 
 // stats returns the number of messages queued and ever queued.
 func (m *mailbox) stats() (queued int, pushes uint64) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	t := m.tail.Load()
+	t := m.lock()
+	defer m.unlock(t)
 	return int(m.queuedAt(t)), t
 }
 
@@ -213,12 +213,12 @@ func (m *mailbox) taken() {
 	if m.waiters.Load() == 0 {
 		return
 	}
-	m.mu.Lock()
+	t := m.lock()
 	if m.room != nil {
 		close(m.room)
 		m.room = nil
 	}
-	m.mu.Unlock()
+	m.unlock(t)
 }
 
 // pop takes the oldest message. Consumer only.
@@ -226,7 +226,7 @@ func (m *mailbox) pop() (any, bool) {
 	for {
 		h := m.head.Load()
 		if h >= m.seen {
-			if m.seen = m.tail.Load(); h >= m.seen {
+			if m.seen = m.tail(); h >= m.seen {
 				return nil, false
 			}
 		}
@@ -270,10 +270,10 @@ func (m *mailbox) segFor(i uint64) *segment {
 }
 
 // each calls f with the segment and slot of every message queued up to the
-// current tail, oldest first, until f returns false. Caller holds mu, and
+// current tail, oldest first, until f returns false. Caller holds the senders' lock, and
 // is the consumer or close.
 func (m *mailbox) each(f func(s *segment, i uint64) bool) {
-	m.seen = m.tail.Load()
+	m.seen = m.tail()
 	h := m.head.Load()
 	if h >= m.seen {
 		return
@@ -295,7 +295,7 @@ func (m *mailbox) each(f func(s *segment, i uint64) bool) {
 // take removes and returns the oldest message for which match is true,
 // scanning everything queued so far. Consumer only.
 func (m *mailbox) take(match func(any) bool) (msg any, ok bool) {
-	m.mu.Lock()
+	t := m.lock()
 	m.each(func(s *segment, i uint64) bool {
 		if msg = s.msgs[i]; !match(msg) {
 			return true
@@ -305,7 +305,7 @@ func (m *mailbox) take(match func(any) bool) (msg any, ok bool) {
 		return false
 	})
 	m.trim()
-	m.mu.Unlock()
+	m.unlock(t)
 	if ok && m.bounded {
 		m.taken()
 	}
@@ -317,7 +317,7 @@ func (m *mailbox) take(match func(any) bool) (msg any, ok bool) {
 
 // removeAll drops every queued message for which match is true. Consumer only.
 func (m *mailbox) removeAll(match func(any) bool) {
-	m.mu.Lock()
+	t := m.lock()
 	n := 0
 	m.each(func(s *segment, i uint64) bool {
 		if match(s.msgs[i]) {
@@ -328,19 +328,19 @@ func (m *mailbox) removeAll(match func(any) bool) {
 	})
 	m.removed.Add(int64(n))
 	m.trim()
-	m.mu.Unlock()
+	m.unlock(t)
 	if n > 0 && m.bounded {
 		m.taken()
 	}
 }
 
 // trim steps the head over removed messages, so that a mailbox holding
-// nothing else is empty. Caller holds mu and is the consumer.
+// nothing else is empty. Caller holds the senders' lock and is the consumer.
 func (m *mailbox) trim() {
 	if m.removed.Load() == 0 {
 		return
 	}
-	m.seen = m.tail.Load()
+	m.seen = m.tail()
 	for h := m.head.Load(); h < m.seen; h++ {
 		s := m.segFor(h)
 		if _, gone := s.msgs[h-s.base].(removedMsg); !gone {
@@ -357,9 +357,8 @@ func (m *mailbox) trim() {
 // from the first slot, or lets it go when it grew large under a backlog, so
 // an idle process holds little memory.
 func (m *mailbox) settle() (pending bool) {
-	m.mu.Lock()
+	t := m.lock()
 	m.trim()
-	t := m.tail.Load()
 	if pending = t != m.head.Load(); !pending && m.last != nil && m.seg.Load() == m.last {
 		if len(m.last.msgs) > keepSegment {
 			m.seg.Store(nil)
@@ -369,21 +368,20 @@ func (m *mailbox) settle() (pending bool) {
 		}
 		m.spare.Store(nil)
 	}
-	m.mu.Unlock()
+	m.unlock(t)
 	return pending
 }
 
 // close refuses later pushes and returns the messages still queued, oldest
 // first. Any goroutine may close, while the consumer runs.
 func (m *mailbox) close() []any {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	t := m.lock()
+	defer m.unlock(t)
 	m.closed = true
 	if m.room != nil {
 		close(m.room)
 		m.room = nil
 	}
-	t := m.tail.Load()
 	h := m.head.Swap(t) // what the consumer has not claimed is close's now
 	var dropped []any
 	if s := m.seg.Load(); h < t {

@@ -175,8 +175,8 @@ func TestMailboxSettle(t *testing.T) {
 			if kept := m.seg.Load() != nil; kept != tt.keeps {
 				t.Fatalf("segment kept: %v, want %v", kept, tt.keeps)
 			}
-			if seg := m.seg.Load(); tt.keeps && (seg.base != m.tail.Load() || seg != m.last) {
-				t.Fatalf("segment not started over: base %d, tail %d", seg.base, m.tail.Load())
+			if seg := m.seg.Load(); tt.keeps && (seg.base != m.tail() || seg != m.last) {
+				t.Fatalf("segment not started over: base %d, tail %d", seg.base, m.tail())
 			}
 			if m.spare.Load() != nil {
 				t.Fatal("an idle mailbox keeps a spare segment")
@@ -189,25 +189,30 @@ func TestMailboxSettle(t *testing.T) {
 	}
 }
 
-// TestSpinLockExcludes has more goroutines than processors add to a plain
-// counter under the lock: a lost update, or the race detector, would show
-// two holders at once.
-func TestSpinLockExcludes(t *testing.T) {
+// TestSendersLockExcludes has more goroutines than processors add to a
+// plain counter under the senders' lock: a lost update, or the race
+// detector, would show two holders at once. The tail the lock carries is
+// left as each holder found it.
+func TestSendersLockExcludes(t *testing.T) {
 	const goroutines, each = 16, 5_000
-	var l spinLock
+	var m mailbox
+	m.push("queued", false)
 	var wg sync.WaitGroup
 	counter := 0
 	for range goroutines {
 		wg.Go(func() {
 			for range each {
-				l.Lock()
+				tail := m.lock()
 				counter++
-				l.Unlock()
+				m.unlock(tail)
 			}
 		})
 	}
 	wg.Wait()
 	if counter != goroutines*each {
 		t.Fatalf("counter = %d, want %d", counter, goroutines*each)
+	}
+	if m.tail() != 1 {
+		t.Fatalf("tail = %d, want 1", m.tail())
 	}
 }
