@@ -328,9 +328,12 @@ func (r Ref[Req, Rep, Msg]) fail(server pid.Pid, reason error) error {
 // process.NoConnection for a Pid of another node).
 func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 	var zero Rep
-	target, err := r.resolve()
-	if err != nil {
-		return zero, err
+	var err error
+	target := r.pid
+	if r.node == nil || target.IsZero() { // by name, or the zero Ref
+		if target, err = r.resolve(); err != nil {
+			return zero, err
+		}
 	}
 	if callingSelf(ctx, target) {
 		return zero, r.fail(target, ErrCallingSelf)
@@ -428,12 +431,15 @@ var timers = sync.Pool{New: func() any {
 // server started WithMailboxLimit, with process.ErrMailboxFull when its
 // mailbox is full: a bounded server never loses a cast silently.
 func (r Ref[Req, Rep, Msg]) Cast(msg Msg) error {
-	target, err := r.resolve()
-	if err != nil {
-		if errors.Is(err, ErrZeroRef) {
-			return err
+	target := r.pid
+	if r.node == nil || target.IsZero() { // by name, or the zero Ref
+		var err error
+		if target, err = r.resolve(); err != nil {
+			if errors.Is(err, ErrZeroRef) {
+				return err
+			}
+			return nil // no such name: dropped
 		}
-		return nil // no such name: dropped
 	}
 	if err := r.node.Send(target, cast[Msg]{msg: msg}); err != nil && errors.Is(err, process.ErrMailboxFull) {
 		return err
