@@ -176,6 +176,9 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 	if o.via != nil && o.name == "" {
 		return zero, registry.ErrEmptyName
 	}
+	if ctx.Err() != nil { // given up already: start nothing
+		return zero, &StartError{Reason: ctxError(ctx)}
+	}
 	// A server with no Init and no name to register elsewhere has nothing
 	// to do before its first message: it starts idle, and Start returns
 	// without waiting for it.

@@ -695,3 +695,28 @@ func TestStart_WithoutInitReturnsAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// A start whose context is already done starts nothing, with or without
+// Init to wait for.
+func TestStart_CancelledContextStartsNothing(t *testing.T) {
+	t.Parallel()
+	n := testkit.Node(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	before := n.Stats().Spawned
+	for _, start := range []func() error{
+		func() error { _, err := genserver.Start(ctx, n, &bareServer{}, genserver.WithName("c1")); return err },
+		func() error { _, err := genserver.Start(ctx, n, &scServer{}, genserver.WithName("c2")); return err },
+	} {
+		var se *genserver.StartError
+		if err := start(); !errors.As(err, &se) || !errors.Is(err, context.Canceled) {
+			t.Errorf("Start with a cancelled context: %v, want a *StartError wrapping context.Canceled", err)
+		}
+	}
+	if got := n.Stats().Spawned; got != before {
+		t.Errorf("%d processes spawned", got-before)
+	}
+	if _, ok := registry.Of(n).WhereIs("c1"); ok {
+		t.Error("the name c1 is registered")
+	}
+}
