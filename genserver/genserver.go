@@ -145,7 +145,8 @@ func WithStartTimeout(d time.Duration) Option { return func(o *options) { o.time
 // server that traps exits stops (running Terminate) on an exit signal sent
 // from outside any process with Node.Exit. It
 // fails with ErrIgnored when Init returned Ignore, with a *StartError when
-// Init failed, panicked or ran out of time (the server is then killed), and
+// Init failed, panicked or ran out of time (the server is then killed) or
+// ctx was done before the start (nothing is started), and
 // with an *AlreadyStartedError when the name is taken. A failed start leaves
 // no process and no name behind.
 func Start[Req, Rep, Msg any](ctx context.Context, node *process.Node, s Behaviour[Req, Rep, Msg], opts ...Option) (Ref[Req, Rep, Msg], error) {
