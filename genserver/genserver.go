@@ -141,14 +141,15 @@ func WithStartTimeout(d time.Duration) Option { return func(o *options) { o.time
 // Start starts a server on node and returns once its Init has finished.
 // A server without Init (and without WithVia) has nothing to wait for:
 // Start returns as soon as it exists, and it takes no goroutine until its
-// first message. The server has no parent process: the program itself is its parent, so a
-// server that traps exits stops (running Terminate) on an exit signal sent
-// from outside any process with Node.Exit. It
-// fails with ErrIgnored when Init returned Ignore, with a *StartError when
-// Init failed, panicked or ran out of time (the server is then killed) or
-// ctx was done before the start (nothing is started), and
-// with an *AlreadyStartedError when the name is taken. A failed start leaves
-// no process and no name behind.
+// first message. The server has no parent process: the program itself is
+// its parent, so a server that traps exits stops (running Terminate) on an
+// exit signal sent from outside any process with Node.Exit.
+//
+// Start fails with ErrIgnored when Init returned Ignore; with a *StartError
+// when Init failed, panicked or ran out of time (the server is then killed)
+// or when ctx was done before the start (nothing is started); and with an
+// *AlreadyStartedError when the name is taken. A failed start leaves no
+// process and no name behind.
 func Start[Req, Rep, Msg any](ctx context.Context, node *process.Node, s Behaviour[Req, Rep, Msg], opts ...Option) (Ref[Req, Rep, Msg], error) {
 	if node == nil {
 		return Ref[Req, Rep, Msg]{}, process.ErrNilNode
