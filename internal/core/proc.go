@@ -302,8 +302,8 @@ func (p *Proc) attachParent(parent *Proc, link, monitor bool) (pid.Ref, error) {
 	if monitor {
 		ref = p.node.MakeRef()
 	}
-	unlock := lockPair(parent, p)
-	defer unlock()
+	lockPair(parent, p)
+	defer unlockPair(parent, p)
 	if parent.dead.Load() {
 		return pid.Ref{}, ErrCallerExited
 	}

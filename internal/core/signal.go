@@ -265,19 +265,25 @@ func (p *Proc) TrapsExits() bool {
 	return p.trap
 }
 
-// lockPair locks a and b in serial order (once if they are the same).
-func lockPair(a, b *Proc) (unlock func()) {
+// lockPair locks a and b in serial order (once if they are the same);
+// unlockPair undoes it.
+func lockPair(a, b *Proc) {
 	if a == b {
 		a.mu.Lock()
-		return a.mu.Unlock
+		return
 	}
-	first, second := a, b
-	if second.serial < first.serial {
-		first, second = second, first
+	if b.serial < a.serial {
+		a, b = b, a
 	}
-	first.mu.Lock()
-	second.mu.Lock()
-	return func() { second.mu.Unlock(); first.mu.Unlock() }
+	a.mu.Lock()
+	b.mu.Lock()
+}
+
+func unlockPair(a, b *Proc) {
+	a.mu.Unlock()
+	if a != b {
+		b.mu.Unlock()
+	}
 }
 
 func addLink(a, b *Proc) {
@@ -319,8 +325,8 @@ func (p *Proc) Link(target pid.Pid) error {
 	if q == nil {
 		return p.linkDead(target, deadReason)
 	}
-	unlock := lockPair(p, q)
-	defer unlock()
+	lockPair(p, q)
+	defer unlockPair(p, q)
 	switch {
 	case p.dead.Load():
 		return ErrCallerExited
@@ -378,10 +384,10 @@ func (p *Proc) Unlink(target pid.Pid) error {
 		p.mu.Unlock()
 		return nil
 	}
-	unlock := lockPair(p, q)
+	lockPair(p, q)
 	p.links.remove(target)
 	q.links.remove(p.Pid())
-	unlock()
+	unlockPair(p, q)
 	return nil
 }
 
@@ -404,8 +410,8 @@ func (p *Proc) Monitor(target pid.Pid) (pid.Ref, error) {
 	if q == nil {
 		q = p // lock only p; the target is gone
 	}
-	unlock := lockPair(p, q)
-	defer unlock()
+	lockPair(p, q)
+	defer unlockPair(p, q)
 	switch {
 	case p.dead.Load():
 		return pid.Ref{}, ErrCallerExited
