@@ -63,9 +63,10 @@ type mailboxConsumer struct {
 	// the consumer's side: waiting senders are rare, pops are not.
 	waiters atomic.Int32
 	bounded bool // limit > 0, kept here for the consumer to read
-	// seg is the segment holding the head, or one before it: the consumer
-	// moves it on; a producer sets it when it makes the first segment of an
-	// empty chain; close and an idle consumer clear it under the senders' lock.
+	// seg is the segment holding the head, or one before it. The consumer
+	// moves it on; a producer sets it when it makes the first segment of
+	// an empty chain; close and an idle consumer clear it, holding the
+	// senders' lock.
 	seg     atomic.Pointer[segment]
 	seen    uint64                  // the tail as the consumer last read it; consumer only
 	head    atomic.Uint64           // messages taken out, removed ones included
@@ -101,8 +102,9 @@ func (m *mailbox) unlock(tail uint64) { m.state.Store(tail << 1) }
 func (m *mailbox) tail() uint64 { return m.state.Load() >> 1 }
 
 // segment holds the messages with indexes base to base+len(msgs)-1.
-// Producers write a slot and link next under the senders' lock before publishing a tail
-// past them, so the consumer reads both only once the tail says so.
+// Producers write a slot and link next under the senders' lock, before
+// they publish a tail past them, so the consumer reads both only once the
+// tail says so.
 type segment struct {
 	msgs []any
 	next *segment
@@ -175,9 +177,6 @@ func (m *mailbox) newSegment(size int, base uint64) *segment {
 func (m *mailbox) queuedAt(t uint64) int64 {
 	return int64(t-m.head.Load()) - m.removed.Load()
 }
-
-// pushes returns the number of messages ever queued.
-func (m *mailbox) pushes() uint64 { return m.tail() }
 
 // empty reports whether nothing is queued; removed messages still in the
 // chain count as queued until the consumer steps over them.
@@ -353,9 +352,9 @@ func (m *mailbox) trim() {
 }
 
 // settle is called by the consumer as it goes idle, while it still owns
-// the mailbox; it reports whether something is queued after all. An empty mailbox starts its segment over
-// from the first slot, or lets it go when it grew large under a backlog, so
-// an idle process holds little memory.
+// the mailbox; it reports whether something is queued after all. An empty
+// mailbox starts its segment over from the first slot, or lets it go when
+// it grew large under a backlog, so an idle process holds little memory.
 func (m *mailbox) settle() (pending bool) {
 	t := m.lock()
 	m.trim()

@@ -531,13 +531,13 @@ func (p *Proc) linger(handledBefore uint64) bool {
 	if w == nil || p.handled.Load() == handledBefore {
 		return false
 	}
-	seen := p.mbox.pushes()
+	seen := p.mbox.tail()
 	for range lingerRounds {
 		if w.runnext.Load() != nil || p.dead.Load() {
 			return false
 		}
 		runtime.Gosched()
-		if p.mbox.pushes() != seen {
+		if p.mbox.tail() != seen {
 			return true
 		}
 	}
