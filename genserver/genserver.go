@@ -297,14 +297,18 @@ func (r Ref[Req, Rep, Msg]) ByName() Ref[Req, Rep, Msg] {
 	return r
 }
 
-// resolve finds the server's Pid: the Ref's own, or the name's current owner.
-func (r Ref[Req, Rep, Msg]) resolve() (pid.Pid, error) {
-	switch {
-	case r.node == nil:
-		return pid.Pid{}, ErrZeroRef
-	case !r.pid.IsZero():
+// resolve finds the server's Pid: the Ref's own, or the name's current
+// owner. The common case, a Ref by Pid, is small enough to inline.
+func (r *Ref[Req, Rep, Msg]) resolve() (pid.Pid, error) {
+	if r.node != nil && !r.pid.IsZero() {
 		return r.pid, nil
-	case r.name == "":
+	}
+	return r.lookup()
+}
+
+// lookup is resolve for a Ref by name, or the zero Ref.
+func (r *Ref[Req, Rep, Msg]) lookup() (pid.Pid, error) {
+	if r.node == nil || r.name == "" {
 		return pid.Pid{}, ErrZeroRef
 	}
 	var p pid.Pid
@@ -333,12 +337,9 @@ func (r Ref[Req, Rep, Msg]) fail(server pid.Pid, reason error) error {
 // process.NoConnection for a Pid of another node).
 func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 	var zero Rep
-	var err error
-	target := r.pid
-	if r.node == nil || target.IsZero() { // by name, or the zero Ref
-		if target, err = r.resolve(); err != nil {
-			return zero, err
-		}
+	target, err := r.resolve()
+	if err != nil {
+		return zero, err
 	}
 	if callingSelf(ctx, target) {
 		return zero, r.fail(target, ErrCallingSelf)
@@ -436,15 +437,12 @@ var timers = sync.Pool{New: func() any {
 // server started WithMailboxLimit, with process.ErrMailboxFull when its
 // mailbox is full: a bounded server never loses a cast silently.
 func (r Ref[Req, Rep, Msg]) Cast(msg Msg) error {
-	target := r.pid
-	if r.node == nil || target.IsZero() { // by name, or the zero Ref
-		var err error
-		if target, err = r.resolve(); err != nil {
-			if errors.Is(err, ErrZeroRef) {
-				return err
-			}
-			return nil // no such name: dropped
+	target, err := r.resolve()
+	if err != nil {
+		if errors.Is(err, ErrZeroRef) {
+			return err
 		}
+		return nil // no such name: dropped
 	}
 	if err := r.node.Send(target, cast[Msg]{msg: msg}); err != nil && errors.Is(err, process.ErrMailboxFull) {
 		return err
