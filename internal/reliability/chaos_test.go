@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,25 +42,6 @@ const (
 
 // errChaos is the custom reason of the abnormal exits chaos causes.
 var errChaos = errors.New("chaos: abnormal exit")
-
-// chaosLong reports whether the long mode (SPAWNED_LONG=1) is on.
-func chaosLong() bool { return os.Getenv("SPAWNED_LONG") == "1" }
-
-// chaosSeed returns SPAWNED_SEED, or a fresh seed, and logs it.
-func chaosSeed(t *testing.T) uint64 {
-	t.Helper()
-	if s := os.Getenv("SPAWNED_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("SPAWNED_SEED=%q: %v", s, err)
-		}
-		t.Logf("seed %d (from SPAWNED_SEED)", v)
-		return v
-	}
-	v := uint64(time.Now().UnixNano())
-	t.Logf("seed %d (replay with SPAWNED_SEED=%d)", v, v)
-	return v
-}
 
 // chaosReq is a call to a leaf: "ping" answers, "panic" panics, "stop"
 // answers and then stops the server with process.Normal.
@@ -552,9 +531,9 @@ func (tr *chaosTree) converged(ctx context.Context, top supervisor.Ref) string {
 }
 
 func TestChaos_TreeUnderLoadConverges(t *testing.T) {
-	seed := chaosSeed(t)
+	seed := seedFromEnv(t)
 	mode, duration := "quick", 3*time.Second
-	if chaosLong() {
+	if longMode() {
 		mode, duration = "long", 2*time.Minute
 	}
 	// The test is not parallel, so the goroutines alive now are all that

@@ -43,10 +43,10 @@ func FuzzOps(f *testing.F) {
 		f.Add(s)
 	}
 	// A seeded sweep of random inputs, larger in long mode.
-	seed := soakSeed(f)
+	seed := seedFromEnv(f)
 	rng := rand.New(rand.NewPCG(seed, 0xf022))
 	sweep := 40
-	if soakLong() {
+	if longMode() {
 		sweep = 3000
 	}
 	for range sweep {
@@ -64,7 +64,7 @@ func FuzzOps(f *testing.F) {
 		fzFig.mu.Lock()
 		defer fzFig.mu.Unlock()
 		f.Logf("FIGURES fuzz-ops: mode=%s seed=%d inputs=%d ops=%d spawned=%d deaths=%d (killed %d, cascaded %d) downs=%d exits=%d messages=%d op-errors=%s mismatches=%d",
-			soakMode(), seed, fzFig.inputs, fzFig.ops, fzFig.spawned, fzFig.deaths, fzFig.killed, fzFig.cascaded,
+			modeName(), seed, fzFig.inputs, fzFig.ops, fzFig.spawned, fzFig.deaths, fzFig.killed, fzFig.cascaded,
 			fzFig.downs, fzFig.exits, fzFig.messages, fzFormatKinds(fzFig.errs), fzFig.mismatches)
 	})
 	f.Fuzz(func(t *testing.T, data []byte) {

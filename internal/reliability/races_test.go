@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
-	"os"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -31,31 +29,12 @@ import (
 // errRace is the custom reason of the abnormal exits the races cause.
 var errRace = errors.New("race: abnormal exit")
 
-// raceLong reports whether the long mode (SPAWNED_LONG=1) is on.
-func raceLong() bool { return os.Getenv("SPAWNED_LONG") == "1" }
-
 // raceIterations is n in quick mode and long times that in long mode.
 func raceIterations(n, long int) int {
-	if raceLong() {
+	if longMode() {
 		return n * long
 	}
 	return n
-}
-
-// raceSeed returns SPAWNED_SEED, or a fresh seed, and logs it.
-func raceSeed(t *testing.T) uint64 {
-	t.Helper()
-	if s := os.Getenv("SPAWNED_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("SPAWNED_SEED=%q: %v", s, err)
-		}
-		t.Logf("seed %d (from SPAWNED_SEED)", v)
-		return v
-	}
-	v := uint64(time.Now().UnixNano())
-	t.Logf("seed %d (replay with SPAWNED_SEED=%d)", v, v)
-	return v
 }
 
 // raceRand is the random source of one subtest: the seed and the subtest's
@@ -82,7 +61,7 @@ func newRaceFigures(t *testing.T, suite string, seed uint64, keys ...string) *ra
 	// Cleanups run once every subtest is done and its node stopped.
 	t.Cleanup(func() {
 		var b strings.Builder
-		fmt.Fprintf(&b, "FIGURES %s: seed=%d mode=%s", f.suite, f.seed, raceMode())
+		fmt.Fprintf(&b, "FIGURES %s: seed=%d mode=%s", f.suite, f.seed, modeName())
 		f.mu.Lock()
 		for _, k := range f.keys {
 			if v, ok := f.extra[k]; ok {
@@ -95,13 +74,6 @@ func newRaceFigures(t *testing.T, suite string, seed uint64, keys ...string) *ra
 		t.Logf("%s", b.String())
 	})
 	return f
-}
-
-func raceMode() string {
-	if raceLong() {
-		return "long"
-	}
-	return "quick"
 }
 
 func (f *raceFigures) add(key string, n int64) {
@@ -301,7 +273,7 @@ func raceUntilMarker(pr *testkit.Probe, m raceMarker) []any {
 // gets a reply, NoProc or the crash reason; none hangs.
 func TestRace_CallByNameDuringRestart(t *testing.T) {
 	t.Parallel()
-	seed := raceSeed(t)
+	seed := seedFromEnv(t)
 	f := newRaceFigures(t, "races/call-by-name-during-restart", seed,
 		"iterations", "restarts", "calls", "replies", "noproc", "crash-reason", "slowest-call", "failed", "leaks")
 	iterations := raceIterations(200, 50)
@@ -418,7 +390,7 @@ func TestRace_CallByNameDuringRestart(t *testing.T) {
 // that does not trap either gets the link error or dies of the reason.
 func TestRace_MonitorLinkDuringExit(t *testing.T) {
 	t.Parallel()
-	seed := raceSeed(t)
+	seed := seedFromEnv(t)
 	f := newRaceFigures(t, "races/monitor-link-during-exit", seed,
 		"iterations", "killed", "monitor-down-reason", "monitor-down-noproc",
 		"trap-link-exit-reason", "trap-link-exit-noproc", "link-died-of-reason", "link-error-noproc", "failed", "leaks")
@@ -533,7 +505,7 @@ func TestRace_MonitorLinkDuringExit(t *testing.T) {
 // returns, and at most one signal was queued before.
 func TestRace_UnlinkDemonitorDuringExit(t *testing.T) {
 	t.Parallel()
-	seed := raceSeed(t)
+	seed := seedFromEnv(t)
 	f := newRaceFigures(t, "races/unlink-demonitor-during-exit", seed,
 		"iterations", "killed", "demonitor-in-time", "demonitor-down-first",
 		"trap-unlink-in-time", "trap-unlink-exit-first", "unlink-in-time", "unlink-died-first", "late-signals", "failed", "leaks")
@@ -576,17 +548,10 @@ func TestRace_UnlinkDemonitorDuringExit(t *testing.T) {
 					return nil
 				})
 				wg.Wait()
-				downs := 0
-				for _, m := range raceUntilMarker(watcher, marker) {
-					if d, ok := m.(link.Down); ok && d.Ref == ref {
-						downs++
-						if !killer.matches(d.Reason) {
-							f.fail(t, "Down racing demonitor and %v: %v", killer, d.Reason)
-						}
-					} else {
-						f.fail(t, "unexpected message %#v", m)
-					}
-				}
+				downs := f.raceSignals(t, watcher, marker, killer, "Down racing demonitor", func(m any) (error, bool) {
+					d, ok := m.(link.Down)
+					return d.Reason, ok && d.Ref == ref
+				})
 				switch {
 				case active && downs == 0:
 					f.add("demonitor-in-time", 1)
@@ -612,17 +577,10 @@ func TestRace_UnlinkDemonitorDuringExit(t *testing.T) {
 					return nil
 				})
 				wg.Wait()
-				exits := 0
-				for _, m := range raceUntilMarker(trapper, marker) {
-					if e, ok := m.(link.Exit); ok && e.From == target {
-						exits++
-						if !killer.matches(e.Reason) {
-							f.fail(t, "Exit racing unlink and %v: %v", killer, e.Reason)
-						}
-					} else {
-						f.fail(t, "unexpected message %#v", m)
-					}
-				}
+				exits := f.raceSignals(t, trapper, marker, killer, "Exit racing unlink", func(m any) (error, bool) {
+					e, ok := m.(link.Exit)
+					return e.Reason, ok && e.From == target
+				})
 				switch exits {
 				case 0:
 					f.add("trap-unlink-in-time", 1)
@@ -679,6 +637,26 @@ func TestRace_UnlinkDemonitorDuringExit(t *testing.T) {
 	})
 }
 
+// raceSignals takes what pr received up to marker and counts the signals
+// that signal recognises (it returns the signal's reason), each of which
+// must carry killer's reason; any other message fails the test.
+func (f *raceFigures) raceSignals(t *testing.T, pr *testkit.Probe, marker raceMarker, killer raceKiller, what string, signal func(any) (error, bool)) int {
+	t.Helper()
+	n := 0
+	for _, m := range raceUntilMarker(pr, marker) {
+		reason, ok := signal(m)
+		if !ok {
+			f.fail(t, "unexpected message %#v", m)
+			continue
+		}
+		n++
+		if !killer.matches(reason) {
+			f.fail(t, "%s and %v: %v", what, killer, reason)
+		}
+	}
+	return n
+}
+
 // raceExpectNothingLate checks that nothing was queued after the marker:
 // the probe's mailbox is empty.
 func (f *raceFigures) raceExpectNothingLate(t *testing.T, pr *testkit.Probe) {
@@ -706,7 +684,7 @@ func (f *raceFigures) raceExpectNothingLate(t *testing.T, pr *testkit.Probe) {
 // name released with the death, free for the next process at once.
 func TestRace_RegisterDuringExit(t *testing.T) {
 	t.Parallel()
-	seed := raceSeed(t)
+	seed := seedFromEnv(t)
 	f := newRaceFigures(t, "races/register-during-exit", seed,
 		"iterations", "killed", "registered-then-released", "noproc", "reused", "failed", "leaks")
 	iterations := raceIterations(1000, 100)
@@ -792,7 +770,7 @@ func (s *raceStormServer) get() int64 {
 // exits with the reason asked for and the node stops clean.
 func TestRace_CastStormDuringShutdown(t *testing.T) {
 	t.Parallel()
-	seed := raceSeed(t)
+	seed := seedFromEnv(t)
 	ways := []string{"stop", "stop-custom", "exit-kill", "exit-custom", "ctx-stop", "node-stop"}
 	keys := []string{"iterations", "nodes", "casts", "handled"}
 	for _, w := range ways {

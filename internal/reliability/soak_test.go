@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"runtime"
 	"strconv"
 	"testing"
@@ -37,33 +36,8 @@ const (
 
 var errSoakBoom = errors.New("soak: boom")
 
-// soakLong reports whether the long mode is on.
-func soakLong() bool { return os.Getenv("SPAWNED_LONG") == "1" }
-
-// soakSeed returns SPAWNED_SEED, or a fresh seed, and logs it.
-func soakSeed(t testing.TB) uint64 {
-	t.Helper()
-	seed := rand.Uint64()
-	if s := os.Getenv("SPAWNED_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 0, 64)
-		if err != nil {
-			t.Fatalf("SPAWNED_SEED=%q: %v", s, err)
-		}
-		seed = v
-	}
-	t.Logf("seed %d (replay with SPAWNED_SEED=%d)", seed, seed)
-	return seed
-}
-
-func soakMode() string {
-	if soakLong() {
-		return "long"
-	}
-	return "quick"
-}
-
 func soakCycles() int {
-	if soakLong() {
+	if longMode() {
 		return soakLongCycles
 	}
 	return soakQuickCycles
@@ -71,7 +45,7 @@ func soakCycles() int {
 
 // soakDeadline bounds a whole soak run.
 func soakDeadline() time.Duration {
-	if soakLong() {
+	if longMode() {
 		return 60 * time.Minute
 	}
 	return 3 * time.Minute
@@ -434,7 +408,7 @@ func soakRun(t *testing.T, n *process.Node, count int, seed uint64) soakCounts {
 }
 
 func TestSoak_SpawnLinkMonitorExit(t *testing.T) {
-	seed := soakSeed(t)
+	seed := seedFromEnv(t)
 	cycles := soakCycles()
 	n := testkit.Node(t)
 	start := time.Now()
@@ -448,7 +422,7 @@ func TestSoak_SpawnLinkMonitorExit(t *testing.T) {
 	t.Logf("FIGURES soak-spawn: mode=%s seed=%d cycles=%d spawned=%d (thread %d, blocking %d) killed=%d abnormal=%d shutdown=%d normal=%d "+
 		"downs=%d exits=%d timers=%d (cancelled %d, died with owner %d) joins=%d named=%d demonitors=%d unlinks=%d "+
 		"leaks=%d heap=%s->%s goroutines=%d->%d workers=%d->%d elapsed=%v",
-		soakMode(), seed, c.cycles, c.spawned, c.threads, c.blocking, c.killed, c.abnormal, c.shutdowns, c.normals,
+		modeName(), seed, c.cycles, c.spawned, c.threads, c.blocking, c.killed, c.abnormal, c.shutdowns, c.normals,
 		c.downs, c.exits, c.timersSet+c.timersDied, c.timersCancelled, c.timersDied, c.joins, c.named, c.demonitors, c.unlinks,
 		leaks, soakMB(before.heap), soakMB(after.heap), before.goroutines, after.goroutines,
 		before.stats.Workers, after.stats.Workers, time.Since(start).Round(time.Millisecond))
@@ -584,7 +558,7 @@ func regRun(n *process.Node, pool []pid.Pid, count, base int, rng *rand.Rand, c 
 }
 
 func TestSoak_RegisterUnregister(t *testing.T) {
-	seed := soakSeed(t)
+	seed := seedFromEnv(t)
 	cycles := soakCycles()
 	n := testkit.Node(t)
 	rng := rand.New(rand.NewPCG(seed, 0x4e6))
@@ -619,7 +593,7 @@ func TestSoak_RegisterUnregister(t *testing.T) {
 	t.Logf("FIGURES soak-registry: mode=%s seed=%d cycles=%d registers=%d unregisters=%d name-taken=%d already-named=%d "+
 		"not-registered=%d sends-by-name=%d joins=%d leaves=%d not-joined=%d holders-killed=%d respawned-with-freed-name=%d "+
 		"leaks=%d heap=%s->%s goroutines=%d->%d workers=%d->%d elapsed=%v",
-		soakMode(), seed, c.cycles, c.registers, c.unregisters, c.taken, c.alreadyNamed,
+		modeName(), seed, c.cycles, c.registers, c.unregisters, c.taken, c.alreadyNamed,
 		c.notRegistered, c.sends, c.joins, c.leaves, c.notJoined, c.replaced, c.spawnNamed,
 		leaks, soakMB(before.heap), soakMB(after.heap), before.goroutines, after.goroutines,
 		before.stats.Workers, after.stats.Workers, time.Since(start).Round(time.Millisecond))
