@@ -414,11 +414,8 @@ func TestRace_MonitorLinkDuringExit(t *testing.T) {
 			case 0: // monitor
 				var ref pid.Ref
 				var err error
-				watcher.Do(func(p *process.Process) error {
-					close(go1)
-					raceSpin(spins)
+				raceOn(watcher, go1, spins, func(p *process.Process) {
 					ref, err = link.Monitor(p, target)
-					return nil
 				})
 				wg.Wait()
 				if err != nil {
@@ -439,11 +436,8 @@ func TestRace_MonitorLinkDuringExit(t *testing.T) {
 				watcher.ExpectEmpty()
 			case 1: // link from a trapping process
 				var err error
-				trapper.Do(func(p *process.Process) error {
-					close(go1)
-					raceSpin(spins)
+				raceOn(trapper, go1, spins, func(p *process.Process) {
 					err = link.Link(p, target)
-					return nil
 				})
 				wg.Wait()
 				if err != nil {
@@ -466,11 +460,8 @@ func TestRace_MonitorLinkDuringExit(t *testing.T) {
 				linker := testkit.NewProbe(t, n, process.WithBackend(testkit.Backends[r.IntN(3)]))
 				linkerExit := raceWatch(t, n, linker.Pid)
 				var err error
-				linker.Do(func(p *process.Process) error {
-					close(go1)
-					raceSpin(spins)
+				raceOn(linker, go1, spins, func(p *process.Process) {
 					err = link.Link(p, target)
-					return nil
 				})
 				wg.Wait()
 				var le *link.Error
@@ -480,11 +471,7 @@ func TestRace_MonitorLinkDuringExit(t *testing.T) {
 					}
 					// The target was dead before the link: the linker lives on.
 					f.add("link-error-noproc", 1)
-					linker.ExpectEmpty()
-					linker.Exit(nil)
-					if reason := raceAwait(t, linkerExit); !errors.Is(reason, process.Normal) {
-						f.fail(t, "the linker that outlived the target exited with %v", reason)
-					}
+					f.raceRetire(t, linker, linkerExit)
 					break
 				}
 				if reason := raceAwait(t, linkerExit); !killer.matches(reason) {
@@ -492,10 +479,7 @@ func TestRace_MonitorLinkDuringExit(t *testing.T) {
 				}
 				f.add("link-died-of-reason", 1)
 			}
-			if r := raceAwait(t, targetExit); !killer.matches(r) {
-				f.fail(t, "target ended by %v exited with %v", killer, r)
-			}
-			f.add("killed", 1)
+			f.raceTargetDied(t, targetExit, killer)
 		}
 	})
 }
@@ -540,12 +524,9 @@ func TestRace_UnlinkDemonitorDuringExit(t *testing.T) {
 				})
 				wg.Go(func() { <-go1; killer.run(n, target) })
 				var active bool
-				watcher.Do(func(p *process.Process) error {
-					close(go1)
-					raceSpin(spins)
+				raceOn(watcher, go1, spins, func(p *process.Process) {
 					active = link.Demonitor(p, ref)
 					p.Send(p.Self(), marker)
-					return nil
 				})
 				wg.Wait()
 				downs := f.raceSignals(t, watcher, marker, killer, "Down racing demonitor", func(m any) (error, bool) {
@@ -569,12 +550,9 @@ func TestRace_UnlinkDemonitorDuringExit(t *testing.T) {
 					return nil
 				})
 				wg.Go(func() { <-go1; killer.run(n, target) })
-				trapper.Do(func(p *process.Process) error {
-					close(go1)
-					raceSpin(spins)
+				raceOn(trapper, go1, spins, func(p *process.Process) {
 					link.Unlink(p, target)
 					p.Send(p.Self(), marker)
-					return nil
 				})
 				wg.Wait()
 				exits := f.raceSignals(t, trapper, marker, killer, "Exit racing unlink", func(m any) (error, bool) {
@@ -601,12 +579,9 @@ func TestRace_UnlinkDemonitorDuringExit(t *testing.T) {
 				})
 				wg.Go(func() { <-go1; killer.run(n, target) })
 				var aliveAfter bool
-				linker.Do(func(p *process.Process) error {
-					close(go1)
-					raceSpin(spins)
+				raceOn(linker, go1, spins, func(p *process.Process) {
 					link.Unlink(p, target)
 					aliveAfter = p.Alive()
-					return nil
 				})
 				wg.Wait()
 				if aliveAfter {
@@ -616,11 +591,7 @@ func TestRace_UnlinkDemonitorDuringExit(t *testing.T) {
 						f.fail(t, "the linker died of a link it had removed: %v", raceAwait(t, linkerExit))
 						break
 					}
-					linker.ExpectEmpty()
-					linker.Exit(nil)
-					if reason := raceAwait(t, linkerExit); !errors.Is(reason, process.Normal) {
-						f.fail(t, "the linker that outlived the target exited with %v", reason)
-					}
+					f.raceRetire(t, linker, linkerExit)
 					f.add("unlink-in-time", 1)
 					break
 				}
@@ -629,12 +600,41 @@ func TestRace_UnlinkDemonitorDuringExit(t *testing.T) {
 				}
 				f.add("unlink-died-first", 1)
 			}
-			if r := raceAwait(t, targetExit); !killer.matches(r) {
-				f.fail(t, "target ended by %v exited with %v", killer, r)
-			}
-			f.add("killed", 1)
+			f.raceTargetDied(t, targetExit, killer)
 		}
 	})
+}
+
+// raceOn releases the killer waiting on go1 and, after spins, runs op on
+// pr's process, so that op races the kill.
+func raceOn(pr *testkit.Probe, go1 chan struct{}, spins int, op func(p *process.Process)) {
+	pr.Do(func(p *process.Process) error {
+		close(go1)
+		raceSpin(spins)
+		op(p)
+		return nil
+	})
+}
+
+// raceTargetDied checks that the target died of killer's reason, and
+// counts it.
+func (f *raceFigures) raceTargetDied(t *testing.T, targetExit <-chan error, killer raceKiller) {
+	t.Helper()
+	if r := raceAwait(t, targetExit); !killer.matches(r) {
+		f.fail(t, "target ended by %v exited with %v", killer, r)
+	}
+	f.add("killed", 1)
+}
+
+// raceRetire ends a linker that outlived the target: nothing may be queued
+// for it, and it exits normally.
+func (f *raceFigures) raceRetire(t *testing.T, linker *testkit.Probe, linkerExit <-chan error) {
+	t.Helper()
+	linker.ExpectEmpty()
+	linker.Exit(nil)
+	if reason := raceAwait(t, linkerExit); !errors.Is(reason, process.Normal) {
+		f.fail(t, "the linker that outlived the target exited with %v", reason)
+	}
 }
 
 // raceSignals takes what pr received up to marker and counts the signals
@@ -706,11 +706,7 @@ func TestRace_RegisterDuringExit(t *testing.T) {
 			raceSpin(spins)
 			err := reg.Register(name, target)
 			wg.Wait()
-			reason := raceAwait(t, targetExit) // the name goes before the exit is seen
-			if !killer.matches(reason) {
-				f.fail(t, "target ended by %v exited with %v", killer, reason)
-			}
-			f.add("killed", 1)
+			f.raceTargetDied(t, targetExit, killer) // the name goes before the exit is seen
 			switch {
 			case err == nil:
 				f.add("registered-then-released", 1)
