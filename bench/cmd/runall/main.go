@@ -68,6 +68,25 @@ var rows = []row{
 	{"W8", "lookup", "ns/lookup", false, 20, "≤ 20 ns/lookup", "faster", "slower"},
 }
 
+// rowKey names a row apart from its target: a workload and one of its units.
+type rowKey struct{ workload, unit string }
+
+// reference holds the specification's figures from the reference machine,
+// the ones its targets were set against (median of 3 runs at full N; Go
+// 1.26, OTP 25, 2 cores), by row and system. A system missing from a row
+// has no figure there: protoactor has no links (W6), suture runs W7 only.
+var reference = map[rowKey]map[string]float64{
+	{"W1", "ns/proc"}:    {"plaingo": 1810, "protoactor": 1601, "beam": 3105},
+	{"W1", "bytes/proc"}: {"plaingo": 2874, "protoactor": 756, "beam": 2673},
+	{"W2", "ns/call"}:    {"plaingo": 276, "protoactor": 3553, "beam": 779},
+	{"W3", "msgs/s"}:     {"plaingo": 23.7e6, "protoactor": 12.8e6, "beam": 7.0e6},
+	{"W4", "msgs/s"}:     {"plaingo": 23.2e6, "protoactor": 7.7e6, "beam": 2.6e6},
+	{"W5", "ns/hop"}:     {"plaingo": 509, "protoactor": 1602, "beam": 381},
+	{"W6", "ns/proc"}:    {"plaingo": 1156, "beam": 1326},
+	{"W7", "us/restart"}: {"plaingo": 2.5, "protoactor": 12.5, "suture": 23.7, "beam": 34.6},
+	{"W8", "ns/lookup"}:  {"plaingo": 47, "protoactor": 35, "beam": 49},
+}
+
 var allWorkloads = []string{"W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8"}
 
 // key names one figure of one system.
@@ -204,16 +223,21 @@ func main() {
 // ---------------------------------------------------------------------------
 // Preparing and running the programs.
 
-// prepare builds the Go programs into bin and finds the BEAM script.
-func prepare(root, bin string) []*system {
-	peers := filepath.Join(root, "bench", "peers")
-	systems := []*system{
+// newSystems lists every system, none of them prepared to run.
+func newSystems() []*system {
+	return []*system{
 		{name: "spawned", title: "spawned"},
 		{name: "plaingo", title: "plain Go"},
 		{name: "protoactor", title: "protoactor-go"},
 		{name: "suture", title: "suture v4", only: []string{"W7"}},
 		{name: "beam", title: "BEAM"},
 	}
+}
+
+// prepare builds the Go programs into bin and finds the BEAM script.
+func prepare(root, bin string) []*system {
+	peers := filepath.Join(root, "bench", "peers")
+	systems := newSystems()
 	build := func(sys *system, dir, pkg string) {
 		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(pkg))); err != nil {
 			sys.why = "no program at " + rel(root, filepath.Join(dir, pkg))
@@ -429,11 +453,110 @@ func ratio(r row, spawned, peer float64) string {
 	return fmt.Sprintf("×%.2f (%s)", q, word)
 }
 
+// met tells whether a figure meets the row's target.
 func (r row) met(v float64) bool {
+	return r.meets(v, r.target)
+}
+
+// meets tells whether a figure meets the given target of the row.
+func (r row) meets(v, target float64) bool {
 	if r.higherBetter {
-		return v >= r.target
+		return v >= target
 	}
-	return v <= r.target
+	return v <= target
+}
+
+// key is the row's key in the reference table.
+func (r row) key() rowKey {
+	return rowKey{r.workload, r.unit}
+}
+
+// memory tells whether the row measures memory, which does not depend on
+// the machine's speed.
+func (r row) memory() bool {
+	return r.unit == "bytes/proc"
+}
+
+// verdict is the text of the met column: met or missed, marked for quick
+// runs.
+func (s *session) verdict(met bool) string {
+	v := "missed"
+	if met {
+		v = "met"
+	}
+	if s.quick {
+		v += " (quick run)"
+	}
+	return v
+}
+
+// speedFactor tells how many times slower a system ran a row here than on
+// the reference machine: here ÷ there for times, there ÷ here for msgs/s.
+// There is none for memory, or when either figure is missing.
+func (s *session) speedFactor(sys string, r row) (float64, bool) {
+	if r.memory() {
+		return 0, false
+	}
+	there, ok := reference[r.key()][sys]
+	if !ok || there == 0 {
+		return 0, false
+	}
+	here, ok := s.median(sys, r.workload, r.unit)
+	if !ok || here == 0 {
+		return 0, false
+	}
+	if r.higherBetter {
+		return there / here, true
+	}
+	return here / there, true
+}
+
+// scaledTarget is the row's target at this machine's speed: the target
+// scaled by plain Go's speed factor (times multiplied, msgs/s divided). A
+// memory target stands as it is; there is none without plain Go's factor.
+func (s *session) scaledTarget(r row) (float64, bool) {
+	if r.memory() {
+		return r.target, true
+	}
+	f, ok := s.speedFactor("plaingo", r)
+	if !ok {
+		return 0, false
+	}
+	if r.higherBetter {
+		return r.target / f, true
+	}
+	return r.target * f, true
+}
+
+// scaledTargetText is the row's target at this machine's speed as the
+// report prints it, or "–".
+func (s *session) scaledTargetText(r row) string {
+	if r.memory() {
+		return r.targetText
+	}
+	t, ok := s.scaledTarget(r)
+	if !ok {
+		return "–"
+	}
+	op := "≤"
+	if r.higherBetter {
+		op = "≥"
+	}
+	return op + " " + format(t, r.unit) + " " + displayUnit(r.unit)
+}
+
+// scaledVerdict is the met column at this machine's speed, or "–" when
+// spawned's figure or the scaled target is missing.
+func (s *session) scaledVerdict(r row) string {
+	v, ok := s.median("spawned", r.workload, r.unit)
+	if !ok {
+		return "–"
+	}
+	t, ok := s.scaledTarget(r)
+	if !ok {
+		return "–"
+	}
+	return s.verdict(r.meets(v, t))
 }
 
 // cell is one system's median for a row, or why there is none.
@@ -532,17 +655,98 @@ func (s *session) table(workloads []string) string {
 		}
 		met := "–"
 		if sok {
-			met = "missed"
-			if r.met(sv) {
-				met = "met"
-			}
-			if s.quick {
-				met += " (quick run)"
-			}
+			met = s.verdict(r.met(sv))
 		}
 		fmt.Fprintf(&b, " %s | %s |\n", r.targetText, met)
 	}
 	return b.String()
+}
+
+// speedSection compares this machine with the reference machine the targets
+// were set against, and judges spawned against the targets scaled to this
+// machine's speed. It is written for quick runs too, marked as meaningless
+// there, so that a smoke run shows the section works.
+func (s *session) speedSection(workloads []string) string {
+	var b strings.Builder
+	b.WriteString("## This machine against the reference machine\n\n")
+	b.WriteString("The targets were set against figures measured on the specification's reference machine\n")
+	b.WriteString("(median of 3 runs at full N; Go 1.26, OTP 25, 2 cores). The *speed factor* of a system on a\n")
+	b.WriteString("workload is how many times slower it ran here than there: here ÷ there for times, there ÷ here\n")
+	b.WriteString("for msgs/s, so above 1 means this machine is slower. The *target at this machine's speed* is the\n")
+	b.WriteString("target scaled by plain Go's factor (times multiplied, msgs/s divided), so a factor below 1\n")
+	b.WriteString("tightens it. It assumes spawned slows down here as bare goroutines do; the other systems'\n")
+	b.WriteString("factors show how much the slowdown varies from one system to another.\n")
+	b.WriteString("Memory (bytes/proc) does not depend on speed: it has no factor, its target is not scaled and its\n")
+	b.WriteString("verdict is the absolute one. The met column of the results above stays the verdict against the\n")
+	b.WriteString("absolute target. –: no figure (the system was not run, has no such feature, failed, or has no\n")
+	b.WriteString("reference figure).\n\n")
+	if s.quick {
+		b.WriteString("> **Quick run (`QUICK=1`): every N was divided by 10, so these factors mean nothing.** The\n")
+		b.WriteString("> reference figures are full-size runs; this section only shows that it is computed.\n\n")
+	}
+	b.WriteString(s.speedTable(workloads))
+	return b.String()
+}
+
+// speedTable is the table of speedSection: plain Go's figures there and
+// here, every peer's speed factor, and spawned against the scaled target.
+func (s *session) speedTable(workloads []string) string {
+	var peers []*system
+	for _, sys := range newSystems() {
+		if sys.name != "spawned" {
+			peers = append(peers, sys)
+		}
+	}
+	var b strings.Builder
+	b.WriteString("| workload | unit | plain Go there | plain Go here |")
+	for _, p := range peers {
+		fmt.Fprintf(&b, " factor %s |", p.title)
+	}
+	b.WriteString(" target | target at this machine's speed | spawned | met at this machine's speed |\n|---|---|---:|---:|")
+	for range peers {
+		b.WriteString("---:|")
+	}
+	b.WriteString("---|---|---:|---|\n")
+	for _, r := range rows {
+		if !slices.Contains(workloads, r.workload) {
+			continue
+		}
+		fmt.Fprintf(&b, "| %s %s | %s |", r.workload, r.name, displayUnit(r.unit))
+		there, ok := reference[r.key()]["plaingo"]
+		fmt.Fprintf(&b, " %s | %s |", figureText(there, ok, r.unit), s.medianText("plaingo", r))
+		for _, p := range peers {
+			f, ok := s.speedFactor(p.name, r)
+			fmt.Fprintf(&b, " %s |", factorText(f, ok))
+		}
+		spawned := s.medianText("spawned", r)
+		if spawned != "–" {
+			spawned = "**" + spawned + "**"
+		}
+		fmt.Fprintf(&b, " %s | %s | %s | %s |\n", r.targetText, s.scaledTargetText(r), spawned, s.scaledVerdict(r))
+	}
+	return b.String()
+}
+
+// medianText is a system's median for a row, or "–".
+func (s *session) medianText(sys string, r row) string {
+	v, ok := s.median(sys, r.workload, r.unit)
+	return figureText(v, ok, r.unit)
+}
+
+// figureText is a figure in its unit's usual scale, or "–" if there is none.
+func figureText(v float64, ok bool, unit string) string {
+	if !ok {
+		return "–"
+	}
+	return format(v, unit)
+}
+
+// factorText is a speed factor as ×1.57, or "–" if there is none.
+func factorText(f float64, ok bool) string {
+	if !ok {
+		return "–"
+	}
+	return fmt.Sprintf("×%.2f", f)
 }
 
 // markdown is the whole of docs/BENCHMARKS.md.
@@ -589,6 +793,7 @@ func (s *session) markdown(cmdline string, workloads []string, svg string) strin
 	if svg != "" {
 		fmt.Fprintf(&b, "\n![bar chart of the medians](%s)\n", svg)
 	}
+	b.WriteString("\n" + s.speedSection(workloads))
 
 	var notRun []string
 	for _, sys := range s.systems {
