@@ -71,9 +71,12 @@ var rows = []row{
 // rowKey names a row apart from its target: a workload and one of its units.
 type rowKey struct{ workload, unit string }
 
+// referenceRuns says how the reference figures were measured.
+const referenceRuns = "median of 3 runs at full N; Go 1.26, OTP 25, 2 cores"
+
 // reference holds the specification's figures from the reference machine,
-// the ones its targets were set against (median of 3 runs at full N; Go
-// 1.26, OTP 25, 2 cores), by row and system. A system missing from a row
+// the ones its targets were set against (measured as referenceRuns says),
+// by row and system. A system missing from a row
 // has no figure there: protoactor has no links (W6), suture runs W7 only.
 var reference = map[rowKey]map[string]float64{
 	{"W1", "ns/proc"}:    {"plaingo": 1810, "protoactor": 1601, "beam": 3105},
@@ -670,7 +673,7 @@ func (s *session) speedSection(workloads []string) string {
 	var b strings.Builder
 	b.WriteString("## This machine against the reference machine\n\n")
 	b.WriteString("The targets were set against figures measured on the specification's reference machine\n")
-	b.WriteString("(median of 3 runs at full N; Go 1.26, OTP 25, 2 cores). The *speed factor* of a system on a\n")
+	b.WriteString("(" + referenceRuns + "). The *speed factor* of a system on a\n")
 	b.WriteString("workload is how many times slower it ran here than there: here ÷ there for times, there ÷ here\n")
 	b.WriteString("for msgs/s, so above 1 means this machine is slower. The *target at this machine's speed* is the\n")
 	b.WriteString("target scaled by plain Go's factor (times multiplied, msgs/s divided), so a factor below 1\n")
