@@ -1,0 +1,124 @@
+package spawntest_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"go.uber.org/zap/zapcore"
+
+	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
+)
+
+func TestNewNode_IsStoppedWhenTheTestEnds(t *testing.T) {
+	t.Parallel()
+	var node *process.Node
+	var ctx context.Context
+	f := runFake(func(t testing.TB) {
+		node = spawntest.NewNode(t)
+		ctx = spawntest.Context(t)
+		spawntest.NewProbe(t, node)
+		if n := len(node.Processes()); n != 1 {
+			t.Fatalf("%d processes, want 1", n)
+		}
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("context done during the test: %v", err)
+		}
+	})
+	wantPass(t, f)
+	if ps := node.Processes(); len(ps) != 0 {
+		t.Errorf("processes left after the test: %v", ps)
+	}
+	if _, err := node.Spawn(func(*process.Process) error { return nil }); !errors.Is(err, process.ErrNodeStopped) {
+		t.Errorf("spawn after the test: %v, want ErrNodeStopped", err)
+	}
+	if ctx.Err() == nil {
+		t.Error("Context not done after the test")
+	}
+}
+
+func TestNewNode_IsSilentUnlessAskedToLog(t *testing.T) {
+	t.Parallel()
+	f := runFake(func(t testing.TB) {
+		node := spawntest.NewNode(t)
+		if node.Logger().Core().Enabled(zapcore.ErrorLevel) {
+			t.Error("the default node logs")
+		}
+		logged := spawntest.NewNode(t, spawntest.WithTestLog(t))
+		logged.Logger().Info("hello from the node")
+	})
+	wantPass(t, f)
+	if !slices.ContainsFunc(f.logs, func(s string) bool { return containsAll(s, "INFO", "hello from the node") }) {
+		t.Errorf("WithTestLog: the test's log holds %q, want the node's entry", f.logs)
+	}
+}
+
+// A process that ignores its context outlives the node's stop: the test
+// fails, saying so.
+func TestNewNode_FailsWhenTheStopDoesNotFinish(t *testing.T) {
+	release := make(chan struct{})
+	var node *process.Node
+	old := spawntest.Timeout
+	defer func() { spawntest.Timeout = old }()
+	f := runFake(func(t testing.TB) {
+		node = spawntest.NewNode(t)
+		running := make(chan struct{})
+		if _, err := node.Spawn(func(*process.Process) error {
+			close(running)
+			<-release // ignores its context on purpose
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		spawntest.Recv(t, running)
+		// Cleanups run last first: this one shortens the node's stop.
+		t.Cleanup(func() { spawntest.Timeout = short })
+	})
+	wantFail(t, f, "stopping the test's node", "1 stragglers")
+	close(release)
+	if err := node.Stop(context.Background()); err != nil {
+		t.Fatalf("stop after the release: %v", err)
+	}
+}
+
+func TestForEachBackend_RunsEveryBackend(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	t.Run("run", func(t *testing.T) {
+		spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+			node := spawntest.NewNode(t)
+			pr := spawntest.NewProbe(t, node, process.WithBackend(b))
+			var got process.Backend
+			pr.Do(func(p *process.Process) error { got = p.Backend(); return nil })
+			if got != b {
+				t.Errorf("probe runs on %v, want %v", got, b)
+			}
+			mu.Lock()
+			seen = append(seen, t.Name())
+			mu.Unlock()
+		})
+	})
+	slices.Sort(seen)
+	want := []string{
+		"TestForEachBackend_RunsEveryBackend/run/" + process.Async.String(),
+		"TestForEachBackend_RunsEveryBackend/run/" + process.Blocking.String(),
+		"TestForEachBackend_RunsEveryBackend/run/" + process.Thread.String(),
+	}
+	slices.Sort(want)
+	if !slices.Equal(seen, want) {
+		t.Errorf("subtests %q, want %q", seen, want)
+	}
+}
+
+func containsAll(s string, parts ...string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
+}
