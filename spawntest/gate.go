@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync"
 	"testing"
-	"time"
 )
 
 // Gate holds code under test at a point until the test opens it: a server's
@@ -49,12 +48,7 @@ func (g *Gate) Open() { g.openOnce.Do(func() { close(g.open) }) }
 // and fails the test if none has.
 func (g *Gate) WaitReached() {
 	g.t.Helper()
-	limit := Timeout
-	timer := time.NewTimer(limit)
-	defer timer.Stop()
-	select {
-	case <-g.reached:
-	case <-timer.C:
+	if limit := Timeout; !closedWithin(g.reached, limit) {
 		g.t.Fatalf("spawntest: nothing reached the gate within %v", limit)
 	}
 }

@@ -3,7 +3,6 @@ package spawntest
 import (
 	"fmt"
 	"reflect"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -174,14 +173,7 @@ func describeEntries(entries []observer.LoggedEntry) string {
 	if len(entries) == 0 {
 		return "nothing"
 	}
-	const most = 20
-	parts := make([]string, 0, min(len(entries), most)+1)
-	for i, e := range entries {
-		if i == most {
-			parts = append(parts, fmt.Sprintf("and %d more", len(entries)-most))
-			break
-		}
-		parts = append(parts, fmt.Sprintf("%s %q %v", e.Level, e.Message, e.ContextMap()))
-	}
-	return strings.Join(parts, "; ")
+	return list(entries, 20, func(e observer.LoggedEntry) string {
+		return fmt.Sprintf("%s %q %v", e.Level, e.Message, e.ContextMap())
+	})
 }

@@ -202,7 +202,8 @@ func (pr *Probe) Do(fn func(p *process.Process) error) {
 
 // TryDo is Do for where failing the test is not wanted, for example in a
 // goroutine other than the test's: it reports whether fn ran and returned
-// within d, and false if the probe is dead.
+// within d, and false if the probe is dead. After a false, fn may still run
+// later.
 func (pr *Probe) TryDo(d time.Duration, fn func(p *process.Process) error) bool {
 	return fn != nil && pr.try(d, fn) == nil
 }
@@ -305,16 +306,10 @@ func (pr *Probe) WaitExit() error {
 	if pr.exit == nil {
 		return WatchExit(pr.t, pr.node, pr.pid).Wait()
 	}
-	limit := Timeout
-	timer := time.NewTimer(limit)
-	defer timer.Stop()
-	select {
-	case <-pr.exit.done:
-		return pr.exit.reason
-	case <-timer.C:
+	if limit := Timeout; !closedWithin(pr.exit.done, limit) {
 		pr.t.Fatalf("spawntest: probe %v is still alive after %v, want it to exit", pr.pid, limit)
-		return nil
 	}
+	return pr.exit.reason
 }
 
 // receive takes the probe's oldest message for which match holds, waiting
@@ -373,16 +368,21 @@ func describe(msgs []any) string {
 	if len(msgs) == 0 {
 		return "nothing"
 	}
-	const most = 10
-	parts := make([]string, 0, min(len(msgs), most)+1)
-	for i, m := range msgs {
+	return fmt.Sprintf("%d message(s): %s", len(msgs),
+		list(msgs, 10, func(m any) string { return fmt.Sprintf("%T %+v", m, m) }))
+}
+
+// list renders at most the first most items, joined by "; ".
+func list[T any](items []T, most int, render func(T) string) string {
+	parts := make([]string, 0, min(len(items), most)+1)
+	for i, it := range items {
 		if i == most {
-			parts = append(parts, fmt.Sprintf("and %d more", len(msgs)-most))
+			parts = append(parts, fmt.Sprintf("and %d more", len(items)-most))
 			break
 		}
-		parts = append(parts, fmt.Sprintf("%T %+v", m, m))
+		parts = append(parts, render(it))
 	}
-	return fmt.Sprintf("%d message(s): %s", len(msgs), strings.Join(parts, "; "))
+	return strings.Join(parts, "; ")
 }
 
 // typeName names T for failure messages.
@@ -401,42 +401,39 @@ func (pr *Probe) Receive() any {
 //	down := spawntest.Expect[link.Down](t, probe)
 func Expect[T any](t testing.TB, pr *Probe) T {
 	t.Helper()
-	m := pr.receive(t, typeName[T](), func(m any) bool { _, ok := m.(T); return ok })
-	v, _ := m.(T)
-	return v
+	return expect(t, pr, typeName[T](), func(T) bool { return true })
 }
 
 // ExpectMatch takes the probe's oldest message of type T for which match
 // holds, waiting up to Timeout for one; other messages stay queued.
 func ExpectMatch[T any](t testing.TB, pr *Probe, match func(T) bool) T {
 	t.Helper()
-	m := pr.receive(t, "matching "+typeName[T](), func(m any) bool { v, ok := m.(T); return ok && match(v) })
-	v, _ := m.(T)
-	return v
+	return expect(t, pr, "matching "+typeName[T](), match)
 }
 
 // ExpectDown takes the link.Down of the monitor ref, waiting up to Timeout
 // for it; other messages stay queued.
 func (pr *Probe) ExpectDown(ref pid.Ref) link.Down {
 	pr.t.Helper()
-	m := pr.receive(pr.t, fmt.Sprintf("link.Down of monitor %v", ref), func(m any) bool {
-		d, ok := m.(link.Down)
-		return ok && d.Ref == ref
-	})
-	d, _ := m.(link.Down)
-	return d
+	return expect(pr.t, pr, fmt.Sprintf("link.Down of monitor %v", ref),
+		func(d link.Down) bool { return d.Ref == ref })
 }
 
 // ExpectExit takes the link.Exit from the process from (the probe must trap
 // exits), waiting up to Timeout for it; other messages stay queued.
 func (pr *Probe) ExpectExit(from pid.Pid) link.Exit {
 	pr.t.Helper()
-	m := pr.receive(pr.t, fmt.Sprintf("link.Exit from %v", from), func(m any) bool {
-		e, ok := m.(link.Exit)
-		return ok && e.From == from
-	})
-	e, _ := m.(link.Exit)
-	return e
+	return expect(pr.t, pr, fmt.Sprintf("link.Exit from %v", from),
+		func(e link.Exit) bool { return e.From == from })
+}
+
+// expect takes the oldest message of type T for which match holds; want
+// describes it for the failure message.
+func expect[T any](t testing.TB, pr *Probe, want string, match func(T) bool) T {
+	t.Helper()
+	m := pr.receive(t, want, func(m any) bool { v, ok := m.(T); return ok && match(v) })
+	v, _ := m.(T)
+	return v
 }
 
 // ExpectEmpty fails the test unless the probe's mailbox is empty now: every

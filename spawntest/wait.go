@@ -47,15 +47,22 @@ func WatchExit(t testing.TB, node *process.Node, p pid.Pid) *ExitWatch {
 // Wait may be called again and returns the same reason.
 func (w *ExitWatch) Wait() error {
 	w.t.Helper()
-	limit := Timeout
+	if limit := Timeout; !closedWithin(w.exited, limit) {
+		w.t.Fatalf("spawntest: process %v is still alive after %v, want it to exit", w.pid, limit)
+	}
+	return w.reason
+}
+
+// closedWithin waits up to limit for ch to be closed and reports whether it
+// was.
+func closedWithin(ch <-chan struct{}, limit time.Duration) bool {
 	timer := time.NewTimer(limit)
 	defer timer.Stop()
 	select {
-	case <-w.exited:
-		return w.reason
+	case <-ch:
+		return true
 	case <-timer.C:
-		w.t.Fatalf("spawntest: process %v is still alive after %v, want it to exit", w.pid, limit)
-		return nil
+		return false
 	}
 }
 
