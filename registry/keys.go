@@ -259,10 +259,10 @@ func (k *Keys[K, V]) UnregisterMatch(key K, p pid.Pid, match func(value V) bool)
 		var gone []bool
 		removed := 0
 		if snap != nil {
-			for i, e := range *snap {
+			for i, e := range snap.list {
 				if e.Pid == p && match(e.Value) {
 					if gone == nil {
-						gone = make([]bool, len(*snap))
+						gone = make([]bool, len(snap.list))
 					}
 					gone[i] = true
 					removed++
@@ -343,13 +343,13 @@ func (k *Keys[K, V]) UpdateValue(key K, p pid.Pid, fn func(old V) V) (V, error) 
 	part := k.partition(h)
 	for {
 		snap := part.load(h, key)
-		if snap == nil || (*snap)[0].Pid != p {
+		if snap == nil || snap.list[0].Pid != p {
 			return fail(ErrNotOwner)
 		}
-		v := fn((*snap)[0].Value)
+		v := fn(snap.list[0].Value)
 		part.mu.Lock()
-		if n := part.find(h, key); n != nil && n.set.Load() == snap {
-			n.set.Store(&[]Entry[V]{{Pid: p, Value: v}})
+		if n := part.load(h, key); n == snap {
+			part.replace(n, []Entry[V]{{Pid: p, Value: v}})
 			part.mu.Unlock()
 			return v, nil
 		}
@@ -361,7 +361,7 @@ func (k *Keys[K, V]) UpdateValue(key K, p pid.Pid, fn func(old V) V) (V, error) 
 // nil. The slice is the caller's.
 func (k *Keys[K, V]) Lookup(key K) []Entry[V] {
 	if s := k.load(key); s != nil {
-		return slices.Clone(*s)
+		return slices.Clone(s.list)
 	}
 	return nil
 }
@@ -370,7 +370,7 @@ func (k *Keys[K, V]) Lookup(key K) []Entry[V] {
 // oldest entry of key. It allocates nothing.
 func (k *Keys[K, V]) Find(key K) (Entry[V], bool) {
 	if s := k.load(key); s != nil {
-		return (*s)[0], true
+		return s.list[0], true
 	}
 	return Entry[V]{}, false
 }
@@ -389,7 +389,7 @@ func (k *Keys[K, V]) Dispatch(key K, fn func(entries []Entry[V])) error {
 		return fmt.Errorf("dispatch key %s: %w", keyString(key), process.ErrNilFunc)
 	}
 	if s := k.load(key); s != nil {
-		fn((*s)[:len(*s):len(*s)]) // full: an append by fn copies
+		fn(s.list[:len(s.list):len(s.list)]) // full: an append by fn copies
 	}
 	return nil
 }
@@ -403,7 +403,7 @@ func (k *Keys[K, V]) Match(key K, match func(value V) bool) ([]Entry[V], error) 
 	}
 	var out []Entry[V]
 	if s := k.load(key); s != nil {
-		for _, e := range *s {
+		for _, e := range s.list {
 			if match(e.Value) {
 				out = append(out, e)
 			}
@@ -415,7 +415,7 @@ func (k *Keys[K, V]) Match(key K, match func(value V) bool) ([]Entry[V], error) 
 // Count returns the number of entries of key.
 func (k *Keys[K, V]) Count(key K) int {
 	if s := k.load(key); s != nil {
-		return len(*s)
+		return len(s.list)
 	}
 	return 0
 }
@@ -428,7 +428,7 @@ func (k *Keys[K, V]) CountMatch(key K, match func(value V) bool) (int, error) {
 	}
 	n := 0
 	if s := k.load(key); s != nil {
-		for _, e := range *s {
+		for _, e := range s.list {
 			if match(e.Value) {
 				n++
 			}
@@ -482,7 +482,7 @@ func (k *Keys[K, V]) All() iter.Seq2[K, Entry[V]] {
 			}
 			for b := range t.buckets {
 				for n := t.buckets[b].Load(); n != nil; n = n.next {
-					for _, e := range *n.set.Load() {
+					for _, e := range n.list {
 						if !yield(n.key, e) {
 							return
 						}
@@ -497,7 +497,7 @@ func (k *Keys[K, V]) All() iter.Seq2[K, Entry[V]] {
 func (k *Keys[K, V]) valid() bool { return k != nil && k.node != nil }
 
 // load returns the current entries of key, nil when it has none.
-func (k *Keys[K, V]) load(key K) *[]Entry[V] {
+func (k *Keys[K, V]) load(key K) *node[K, V] {
 	if !k.valid() {
 		return nil
 	}

@@ -12,15 +12,14 @@ import (
 // change it.
 //
 // The table is a power-of-two array of buckets, each the head of a chain of
-// nodes, one node per key. A node's hash, key and next never change once a
-// lookup may see it, and its entries are an immutable slice behind an
-// atomic pointer: a writer publishes a new slice, and the only writes into
-// an existing array are appends into capacity no published slice covers.
-// Adding a key pushes a node on its chain; removing one publishes copies
-// of the nodes before it; growing or shrinking publishes a new table of
-// copies. A lookup therefore sees either the old or the new state of each
-// key, and may read a node a writer has just replaced, whose entries are
-// those of the moment it was replaced.
+// nodes, one node per key, and nothing a lookup may see is ever changed,
+// except the bucket heads and the table pointer, which are atomic. A writer
+// publishes a new node for a key whose entries change, copies of the nodes
+// before it on its chain, and a new table of copies to grow or shrink; the
+// only writes into an existing entries array are appends into capacity no
+// published slice covers. A lookup therefore sees either the old or the new
+// state of each key, and one that reads a node a writer has just replaced
+// sees the entries of the moment it was replaced.
 //
 // The lookup side (table) and the writer side (mu and the counts) sit on
 // different cache lines, so that lookups of a busy partition do not miss on
@@ -41,34 +40,40 @@ const cacheLine = 64
 // minBuckets is the size of a partition's first table.
 const minBuckets = 8
 
+// table is a partition's buckets; a new table replaces it to grow or shrink.
 type table[K comparable, V any] struct {
 	mask    uint64 // len(buckets)-1
 	buckets []atomic.Pointer[node[K, V]]
 }
 
+// node is a key and its entries. It never changes once published: a
+// writer replaces it. The entries of a key with one entry are inline, so
+// that a lookup of a unique key reads the bucket and the node, nothing
+// else.
 type node[K comparable, V any] struct {
 	hash uint64
 	key  K
 	next *node[K, V]
-	set  atomic.Pointer[[]Entry[V]] // never empty while the node is in a table
+	list []Entry[V] // never empty
+	one  [1]Entry[V]
 }
 
-// load returns the entries of key, whose hash is h, or nil. It takes no lock.
-func (p *partition[K, V]) load(h uint64, key K) *[]Entry[V] {
-	t := p.table.Load()
-	if t == nil {
-		return nil
+// newNode returns a node of key with the entries list and successor next.
+// A list of one entry is made inline, full (cap 1), so that an append to it
+// makes a new array.
+func newNode[K comparable, V any](h uint64, key K, list []Entry[V], next *node[K, V]) *node[K, V] {
+	n := &node[K, V]{hash: h, key: key, next: next}
+	if len(list) == 1 {
+		n.one[0] = list[0]
+		n.list = n.one[:]
+	} else {
+		n.list = list
 	}
-	for n := t.buckets[h&t.mask].Load(); n != nil; n = n.next {
-		if n.hash == h && n.key == key {
-			return n.set.Load()
-		}
-	}
-	return nil
+	return n
 }
 
-// find returns the node of key in the current table. Caller holds mu.
-func (p *partition[K, V]) find(h uint64, key K) *node[K, V] {
+// load returns the node of key, whose hash is h, or nil. It takes no lock.
+func (p *partition[K, V]) load(h uint64, key K) *node[K, V] {
 	t := p.table.Load()
 	if t == nil {
 		return nil
@@ -84,97 +89,93 @@ func (p *partition[K, V]) find(h uint64, key K) *node[K, V] {
 // add adds e under key. With exclusive set, a key that has an entry is
 // refused: add then reports its first entry's Pid and true. Caller holds mu.
 func (p *partition[K, V]) add(h uint64, key K, e Entry[V], exclusive bool) (owner pid.Pid, taken bool) {
-	if n := p.find(h, key); n != nil {
-		old := *n.set.Load()
+	if n := p.load(h, key); n != nil {
 		if exclusive {
-			return old[0].Pid, true
+			return n.list[0].Pid, true
 		}
-		// The published slices of this array are all prefixes of old, so
-		// an append into its spare capacity overwrites nothing visible.
-		set := append(old, e)
-		n.set.Store(&set)
+		// The published slices of this array are all prefixes of n.list,
+		// so an append into its spare capacity overwrites nothing visible.
+		p.replace(n, append(n.list, e))
 		p.entries.Add(1)
 		return pid.Pid{}, false
 	}
 	t := p.table.Load()
 	if t == nil || p.keys >= len(t.buckets) {
-		t = p.resize(t, max(minBuckets, 2*(p.keys+1)))
+		t = p.resize(t, max(minBuckets, 2*(p.keys+1)), nil)
 	}
-	n := &node[K, V]{hash: h, key: key}
-	set := []Entry[V]{e}
-	n.set.Store(&set)
 	b := &t.buckets[h&t.mask]
-	n.next = b.Load()
-	b.Store(n)
+	b.Store(newNode(h, key, []Entry[V]{e}, b.Load()))
 	p.keys++
 	p.entries.Add(1)
 	return pid.Pid{}, false
 }
 
-// drop removes the entries of p under key; with gone non-nil, only those
-// whose index in the current entries it marks. Caller holds mu.
+// drop removes the entries of owner under key; with gone non-nil, only
+// those whose index in the current entries it marks. Caller holds mu.
 func (p *partition[K, V]) drop(h uint64, key K, owner pid.Pid, gone []bool) {
-	n := p.find(h, key)
+	n := p.load(h, key)
 	if n == nil {
 		return
 	}
-	old := *n.set.Load()
-	keep := make([]Entry[V], 0, len(old))
-	for i, e := range old {
+	keep := make([]Entry[V], 0, len(n.list))
+	for i, e := range n.list {
 		if e.Pid != owner || gone != nil && !gone[i] {
 			keep = append(keep, e)
 		}
 	}
-	if len(keep) == len(old) {
+	if len(keep) == len(n.list) {
 		return
 	}
-	p.entries.Add(int64(len(keep) - len(old)))
+	p.entries.Add(int64(len(keep) - len(n.list)))
 	if len(keep) > 0 {
-		n.set.Store(&keep) // a new array: older slices stay as they were
+		p.replace(n, keep) // a new array: older slices stay as they were
 		return
 	}
 	p.unlink(n)
 }
 
-// unlink removes the node n, whose entries are all gone, from the table.
-// Caller holds mu.
+// replace publishes list as the entries of n's key. Caller holds mu.
+func (p *partition[K, V]) replace(n *node[K, V], list []Entry[V]) {
+	p.splice(p.table.Load(), n, newNode(n.hash, n.key, list, n.next))
+}
+
+// unlink removes the node n, whose entries are all gone. Caller holds mu.
 func (p *partition[K, V]) unlink(n *node[K, V]) {
 	p.keys--
 	t := p.table.Load()
-	if p.keys == 0 {
+	switch {
+	case p.keys == 0:
 		p.table.Store(nil)
-		return
-	}
-	if len(t.buckets) > minBuckets && p.keys < len(t.buckets)/8 {
+	case len(t.buckets) > minBuckets && p.keys < len(t.buckets)/8:
 		p.resize(t, max(minBuckets, 2*p.keys), n)
-		return
+	default:
+		p.splice(t, n, n.next)
 	}
-	// The nodes before n are shared with lookups: copy them, ending in
-	// n's successor, and publish the copies.
+}
+
+// splice publishes the chain of n's bucket in t with n replaced by repl
+// (for a removal, n's successor). The nodes before n are shared with
+// lookups, so they are copied, the last of them ending in repl. Caller
+// holds mu.
+func (p *partition[K, V]) splice(t *table[K, V], n, repl *node[K, V]) {
 	b := &t.buckets[n.hash&t.mask]
 	var before [8]*node[K, V]
 	prefix := before[:0]
 	for m := b.Load(); m != n; m = m.next {
 		prefix = append(prefix, m)
 	}
-	head := n.next
+	head := repl
 	for i := len(prefix) - 1; i >= 0; i-- {
-		head = prefix[i].copyTo(head)
+		m := prefix[i]
+		head = newNode(m.hash, m.key, m.list, head)
 	}
 	b.Store(head)
 }
 
-// copyTo returns a copy of n whose next is next.
-func (n *node[K, V]) copyTo(next *node[K, V]) *node[K, V] {
-	c := &node[K, V]{hash: n.hash, key: n.key, next: next}
-	c.set.Store(n.set.Load())
-	return c
-}
-
-// resize publishes a table of at least size buckets with copies of the
+// resize publishes a table of at least size buckets holding copies of the
 // nodes of t (which may be nil) except skip, and returns it. Caller holds
 // mu.
-func (p *partition[K, V]) resize(t *table[K, V], size int, skip ...*node[K, V]) *table[K, V] {
+func (p *partition[K, V]) resize(t *table[K, V], size int, skip *node[K, V]) *table[K, V] {
 	buckets := minBuckets
 	for buckets < size {
 		buckets *= 2
@@ -183,11 +184,10 @@ func (p *partition[K, V]) resize(t *table[K, V], size int, skip ...*node[K, V]) 
 	if t != nil {
 		for i := range t.buckets {
 			for n := t.buckets[i].Load(); n != nil; n = n.next {
-				if len(skip) > 0 && n == skip[0] {
-					continue
+				if n != skip {
+					b := &nt.buckets[n.hash&nt.mask]
+					b.Store(newNode(n.hash, n.key, n.list, b.Load()))
 				}
-				b := &nt.buckets[n.hash&nt.mask]
-				b.Store(n.copyTo(b.Load()))
 			}
 		}
 	}
