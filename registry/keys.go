@@ -189,22 +189,24 @@ func (k *Keys[K, V]) register(key K, p pid.Pid, value V, exclusive bool) error {
 		return fmt.Errorf("register key %s: %w", keyString(key), ErrUnhashableKey)
 	}
 	part := k.partition(h)
+	taken := false
 	err := k.node.Tie(p, k, func(t core.Tie) (core.Tie, error) {
 		part.mu.Lock()
-		holder, taken := part.add(h, key, Entry[V]{Pid: p, Value: value}, exclusive)
+		holder, refused := part.add(h, key, Entry[V]{Pid: p, Value: value}, exclusive)
 		part.mu.Unlock()
-		if taken {
+		if refused {
+			taken = true
 			return t, &KeyTakenError[K]{Key: key, Owner: holder}
 		}
 		o, _ := t.(*owner[K, V])
 		if o == nil {
 			o = &owner[K, V]{keys: k}
+			o.held = o.first[:0]
 		}
 		o.held = append(o.held, key)
 		return o, nil
 	})
-	var taken *KeyTakenError[K]
-	if err == nil || errors.As(err, &taken) {
+	if err == nil || taken {
 		return err
 	}
 	return fmt.Errorf("register key %s: %w", keyString(key), err)
@@ -349,7 +351,7 @@ func (k *Keys[K, V]) UpdateValue(key K, p pid.Pid, fn func(old V) V) (V, error) 
 		v := fn(snap.list[0].Value)
 		part.mu.Lock()
 		if n := part.load(h, key); n == snap {
-			part.replace(n, []Entry[V]{{Pid: p, Value: v}})
+			part.replaceSingle(n, Entry[V]{Pid: p, Value: v})
 			part.mu.Unlock()
 			return v, nil
 		}
@@ -565,8 +567,9 @@ func keyString[K comparable](key K) string {
 // core.Tie): its keys, one per entry, so that its entries can be found and
 // removed when it exits. The process's lock guards held.
 type owner[K comparable, V any] struct {
-	keys *Keys[K, V]
-	held []K
+	keys  *Keys[K, V]
+	held  []K
+	first [1]K // held's array while the process has one entry
 }
 
 // Untie removes every entry of the dying process p. It runs under p's

@@ -25,7 +25,7 @@ import (
 // different cache lines, so that lookups of a busy partition do not miss on
 // every write.
 type partition[K comparable, V any] struct {
-	table atomic.Pointer[table[K, V]] // nil: no keys
+	table atomic.Pointer[table[K, V]] // nil until the first key
 	_     [cacheLine - 8]byte
 
 	mu      sync.Mutex   // serialises writers
@@ -62,13 +62,16 @@ type node[K comparable, V any] struct {
 // A list of one entry is made inline, full (cap 1), so that an append to it
 // makes a new array.
 func newNode[K comparable, V any](h uint64, key K, list []Entry[V], next *node[K, V]) *node[K, V] {
-	n := &node[K, V]{hash: h, key: key, next: next}
 	if len(list) == 1 {
-		n.one[0] = list[0]
-		n.list = n.one[:]
-	} else {
-		n.list = list
+		return newSingle(h, key, list[0], next)
 	}
+	return &node[K, V]{hash: h, key: key, next: next, list: list}
+}
+
+// newSingle returns a node of key with the one entry e, inline.
+func newSingle[K comparable, V any](h uint64, key K, e Entry[V], next *node[K, V]) *node[K, V] {
+	n := &node[K, V]{hash: h, key: key, next: next, one: [1]Entry[V]{e}}
+	n.list = n.one[:]
 	return n
 }
 
@@ -104,7 +107,7 @@ func (p *partition[K, V]) add(h uint64, key K, e Entry[V], exclusive bool) (owne
 		t = p.resize(t, max(minBuckets, 2*(p.keys+1)), nil)
 	}
 	b := &t.buckets[h&t.mask]
-	b.Store(newNode(h, key, []Entry[V]{e}, b.Load()))
+	b.Store(newSingle(h, key, e, b.Load()))
 	p.keys++
 	p.entries.Add(1)
 	return pid.Pid{}, false
@@ -117,21 +120,28 @@ func (p *partition[K, V]) drop(h uint64, key K, owner pid.Pid, gone []bool) {
 	if n == nil {
 		return
 	}
-	keep := make([]Entry[V], 0, len(n.list))
+	drops := func(i int, e Entry[V]) bool { return e.Pid == owner && (gone == nil || gone[i]) }
+	kept := 0
 	for i, e := range n.list {
-		if e.Pid != owner || gone != nil && !gone[i] {
+		if !drops(i, e) {
+			kept++
+		}
+	}
+	if kept == len(n.list) {
+		return
+	}
+	p.entries.Add(int64(kept - len(n.list)))
+	if kept == 0 {
+		p.unlink(n)
+		return
+	}
+	keep := make([]Entry[V], 0, kept) // a new array: older slices stay as they were
+	for i, e := range n.list {
+		if !drops(i, e) {
 			keep = append(keep, e)
 		}
 	}
-	if len(keep) == len(n.list) {
-		return
-	}
-	p.entries.Add(int64(len(keep) - len(n.list)))
-	if len(keep) > 0 {
-		p.replace(n, keep) // a new array: older slices stay as they were
-		return
-	}
-	p.unlink(n)
+	p.replace(n, keep)
 }
 
 // replace publishes list as the entries of n's key. Caller holds mu.
@@ -139,13 +149,16 @@ func (p *partition[K, V]) replace(n *node[K, V], list []Entry[V]) {
 	p.splice(p.table.Load(), n, newNode(n.hash, n.key, list, n.next))
 }
 
+// replaceSingle publishes e as the one entry of n's key. Caller holds mu.
+func (p *partition[K, V]) replaceSingle(n *node[K, V], e Entry[V]) {
+	p.splice(p.table.Load(), n, newSingle(n.hash, n.key, e, n.next))
+}
+
 // unlink removes the node n, whose entries are all gone. Caller holds mu.
 func (p *partition[K, V]) unlink(n *node[K, V]) {
 	p.keys--
 	t := p.table.Load()
 	switch {
-	case p.keys == 0:
-		p.table.Store(nil)
 	case len(t.buckets) > minBuckets && p.keys < len(t.buckets)/8:
 		p.resize(t, max(minBuckets, 2*p.keys), n)
 	default:
