@@ -113,6 +113,9 @@ type Entry[V any] struct {
 // Lookups (Lookup, Find, Dispatch, Match, Count, CountMatch, All) take no
 // lock and do not write shared memory, so they scale with the readers.
 // Writes lock the key's partition and the owning process.
+//
+// A registry needs no closing: it is garbage once nothing refers to it and
+// none of its processes is alive with an entry in it.
 type Keys[K comparable, V any] struct {
 	node  *core.Node
 	kind  Kind
