@@ -3,6 +3,7 @@ package registry_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -13,6 +14,7 @@ import (
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/supervisor"
 )
 
 // viaCounter is a server that adds to a total and answers with it.
@@ -123,6 +125,38 @@ func TestXREG05_ViaNameGoesWithTheServer(t *testing.T) {
 			assert.Equal(t, next, owner)
 		})
 	}
+}
+
+// XREG-07 through a keyed registry: a supervisor's restart of a child named
+// by key takes the name again, and calls by name reach the new child.
+func TestXREG05_SupervisorRestartTakesTheKeyAgain(t *testing.T) {
+	t.Parallel()
+	n := testkit.Node(t)
+	ctx := testkit.Context(t)
+	names := ktNew[string, int](t, n, registry.Unique, 2)
+	via := registry.Via(names)
+	_, err := supervisor.Start(ctx, n, supervisor.Spec{Intensity: 10, Period: time.Second, Children: []supervisor.ChildSpec{{
+		ID:    "counter",
+		Start: supervisor.GenServer(func() *viaCounter { return &viaCounter{} }, genserver.WithVia(via, "counter")),
+	}}})
+	require.NoError(t, err)
+	ref := genserver.NamedVia[int, int, genserver.Never](n, via, "counter")
+	got, err := ref.Call(ctx, 3)
+	require.NoError(t, err)
+	require.Equal(t, 3, got)
+
+	old, ok := names.Find("counter")
+	require.True(t, ok)
+	testkit.ExitAndWait(t, n, old.Pid, process.Kill)
+	testkit.Eventually(t, "the restarted child's name", func() bool {
+		e, ok := names.Find("counter")
+		return ok && e.Pid != old.Pid
+	})
+	got, err = ref.Call(ctx, 4)
+	require.NoError(t, err)
+	assert.Equal(t, 4, got, "the call reached the old child's state")
+	_, err = genserver.At[int, int, genserver.Never](n, old.Pid).Call(ctx, 1)
+	assert.ErrorIs(t, err, process.NoProc)
 }
 
 func TestXREG05_ViaRefusals(t *testing.T) {
