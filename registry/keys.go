@@ -69,7 +69,8 @@ var (
 	// ErrNilKeys: the *Keys is nil or was not made by NewKeys.
 	ErrNilKeys = errors.New("keyed registry not made by NewKeys")
 	// ErrUnhashableKey: a key of an interface type holds a value that
-	// cannot be a map key (a slice, a map, a function).
+	// cannot be a map key (a slice, a map, a function), or a key is not
+	// equal to itself (it holds a floating-point NaN).
 	ErrUnhashableKey = errors.New("unhashable key")
 )
 
@@ -188,7 +189,7 @@ func (k *Keys[K, V]) register(key K, p pid.Pid, value V, exclusive bool) error {
 		return fmt.Errorf("register key %s: %w", keyString(key), ErrNilKeys)
 	}
 	h, ok := k.hash(key)
-	if !ok {
+	if !ok || key != key { // a NaN could never be found again, not even to remove it
 		return fmt.Errorf("register key %s: %w", keyString(key), ErrUnhashableKey)
 	}
 	part := k.partition(h)

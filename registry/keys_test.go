@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"testing"
@@ -557,6 +558,11 @@ func TestKeysBadInput(t *testing.T) {
 		type wrapped struct{ inner any }
 		wReg := ktNew[wrapped, int](t, n, registry.Unique, 2)
 		assert.ErrorIs(t, wReg.Register(wrapped{[]int{1}}, live, 1), registry.ErrUnhashableKey)
+		// A NaN is not equal to itself: it could never be found again.
+		fReg := ktNew[float64, int](t, n, registry.Duplicate, 2)
+		assert.ErrorIs(t, fReg.Register(math.NaN(), live, 1), registry.ErrUnhashableKey)
+		assert.ErrorIs(t, anyReg.Register(math.NaN(), live, 1), registry.ErrUnhashableKey)
+		assert.Zero(t, fReg.Len())
 		// Hashable values of an interface key work as map keys do.
 		require.NoError(t, anyReg.Register(1, live, 10))
 		require.NoError(t, anyReg.Register("1", live, 20))
