@@ -12,6 +12,17 @@
 //
 // A Registry is a view of one node's names: [Of] gives it for a node and
 // [Default] for the default node.
+//
+// # Keyed registries
+//
+// [Keys], made by [NewKeys], is Elixir's Registry with Go's types:
+// processes register under keys of a type K, each entry with a value of a
+// type V. In a [Unique] registry a key names one process, for names made at
+// run time ("session-42", a worker's id); [Via] makes one the name service
+// of genserver.WithVia. In a [Duplicate] registry a key gathers any number of
+// entries, for publish and subscribe: [Keys.Dispatch] hands a publisher
+// every entry of a topic. Lookups take no lock. An entry goes when its
+// process exits, before anyone can observe the exit, as a name does.
 package registry
 
 import (

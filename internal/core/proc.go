@@ -184,6 +184,7 @@ type procCold struct {
 	name   string
 	groups map[string]int
 	timers map[pid.Ref]*timer
+	ties   []tieSlot // what other packages keep for the process; see Tie
 }
 
 // noCold is what a process without cold state reads through coldOf; it is

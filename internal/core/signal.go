@@ -41,8 +41,8 @@ type death struct {
 	onExit func(reason error)
 }
 
-// dieLocked marks p dead with reason. The name and group memberships go
-// first, so that nobody who sees p dead still finds its name. Caller holds
+// dieLocked marks p dead with reason. The name, group memberships and ties
+// go first, so that nobody who sees p dead still finds its name. Caller holds
 // p.mu and must hand the result to propagate after unlocking. Nil if p was
 // already dead.
 func (p *Proc) dieLocked(reason error) *death {
@@ -58,6 +58,10 @@ func (p *Proc) dieLocked(reason error) *death {
 	if len(c.groups) > 0 {
 		n.leaveAll(p.Pid(), c.groups)
 		c.groups = nil
+	}
+	if len(c.ties) > 0 {
+		p.untieAll(c.ties)
+		c.ties = nil
 	}
 	p.reason = reason
 	p.dead.Store(true)

@@ -305,6 +305,8 @@ var badKinds = []struct {
 	{process.ErrBadMailboxLimit, "ErrBadMailboxLimit"},
 	{registry.ErrEmptyName, "ErrEmptyName"}, {registry.ErrNameTaken, "ErrNameTaken"}, {registry.ErrNotRegistered, "ErrNotRegistered"},
 	{registry.ErrAlreadyNamed, "ErrAlreadyNamed"}, {registry.ErrNotJoined, "ErrNotJoined"},
+	{registry.ErrKeyTaken, "ErrKeyTaken"}, {registry.ErrNotOwner, "ErrNotOwner"}, {registry.ErrNotUnique, "ErrNotUnique"},
+	{registry.ErrInvalidOptions, "ErrInvalidOptions"}, {registry.ErrNilKeys, "ErrNilKeys"}, {registry.ErrUnhashableKey, "ErrUnhashableKey"},
 	{genserver.ErrZeroRef, "ErrZeroRef"}, {genserver.ErrNilServer, "ErrNilServer"}, {genserver.ErrTimeout, "ErrTimeout"},
 	{genserver.ErrWrongServer, "ErrWrongServer"},
 	{genserver.ErrAlreadyStarted, "genserver.ErrAlreadyStarted"},
@@ -865,6 +867,100 @@ func TestBadInput_EveryPublicFunction(t *testing.T) {
 		_, ok := sreg.WhereIs("x")
 		return badZero(!ok && len(sreg.Registered()) == 0 && len(sreg.Groups()) == 0)
 	})
+
+	// ---- registry: keyed registries.
+	add("registry.NewKeys(nil node)", wantErr(process.ErrNilNode), func() error {
+		_, err := registry.NewKeys[string, int](nilNode, registry.KeysOptions{Kind: registry.Unique})
+		return err
+	})
+	for oname, opts := range map[string]registry.KeysOptions{
+		"zero options": {}, "kind 9": {Kind: 9}, "partitions -1": {Kind: registry.Unique, Partitions: -1},
+		"partitions MaxPartitions+1": {Kind: registry.Duplicate, Partitions: registry.MaxPartitions + 1},
+	} {
+		add("registry.NewKeys("+oname+")", wantErr(registry.ErrInvalidOptions), func() error {
+			_, err := registry.NewKeys[string, int](n, opts)
+			return err
+		})
+	}
+	for kname, k := range map[string]*registry.Keys[string, int]{"nil Keys": nil, "zero Keys": {}} {
+		add(kname+".Register", wantErr(registry.ErrNilKeys), func() error { return k.Register("x", e.actor, 1) })
+		add(kname+".Unregister", wantErr(registry.ErrNilKeys), func() error { return k.Unregister("x", e.actor) })
+		add(kname+".UnregisterMatch", wantErr(registry.ErrNilKeys), func() error {
+			_, err := k.UnregisterMatch("x", e.actor, func(int) bool { return true })
+			return err
+		})
+		add(kname+".UpdateValue", wantErr(registry.ErrNilKeys), func() error {
+			_, err := k.UpdateValue("x", e.actor, func(v int) int { return v })
+			return err
+		})
+		add(kname+".Dispatch", wantErr(registry.ErrNilKeys), func() error {
+			return k.Dispatch("x", func([]registry.Entry[int]) {})
+		})
+		add(kname+" lookups", wantNoop("empty"), func() error {
+			_, found := k.Find("x")
+			m, err := k.Match("x", func(int) bool { return true })
+			return badZero(!found && k.Lookup("x") == nil && k.Count("x") == 0 && k.Len() == 0 &&
+				k.Keys(e.actor) == nil && m == nil && err == nil && k.Kind() == 0 && k.Partitions() == 0)
+		})
+	}
+	for _, kind := range []registry.Kind{registry.Unique, registry.Duplicate} {
+		keys, err := registry.NewKeys[string, int](n, registry.KeysOptions{Kind: kind, Partitions: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		kn := "Keys(" + kind.String() + ")"
+		for _, tg := range targets {
+			p := tg.p
+			reg, unreg := wantErr(process.ErrZeroPid), wantErr(process.ErrZeroPid)
+			switch tg.name {
+			case "foreign":
+				reg, unreg = wantErr(process.NoConnection), wantErr(process.NoConnection)
+			case "dead":
+				reg, unreg = wantErr(process.NoProc), wantOK("Unregister always succeeds for a dead process, as Elixir's")
+			}
+			add(kn+".Register/"+tg.name, reg, func() error { return keys.Register("bad-k", p, 1) })
+			add(kn+".Unregister/"+tg.name, unreg, func() error { return keys.Unregister("bad-k", p) })
+			add(kn+".UnregisterMatch/"+tg.name, unreg, func() error {
+				_, err := keys.UnregisterMatch("bad-k", p, func(int) bool { return true })
+				return err
+			})
+			add(kn+".Keys/"+tg.name, wantNoop("nil"), func() error { return badZero(keys.Keys(p) == nil) })
+		}
+		add(kn+".Dispatch(nil fn)", wantErr(process.ErrNilFunc), func() error { return keys.Dispatch("x", nil) })
+		add(kn+".Match(nil)", wantErr(process.ErrNilFunc), func() error { _, err := keys.Match("x", nil); return err })
+		add(kn+".CountMatch(nil)", wantErr(process.ErrNilFunc), func() error { _, err := keys.CountMatch("x", nil); return err })
+		add(kn+".UnregisterMatch(nil)", wantErr(process.ErrNilFunc), func() error {
+			_, err := keys.UnregisterMatch("x", e.actor, nil)
+			return err
+		})
+		update := wantErr(process.ErrNilFunc)
+		if kind == registry.Duplicate {
+			update = wantErr(registry.ErrNotUnique)
+		}
+		add(kn+".UpdateValue(nil fn)", update, func() error { _, err := keys.UpdateValue("x", e.actor, nil); return err })
+		add(kn+".Register(1MiB key)", wantOK("no key size limit is documented"), func() error {
+			if err := keys.Register(badBig, e.actor, 1); err != nil {
+				return err
+			}
+			if got, ok := keys.Find(badBig); !ok || got.Pid != e.actor {
+				return errBadMissing
+			}
+			return keys.Unregister(badBig, e.actor)
+		})
+	}
+	anyKeys, err := registry.NewKeys[any, int](n, registry.KeysOptions{Kind: registry.Duplicate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	add("Keys[any].Register(slice key)", wantErr(registry.ErrUnhashableKey), func() error { return anyKeys.Register([]int{1}, e.actor, 1) })
+	add("Keys[any].Lookup(map key)", wantNoop("nil"), func() error { return badZero(anyKeys.Lookup(map[int]int{}) == nil) })
+	skeys, err := registry.NewKeys[string, int](e.stopped, registry.KeysOptions{Kind: registry.Unique})
+	if err != nil {
+		t.Fatal(err)
+	}
+	add("stopped Keys.Register", wantErr(process.ErrNodeStopped), func() error { return skeys.Register("x", e.stPid, 1) })
+	add("stopped Keys.Unregister", wantOK("nothing is registered on a stopped node"), func() error { return skeys.Unregister("x", e.stPid) })
+	add("registry.Via(nil).RegisterName", wantNoop("false"), func() error { return badFalse(registry.Via[int](nil).RegisterName("x", e.actor)) })
 
 	// ---- genserver.
 	srv := &badServer{}
