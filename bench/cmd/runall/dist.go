@@ -285,7 +285,8 @@ func (s *session) distSection(workloads []string) string {
 	b.WriteString("workload on CPU 0 (`taskset -c 0`), the other placement leaves them to the scheduler (a round trip\n")
 	b.WriteString("then usually wakes the other core). Ratios are the system's figure divided by BEAM's (for µs and ms\n")
 	b.WriteString("below 1 is better, for msgs/s above 1); the *target in this run* is the target computed from this\n")
-	fmt.Fprintf(&b, "run's medians (BEAM's, or spawned's W8). n/a: the system has no such feature. Median of %d runs.\n\n", s.runs)
+	b.WriteString("run's medians: BEAM's figure of the same row (so of the same placement), or spawned's W8. n/a: the\n")
+	fmt.Fprintf(&b, "system has no such feature. Median of %d runs.\n\n", s.runs)
 	if s.quick {
 		b.WriteString("> **Quick run (`QUICK=1`): every N was divided by 10 and W11/W13 kill 5 nodes, not 20.**\n\n")
 	}
