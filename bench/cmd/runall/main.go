@@ -1,16 +1,21 @@
 // Command runall runs every benchmark program of the suite (BENCHMARKS.md
-// workloads W1–W8) on every system, each run in a fresh process, takes the
-// median of the runs, and writes docs/BENCHMARKS.md (and docs/benchmarks.svg):
+// workloads W1–W8, and the distribution workloads W9–W13) on every system,
+// each run in a fresh process, takes the median of the runs, and writes
+// docs/BENCHMARKS.md (and docs/benchmarks.svg, a chart of W1–W8):
 //
 //	go run ./bench/cmd/runall            # full size, 3 runs each
 //	QUICK=1 go run ./bench/cmd/runall    # every N divided by 10: a smoke run
 //
-// Run it from anywhere inside the repository. The systems are spawned
-// (bench/cmd/spawned), plaingo, protoactor and suture (bench/peers/cmd/...,
-// a separate module) and beam (bench/beam/run.sh); a system whose program is
-// missing, fails to build, or prints SKIP for a workload is left out of that
-// cell. Every program prints `RESULT <system> <workload> <value> <unit>`
-// lines on stdout.
+// Run it from anywhere inside the repository. The systems of W1–W8 are
+// spawned (bench/cmd/spawned), plaingo, protoactor and suture
+// (bench/peers/cmd/..., a separate module) and beam (bench/beam/run.sh);
+// those of W9–W13 are spawned (bench/dist/cmd/spawned, a module of its own),
+// beam, protoactor and nats (bench/peers/cmd/nats, the bare transport). A
+// system whose program is missing, fails to build, or prints SKIP for a
+// workload is left out of that cell. Every program prints
+// `RESULT <system> <figure> <value> <unit>` lines on stdout, where the
+// figure is the workload (W2) or, for W9–W13, a name that starts with it
+// (W9p50, W10s16pinned).
 package main
 
 import (
@@ -90,16 +95,18 @@ var reference = map[rowKey]map[string]float64{
 	{"W8", "ns/lookup"}:  {"plaingo": 47, "protoactor": 35, "beam": 49},
 }
 
-var allWorkloads = []string{"W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8"}
+var allWorkloads = []string{"W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "W12", "W13"}
 
-// key names one figure of one system.
+// key names one figure of one system: workload is the figure's name
+// (W2, W9p50pinned), or the workload alone in failed.
 type key struct{ system, workload, unit string }
 
 // session holds everything measured in one invocation.
 type session struct {
 	quick   bool
 	runs    int
-	systems []*system
+	systems []*system // W1–W8
+	dist    []*system // W9–W13
 	values  map[key][]float64
 	skips   map[string]bool // distinct SKIP lines
 	notes   []string        // NOTE lines and problems, in order
@@ -112,8 +119,8 @@ type session struct {
 
 func main() {
 	runs := flag.Int("runs", 3, "runs per system and workload (the median is reported)")
-	only := flag.String("workloads", "", "comma-separated workloads to run (default: W1..W8)")
-	sysFlag := flag.String("systems", "", "comma-separated systems to run (default: spawned,plaingo,protoactor,suture,beam)")
+	only := flag.String("workloads", "", "comma-separated workloads to run (default: W1..W13)")
+	sysFlag := flag.String("systems", "", "comma-separated systems to run (default: spawned,plaingo,protoactor,suture,beam,nats)")
 	out := flag.String("out", "docs/BENCHMARKS.md", "report to write, relative to the repository root")
 	svg := flag.String("svg", "docs/benchmarks.svg", "bar chart to write, relative to the repository root; empty for none")
 	timeout := flag.Duration("timeout", 0, "limit per run (default 20m, 5m with QUICK=1)")
@@ -156,28 +163,40 @@ func main() {
 		fatalf("%v", err)
 	}
 	defer os.RemoveAll(bin)
-	s.systems = prepare(root, bin)
+	s.systems, s.dist = prepare(root, bin, workloads)
 	if *sysFlag != "" {
 		want := splitList(*sysFlag)
-		var kept []*system
-		for _, sys := range s.systems {
-			if slices.Contains(want, sys.name) {
-				kept = append(kept, sys)
+		keep := func(systems []*system) []*system {
+			var kept []*system
+			for _, sys := range systems {
+				if slices.Contains(want, sys.name) {
+					kept = append(kept, sys)
+				}
 			}
+			return kept
 		}
-		s.systems = kept
+		s.systems, s.dist = keep(s.systems), keep(s.dist)
 	}
 	for _, sys := range s.systems {
 		if sys.cmd == nil {
 			logf("%s: not run: %s", sys.name, sys.why)
 		}
 	}
+	for _, sys := range s.dist {
+		if sys.cmd == nil {
+			logf("%s (W9–W13): not run: %s", sys.name, sys.why)
+		}
+	}
 
 	// Runs are interleaved (workload, run, system) so that drift in the
 	// machine's load spreads over every system alike.
 	for _, w := range workloads {
+		systems := s.systems
+		if isDist(w) {
+			systems = s.dist
+		}
 		for r := 1; r <= s.runs; r++ {
-			for _, sys := range s.systems {
+			for _, sys := range systems {
 				if sys.cmd == nil || (sys.only != nil && !slices.Contains(sys.only, w)) {
 					continue
 				}
@@ -198,6 +217,9 @@ func main() {
 	}
 
 	outPath := filepath.Join(root, *out)
+	if !anyLocal(workloads) {
+		*svg = "" // the chart shows W1–W8 only
+	}
 	svgLink := ""
 	if *svg != "" {
 		svgLink = rel(filepath.Dir(outPath), filepath.Join(root, *svg))
@@ -220,7 +242,12 @@ func main() {
 		}
 		logf("wrote %s", svgPath)
 	}
-	fmt.Print(s.table(workloads))
+	if anyLocal(workloads) {
+		fmt.Print(s.table(workloads))
+	}
+	if anyDist(workloads) {
+		fmt.Print(s.distTable(workloads))
+	}
 }
 
 // ---------------------------------------------------------------------------
@@ -237,34 +264,55 @@ func newSystems() []*system {
 	}
 }
 
-// prepare builds the Go programs into bin and finds the BEAM script.
-func prepare(root, bin string) []*system {
+// prepare builds the Go programs into bin and finds the BEAM script, for
+// the systems of W1–W8 and those of W9–W13; it builds only the programs
+// that the workloads need.
+func prepare(root, bin string, workloads []string) (local, dist []*system) {
 	peers := filepath.Join(root, "bench", "peers")
 	systems := newSystems()
-	build := func(sys *system, dir, pkg string) {
+	// build builds the program pkg of the module in dir into bin/out, once.
+	type built struct {
+		cmd []string
+		why string
+	}
+	done := map[string]built{}
+	build := func(sys *system, dir, pkg, out string) {
+		if b, ok := done[out]; ok {
+			sys.cmd, sys.why = b.cmd, b.why
+			return
+		}
+		defer func() { done[out] = built{sys.cmd, sys.why} }()
 		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(pkg))); err != nil {
 			sys.why = "no program at " + rel(root, filepath.Join(dir, pkg))
 			return
 		}
-		out := filepath.Join(bin, sys.name)
+		exe := filepath.Join(bin, out)
 		logf("building %s (%s)", sys.name, rel(root, filepath.Join(dir, pkg)))
-		cmd := exec.Command("go", "build", "-o", out, "./"+pkg)
+		cmd := exec.Command("go", "build", "-o", exe, "./"+pkg)
 		cmd.Dir = dir
 		if msg, err := cmd.CombinedOutput(); err != nil {
 			sys.why = fmt.Sprintf("build failed: %v: %s", err, lastLines(string(msg), 5))
 			return
 		}
-		sys.cmd = []string{out}
+		sys.cmd = []string{exe}
+	}
+	var beam *system
+	if anyLocal(workloads) {
+		local = systems
 	}
 	for _, sys := range systems {
+		if sys.name != "beam" && local == nil {
+			continue
+		}
 		switch sys.name {
 		case "spawned":
-			build(sys, root, "bench/cmd/spawned")
+			build(sys, root, "bench/cmd/spawned", "spawned")
 		case "plaingo":
-			build(sys, peers, "cmd/plain")
+			build(sys, peers, "cmd/plain", "plaingo")
 		case "protoactor", "suture":
-			build(sys, peers, "cmd/"+sys.name)
+			build(sys, peers, "cmd/"+sys.name, sys.name)
 		case "beam":
+			beam = sys
 			script := filepath.Join(root, "bench", "beam", "run.sh")
 			if _, err := os.Stat(script); err != nil {
 				sys.why = "no program at bench/beam/run.sh"
@@ -274,7 +322,10 @@ func prepare(root, bin string) []*system {
 			sys.dir = filepath.Dir(script)
 		}
 	}
-	return systems
+	if anyDist(workloads) {
+		dist = prepareDist(root, build, beam)
+	}
+	return local, dist
 }
 
 // runOne runs one program once and records what it printed.
@@ -294,30 +345,15 @@ func (s *session) runOne(sys *system, workload string, run int, timeout time.Dur
 	err := cmd.Run()
 	took := time.Since(began).Round(time.Millisecond)
 
-	got := 0
-	sc := bufio.NewScanner(&stdout)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
-			continue
-		}
-		f := strings.Fields(line)
-		if len(f) != 5 || f[0] != "RESULT" {
-			s.note(fmt.Sprintf("%s %s run %d: unexpected stdout line %q", sys.name, workload, run, line))
-			continue
-		}
-		if f[1] != sys.name || f[2] != workload {
-			s.note(fmt.Sprintf("%s %s run %d: line names %s %s: %q", sys.name, workload, run, f[1], f[2], line))
-		}
-		v, perr := strconv.ParseFloat(f[3], 64)
-		if perr != nil {
-			s.note(fmt.Sprintf("%s %s run %d: bad value in %q", sys.name, workload, run, line))
-			continue
-		}
-		k := key{sys.name, workload, f[4]}
-		s.values[k] = append(s.values[k], v)
-		got++
+	figures, problems := parseResults(sys.name, workload, stdout.String())
+	for _, p := range problems {
+		s.note(fmt.Sprintf("%s %s run %d: %s", sys.name, workload, run, p))
 	}
+	for _, f := range figures {
+		k := key{sys.name, f.name, f.unit}
+		s.values[k] = append(s.values[k], f.value)
+	}
+	got := len(figures)
 	skipped := false
 	for _, line := range strings.Split(stderr.String(), "\n") {
 		line = strings.TrimSpace(line)
@@ -350,6 +386,45 @@ func (s *session) runOne(sys *system, workload string, run int, timeout time.Dur
 			logf("    %s", line)
 		}
 	}
+}
+
+// figure is one RESULT line's figure.
+type figure struct {
+	name, unit string
+	value      float64
+}
+
+// parseResults reads a program's standard output, run for system and
+// workload: its RESULT lines' figures, and a problem for every other
+// line, a line naming another system (its figure is kept) or a figure of
+// another workload (left out), and a value that is not a number.
+func parseResults(system, workload, stdout string) (figures []figure, problems []string) {
+	sc := bufio.NewScanner(strings.NewReader(stdout))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 5 || f[0] != "RESULT" {
+			problems = append(problems, fmt.Sprintf("unexpected stdout line %q", line))
+			continue
+		}
+		if !belongs(workload, f[2]) {
+			problems = append(problems, fmt.Sprintf("figure %s is not one of %s's: %q", f[2], workload, line))
+			continue
+		}
+		if f[1] != system {
+			problems = append(problems, fmt.Sprintf("line names system %s: %q", f[1], line))
+		}
+		v, err := strconv.ParseFloat(f[3], 64)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("bad value in %q", line))
+			continue
+		}
+		figures = append(figures, figure{f[2], f[4], v})
+	}
+	return figures, problems
 }
 
 func (s *session) note(msg string) {
@@ -564,9 +639,15 @@ func (s *session) scaledVerdict(r row) string {
 
 // cell is one system's median for a row, or why there is none.
 func (s *session) cell(sys *system, r row) (string, float64, bool) {
-	if v, ok := s.median(sys.name, r.workload, r.unit); ok {
-		txt := format(v, r.unit)
-		if n := len(s.values[key{sys.name, r.workload, r.unit}]); n < s.runs {
+	return s.figureCell(sys, r.workload, r.workload, r.unit)
+}
+
+// figureCell is one system's median for a figure of a workload, or why
+// there is none.
+func (s *session) figureCell(sys *system, workload, figure, unit string) (string, float64, bool) {
+	if v, ok := s.median(sys.name, figure, unit); ok {
+		txt := format(v, unit)
+		if n := len(s.values[key{sys.name, figure, unit}]); n < s.runs {
 			txt += fmt.Sprintf(" (%d of %d runs)", n, s.runs)
 		}
 		return txt, v, true
@@ -574,11 +655,11 @@ func (s *session) cell(sys *system, r row) (string, float64, bool) {
 	switch {
 	case sys.cmd == nil:
 		return "not run", 0, false
-	case sys.only != nil && !slices.Contains(sys.only, r.workload):
+	case sys.only != nil && !slices.Contains(sys.only, workload):
 		return "–", 0, false
-	case s.failed[key{sys.name, r.workload, ""}]:
+	case s.failed[key{sys.name, workload, ""}]:
 		return "failed", 0, false
-	case s.skipped(sys.name, r.workload):
+	case s.skipped(sys.name, workload):
 		return "n/a", 0, false
 	}
 	return "–", 0, false
@@ -756,17 +837,19 @@ func factorText(f float64, ok bool) string {
 func (s *session) markdown(cmdline string, workloads []string, svg string) string {
 	var b strings.Builder
 	b.WriteString("# Benchmarks\n\n")
-	b.WriteString("Generated by `bench/cmd/runall`; do not edit by hand. The workloads W1–W8, their units,\n")
-	b.WriteString("the peers and the targets are those of the project's BENCHMARKS.md specification; each\n")
-	b.WriteString("program runs one workload in a fresh process and prints `RESULT <system> <workload> <value> <unit>`.\n\n")
+	b.WriteString("Generated by `bench/cmd/runall`; do not edit by hand. The workloads W1–W8 and the distribution\n")
+	b.WriteString("workloads W9–W13, their units, the peers and the targets are those of the project's BENCHMARKS.md\n")
+	b.WriteString("specification; each program runs one workload in a fresh process and prints\n")
+	b.WriteString("`RESULT <system> <figure> <value> <unit>`.\n\n")
 	if s.quick {
 		b.WriteString("> **Quick run (`QUICK=1`): every N was divided by 10.** These figures only show that the\n")
 		b.WriteString("> suite works; they are not comparable with the targets or with full runs.\n\n")
 	}
 	b.WriteString("## Reproduce\n\nFrom the repository root:\n\n```sh\n" + cmdline + "\n```\n\n")
-	b.WriteString("It builds `bench/cmd/spawned` and the peer programs in `bench/peers` (a separate module),\n")
-	b.WriteString("runs `bench/beam/run.sh` for BEAM, runs every system × workload " + strconv.Itoa(s.runs) + " times, interleaved, each in a\n")
-	b.WriteString("fresh process, and reports the median. One program alone: `go run ./bench/cmd/spawned W2`.\n\n")
+	b.WriteString("It builds `bench/cmd/spawned`, `bench/dist/cmd/spawned` (W9–W13, a module of its own) and the peer\n")
+	b.WriteString("programs in `bench/peers` (a separate module), runs `bench/beam/run.sh` for BEAM, runs every system ×\n")
+	b.WriteString("workload " + strconv.Itoa(s.runs) + " times, interleaved, each in a fresh process, and reports the median. One program\n")
+	b.WriteString("alone: `go run ./bench/cmd/spawned W2`.\n\n")
 
 	b.WriteString("## Machine\n\n")
 	fmt.Fprintf(&b, "- date: %s (the whole run took %v)\n", s.start.UTC().Format("2006-01-02 15:04 MST"), s.elapsed.Round(time.Second))
@@ -788,20 +871,30 @@ func (s *session) markdown(cmdline string, workloads []string, svg string) strin
 		fmt.Fprintf(&b, "\n> **The machine was busy** (1-minute load average %.1f on %d CPUs when the run began): other work\n", busy, runtime.NumCPU())
 		b.WriteString("> competed with the benchmarks, so the figures are slower and noisier than on an idle machine.\n")
 	}
-	b.WriteString("\n## Results\n\n")
-	fmt.Fprintf(&b, "Median of %d runs. Ratios are spawned's figure divided by the peer's: for times and bytes\n", s.runs)
-	b.WriteString("below 1 is better, for msgs/s above 1 is better; the word says which. n/a: the system has no\n")
-	b.WriteString("such feature (the program printed SKIP); not run: its program is missing or did not build.\n\n")
-	b.WriteString(s.table(workloads))
-	if svg != "" {
-		fmt.Fprintf(&b, "\n![bar chart of the medians](%s)\n", svg)
+	if anyLocal(workloads) {
+		b.WriteString("\n## Results\n\n")
+		fmt.Fprintf(&b, "Median of %d runs. Ratios are spawned's figure divided by the peer's: for times and bytes\n", s.runs)
+		b.WriteString("below 1 is better, for msgs/s above 1 is better; the word says which. n/a: the system has no\n")
+		b.WriteString("such feature (the program printed SKIP); not run: its program is missing or did not build.\n\n")
+		b.WriteString(s.table(workloads))
+		if svg != "" {
+			fmt.Fprintf(&b, "\n![bar chart of the medians](%s)\n", svg)
+		}
+		b.WriteString("\n" + s.speedSection(workloads))
 	}
-	b.WriteString("\n" + s.speedSection(workloads))
+	if anyDist(workloads) {
+		b.WriteString("\n" + s.distSection(workloads))
+	}
 
 	var notRun []string
 	for _, sys := range s.systems {
 		if sys.cmd == nil {
 			notRun = append(notRun, fmt.Sprintf("- %s: %s", sys.name, sys.why))
+		}
+	}
+	for _, sys := range s.dist {
+		if sys.cmd == nil {
+			notRun = append(notRun, fmt.Sprintf("- %s (W9–W13): %s", sys.name, sys.why))
 		}
 	}
 	skips := make([]string, 0, len(s.skips))
@@ -828,12 +921,14 @@ func (s *session) markdown(cmdline string, workloads []string, svg string) strin
 		keys = append(keys, k)
 	}
 	order := map[string]int{}
-	for i, sys := range s.systems {
-		order[sys.name] = i
+	for _, sys := range slices.Concat(s.systems, s.dist) {
+		if _, ok := order[sys.name]; !ok {
+			order[sys.name] = len(order)
+		}
 	}
 	slices.SortFunc(keys, func(a, c key) int {
-		if a.workload != c.workload {
-			return strings.Compare(a.workload, c.workload)
+		if d := compareFigures(a.workload, c.workload); d != 0 {
+			return d
 		}
 		if order[a.system] != order[c.system] {
 			return order[a.system] - order[c.system]
@@ -848,6 +943,31 @@ func (s *session) markdown(cmdline string, workloads []string, svg string) strin
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", k.system, k.workload, k.unit, strings.Join(vs, ", "))
 	}
 	return b.String()
+}
+
+// compareFigures orders figures by workload number, then by name: W2
+// before W9p50 before W9p50pinned before W10s16.
+func compareFigures(a, b string) int {
+	na, ra := splitFigure(a)
+	nb, rb := splitFigure(b)
+	if na != nb {
+		return na - nb
+	}
+	return strings.Compare(ra, rb)
+}
+
+// splitFigure splits a figure name into its workload's number and the rest.
+func splitFigure(f string) (int, string) {
+	digits := strings.TrimPrefix(f, "W")
+	i := 0
+	for i < len(digits) && digits[i] >= '0' && digits[i] <= '9' {
+		i++
+	}
+	n, err := strconv.Atoi(digits[:i])
+	if err != nil || !strings.HasPrefix(f, "W") {
+		return 1 << 30, f
+	}
+	return n, digits[i:]
 }
 
 // ---------------------------------------------------------------------------
@@ -943,10 +1063,7 @@ func (s *session) chart(workloads []string) string {
 
 // displayUnit is a RESULT unit as a reader writes it.
 func displayUnit(u string) string {
-	if u == "us/restart" {
-		return "µs/restart"
-	}
-	return u
+	return strings.Replace(u, "us/", "µs/", 1)
 }
 
 func esc(s string) string {

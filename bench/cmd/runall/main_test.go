@@ -4,7 +4,13 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"go.uber.org/goleak"
 )
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
 
 // rowOf returns the row of a workload and unit.
 func rowOf(t *testing.T, workload, unit string) row {

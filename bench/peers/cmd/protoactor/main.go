@@ -2,7 +2,8 @@
 // protoactor-go's idiomatic API (system "protoactor"): Props and Spawn,
 // RequestFuture for calls, Send for casts, a OneForOne supervisor strategy,
 // and the ProcessRegistry for lookups by name. protoactor has no links, so
-// W6 is skipped.
+// W6 is skipped. The distribution workloads W9..W11 use its remote package
+// between two OS processes (remote.go); W12 and W13 are skipped.
 //
 //	go run ./cmd/protoactor W2        # QUICK=1 divides every N by 10
 package main
@@ -25,6 +26,10 @@ const system = "protoactor"
 const callTimeout = 5 * time.Second
 
 func main() {
+	if isDist() {
+		distMain()
+		return
+	}
 	bu.Main(system, map[string]func(){
 		"W1": w1, "W2": w2, "W3": w3, "W4": w4,
 		"W5": w5, "W7": w7, "W8": w8,

@@ -28,8 +28,11 @@ func N(n int) int {
 // Result prints one RESULT line to stdout.
 func Result(system, workload string, value float64, unit string) {
 	prec := 1
-	if unit == "msgs/s" || unit == "bytes/proc" {
+	switch unit {
+	case "msgs/s", "bytes/proc":
 		prec = 0
+	case "ms":
+		prec = 2
 	}
 	fmt.Printf("RESULT %s %s %s %s\n", system, workload, strconv.FormatFloat(value, 'f', prec, 64), unit)
 }
@@ -96,7 +99,7 @@ func Main(system string, table map[string]func(), reason func(w string) string) 
 		return
 	}
 	switch w {
-	case "W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8":
+	case "W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "W12", "W13":
 		Skip(system, w, reason(w))
 		return
 	}
@@ -105,6 +108,6 @@ func Main(system string, table map[string]func(), reason func(w string) string) 
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	Note("unknown workload %q (want W1..W8; %s has %v)", w, system, ids)
+	Note("unknown workload %q (want W1..W13; %s has %v)", w, system, ids)
 	os.Exit(2)
 }
