@@ -63,9 +63,15 @@
 // replying, and with [ErrTimeout] when time runs out; the server then keeps
 // running and its late reply is dropped. A server calling itself through the
 // context its callbacks get gets [ErrCallingSelf] instead of a deadlock.
-// Every such failure is a *[CallError]. Casts never fail, except that a
+// Every such failure is a *[CallError]. A server killed while it handles a
+// call never answers it: the caller gets the exit reason even if the
+// server's code replies once it notices. A Ref made for a server of other
+// types, or for a process that is not a GenServer, fails at once with
+// [ErrWrongServer], for calls, casts and stops alike. A nil context fails at
+// once with process.ErrNilContext. Casts never fail otherwise, except that a
 // server started [WithMailboxLimit] refuses casts while its mailbox is full
-// (process.ErrMailboxFull) rather than drop them silently.
+// (process.ErrMailboxFull) rather than drop them silently. [Ref.Stop]'s
+// request is never refused: it is the runtime's own, like an exit signal.
 //
 // # Differences from OTP
 //

@@ -26,16 +26,29 @@ var (
 	ErrNilServer = errors.New("genserver: nil server")
 	// ErrZeroRef: the Ref names no server.
 	ErrZeroRef = errors.New("genserver: zero Ref")
-	// ErrWrongServer: the call reached a server whose request or reply type
-	// is not the Ref's (a Ref made with At or Named for the wrong server).
-	ErrWrongServer = errors.New("genserver: call for a server of another type")
+	// ErrWrongServer: the process the Ref names is not a GenServer of the
+	// Ref's request, reply and cast types (a Ref made with At or Named for
+	// another server), or not a GenServer at all. A Call, Cast or Stop to a
+	// process of this node fails with it at once, naming the types the Ref
+	// expects and what the process runs.
+	ErrWrongServer = errors.New("genserver: wrong server")
 )
 
-// CallError is how a call fails when the server does not answer it: it
-// names the server (by Pid, or by name when called by name) and wraps the
-// reason: process.NoProc, the server's exit reason, ErrTimeout,
-// ErrCallingSelf or the context's error.
+// The operations a CallError names.
+const (
+	OpCall = "call"
+	OpCast = "cast"
+	OpStop = "stop"
+)
+
+// CallError is how a Call fails when the server does not answer it, and how
+// a Stop or Cast fails: it names the operation (OpCall, OpStop, OpCast;
+// empty means OpCall) and the server (by Pid, or by name when called by
+// name), and wraps the reason: process.NoProc, the server's exit reason,
+// ErrTimeout, ErrCallingSelf, ErrWrongServer, process.ErrNilContext or the
+// context's error.
 type CallError struct {
+	Op     string
 	Server pid.Pid
 	Name   string
 	Reason error
@@ -47,7 +60,11 @@ func (e *CallError) Error() string {
 	if e.Name != "" {
 		target = fmt.Sprintf("%q", e.Name)
 	}
-	return fmt.Sprintf("genserver: call %s: %v", target, e.Reason)
+	op := e.Op
+	if op == "" {
+		op = OpCall
+	}
+	return fmt.Sprintf("genserver: %s %s: %v", op, target, e.Reason)
 }
 
 // Unwrap returns the reason.

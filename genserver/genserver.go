@@ -149,7 +149,8 @@ func WithStartTimeout(d time.Duration) Option { return func(o *options) { o.time
 // when Init failed, panicked or ran out of time (the server is then killed)
 // or when ctx was done before the start (nothing is started); and with an
 // *AlreadyStartedError when the name is taken. A failed start leaves no
-// process and no name behind.
+// process and no name behind. A nil ctx fails at once with a *StartError
+// wrapping process.ErrNilContext.
 func Start[Req, Rep, Msg any](ctx context.Context, node *process.Node, s Behaviour[Req, Rep, Msg], opts ...Option) (Ref[Req, Rep, Msg], error) {
 	if node == nil {
 		return Ref[Req, Rep, Msg]{}, process.ErrNilNode
@@ -173,6 +174,9 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 	var zero Ref[Req, Rep, Msg]
 	if v := reflect.ValueOf(impl); impl == nil || v.Kind() == reflect.Pointer && v.IsNil() {
 		return zero, ErrNilServer
+	}
+	if ctx == nil {
+		return zero, &StartError{Reason: process.ErrNilContext}
 	}
 	o := collect(opts)
 	if o.via != nil && o.name == "" {
@@ -297,17 +301,17 @@ func (r Ref[Req, Rep, Msg]) ByName() Ref[Req, Rep, Msg] {
 	return r
 }
 
-// resolve finds the server's Pid: the Ref's own, or the name's current
-// owner. The common case, a Ref by Pid, is small enough to inline.
-func (r *Ref[Req, Rep, Msg]) resolve() (pid.Pid, error) {
+// resolve finds the server's Pid for op: the Ref's own, or the name's
+// current owner. The common case, a Ref by Pid, is small enough to inline.
+func (r *Ref[Req, Rep, Msg]) resolve(op string) (pid.Pid, error) {
 	if r.node != nil && !r.pid.IsZero() {
 		return r.pid, nil
 	}
-	return r.lookup()
+	return r.lookup(op)
 }
 
 // lookup is resolve for a Ref by name, or the zero Ref.
-func (r *Ref[Req, Rep, Msg]) lookup() (pid.Pid, error) {
+func (r *Ref[Req, Rep, Msg]) lookup(op string) (pid.Pid, error) {
 	if r.node == nil || r.name == "" {
 		return pid.Pid{}, ErrZeroRef
 	}
@@ -321,23 +325,62 @@ func (r *Ref[Req, Rep, Msg]) lookup() (pid.Pid, error) {
 	if ok {
 		return p, nil
 	}
-	return pid.Pid{}, &CallError{Name: r.name, Reason: process.NoProc}
+	return pid.Pid{}, &CallError{Op: op, Name: r.name, Reason: process.NoProc}
 }
 
+// fail is the error of a call to server that failed with reason.
 func (r Ref[Req, Rep, Msg]) fail(server pid.Pid, reason error) error {
-	return &CallError{Server: server, Name: r.name, Reason: reason}
+	return r.failOp(OpCall, server, reason)
+}
+
+// failOp is the error of op on server that failed with reason.
+func (r Ref[Req, Rep, Msg]) failOp(op string, server pid.Pid, reason error) error {
+	return &CallError{Op: op, Server: server, Name: r.name, Reason: reason}
+}
+
+// check looks up a target of this node before op sends to it: q is nil
+// when target is another node's or the node is stopped (send the usual
+// way, which has the error) or, with a nil error, when target is dead. A
+// live process that is not a server of the Ref's types fails with
+// ErrWrongServer at once.
+func (r Ref[Req, Rep, Msg]) check(op string, target pid.Pid) (q *core.Proc, local bool, err error) {
+	q, local = (*core.Node)(r.node).Local(target)
+	if q == nil {
+		return nil, local, nil
+	}
+	if _, ok := q.Handler().(*server[Req, Rep, Msg]); !ok {
+		return nil, true, r.failOp(op, target, r.wrongServer(target, q))
+	}
+	return q, true, nil
+}
+
+// wrongServer says what the Ref expected and what target, the process q,
+// runs instead.
+func (r Ref[Req, Rep, Msg]) wrongServer(target pid.Pid, q *core.Proc) error {
+	runs := "is not a GenServer"
+	if s, ok := q.Handler().(genServer); ok {
+		runs = "runs " + s.describe()
+	}
+	return fmt.Errorf("%w: the Ref is for a GenServer[%s, %s, %s], but %s %s",
+		ErrWrongServer, typeName[Req](), typeName[Rep](), typeName[Msg](), target, runs)
 }
 
 // Call sends req and waits for the reply, from any goroutine. Without a
 // deadline on ctx it waits at most DefaultCallTimeout. The error is the one
 // HandleCall returned, or a *CallError when the server did not answer: it
 // wraps process.NoProc (dead server or unknown name), the server's exit
-// reason (it died first), ErrTimeout, ErrCallingSelf, ErrWrongServer, ctx's
-// error, or why the call could not be sent (process.ErrNodeStopped,
-// process.NoConnection for a Pid of another node).
+// reason (it died first, or was killed while handling the call: once the
+// kill has taken effect no reply of the dead server's code gets through),
+// ErrTimeout, ErrCallingSelf, ErrWrongServer (at once, for a process of
+// this node that is not a server of the Ref's types), ctx's error,
+// process.ErrNilContext, or why the call could not be sent
+// (process.ErrNodeStopped, process.NoConnection for a Pid of another node).
 func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 	var zero Rep
-	target, err := r.resolve()
+	if ctx == nil {
+		return zero, r.fail(r.pid, process.ErrNilContext)
+	}
+	target, err := r.resolve(OpCall)
 	if err != nil {
 		return zero, err
 	}
@@ -350,9 +393,17 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 		}
 		return zero, r.fail(target, ctxError(ctx))
 	}
+	q, local, err := r.check(OpCall, target)
+	switch {
+	case err != nil:
+		return zero, err
+	case local && q == nil:
+		return zero, r.fail(target, process.NoProc)
+	}
 	c := &call[Req, Rep]{req: req}
 	c.done = doneChans.Get().(chan struct{})
-	if err := r.send(ctx, target, c); err != nil {
+	if err := r.send(ctx, q, target, c); err != nil {
+		doneChans.Put(c.done) // never queued: nothing will signal on it
 		return zero, r.fail(target, err)
 	}
 	// Give the server's goroutine, just woken, the processor before
@@ -407,11 +458,17 @@ func (r Ref[Req, Rep, Msg]) answer(server pid.Pid, res result[Rep]) (Rep, error)
 	return res.rep, res.err
 }
 
-// send queues a call, waiting for room in a full bounded mailbox within
-// ctx's deadline or DefaultCallTimeout.
-func (r Ref[Req, Rep, Msg]) send(ctx context.Context, target pid.Pid, msg any) error {
-	err := r.node.Send(target, msg)
-	if !errors.Is(err, process.ErrMailboxFull) {
+// send queues a call for target, q when check found it on this node,
+// waiting for room in a full bounded mailbox within ctx's deadline or
+// DefaultCallTimeout.
+func (r Ref[Req, Rep, Msg]) send(ctx context.Context, q *core.Proc, target pid.Pid, msg any) error {
+	var err error
+	if q != nil {
+		err = q.Post(msg)
+	} else {
+		err = r.node.Send(target, msg)
+	}
+	if err == nil || !errors.Is(err, process.ErrMailboxFull) {
 		return err
 	}
 	ctx, cancel := withDefaultTimeout(ctx)
@@ -433,60 +490,92 @@ var timers = sync.Pool{New: func() any {
 }}
 
 // Cast sends msg without waiting. A cast to a dead server or an unknown name
-// is silently dropped, as in OTP. It fails only for a zero Ref and, for a
-// server started WithMailboxLimit, with process.ErrMailboxFull when its
-// mailbox is full: a bounded server never loses a cast silently.
+// is silently dropped, as in OTP. It fails for a zero Ref; with a *CallError
+// wrapping ErrWrongServer, at once, when the process (of this node) is not a
+// server of the Ref's types; and, for a server started WithMailboxLimit,
+// with process.ErrMailboxFull when its mailbox is full: a bounded server
+// never loses a cast silently.
 func (r Ref[Req, Rep, Msg]) Cast(msg Msg) error {
-	target, err := r.resolve()
+	target, err := r.resolve(OpCast)
 	if err != nil {
 		if errors.Is(err, ErrZeroRef) {
 			return err
 		}
 		return nil // no such name: dropped
 	}
-	if err := r.node.Send(target, cast[Msg]{msg: msg}); err != nil && errors.Is(err, process.ErrMailboxFull) {
+	q, local, err := r.check(OpCast, target)
+	switch {
+	case err != nil:
+		return err
+	case q != nil:
+		err = q.Post(cast[Msg]{msg: msg})
+	case local:
+		return nil // a dead server: dropped
+	default:
+		err = r.node.Send(target, cast[Msg]{msg: msg})
+	}
+	if err != nil && errors.Is(err, process.ErrMailboxFull) {
 		return err
 	}
 	return nil
 }
 
 // Stop asks the server to stop with reason (nil means Normal): it runs
-// Terminate and exits. Stop waits until the server has exited, at most until
-// ctx is done or, without a deadline, DefaultCallTimeout; a server that is
-// still terminating then goes on and Stop fails with ErrTimeout. Stopping a
-// dead server fails with process.NoProc.
+// Terminate and exits. The request is the runtime's own, queued like an
+// exit signal: a full bounded mailbox never refuses it. Stop waits until
+// the server has exited, at most until ctx is done or, without a deadline,
+// DefaultCallTimeout; a server that is still terminating then goes on and
+// Stop fails with ErrTimeout. Stopping a dead server fails with
+// process.NoProc, a process that is not a GenServer with ErrWrongServer;
+// each failure is a *CallError whose Op is OpStop. A nil ctx fails at once
+// with process.ErrNilContext.
 func (r Ref[Req, Rep, Msg]) Stop(ctx context.Context, reason error) error {
+	if ctx == nil {
+		return r.failOp(OpStop, r.pid, process.ErrNilContext)
+	}
 	if reason == nil {
 		reason = process.Normal
 	}
-	target, err := r.resolve()
+	target, err := r.resolve(OpStop)
 	if err != nil {
 		return err
 	}
 	if callingSelf(ctx, target) {
-		return r.fail(target, ErrCallingSelf)
+		return r.failOp(OpStop, target, ErrCallingSelf)
+	}
+	// Any server will do: stopping needs no types.
+	q, local := (*core.Node)(r.node).Local(target)
+	if q != nil {
+		if _, ok := q.Handler().(genServer); !ok {
+			return r.failOp(OpStop, target, r.wrongServer(target, q))
+		}
 	}
 	exited := make(chan error, 1)
 	ref, err := link.Watch(r.node, target, func(d link.Down) { exited <- d.Reason })
 	if err != nil {
-		return r.fail(target, err)
+		return r.failOp(OpStop, target, err)
 	}
-	r.node.Send(target, stop{reason: reason})
+	switch {
+	case q != nil:
+		q.Deliver(stop{reason: reason})
+	case !local:
+		r.node.Send(target, stop{reason: reason})
+	}
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()
 	select {
 	case got := <-exited:
 		switch {
 		case errors.Is(got, process.NoProc):
-			return r.fail(target, process.NoProc)
+			return r.failOp(OpStop, target, process.NoProc)
 		case errors.Is(got, reason):
 			return nil
 		default:
-			return r.fail(target, got)
+			return r.failOp(OpStop, target, got)
 		}
 	case <-ctx.Done():
 		link.Unwatch(r.node, target, ref)
-		return r.fail(target, ctxError(ctx))
+		return r.failOp(OpStop, target, ctxError(ctx))
 	}
 }
 

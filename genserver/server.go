@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -29,7 +30,9 @@ type result[Rep any] struct {
 }
 
 // answer is the caller's side of a call: settled exactly once, by the reply,
-// by the server's exit, or by the caller giving up.
+// by the server's exit, or by the caller giving up. The server's death
+// claims the answers it still owes (settled without a result yet) and
+// delivers its exit reason to them once it has exited.
 // The result is written before done is signalled, so whoever receives from
 // done may read it. done carries no value: a channel of empty structs is one
 // allocation, where one of results would be two.
@@ -50,6 +53,16 @@ func (a *answer[Rep]) settle(res result[Rep]) bool {
 	return true
 }
 
+// claim settles the call without a result yet, and reports whether it was
+// still open: the claimer then owes it a deliver.
+func (a *answer[Rep]) claim() bool { return !a.settled.Swap(true) }
+
+// deliver hands res to a call claimed by claim.
+func (a *answer[Rep]) deliver(res result[Rep]) {
+	a.res = res
+	a.done <- struct{}{}
+}
+
 // abandon gives up on the call; false means it was settled first and its
 // result is arriving through done.
 func (a *answer[Rep]) abandon() bool { return !a.settled.Swap(true) }
@@ -68,9 +81,15 @@ type call[Req, Rep any] struct {
 type anyCall interface {
 	process.Undeliverable
 	isCall()
+	describe() string
 }
 
 func (*call[Req, Rep]) isCall() {}
+
+// describe names the call's types for an error.
+func (*call[Req, Rep]) describe() string {
+	return fmt.Sprintf("a call with request %s and reply %s", typeName[Req](), typeName[Rep]())
+}
 
 type cast[Msg any] struct{ msg Msg }
 
@@ -83,7 +102,6 @@ type Ctx struct {
 	p       *process.Process
 	parent  *process.Process // the process that called StartLink, or nil
 	rare    *ctxRare         // made on first need
-	reason  error
 	cont    func(*Ctx)
 	idle    time.Duration
 	stopped bool
@@ -95,6 +113,7 @@ type Ctx struct {
 // Like the rest of Ctx, only the server's callbacks touch it.
 type ctxRare struct {
 	ctx     context.Context // made by Context
+	reason  error           // the reason given to Stop
 	idleRef uint64          // the ID of the armed idle timer's Ref; 0 when none
 	idleSeq uint64
 }
@@ -141,7 +160,7 @@ func (c *Ctx) Stop(reason error) {
 	if reason == nil {
 		reason = process.Normal
 	}
-	c.stopped, c.reason = true, reason
+	c.stopped, c.more().reason = true, reason
 }
 
 // Continue runs f right after the current callback returns, before any
@@ -209,44 +228,80 @@ type From[Rep any] struct {
 
 // Reply answers the call with rep and err, as HandleCall's return would. It
 // reports false when the call was already settled: answered before, given up
-// by its caller, or failed because the server exited.
+// by its caller, or failed because the server exited. A reply once the
+// server is dead (killed while the call was pending) finds the call failed
+// with the exit reason, whichever goroutine replies.
 func (f From[Rep]) Reply(rep Rep, err error) bool {
 	if f.a == nil {
 		return false
 	}
-	f.tracker.forget(f.a)
-	return f.a.settle(result[Rep]{rep: rep, err: err})
+	ok := f.a.settle(result[Rep]{rep: rep, err: err})
+	f.tracker.forget(f.a) // after the settle: see handleCall
+	return ok
 }
 
 // deferred holds the calls left unanswered by NoReply, to fail them when
-// the server exits.
+// the server exits. Once the server dies (Dying) it is closed: the calls it
+// holds then are the ones the death claimed, for Exited to fail.
 type deferred[Rep any] struct {
-	mu    sync.Mutex
-	calls map[*answer[Rep]]struct{}
+	mu     sync.Mutex
+	closed atomic.Bool // set under mu; read without it by handleCall
+	calls  map[*answer[Rep]]struct{}
 }
 
+// keep holds a, unless the server has died: its death claimed a already,
+// as the current call.
 func (d *deferred[Rep]) keep(a *answer[Rep]) {
 	d.mu.Lock()
-	if d.calls == nil {
-		d.calls = make(map[*answer[Rep]]struct{})
+	if !d.closed.Load() {
+		if d.calls == nil {
+			d.calls = make(map[*answer[Rep]]struct{})
+		}
+		d.calls[a] = struct{}{}
 	}
-	d.calls[a] = struct{}{}
 	d.mu.Unlock()
 }
 
+// forget lets go of a, settled by now. Once closed, the calls held are the
+// death's to fail, and stay.
 func (d *deferred[Rep]) forget(a *answer[Rep]) {
 	d.mu.Lock()
-	delete(d.calls, a)
+	if !d.closed.Load() {
+		delete(d.calls, a)
+	}
 	d.mu.Unlock()
 }
 
+// close runs as the server dies: it closes the set, then claims the
+// answer of the call being handled (current returns it, or nil) and every
+// deferred one still open, and keeps the claimed ones for failAll. From
+// then on a reply, from the server's code or any other goroutine, finds
+// its call settled.
+func (d *deferred[Rep]) close(current func() *answer[Rep]) {
+	d.mu.Lock()
+	d.closed.Store(true) // before reading the current call: see handleCall
+	for a := range d.calls {
+		if !a.claim() {
+			delete(d.calls, a) // answered, or given up by its caller
+		}
+	}
+	if cur := current(); cur != nil && cur.claim() {
+		if d.calls == nil {
+			d.calls = make(map[*answer[Rep]]struct{}, 1)
+		}
+		d.calls[cur] = struct{}{}
+	}
+	d.mu.Unlock()
+}
+
+// failAll fails with reason every call that close claimed.
 func (d *deferred[Rep]) failAll(reason error) {
 	d.mu.Lock()
 	calls := d.calls
 	d.calls = nil
 	d.mu.Unlock()
 	for a := range calls {
-		a.Undelivered(reason)
+		a.deliver(result[Rep]{reason: reason})
 	}
 }
 
@@ -323,14 +378,27 @@ func newServer[Req, Rep, Msg any](impl Behaviour[Req, Rep, Msg], parent *process
 	return s
 }
 
+// Dying runs as the server's process dies, under its lock, before anything
+// can see it dead: the calls the server still owes (the one being handled
+// and the deferred ones) are claimed, so that a reply its code makes after
+// the kill finds them taken; Exited fails them with the exit reason.
+func (s *server[Req, Rep, Msg]) Dying(error) {
+	s.deferred.close(func() *answer[Rep] {
+		if c := s.current.Load(); c != nil {
+			return &c.answer
+		}
+		return nil
+	})
+}
+
 // Exited runs once the server's process has exited: every call it still
-// owed an answer fails with the exit reason.
-func (s *server[Req, Rep, Msg]) Exited(reason error) {
+// owed an answer fails with the exit reason. The Registrar and the user's
+// WithOnExit are code outside the runtime: a panic in either is contained
+// and logged, and the rest still happens.
+func (s *server[Req, Rep, Msg]) Exited(cp *core.Proc, reason error) {
+	log := cp.Node().Logger()
 	if v := s.viaName(); v != nil && v.held.Load() {
-		v.r.UnregisterName(v.name)
-	}
-	if c := s.current.Load(); c != nil {
-		c.Undelivered(reason)
+		core.Contain(log, "Registrar.UnregisterName", cp.Pid(), func() { v.r.UnregisterName(v.name) })
 	}
 	s.deferred.failAll(reason)
 	if st := s.startup.Load(); st != nil {
@@ -339,7 +407,7 @@ func (s *server[Req, Rep, Msg]) Exited(reason error) {
 		st.done <- struct{}{}
 	}
 	if s.opts != nil && s.opts.onExit != nil {
-		s.opts.onExit(reason)
+		core.Contain(log, "WithOnExit", cp.Pid(), func() { s.opts.onExit(reason) })
 	}
 }
 
@@ -347,15 +415,25 @@ func (s *server[Req, Rep, Msg]) Exited(reason error) {
 func (s *server[Req, Rep, Msg]) Init(cp *core.Proc) (reason error) {
 	p := (*process.Process)(cp)
 	s.ctx.p = p
+	returned := false
 	defer func() {
 		if v := recover(); v != nil {
 			reason = crash(v)
 			s.report("init crashed", reason)
+		} else if !returned {
+			reason = process.Goexit // the goroutine is ending: the process exits with Goexit
 		}
 		if parent := s.ctx.parent; reason != nil && parent != nil && !parent.TrapsExits() && !process.IsNormal(reason) {
 			link.Unlink(p, parent.Self()) // a failed start returns an error; it does not kill the caller
 		}
 	}()
+	reason = s.init(p)
+	returned = true
+	return reason
+}
+
+// init is Init's work; Init handles how it ends.
+func (s *server[Req, Rep, Msg]) init(p *process.Process) (reason error) {
 	st := s.startup.Load()
 	if st == nil {
 		return process.Killed // Start gave up on this server and killed it
@@ -406,7 +484,7 @@ func (s *server[Req, Rep, Msg]) after() error {
 	}
 	s.ctx.cont = nil
 	if s.ctx.stopped {
-		return s.terminate(s.ctx.reason)
+		return s.terminate(s.ctx.rare.reason)
 	}
 	if d := s.ctx.idle; d > 0 {
 		s.ctx.idle = 0
@@ -463,16 +541,25 @@ func (s *server[Req, Rep, Msg]) HandleMessage(cp *core.Proc, msg any) error {
 }
 
 func (s *server[Req, Rep, Msg]) handleCall(p *process.Process, c *call[Req, Rep]) {
+	// The current call is stored before the death is looked for, and the
+	// death (deferred.close) closes before it reads the current call: so
+	// either the death claims this call, or this call sees the death.
 	s.current.Store(c)
-	if !p.Alive() { // killed between taking the call and now: exited may have missed it
+	if s.deferred.closed.Load() { // killed between taking the call and now
 		c.Undelivered(context.Cause(p.Context()))
+		s.current.Store(nil)
 		return
 	}
 	cc := &s.callCtx
 	cc.answer, s.ctx.noReply = &c.answer, false
 	rep, err := s.impl.HandleCall(cc, c.req)
 	if s.ctx.noReply {
+		// Kept, then let go if From.Reply settled it meanwhile (Reply
+		// settles before it forgets): an answered call is never held.
 		s.deferred.keep(&c.answer)
+		if c.settled.Load() {
+			s.deferred.forget(&c.answer)
+		}
 	} else {
 		c.settle(result[Rep]{rep: rep, err: err})
 	}
@@ -482,16 +569,31 @@ func (s *server[Req, Rep, Msg]) handleCall(p *process.Process, c *call[Req, Rep]
 
 func (s *server[Req, Rep, Msg]) info(msg any) {
 	if c, ok := msg.(anyCall); ok { // a call for a server of other types
-		c.Undelivered(fmt.Errorf("%w: %T", ErrWrongServer, msg))
+		c.Undelivered(fmt.Errorf("%w: %s reached %s, %s", ErrWrongServer, c.describe(), s.ctx.Self(), s.describe()))
 		return
 	}
 	if h, ok := s.impl.(InfoHandler); ok {
 		h.HandleInfo(&s.ctx, msg)
 		return
 	}
-	s.ctx.Logger().Warn("genserver: unexpected message dropped",
+	core.LogWarn(s.ctx.Logger(), "genserver: unexpected message dropped",
 		zap.Stringer("pid", s.ctx.Self()), zap.String("name", s.ctx.p.Name()),
 		zap.String("message", fmt.Sprintf("%T", msg)))
+}
+
+// describe names the server's behaviour and types for an error, as in
+// "*main.Counter, a GenServer[int, int, string]".
+func (s *server[Req, Rep, Msg]) describe() string {
+	return fmt.Sprintf("%T, a GenServer[%s, %s, %s]", s.impl, typeName[Req](), typeName[Rep](), typeName[Msg]())
+}
+
+// typeName names T for an error.
+func typeName[T any]() string { return reflect.TypeFor[T]().String() }
+
+// genServer is what every server is, whatever its types: what a sender
+// checks a process for before it stops it.
+type genServer interface {
+	describe() string
 }
 
 // terminate runs Terminate, reports an abnormal exit, and returns the reason
@@ -528,12 +630,14 @@ func crash(v any) error {
 	return &process.PanicError{Value: v, Stack: debug.Stack()}
 }
 
-// report logs a crash report.
+// report logs a crash report. A logger (or a hook of it) that panics
+// loses the report and nothing else: the crash it reports goes on as it
+// would.
 func (s *server[Req, Rep, Msg]) report(what string, reason error) {
 	fields := []zap.Field{zap.Stringer("pid", s.ctx.Self()), zap.String("name", s.ctx.p.Name()), zap.Error(reason)}
 	var pe *process.PanicError
 	if errors.As(reason, &pe) {
 		fields = append(fields, zap.ByteString("stack", pe.Stack))
 	}
-	s.ctx.Logger().Error("genserver "+what, fields...)
+	core.LogError(s.ctx.Logger(), "genserver "+what, fields...)
 }

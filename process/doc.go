@@ -18,9 +18,12 @@
 //
 // An exit reason is an error, compared with errors.Is: [Normal], [Shutdown]
 // (and [ShutdownWith] a cause), [Kill], [Killed], [NoProc], [NoConnection],
-// or any error of your own. A panic in a process never crashes the program:
-// it becomes the process's exit reason as a [*PanicError] holding the panic
-// value and stack.
+// [Goexit], or any error of your own. A panic in a process never crashes the
+// program: it becomes the process's exit reason as a [*PanicError] holding
+// the panic value and stack. runtime.Goexit in a process's code (t.FailNow,
+// testify's require) ends the process with [Goexit]. A panic in a callback
+// the runtime calls (an [OnExit] function, a watch's notify, a message's
+// Undelivered) is contained and logged; the runtime's other work goes on.
 //
 // [Process.Exit] sends an exit signal: a process that traps exits
 // ([Process.TrapExit]) receives it as a link.Exit message; otherwise an

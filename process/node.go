@@ -156,7 +156,7 @@ func (n *Node) Send(to pid.Pid, msg any) error {
 }
 
 // SendWait is Send that waits for room when to's bounded mailbox is full,
-// until ctx is done.
+// until ctx is done. A nil ctx fails with ErrNilContext.
 func (n *Node) SendWait(ctx context.Context, to pid.Pid, msg any) error {
 	if n == nil {
 		return ErrNilNode
@@ -215,10 +215,16 @@ func (n *Node) BlockingPool() (bound, inUse int) {
 }
 
 // Stop kills every process of the node with reason Shutdown (untrappably,
-// so no callback runs), refuses new work from then on, and waits until all
-// goroutines the node started have returned or ctx is done. Code that
-// ignores its process's context keeps Stop waiting; ctx bounds the wait.
-// Calling Stop again is harmless.
+// so no callback of the processes runs), refuses new work from then on, and
+// waits until all goroutines the node started have returned or ctx is done.
+// Code that ignores its process's context keeps Stop waiting; ctx bounds the
+// wait, whatever the processes' code and exit callbacks do. Calling Stop
+// again is harmless. A nil ctx fails with ErrNilContext.
+//
+// Stop may be called from a process of the node, or from an OnExit or watch
+// callback: it cannot wait for the goroutine it runs on, so it then returns
+// once every other goroutine of the node has returned (the calling code,
+// now a killed process's, goes on until it returns).
 func (n *Node) Stop(ctx context.Context) error {
 	if n == nil {
 		return ErrNilNode

@@ -102,7 +102,9 @@ func WithLink(parent *Process) SpawnOption {
 // its links and monitors are told, so what fn does is done before anyone can
 // observe the exit. It is a watch that exists from the first moment, for
 // code that is not a process (see link.Watch). fn must be quick and must not
-// block.
+// block. A panic in fn is contained and logged: it reaches neither the
+// runtime nor whoever ended the process, and the links and monitors are
+// still told.
 func OnExit(fn func(reason error)) SpawnOption { return func(s *core.Spec) { s.OnExit = fn } }
 
 // Undeliverable may be implemented by a message that must learn when no
@@ -216,7 +218,8 @@ func (p *Process) Send(to pid.Pid, msg any) error {
 }
 
 // SendWait is Send that waits for room when to's bounded mailbox is full,
-// until ctx is done (ctx's error) or p exits (ErrCallerExited).
+// until ctx is done (ctx's error) or p exits (ErrCallerExited). A nil ctx
+// fails with ErrNilContext.
 func (p *Process) SendWait(ctx context.Context, to pid.Pid, msg any) error {
 	if p == nil {
 		return ErrNilProcess
@@ -227,7 +230,7 @@ func (p *Process) SendWait(ctx context.Context, to pid.Pid, msg any) error {
 // Receive returns the next message in arrival order, waiting until one
 // arrives, ctx is done (ctx.Err()) or the process exits (its exit reason).
 // Only a process started from a Func may receive; a Handler process gets
-// ErrNotReceiver.
+// ErrNotReceiver. A nil ctx fails with ErrNilContext.
 func (p *Process) Receive(ctx context.Context) (any, error) {
 	if p == nil {
 		return nil, ErrNilProcess
@@ -236,7 +239,11 @@ func (p *Process) Receive(ctx context.Context) (any, error) {
 }
 
 // ReceiveMatch returns the oldest message for which match is true, leaving
-// the others queued in order: Erlang's selective receive.
+// the others queued in order: Erlang's selective receive. match runs in the
+// process's own code with no lock of the runtime held: a panic in it ends
+// the process with a *PanicError like any panic of its code, and it may call
+// the runtime (Info, Send, Alive) but not receive: a Receive or
+// ReceiveMatch from inside match fails with ErrNestedReceive.
 func (p *Process) ReceiveMatch(ctx context.Context, match func(msg any) bool) (any, error) {
 	if p == nil {
 		return nil, ErrNilProcess

@@ -24,6 +24,13 @@ var (
 	// NoConnection is the reason given for a Pid of a node that cannot be
 	// reached.
 	NoConnection = core.NoConnection
+	// Goexit is the reason of a process whose goroutine ended through
+	// runtime.Goexit while running its code (a Func, a Handler's Init or
+	// HandleMessage, a GenServer callback): t.FailNow, t.Fatal and
+	// testify's require functions call it. It is abnormal: links,
+	// monitors and supervisors treat it as a crash, and the process's
+	// name, pool slot and pending calls are released as for any exit.
+	Goexit = core.Goexit
 )
 
 // ShutdownError is a shutdown with a cause, Erlang's {shutdown, Cause}.
@@ -64,4 +71,11 @@ var (
 	// full, so the message was not queued. Use SendWait to wait for room.
 	ErrMailboxFull     = core.ErrMailboxFull
 	ErrBadMailboxLimit = core.ErrBadMailboxLimit // a mailbox limit must not be negative
+	// ErrNilContext: a nil context.Context was passed where one is
+	// needed; the function returns at once. Pass context.Background()
+	// for no deadline.
+	ErrNilContext = core.ErrNilContext
+	// ErrNestedReceive: Receive or ReceiveMatch was called from inside a
+	// ReceiveMatch predicate, which must only look at the message.
+	ErrNestedReceive = core.ErrNestedReceive
 )

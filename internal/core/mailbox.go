@@ -61,8 +61,9 @@ type mailboxConsumer struct {
 	// waiters counts senders waiting for room. Only a bounded mailbox has
 	// them; the consumer of one reads it after every pop, so it lives on
 	// the consumer's side: waiting senders are rare, pops are not.
-	waiters atomic.Int32
-	bounded bool // limit > 0, kept here for the consumer to read
+	waiters  atomic.Int32
+	bounded  bool // limit > 0, kept here for the consumer to read
+	matching bool // a ReceiveMatch predicate is running; consumer only
 	// seg is the segment holding the head, or one before it. The consumer
 	// moves it on; a producer sets it when it makes the first segment of
 	// an empty chain; close and an idle consumer clear it, holding the
@@ -293,28 +294,58 @@ func (m *mailbox) each(f func(s *segment, i uint64) bool) {
 
 // take removes and returns the oldest message for which match is true,
 // scanning everything queued so far. Consumer only.
+//
+// match is the process's own code, so it runs without the senders' lock:
+// it may panic (the panic unwinds holding nothing) or call back into the
+// runtime (Info, Send to itself) without deadlocking it. The scan needs no
+// lock because only the consumer and close touch the slots between the
+// head and the tail the consumer read, and close only reads them. The lock
+// is taken only to claim the matched slot, once the mailbox is found still
+// open. While match runs the mailbox is marked as matching: a nested
+// receive is refused and a nested removeAll leaves the head where it is,
+// so the scan's segments and index stay valid.
 func (m *mailbox) take(match func(any) bool) (msg any, ok bool) {
-	t := m.lock()
-	m.each(func(s *segment, i uint64) bool {
-		if msg = s.msgs[i]; !match(msg) {
-			return true
+	m.matching = true
+	defer func() { m.matching = false }()
+	m.seen = m.tail()
+	h := m.head.Load()
+	s := m.seg.Load()
+	if s == nil || h >= m.seen {
+		return nil, false // nil: closed since the consumer read the tail
+	}
+	for end := m.seen; h < end; h++ {
+		for h-s.base >= uint64(len(s.msgs)) {
+			s = s.next
 		}
-		s.msgs[i], ok = removedMsg{}, true
+		msg = s.msgs[h-s.base]
+		if _, gone := msg.(removedMsg); gone || !match(msg) {
+			continue
+		}
+		t := m.lock()
+		if m.closed {
+			m.unlock(t)
+			return nil, false // close has the message now
+		}
+		if _, gone := s.msgs[h-s.base].(removedMsg); gone {
+			m.unlock(t) // removed by match itself (DemonitorFlush)
+			continue
+		}
+		s.msgs[h-s.base] = removedMsg{}
 		m.removed.Add(1)
-		return false
-	})
-	m.trim()
-	m.unlock(t)
-	if ok && m.bounded {
-		m.taken()
+		m.trim()
+		m.unlock(t)
+		if m.bounded {
+			m.taken()
+		}
+		return msg, true
 	}
-	if !ok {
-		msg = nil
-	}
-	return msg, ok
+	return nil, false
 }
 
-// removeAll drops every queued message for which match is true. Consumer only.
+// removeAll drops every queued message for which match is true. match is
+// the runtime's own and runs under the senders' lock. Called from inside a
+// ReceiveMatch predicate, it leaves the head where it is for take's scan.
+// Consumer only.
 func (m *mailbox) removeAll(match func(any) bool) {
 	t := m.lock()
 	n := 0
@@ -326,7 +357,9 @@ func (m *mailbox) removeAll(match func(any) bool) {
 		return true
 	})
 	m.removed.Add(int64(n))
-	m.trim()
+	if !m.matching {
+		m.trim()
+	}
 	m.unlock(t)
 	if n > 0 && m.bounded {
 		m.taken()

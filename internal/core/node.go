@@ -46,9 +46,16 @@ type Node struct {
 	blocking chan struct{} // a slot per running Blocking handler
 	workers  workers
 
-	life       sync.RWMutex // spawn holds it shared; Stop exclusively
-	stopped    atomic.Bool
-	goroutines sync.WaitGroup
+	life    sync.RWMutex // spawn holds it shared; Stop exclusively
+	stopped atomic.Bool
+	// goroutines counts the goroutines the node started (and those
+	// reserved for a start). Once Stop has begun it only falls; fewOnce
+	// closes few when at most one is left (the one a Stop called from
+	// the node's own code runs on), noneOnce closes none at zero.
+	goroutines atomic.Int64
+	few, none  chan struct{}
+	fewOnce    sync.Once
+	noneOnce   sync.Once
 	stragglers atomic.Int64
 	spawned    atomic.Uint64
 	exited     atomic.Uint64
@@ -69,6 +76,8 @@ func NewNode(cfg Config) *Node {
 		id:       pid.NewNodeID(),
 		groups:   make(map[string][]pid.Pid),
 		blocking: make(chan struct{}, cfg.BlockingPool),
+		few:      make(chan struct{}),
+		none:     make(chan struct{}),
 	}
 	n.table.init()
 	n.names.init()
@@ -142,31 +151,53 @@ func (n *Node) Stats() Stats {
 }
 
 // Stop kills every process with reason Shutdown (untrappably: no callback
-// runs), refuses new work and waits until every goroutine the node started
-// has returned or ctx is done. A process whose code ignores its context keeps
-// Stop waiting; ctx bounds that wait. Stop is idempotent.
+// of the processes runs), refuses new work and waits until every goroutine
+// the node started has returned or ctx is done. A process whose code
+// ignores its context keeps Stop waiting; ctx bounds that wait, and the
+// kills themselves (whose exit callbacks must not block, but might). Stop
+// is idempotent.
+//
+// Stop called from a goroutine of the runtime (a process's code, or an
+// OnExit, Exited or Watch callback run on one) cannot wait for its own
+// goroutine: it returns once at most that one goroutine is left.
 func (n *Node) Stop(ctx context.Context) error {
+	if ctx == nil {
+		return fmt.Errorf("node stop: %w", ErrNilContext)
+	}
+	wait := n.none
+	if onRuntimeGoroutine() {
+		wait = n.few
+	}
 	n.life.Lock()
+	n.goroutines.Add(1) // the killer below, counted so that the count stays up until it is done
 	n.stopped.Store(true)
 	n.life.Unlock()
+	killed := make(chan struct{})
+	go n.killAll(killed) // a kill runs exit callbacks: ctx bounds them too
+	for _, done := range []chan struct{}{killed, wait} {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return fmt.Errorf("node stop: %d stragglers still running: %w", n.stragglers.Load(), context.Cause(ctx))
+		}
+	}
+	return nil
+}
+
+// killAll is Stop's killer: it kills every process, lets the parked
+// workers go and closes killed.
+func (n *Node) killAll(killed chan struct{}) {
+	defer n.goroutineDone()
 	for _, p := range n.table.all() {
 		p.exit(Shutdown)
 	}
 	n.workers.stop()
-	done := make(chan struct{})
-	go func() { n.goroutines.Wait(); close(done) }()
-	select {
-	case <-done:
-		nodes.Delete(n.id)
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("node stop: %d stragglers still running: %w", n.stragglers.Load(), context.Cause(ctx))
-	}
+	close(killed)
 }
 
 // addGoroutine counts a goroutine the node is about to start, and reports
-// false instead once Stop has begun: Stop waits for the count to reach
-// zero, and a count that grows from zero while it waits is a data race.
+// false instead once Stop has begun: after that the count only falls, so
+// that Stop can wait for it to reach zero.
 func (n *Node) addGoroutine() bool {
 	n.life.RLock()
 	defer n.life.RUnlock()
@@ -175,6 +206,30 @@ func (n *Node) addGoroutine() bool {
 	}
 	n.goroutines.Add(1)
 	return true
+}
+
+// goroutineDone uncounts a goroutine of the node that has ended (or a
+// reserved one that was not started).
+func (n *Node) goroutineDone() {
+	if left := n.goroutines.Add(-1); left <= 1 && n.stopped.Load() {
+		n.goroutinesLeft(left)
+	}
+}
+
+// goroutinesLeft tells the waiting Stops that only left goroutines of the
+// stopped node are still running. At zero the node is gone: its Pids no
+// longer route to it.
+func (n *Node) goroutinesLeft(left int64) {
+	if left > 1 || !n.stopped.Load() {
+		return
+	}
+	n.fewOnce.Do(func() { close(n.few) })
+	if left == 0 {
+		n.noneOnce.Do(func() {
+			nodes.Delete(n.id)
+			close(n.none)
+		})
+	}
 }
 
 // proc returns the live process named by p, or nil.
@@ -231,7 +286,7 @@ func (n *Node) Send(p pid.Pid, msg any) error {
 	}
 	q := n.table.get(p.Serial())
 	if q == nil {
-		undeliverable(msg, NoProc)
+		n.undeliverable(msg, NoProc)
 		return nil
 	}
 	return q.send(msg, nil)
@@ -240,13 +295,16 @@ func (n *Node) Send(p pid.Pid, msg any) error {
 // SendWait is Send that waits for room in a full bounded mailbox until ctx
 // is done.
 func (n *Node) SendWait(ctx context.Context, p pid.Pid, msg any) error {
+	if ctx == nil {
+		return fmt.Errorf("send: %w", ErrNilContext)
+	}
 	if err := n.check(p); err != nil {
 		return err
 	}
 	for {
 		q := n.table.get(p.Serial())
 		if q == nil {
-			undeliverable(msg, NoProc)
+			n.undeliverable(msg, NoProc)
 			return nil
 		}
 		err := q.send(msg, nil)

@@ -62,7 +62,7 @@ type Initializer interface {
 // reason after the process has exited, as Spec.OnExit does (which, when set,
 // runs instead).
 type Exiter interface {
-	Exited(reason error)
+	Exited(p *Proc, reason error)
 }
 
 // Crasher is an optional Handler method: when HandleMessage panics,
@@ -70,6 +70,17 @@ type Exiter interface {
 // returns the exit reason in place of the runtime's own crash report.
 type Crasher interface {
 	Crashed(v any) error
+}
+
+// Dier is an optional Handler method: Dying runs once, with the exit
+// reason, at the moment the process dies, under its lock, before anything
+// can see it dead (before Alive turns false and its context is
+// cancelled). From then on nothing its code does counts: a handler that
+// answers requests claims the answers it still owes there, so that a
+// reply its code sends after the kill finds them taken. It must be quick,
+// must not block and may take only leaf locks of its own.
+type Dier interface {
+	Dying(reason error)
 }
 
 // Spec describes a process to spawn.
@@ -100,9 +111,12 @@ type Undeliverable interface {
 	Undelivered(reason error)
 }
 
-func undeliverable(msg any, reason error) {
+// undeliverable tells msg, if it asked to know, that no process will
+// handle it. Undelivered is code outside the runtime: a panic in it is
+// contained and logged.
+func (n *Node) undeliverable(msg any, reason error) {
 	if u, ok := msg.(Undeliverable); ok {
-		u.Undelivered(reason)
+		n.contain("Undelivered", pid.Pid{}, func() { u.Undelivered(reason) })
 	}
 }
 
@@ -145,8 +159,11 @@ type Proc struct {
 
 	wake    chan struct{} // Func and Thread processes: a message or death
 	backend Backend
-	slot    bool // a Func process on Blocking holds a pool slot; owned by its goroutine
+	slot    bool // a Blocking process's code holds a pool slot; owned by the goroutine running it
 	inited  bool // a Handler process's Init has run; owned by its activation
+	// discarded: the spawn failed after the process was in the table; it
+	// never ran, so no exit callback runs for it. Guarded by mu.
+	discarded bool
 
 	// mu guards trap, reason, links and what cold points to (trap comes
 	// first only to share a word with the flags above).
@@ -319,8 +336,8 @@ func (p *Proc) attachParent(parent *Proc, link, monitor bool) (pid.Ref, error) {
 
 // discard undoes a spawn that failed before the process ran.
 func (p *Proc) discard() {
-	p.handler = nil // it never ran, so it never exits
 	p.mu.Lock()
+	p.discarded = true // it never ran, so no exit callback runs
 	if p.cold != nil {
 		p.cold.onExit = nil
 	}
@@ -329,7 +346,7 @@ func (p *Proc) discard() {
 	p.node.propagate(d)
 	p.node.spawned.Add(^uint64(0)) // a process that never ran is not counted
 	p.node.exited.Add(^uint64(0))
-	p.node.goroutines.Done()
+	p.node.goroutineDone()
 }
 
 func (p *Proc) start() {
@@ -344,7 +361,7 @@ func (p *Proc) start() {
 	if p.inited { // no Init to run: idle until a message arrives
 		p.sched.Store(false)
 		if p.mbox.empty() || !p.sched.CompareAndSwap(false, true) {
-			p.node.goroutines.Done()
+			p.node.goroutineDone()
 			return
 		}
 	}
@@ -397,6 +414,9 @@ func (p *Proc) leave() {
 }
 
 // call runs one piece of user code, turning a panic into an exit reason.
+// runtime.Goexit in the code is not recovered (nothing can stop it): the
+// goroutine's root (runFunc, runThread, work) sees its code end without
+// returning and ends the process with reason Goexit (see goexited).
 func (p *Proc) call(f func() error) (reason error) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -410,22 +430,59 @@ func (p *Proc) call(f func() error) (reason error) {
 // it becomes.
 func (p *Proc) crashed(v any) error {
 	reason := &PanicError{Value: v, Stack: debug.Stack()}
-	p.node.Logger().Error("process crashed",
+	p.node.logError("process crashed",
 		zap.Stringer("pid", p.Pid()), zap.String("name", p.Name()),
 		zap.Any("panic", v), zap.ByteString("stack", reason.Stack))
 	return reason
 }
 
+// crashedIn turns a panic of HandleMessage into an exit reason through the
+// handler's Crasher; a Crasher that panics in turn is reported, and the
+// first panic becomes the reason.
+func (p *Proc) crashedIn(c Crasher, v any) (reason error) {
+	defer func() {
+		if w := recover(); w != nil {
+			p.node.logError("crash handler panicked",
+				zap.Stringer("pid", p.Pid()), zap.Any("panic", w), zap.ByteString("stack", debug.Stack()))
+			reason = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return c.Crashed(v)
+}
+
+// goexited ends p as its goroutine unwinds through runtime.Goexit, which
+// its code (or a callback the goroutine ran for it) called: it does what
+// the end of the code would have done, with the reason Goexit. The
+// goroutine's root calls it from a deferred function; the goroutine still
+// ends once it returns.
+func (p *Proc) goexited() {
+	p.leave()
+	p.releaseSlot()
+	if p.Alive() {
+		p.node.logError("process exited through runtime.Goexit",
+			zap.Stringer("pid", p.Pid()), zap.String("name", p.Name()), zap.ByteString("stack", debug.Stack()))
+	}
+	p.exit(Goexit)
+}
+
 func (p *Proc) runFunc() {
-	defer p.node.goroutines.Done()
+	ended := false // false in the deferred call: runtime.Goexit ended the goroutine
+	defer func() {
+		if !ended {
+			p.goexited()
+		}
+		p.node.goroutineDone()
+	}()
 	if p.backend == Thread {
 		runtime.LockOSThread() // never unlocked: the thread ends with the process
 	}
 	if p.backend == Blocking && !p.acquireSlot() {
+		ended = true
 		return
 	}
 	if p.dead.Load() { // killed before it ran: none of its code runs
 		p.releaseSlot()
+		ended = true
 		return
 	}
 	p.enter()
@@ -434,16 +491,17 @@ func (p *Proc) runFunc() {
 	p.leave()
 	p.releaseSlot()
 	p.exit(orNormal(reason))
+	ended = true
 }
 
-// acquireSlot takes a Blocking pool slot for a Func process, giving up if
-// the process dies. Only the process's own goroutine calls it.
+// acquireSlot takes a Blocking pool slot for p's code, giving up if the
+// process dies. Only the goroutine running p's code calls it.
 func (p *Proc) acquireSlot() bool {
 	p.slot = p.node.acquireSlot(p)
 	return p.slot
 }
 
-// releaseSlot gives back the pool slot a Func process holds, if any.
+// releaseSlot gives back the pool slot p's code holds, if any.
 func (p *Proc) releaseSlot() {
 	if p.slot {
 		p.slot = false
@@ -481,25 +539,25 @@ const maxBatch = 128
 // one.
 func (p *Proc) activate() {
 	blocking := p.backend == Blocking
-	if blocking && !p.node.acquireSlot(p) {
+	if blocking && !p.acquireSlot() {
 		return
 	}
 	handledBefore := p.handled.Load()
 	if !p.inited {
 		p.inited = true
 		if !p.runInit() {
-			p.releaseIf(blocking)
+			p.releaseSlot()
 			return
 		}
 	}
 	for {
 		alive, drained := p.handleBatch()
 		if !alive {
-			p.releaseIf(blocking)
+			p.releaseSlot()
 			return
 		}
 		if blocking { // let other Blocking processes have a turn
-			p.node.releaseSlot()
+			p.releaseSlot()
 		}
 		// The mailbox settles while this activation still owns it; once
 		// sched is false, a sender may start the next activation at once.
@@ -511,7 +569,7 @@ func (p *Proc) activate() {
 			}
 			p.status.Store(uint32(Runnable))
 		}
-		if blocking && !p.node.acquireSlot(p) {
+		if blocking && !p.acquireSlot() {
 			return
 		}
 	}
@@ -545,22 +603,24 @@ func (p *Proc) linger(handledBefore uint64) bool {
 	return false
 }
 
-func (p *Proc) releaseIf(held bool) {
-	if held {
-		p.node.releaseSlot()
-	}
-}
-
 // runThread runs a handler process on one locked OS thread for its whole life.
 func (p *Proc) runThread() {
-	defer p.node.goroutines.Done()
+	ended := false // false in the deferred call: runtime.Goexit ended the goroutine
+	defer func() {
+		if !ended {
+			p.goexited()
+		}
+		p.node.goroutineDone()
+	}()
 	runtime.LockOSThread() // never unlocked: the thread ends with the process
 	if !p.inited && !p.runInit() {
+		ended = true
 		return
 	}
 	for {
 		alive, drained := p.handleBatch()
 		if !alive {
+			ended = true
 			return
 		}
 		if drained && !p.mbox.settle() {
@@ -600,7 +660,7 @@ func (p *Proc) handleBatch() (alive, drained bool) {
 		p.exit(b.reason)
 		return false, false
 	case b.orphan != nil:
-		undeliverable(b.orphan, p.Reason())
+		p.node.undeliverable(b.orphan, p.Reason())
 		return false, false
 	case b.drained:
 		return true, true
@@ -623,7 +683,7 @@ func (p *Proc) runBatch() (b batch) {
 		if v := recover(); v != nil {
 			p.handled.Add(1)
 			if c, ok := p.handler.(Crasher); ok {
-				b = batch{reason: c.Crashed(v)}
+				b = batch{reason: p.crashedIn(c, v)}
 			} else {
 				b = batch{reason: p.crashed(v)}
 			}
@@ -653,7 +713,7 @@ func (p *Proc) runBatch() (b batch) {
 // The runtime's own signals use it: they are never refused for room.
 func (p *Proc) deliver(msg any) {
 	if p.mbox.push(msg, false) != pushed {
-		undeliverable(msg, NoProc)
+		p.node.undeliverable(msg, NoProc)
 		return
 	}
 	p.wakeUp(nil)
@@ -665,7 +725,7 @@ func (p *Proc) deliver(msg any) {
 func (p *Proc) send(msg any, from *Proc) error {
 	switch p.mbox.push(msg, true) {
 	case refused:
-		undeliverable(msg, NoProc)
+		p.node.undeliverable(msg, NoProc)
 	case full:
 		return fmt.Errorf("send to %s: %w", p.Pid(), ErrMailboxFull)
 	default:
@@ -713,7 +773,7 @@ func (p *Proc) sendOnce(to pid.Pid, msg any) (err error) {
 	}
 	q := p.node.table.get(to.Serial())
 	if q == nil {
-		undeliverable(msg, NoProc)
+		p.node.undeliverable(msg, NoProc)
 		return nil
 	}
 	if err = q.send(msg, p); err == nil {
@@ -725,6 +785,9 @@ func (p *Proc) sendOnce(to pid.Pid, msg any) (err error) {
 // SendWait is Send that waits for room in a full bounded mailbox, until
 // ctx is done (its error) or p exits (ErrCallerExited).
 func (p *Proc) SendWait(ctx context.Context, to pid.Pid, msg any) error {
+	if ctx == nil {
+		return fmt.Errorf("send: %w", ErrNilContext)
+	}
 	if err := p.node.check(to); err != nil {
 		return err
 	}
@@ -766,10 +829,17 @@ func (p *Proc) Receive(ctx context.Context) (any, error) {
 }
 
 // ReceiveMatch returns the oldest message for which match is true (any
-// message when match is nil), leaving the others queued in order.
+// message when match is nil), leaving the others queued in order. match
+// runs without any lock of the runtime held: a panic in it is the
+// process's panic, and it may call the runtime, except to receive.
 func (p *Proc) ReceiveMatch(ctx context.Context, match func(any) bool) (any, error) {
-	if p.body() == nil {
+	switch {
+	case p.body() == nil:
 		return nil, ErrNotReceiver
+	case ctx == nil:
+		return nil, fmt.Errorf("receive: %w", ErrNilContext)
+	case p.mbox.matching:
+		return nil, ErrNestedReceive
 	}
 	for {
 		if p.dead.Load() {
@@ -785,6 +855,9 @@ func (p *Proc) ReceiveMatch(ctx context.Context, match func(any) bool) (any, err
 		if ok {
 			p.handled.Add(1)
 			return msg, nil
+		}
+		if p.dead.Load() {
+			continue // closed while match ran
 		}
 		p.mbox.settle()
 		if err := p.wait(ctx); err != nil {

@@ -13,6 +13,10 @@ var (
 	Killed       = errors.New("killed")
 	NoProc       = errors.New("noproc")
 	NoConnection = errors.New("noconnection")
+	// Goexit is the reason of a process whose goroutine ended through
+	// runtime.Goexit while its code ran (t.FailNow and testify's require
+	// call it): abnormal, so links and supervisors treat it as a crash.
+	Goexit = errors.New("goexit: the process's goroutine exited through runtime.Goexit")
 )
 
 // Errors returned for bad input and misuse.
@@ -34,6 +38,8 @@ var (
 	ErrMailboxFull     = errors.New("mailbox full")
 	ErrBadMailboxLimit = errors.New("mailbox limit must not be negative")
 	ErrTableFull       = errors.New("process table full: 2³²−1 processes alive")
+	ErrNilContext      = errors.New("nil context.Context")
+	ErrNestedReceive   = errors.New("receive called from inside a ReceiveMatch predicate")
 )
 
 // ShutdownError is an orderly shutdown with a cause: Erlang's {shutdown, Cause}.

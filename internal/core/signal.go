@@ -39,6 +39,7 @@ type death struct {
 	monOut map[pid.Ref]pid.Pid
 	timers map[pid.Ref]*timer
 	onExit func(reason error)
+	exiter Exiter // the handler's Exited, when there is no onExit
 }
 
 // dieLocked marks p dead with reason. The name, group memberships and ties
@@ -63,6 +64,9 @@ func (p *Proc) dieLocked(reason error) *death {
 		p.untieAll(c.ties)
 		c.ties = nil
 	}
+	if h, ok := p.handler.(Dier); ok && !p.discarded {
+		h.Dying(reason)
+	}
 	p.reason = reason
 	p.dead.Store(true)
 	p.status.Store(uint32(Exited))
@@ -77,6 +81,9 @@ func (p *Proc) dieLocked(reason error) *death {
 		if c.ctx != nil {
 			c.ctx.cancel(reason)
 		}
+	}
+	if e, ok := p.handler.(Exiter); ok && d.onExit == nil && !p.discarded {
+		d.exiter = e
 	}
 	if p.wake != nil {
 		select {
@@ -129,12 +136,14 @@ func (n *Node) propagate(d *death) {
 		dropped := p.mbox.close()
 		n.exited.Add(1)
 		for _, msg := range dropped {
-			undeliverable(msg, d.reason)
+			n.undeliverable(msg, d.reason)
 		}
+		// The exit callbacks are code outside the runtime: a panic in one
+		// is contained, and every other notification still happens.
 		if d.onExit != nil {
-			d.onExit(d.reason)
-		} else if e, ok := p.handler.(Exiter); ok {
-			e.Exited(d.reason)
+			n.contain("OnExit", p.Pid(), func() { d.onExit(d.reason) })
+		} else if d.exiter != nil {
+			n.contain("Exited", p.Pid(), func() { d.exiter.Exited(p, d.reason) })
 		}
 		for other := range d.links.all() {
 			q := n.table.get(other.Serial())
@@ -149,7 +158,7 @@ func (n *Node) propagate(d *death) {
 		}
 		for ref, w := range d.monIn {
 			m := DownMsg{Ref: ref, Pid: p.Pid(), Reason: d.reason}
-			downs = append(downs, func() { w.down(m) })
+			downs = append(downs, func() { w.down(n, m) })
 		}
 		for ref, target := range d.monOut {
 			if q := n.table.get(target.Serial()); q != nil {
@@ -186,9 +195,9 @@ func (p *Proc) linkSignal(from pid.Pid, reason error) (next *death, later bool) 
 
 // down delivers a DOWN unless the monitor was removed meanwhile: the
 // watcher's own lock decides, which is the demonitor guarantee.
-func (w watcher) down(m DownMsg) {
+func (w watcher) down(n *Node, m DownMsg) {
 	if w.notify != nil {
-		w.notify(m)
+		n.contain("Watch notify", m.Pid, func() { w.notify(m) })
 		return
 	}
 	q := w.proc
@@ -488,7 +497,7 @@ func (n *Node) Watch(target pid.Pid, notify func(DownMsg)) (pid.Ref, error) {
 		}
 		q.mu.Unlock()
 	}
-	notify(DownMsg{Ref: ref, Pid: target, Reason: deadReason})
+	n.contain("Watch notify", target, func() { notify(DownMsg{Ref: ref, Pid: target, Reason: deadReason}) })
 	return ref, nil
 }
 

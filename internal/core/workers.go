@@ -58,7 +58,7 @@ func (n *Node) schedule(p *Proc, reserved bool) {
 	if w != nil {
 		w.next <- p
 		if reserved {
-			n.goroutines.Done()
+			n.goroutineDone()
 		}
 		return
 	}
@@ -84,8 +84,13 @@ func (n *Node) handOff(from, p *Proc) bool {
 
 // work runs activations until it is not wanted as an idle worker.
 func (n *Node) work(p *Proc) {
-	defer n.goroutines.Done()
 	w := &worker{next: make(chan *Proc, 1)}
+	defer func() {
+		if p != nil { // runtime.Goexit ended the goroutine during p's activation
+			n.workerGoexited(w, p)
+		}
+		n.goroutineDone()
+	}()
 	for {
 		for p != nil {
 			p.worker.Store(w)
@@ -99,6 +104,18 @@ func (n *Node) work(p *Proc) {
 		if p = <-w.next; p == nil {
 			return
 		}
+	}
+}
+
+// workerGoexited ends p, whose code or callback called runtime.Goexit on
+// worker w, as the worker's goroutine unwinds: p exits with reason Goexit
+// and gives back its pool slot, and a process waiting in w's runnext slot
+// goes to another worker.
+func (n *Node) workerGoexited(w *worker, p *Proc) {
+	p.goexited()
+	p.worker.CompareAndSwap(w, nil)
+	if q := w.runnext.Swap(nil); q != nil {
+		n.schedule(q, false)
 	}
 }
 
@@ -120,7 +137,7 @@ func (n *Node) watch(w *worker) {
 // schedules it on another worker; it forgets workers with empty slots and
 // ends when none is left.
 func (n *Node) watchdog() {
-	defer n.goroutines.Done()
+	defer n.goroutineDone()
 	ws := &n.workers
 	var stolen []*Proc
 	for {
