@@ -150,6 +150,11 @@ func (s *server) start(ctx *genserver.Ctx, c *child) (ignored bool, err error) {
 	// missed, unless one of this package's start functions says it did.
 	if p.Node() != ctx.Self().Node() || s.note.serial.Load() != p.Serial() {
 		if err := link.Link(ctx.Process(), p); err != nil {
+			if errors.Is(err, process.ErrCallerExited) {
+				// The supervisor was killed while the start function ran:
+				// the child it cannot link to must not outlive it.
+				ctx.Node().Exit(p, process.Kill)
+			}
 			return false, err
 		}
 	}
@@ -367,7 +372,7 @@ func (s *server) terminateAll(ctx *genserver.Ctx) {
 	if s.dynamic {
 		var wg sync.WaitGroup
 		for _, c := range s.children {
-			p := s.detach(ctx, c)
+			p := s.detach(c)
 			if p.IsZero() {
 				continue
 			}
@@ -383,47 +388,64 @@ func (s *server) terminateAll(ctx *genserver.Ctx) {
 
 // terminate stops child c as its Shutdown says and waits until it is dead.
 func (s *server) terminate(ctx *genserver.Ctx, c *child) {
-	if p := s.detach(ctx, c); !p.IsZero() {
+	if p := s.detach(c); !p.IsZero() {
 		shutdown(ctx, p, c.spec.Shutdown)
 	}
 }
 
-// detach forgets c's process and unlinks it, so its exit is no longer news.
-func (s *server) detach(ctx *genserver.Ctx, c *child) pid.Pid {
+// detach forgets c's process, so its exit is no longer news: the Exit
+// message its death sends over the link finds no child and is dropped.
+// The link stays until the child is dead, so that a supervisor killed at
+// any point of a shutdown still takes its child with it: an unlink first,
+// as OTP does, leaves a child with no link when the supervisor dies
+// between the unlink and the exit signal.
+func (s *server) detach(c *child) pid.Pid {
 	p := c.pid
 	c.restarting = false
 	if p.IsZero() {
 		return p
 	}
 	s.forget(c)
-	link.Unlink(ctx.Process(), p)
 	return p
 }
 
 // shutdown stops the process p: an exit signal Shutdown and a wait of how
 // long (Infinity: for ever), then a kill; or a kill at once for BrutalKill.
+// A supervisor that dies meanwhile stops waiting: its death reaches p over
+// their link.
 func shutdown(ctx *genserver.Ctx, p pid.Pid, how Shutdown) {
 	down := make(chan error, 1)
-	if _, err := link.Watch(ctx.Node(), p, func(d link.Down) { down <- d.Reason }); err != nil {
+	ref, err := link.Watch(ctx.Node(), p, func(d link.Down) { down <- d.Reason })
+	if err != nil {
 		return
 	}
 	self := ctx.Process()
+	dead := self.Context().Done()
+	wait := func(timeout <-chan time.Time) bool {
+		select {
+		case <-down:
+			return true
+		case <-dead:
+			link.Unwatch(ctx.Node(), p, ref)
+			return true
+		case <-timeout:
+			return false
+		}
+	}
 	if how == BrutalKill {
 		self.Exit(p, process.Kill)
-		<-down
+		wait(nil)
 		return
 	}
 	self.Exit(p, process.Shutdown)
 	if how == Infinity {
-		<-down
+		wait(nil)
 		return
 	}
 	t := time.NewTimer(time.Duration(how))
 	defer t.Stop()
-	select {
-	case <-down:
-	case <-t.C:
+	if !wait(t.C) {
 		self.Exit(p, process.Kill)
-		<-down
+		wait(nil)
 	}
 }
