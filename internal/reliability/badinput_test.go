@@ -302,7 +302,7 @@ var badKinds = []struct {
 	{process.ErrNodeStopped, "ErrNodeStopped"}, {process.ErrNilFunc, "ErrNilFunc"}, {process.ErrCallerExited, "ErrCallerExited"},
 	{process.ErrNotReceiver, "ErrNotReceiver"}, {process.ErrInvalidBackend, "ErrInvalidBackend"},
 	{process.ErrBadInterval, "ErrBadInterval"}, {process.ErrMailboxFull, "ErrMailboxFull"},
-	{process.ErrBadMailboxLimit, "ErrBadMailboxLimit"},
+	{process.ErrBadMailboxLimit, "ErrBadMailboxLimit"}, {process.ErrNilContext, "ErrNilContext"},
 	{registry.ErrEmptyName, "ErrEmptyName"}, {registry.ErrNameTaken, "ErrNameTaken"}, {registry.ErrNotRegistered, "ErrNotRegistered"},
 	{registry.ErrAlreadyNamed, "ErrAlreadyNamed"}, {registry.ErrNotJoined, "ErrNotJoined"},
 	{registry.ErrKeyTaken, "ErrKeyTaken"}, {registry.ErrNotOwner, "ErrNotOwner"}, {registry.ErrNotUnique, "ErrNotUnique"},
@@ -1092,11 +1092,22 @@ func TestBadInput_EveryPublicFunction(t *testing.T) {
 		add("genserver."+name+".Cast", wantNoop("a cast that cannot be delivered is dropped"), func() error { return r.Cast(1) })
 		add("genserver."+name+".Stop", wantErr(c.reason), func() error { return chk(r.Stop(bg, nil)) })
 	}
-	add("genserver.At(a plain process).Call", wantErr(genserver.ErrTimeout), func() error {
-		ctx, cancel := context.WithTimeout(bg, 200*time.Millisecond)
-		defer cancel()
-		_, err := genserver.At[int, int, int](n, e.handler).Call(ctx, 1)
-		return callErr(genserver.ErrTimeout)(err)
+	add("genserver.At(a plain process).Call", wantErr(genserver.ErrWrongServer), func() error {
+		_, err := genserver.At[int, int, int](n, e.handler).Call(bg, 1)
+		return callErr(genserver.ErrWrongServer)(err)
+	})
+	add("genserver.At(a plain process).Cast", wantErr(genserver.ErrWrongServer), func() error {
+		return callErr(genserver.ErrWrongServer)(genserver.At[int, int, int](n, e.handler).Cast(1))
+	})
+	add("genserver.At(a plain process).Stop", wantErr(genserver.ErrWrongServer), func() error {
+		return callErr(genserver.ErrWrongServer)(genserver.At[int, int, int](n, e.handler).Stop(bg, nil))
+	})
+	add("genserver.At(a server of other types).Cast", wantErr(genserver.ErrWrongServer), func() error {
+		return callErr(genserver.ErrWrongServer)(genserver.At[int, int, string](n, e.gs.Pid()).Cast("x"))
+	})
+	add("genserver.At(a server of other types).Call", wantErr(genserver.ErrWrongServer), func() error {
+		_, err := genserver.At[string, int, int](n, e.gs.Pid()).Call(bg, "x")
+		return callErr(genserver.ErrWrongServer)(err)
 	})
 	add("genserver.Ref.Call(expired ctx)", either("the reply may come before the deadline is seen", genserver.ErrTimeout), func() error {
 		ctx, cancel := context.WithDeadline(bg, time.Now().Add(-time.Second))
@@ -1346,11 +1357,9 @@ func TestBadInput_EveryPublicFunction(t *testing.T) {
 		_, err := supervisor.At(n, e.gs.Pid()).CountChildren(ctx)
 		return callErr(genserver.ErrWrongServer)(err)
 	})
-	add("supervisor.At(a plain process).WhichChildren", wantErr(genserver.ErrTimeout), func() error {
-		ctx, cancel := short()
-		defer cancel()
-		_, err := supervisor.At(n, e.handler).WhichChildren(ctx)
-		return callErr(genserver.ErrTimeout)(err)
+	add("supervisor.At(a plain process).WhichChildren", wantErr(genserver.ErrWrongServer), func() error {
+		_, err := supervisor.At(n, e.handler).WhichChildren(bg)
+		return callErr(genserver.ErrWrongServer)(err)
 	})
 	add("supervisor.Ref.RestartChild(running)", wantErr(supervisor.ErrRunning), func() error { _, err := e.sup.RestartChild(bg, "w"); return err })
 	add("supervisor.Ref.DeleteChild(running)", wantErr(supervisor.ErrRunning), func() error { return e.sup.DeleteChild(bg, "w") })
@@ -1423,6 +1432,59 @@ func TestBadInput_EveryPublicFunction(t *testing.T) {
 		return badZero(supervisor.Strategy(9).String() != "" && supervisor.Restart(9).String() != "" &&
 			supervisor.ChildType(9).String() != "" && supervisor.ChildStatus(9).String() != "")
 	})
+
+	// ---- a nil context.Context, wherever one is taken: an error at once.
+	var nilCtx context.Context
+	nilCtxErr := wantErr(process.ErrNilContext)
+	add("Node.SendWait(nil ctx)", nilCtxErr, func() error { return n.SendWait(nilCtx, e.actor, 1) })
+	add("Node.Stop(nil ctx)", nilCtxErr, func() error { return n.Stop(nilCtx) })
+	add("Process.SendWait(nil ctx)", nilCtxErr, func() error {
+		return e.in(func(s *process.Process) error { return s.SendWait(nilCtx, e.actor, 1) })
+	})
+	add("Process.Receive(nil ctx)", nilCtxErr, func() error {
+		return e.in(func(s *process.Process) error { _, err := s.Receive(nilCtx); return err })
+	})
+	add("Process.ReceiveMatch(nil ctx)", nilCtxErr, func() error {
+		return e.in(func(s *process.Process) error { _, err := s.ReceiveMatch(nilCtx, badIsJob); return err })
+	})
+	add("genserver.Start(nil ctx)", nilCtxErr, func() error { _, err := genserver.Start(nilCtx, n, &badServer{}); return err })
+	add("genserver.StartLink(nil ctx)", nilCtxErr, func() error {
+		return e.in(func(s *process.Process) error { _, err := genserver.StartLink(nilCtx, s, &badServer{}); return err })
+	})
+	add("genserver.Ref.Call(nil ctx)", nilCtxErr, func() error { _, err := e.gs.Call(nilCtx, 1); return callErr(process.ErrNilContext)(err) })
+	add("genserver.Ref.Stop(nil ctx)", nilCtxErr, func() error { return callErr(process.ErrNilContext)(e.gs.Stop(nilCtx, nil)) })
+	add("supervisor.Start(nil ctx)", nilCtxErr, func() error { _, err := supervisor.Start(nilCtx, n, supervisor.Spec{}); return err })
+	add("supervisor.StartLink(nil ctx)", nilCtxErr, func() error {
+		return e.in(func(s *process.Process) error {
+			_, err := supervisor.StartLink(nilCtx, s, supervisor.Spec{})
+			return err
+		})
+	})
+	add("supervisor.StartDynamic(nil ctx)", nilCtxErr, func() error {
+		_, err := supervisor.StartDynamic(nilCtx, n, supervisor.DynamicSpec[int]{Start: dstart})
+		return err
+	})
+	add("supervisor.StartDynamicLink(nil ctx)", nilCtxErr, func() error {
+		return e.in(func(s *process.Process) error {
+			_, err := supervisor.StartDynamicLink(nilCtx, s, supervisor.DynamicSpec[int]{Start: dstart})
+			return err
+		})
+	})
+	add("supervisor.Ref.Stop(nil ctx)", nilCtxErr, func() error { return e.sup.Stop(nilCtx) })
+	add("supervisor.Ref.StartChild(nil ctx)", nilCtxErr, func() error {
+		_, err := e.sup.StartChild(nilCtx, supervisor.ChildSpec{ID: "x", Start: okStart})
+		return err
+	})
+	add("supervisor.Ref.TerminateChild(nil ctx)", nilCtxErr, func() error { return e.sup.TerminateChild(nilCtx, "w") })
+	add("supervisor.Ref.RestartChild(nil ctx)", nilCtxErr, func() error { _, err := e.sup.RestartChild(nilCtx, "w"); return err })
+	add("supervisor.Ref.DeleteChild(nil ctx)", nilCtxErr, func() error { return e.sup.DeleteChild(nilCtx, "w") })
+	add("supervisor.Ref.WhichChildren(nil ctx)", nilCtxErr, func() error { _, err := e.sup.WhichChildren(nilCtx); return err })
+	add("supervisor.Ref.CountChildren(nil ctx)", nilCtxErr, func() error { _, err := e.sup.CountChildren(nilCtx); return err })
+	add("supervisor.Dynamic.Stop(nil ctx)", nilCtxErr, func() error { return e.dyn.Stop(nilCtx) })
+	add("supervisor.Dynamic.StartChild(nil ctx)", nilCtxErr, func() error { _, err := e.dyn.StartChild(nilCtx, 1); return err })
+	add("supervisor.Dynamic.TerminateChild(nil ctx)", nilCtxErr, func() error { return e.dyn.TerminateChild(nilCtx, e.actor) })
+	add("supervisor.Dynamic.WhichChildren(nil ctx)", nilCtxErr, func() error { _, err := e.dyn.WhichChildren(nilCtx); return err })
+	add("supervisor.Dynamic.CountChildren(nil ctx)", nilCtxErr, func() error { _, err := e.dyn.CountChildren(nilCtx); return err })
 
 	// Run every case with a recover and a deadline.
 	type outcome struct {
