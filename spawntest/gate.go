@@ -2,8 +2,11 @@ package spawntest
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
+
+	"github.com/spawned-go/spawned/process"
 )
 
 // Gate holds code under test at a point until the test opens it: a server's
@@ -29,8 +32,12 @@ func NewGate(t testing.TB) *Gate {
 // Wait is for the code under test: it marks the gate reached and blocks
 // until the gate is open (nil) or ctx is done (ctx's error). Pass the
 // process's context (process.Process.Context, genserver.Ctx.Context) so that
-// a killed process does not stay blocked.
+// a killed process does not stay blocked. A nil ctx fails at once with
+// process.ErrNilContext.
 func (g *Gate) Wait(ctx context.Context) error {
+	if ctx == nil {
+		return fmt.Errorf("spawntest: gate wait: %w", process.ErrNilContext)
+	}
 	g.reachedOnce.Do(func() { close(g.reached) })
 	select {
 	case <-g.open:
