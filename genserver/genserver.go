@@ -127,6 +127,7 @@ func WithBackend(b process.Backend) Option { return func(o *options) { o.backend
 // WithOnExit calls fn once with the server's exit reason when it exits
 // (see process.OnExit): a watch that exists from the server's first moment,
 // so even a server that stops at once cannot be missed. fn must not block.
+// A panic in fn is contained and logged.
 func WithOnExit(fn func(reason error)) Option { return func(o *options) { o.onExit = fn } }
 
 // WithMailboxLimit bounds the server's mailbox (see

@@ -110,7 +110,9 @@ func DemonitorFlush(self_ *process.Process, ref pid.Ref) bool {
 // Watch is a monitor for code that is not a process (any goroutine): notify
 // is called once with the Down when target exits, from the goroutine that
 // ends it, unless Unwatch runs first. If target is already dead, notify is
-// called before Watch returns. notify must be quick and must not block.
+// called before Watch returns. notify must be quick and must not block. A
+// panic in notify is contained and logged: it reaches neither the runtime
+// nor whoever ended target, and the other watchers are still told.
 func Watch(node *process.Node, target pid.Pid, notify func(Down)) (pid.Ref, error) {
 	if node == nil {
 		return pid.Ref{}, process.ErrNilNode

@@ -224,7 +224,10 @@ func (n *Node) BlockingPool() (bound, inUse int) {
 // Stop may be called from a process of the node, or from an OnExit or watch
 // callback: it cannot wait for the goroutine it runs on, so it then returns
 // once every other goroutine of the node has returned (the calling code,
-// now a killed process's, goes on until it returns).
+// now a killed process's, goes on until it returns). Stop tells such a
+// caller by its stack, which shows a goroutine of the runtime but not of
+// which node: called from a process of another node, it returns when at
+// most one goroutine of this node is still finishing.
 func (n *Node) Stop(ctx context.Context) error {
 	if n == nil {
 		return ErrNilNode

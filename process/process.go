@@ -104,7 +104,8 @@ func WithLink(parent *Process) SpawnOption {
 // code that is not a process (see link.Watch). fn must be quick and must not
 // block. A panic in fn is contained and logged: it reaches neither the
 // runtime nor whoever ended the process, and the links and monitors are
-// still told.
+// still told. fn must not call runtime.Goexit (t.FailNow, require): it runs
+// on the goroutine that tells the links and monitors, which would end.
 func OnExit(fn func(reason error)) SpawnOption { return func(s *core.Spec) { s.OnExit = fn } }
 
 // Undeliverable may be implemented by a message that must learn when no

@@ -159,7 +159,9 @@ func (n *Node) Stats() Stats {
 //
 // Stop called from a goroutine of the runtime (a process's code, or an
 // OnExit, Exited or Watch callback run on one) cannot wait for its own
-// goroutine: it returns once at most that one goroutine is left.
+// goroutine: it returns once at most that one goroutine is left. The stack
+// shows a goroutine of the runtime, not of which node: from another node's
+// goroutine, Stop may return while one of this node's is still finishing.
 func (n *Node) Stop(ctx context.Context) error {
 	if ctx == nil {
 		return fmt.Errorf("node stop: %w", ErrNilContext)
