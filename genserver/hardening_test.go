@@ -87,8 +87,9 @@ func hdStart(t testing.TB, n *process.Node, b process.Backend, s *hdServer, opts
 // From before HandleCall returned NoReply used to be kept for the server's
 // life (50,000 such calls left 54 MB live). An answered call holds nothing
 // now, whichever of the reply and the return comes first.
+//
+// Not parallel: the heap it measures is then its own.
 func TestHardening02_ReplyBeforeNoReplyHoldsNothing(t *testing.T) {
-	t.Parallel()
 	const calls = 50_000
 	const payload = 1 << 10 // each call carries 1 KiB, which a kept call keeps
 	n := testkit.Node(t)
@@ -100,6 +101,7 @@ func TestHardening02_ReplyBeforeNoReplyHoldsNothing(t *testing.T) {
 	}})
 	heap := func() uint64 {
 		runtime.GC()
+		runtime.GC() // and what sync.Pools kept through the first
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
 		return m.HeapAlloc
@@ -112,7 +114,8 @@ func TestHardening02_ReplyBeforeNoReplyHoldsNothing(t *testing.T) {
 		}
 	}
 	after := heap()
-	const bound = 8 << 20 // 50,000 kept calls hold more than 50 MiB
+	const bound = 16 << 20 // 50,000 kept calls hold more than 50 MiB
+	t.Logf("heap %d KiB before, %d KiB after %d answered calls", before>>10, after>>10, calls)
 	if after > before && after-before > bound {
 		t.Errorf("heap grew by %d MiB over %d answered calls; want less than %d MiB", (after-before)>>20, calls, bound>>20)
 	}

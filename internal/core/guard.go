@@ -18,11 +18,17 @@ import (
 func (n *Node) contain(what string, about pid.Pid, f func()) {
 	defer func() {
 		if v := recover(); v != nil {
-			n.logError("callback panicked", zap.String("callback", what), zap.Stringer("pid", about),
-				zap.Any("panic", v), zap.ByteString("stack", debug.Stack()))
+			n.callbackPanicked(what, about, v)
 		}
 	}()
 	f()
+}
+
+// callbackPanicked logs the panic v of the callback what, recovered from
+// the goroutine that ran it.
+func (n *Node) callbackPanicked(what string, about pid.Pid, v any) {
+	n.logError("callback panicked", zap.String("callback", what), zap.Stringer("pid", about),
+		zap.Any("panic", v), zap.ByteString("stack", debug.Stack()))
 }
 
 // logError logs through the node's logger. A logger, or a hook of it, that

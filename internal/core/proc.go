@@ -465,24 +465,26 @@ func (p *Proc) goexited() {
 	p.exit(Goexit)
 }
 
+// ended runs as the goroutine of a Func or Thread process ends. Code still
+// marked running (between enter and leave) did not return: runtime.Goexit
+// ended the goroutine inside it.
+func (p *Proc) ended() {
+	if p.running.Load() != runIdle {
+		p.goexited()
+	}
+	p.node.goroutineDone()
+}
+
 func (p *Proc) runFunc() {
-	ended := false // false in the deferred call: runtime.Goexit ended the goroutine
-	defer func() {
-		if !ended {
-			p.goexited()
-		}
-		p.node.goroutineDone()
-	}()
+	defer p.ended()
 	if p.backend == Thread {
 		runtime.LockOSThread() // never unlocked: the thread ends with the process
 	}
 	if p.backend == Blocking && !p.acquireSlot() {
-		ended = true
 		return
 	}
 	if p.dead.Load() { // killed before it ran: none of its code runs
 		p.releaseSlot()
-		ended = true
 		return
 	}
 	p.enter()
@@ -491,7 +493,6 @@ func (p *Proc) runFunc() {
 	p.leave()
 	p.releaseSlot()
 	p.exit(orNormal(reason))
-	ended = true
 }
 
 // acquireSlot takes a Blocking pool slot for p's code, giving up if the
@@ -605,22 +606,14 @@ func (p *Proc) linger(handledBefore uint64) bool {
 
 // runThread runs a handler process on one locked OS thread for its whole life.
 func (p *Proc) runThread() {
-	ended := false // false in the deferred call: runtime.Goexit ended the goroutine
-	defer func() {
-		if !ended {
-			p.goexited()
-		}
-		p.node.goroutineDone()
-	}()
+	defer p.ended()
 	runtime.LockOSThread() // never unlocked: the thread ends with the process
 	if !p.inited && !p.runInit() {
-		ended = true
 		return
 	}
 	for {
 		alive, drained := p.handleBatch()
 		if !alive {
-			ended = true
 			return
 		}
 		if drained && !p.mbox.settle() {

@@ -39,8 +39,11 @@ type death struct {
 	monOut map[pid.Ref]pid.Pid
 	timers map[pid.Ref]*timer
 	onExit func(reason error)
-	exiter Exiter // the handler's Exited, when there is no onExit
 }
+
+// ignoreExit is the exit callback of a process whose spawn failed: it
+// never ran, so neither its OnExit nor its handler's Exited runs.
+func ignoreExit(error) {}
 
 // dieLocked marks p dead with reason. The name, group memberships and ties
 // go first, so that nobody who sees p dead still finds its name. Caller holds
@@ -82,8 +85,8 @@ func (p *Proc) dieLocked(reason error) *death {
 			c.ctx.cancel(reason)
 		}
 	}
-	if e, ok := p.handler.(Exiter); ok && d.onExit == nil && !p.discarded {
-		d.exiter = e
+	if p.discarded {
+		d.onExit = ignoreExit
 	}
 	if p.wake != nil {
 		select {
@@ -138,12 +141,10 @@ func (n *Node) propagate(d *death) {
 		for _, msg := range dropped {
 			n.undeliverable(msg, d.reason)
 		}
-		// The exit callbacks are code outside the runtime: a panic in one
-		// is contained, and every other notification still happens.
 		if d.onExit != nil {
-			n.contain("OnExit", p.Pid(), func() { d.onExit(d.reason) })
-		} else if d.exiter != nil {
-			n.contain("Exited", p.Pid(), func() { d.exiter.Exited(p, d.reason) })
+			n.exitCallback(d)
+		} else if e, ok := p.handler.(Exiter); ok {
+			n.handlerExited(e, d)
 		}
 		for other := range d.links.all() {
 			q := n.table.get(other.Serial())
@@ -178,6 +179,31 @@ func (n *Node) propagate(d *death) {
 	for _, down := range downs {
 		down()
 	}
+}
+
+// exitCallback runs d's OnExit. It is code outside the runtime: a panic in
+// it is contained and logged, and every other notification still happens.
+// It is a function of its own, as handlerExited is, so that propagate's
+// frame stays small: a dying goroutine runs propagate near the bottom of
+// a stack that has just started.
+func (n *Node) exitCallback(d *death) {
+	defer func() {
+		if v := recover(); v != nil {
+			n.callbackPanicked("OnExit", d.p.Pid(), v)
+		}
+	}()
+	d.onExit(d.reason)
+}
+
+// handlerExited runs the handler's Exited, containing a panic as
+// exitCallback does.
+func (n *Node) handlerExited(e Exiter, d *death) {
+	defer func() {
+		if v := recover(); v != nil {
+			n.callbackPanicked("Exited", d.p.Pid(), v)
+		}
+	}()
+	e.Exited(d.p, d.reason)
 }
 
 // linkSignal is the first phase of a link's exit signal: a process that
