@@ -14,14 +14,10 @@ func (n *Node) Local(p pid.Pid) (q *Proc, local bool) {
 	return n.table.get(p.Serial()), true
 }
 
-// Handler returns the process's Handler, or nil for a process started from
-// a Func.
-func (p *Proc) Handler() Handler {
-	if _, ok := p.handler.(funcHandler); ok {
-		return nil
-	}
-	return p.handler
-}
+// Handler returns the handler the runtime runs the process with:
+// Spec.Handler, or for a process started from a Func one of core's own,
+// which no type assertion outside core matches.
+func (p *Proc) Handler() Handler { return p.handler }
 
 // Post queues msg for p as Node.Send does, for a sender that found p with
 // Local: a full bounded mailbox refuses it with ErrMailboxFull.
