@@ -339,22 +339,6 @@ func (r Ref[Req, Rep, Msg]) failOp(op string, server pid.Pid, reason error) erro
 	return &CallError{Op: op, Server: server, Name: r.name, Reason: reason}
 }
 
-// check looks up a target of this node before op sends to it: q is nil
-// when target is another node's or the node is stopped (send the usual
-// way, which has the error) or, with a nil error, when target is dead. A
-// live process that is not a server of the Ref's types fails with
-// ErrWrongServer at once.
-func (r Ref[Req, Rep, Msg]) check(op string, target pid.Pid) (q *core.Proc, local bool, err error) {
-	q, local = (*core.Node)(r.node).Local(target)
-	if q == nil {
-		return nil, local, nil
-	}
-	if _, ok := q.Handler().(*server[Req, Rep, Msg]); !ok {
-		return nil, true, r.failOp(op, target, r.wrongServer(target, q))
-	}
-	return q, true, nil
-}
-
 // wrongServer says what the Ref expected and what target, the process q,
 // runs instead.
 func (r Ref[Req, Rep, Msg]) wrongServer(target pid.Pid, q *core.Proc) error {
@@ -394,11 +378,13 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 		}
 		return zero, r.fail(target, ctxError(ctx))
 	}
-	q, local, err := r.check(OpCall, target)
-	switch {
-	case err != nil:
-		return zero, err
-	case local && q == nil:
+	// A process of this node is looked at first: one type assertion.
+	q, local := (*core.Node)(r.node).Local(target)
+	if q != nil {
+		if _, ok := q.Handler().(*server[Req, Rep, Msg]); !ok {
+			return zero, r.fail(target, r.wrongServer(target, q))
+		}
+	} else if local {
 		return zero, r.fail(target, process.NoProc)
 	}
 	c := &call[Req, Rep]{req: req}
@@ -459,7 +445,7 @@ func (r Ref[Req, Rep, Msg]) answer(server pid.Pid, res result[Rep]) (Rep, error)
 	return res.rep, res.err
 }
 
-// send queues a call for target, q when check found it on this node,
+// send queues a call for target, q when Call found it on this node,
 // waiting for room in a full bounded mailbox within ctx's deadline or
 // DefaultCallTimeout.
 func (r Ref[Req, Rep, Msg]) send(ctx context.Context, q *core.Proc, target pid.Pid, msg any) error {
@@ -504,16 +490,15 @@ func (r Ref[Req, Rep, Msg]) Cast(msg Msg) error {
 		}
 		return nil // no such name: dropped
 	}
-	q, local, err := r.check(OpCast, target)
-	switch {
-	case err != nil:
-		return err
-	case q != nil:
-		err = q.Post(cast[Msg]{msg: msg})
-	case local:
+	// A process of this node is looked at first: one type assertion.
+	if q, local := (*core.Node)(r.node).Local(target); !local {
+		err = r.node.Send(target, cast[Msg]{msg: msg}) // another node's, or a stopped one
+	} else if q == nil {
 		return nil // a dead server: dropped
-	default:
-		err = r.node.Send(target, cast[Msg]{msg: msg})
+	} else if _, ok := q.Handler().(*server[Req, Rep, Msg]); ok {
+		err = q.Post(cast[Msg]{msg: msg})
+	} else {
+		return r.failOp(OpCast, target, r.wrongServer(target, q))
 	}
 	if err != nil && errors.Is(err, process.ErrMailboxFull) {
 		return err

@@ -291,7 +291,7 @@ func (n *Node) Send(p pid.Pid, msg any) error {
 		n.undeliverable(msg, NoProc)
 		return nil
 	}
-	return q.send(msg, nil)
+	return q.Post(msg)
 }
 
 // SendWait is Send that waits for room in a full bounded mailbox until ctx
@@ -309,7 +309,7 @@ func (n *Node) SendWait(ctx context.Context, p pid.Pid, msg any) error {
 			n.undeliverable(msg, NoProc)
 			return nil
 		}
-		err := q.send(msg, nil)
+		err := q.Post(msg)
 		if !errors.Is(err, ErrMailboxFull) {
 			return err
 		}

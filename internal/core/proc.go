@@ -712,9 +712,9 @@ func (p *Proc) deliver(msg any) {
 	p.wakeUp(nil)
 }
 
-// send queues a message sent by code, from a process or (from == nil) from
-// any goroutine: a bounded mailbox that is full refuses it with
-// ErrMailboxFull.
+// send queues a message sent by code of the process from: a bounded mailbox
+// that is full refuses it with ErrMailboxFull. Post is the same for a
+// sender that is not a process.
 func (p *Proc) send(msg any, from *Proc) error {
 	switch p.mbox.push(msg, true) {
 	case refused:

@@ -1,6 +1,10 @@
 package core
 
-import "github.com/spawned-go/spawned/pid"
+import (
+	"fmt"
+
+	"github.com/spawned-go/spawned/pid"
+)
 
 // Local returns the process p names on this node, for a sender that looks
 // at the receiving process (its handler) before it sends. local is false
@@ -19,9 +23,21 @@ func (n *Node) Local(p pid.Pid) (q *Proc, local bool) {
 // which no type assertion outside core matches.
 func (p *Proc) Handler() Handler { return p.handler }
 
-// Post queues msg for p as Node.Send does, for a sender that found p with
-// Local: a full bounded mailbox refuses it with ErrMailboxFull.
-func (p *Proc) Post(msg any) error { return p.send(msg, nil) }
+// Post queues msg for p from a goroutine that is not a process: what
+// Node.Send does once it has found p, for a sender that found p with Local
+// (a GenServer's call or cast). A full bounded mailbox refuses it with
+// ErrMailboxFull.
+func (p *Proc) Post(msg any) error {
+	switch p.mbox.push(msg, true) {
+	case refused:
+		p.node.undeliverable(msg, NoProc)
+	case full:
+		return fmt.Errorf("send to %s: %w", p.Pid(), ErrMailboxFull)
+	default:
+		p.wakeUp(nil)
+	}
+	return nil
+}
 
 // Deliver queues msg for p past its mailbox's bound, as the runtime's own
 // signals are: for requests the runtime makes of a process (stopping a
