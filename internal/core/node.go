@@ -39,6 +39,7 @@ type Node struct {
 	table  table
 	names  nameTable
 	logger atomic.Pointer[zap.Logger]
+	remote atomic.Pointer[remoteState] // nil: no other node is reachable
 
 	groupsMu sync.Mutex
 	groups   map[string][]pid.Pid
@@ -227,6 +228,9 @@ func (n *Node) accepts(p *pid.Pid) bool {
 // ErrMailboxFull.
 func (n *Node) Send(p pid.Pid, msg any) error {
 	if !n.accepts(&p) {
+		if rs := n.route(p); rs != nil {
+			return n.sendRemote(rs, nil, Target{Pid: p}, msg)
+		}
 		return n.check(p)
 	}
 	q := n.table.get(p.Serial())
@@ -240,6 +244,9 @@ func (n *Node) Send(p pid.Pid, msg any) error {
 // SendWait is Send that waits for room in a full bounded mailbox until ctx
 // is done.
 func (n *Node) SendWait(ctx context.Context, p pid.Pid, msg any) error {
+	if rs := n.route(p); rs != nil {
+		return n.sendRemote(rs, nil, Target{Pid: p}, msg)
+	}
 	if err := n.check(p); err != nil {
 		return err
 	}
@@ -262,7 +269,7 @@ func (n *Node) SendWait(ctx context.Context, p pid.Pid, msg any) error {
 // Exit sends an exit signal with reason to p from a goroutine that is not a
 // process: the zero Pid is the sender. See Proc.Exit.
 func (n *Node) Exit(p pid.Pid, reason error) error {
-	if err := n.check(p); err != nil {
+	if err := n.check(p); err != nil && n.route(p) == nil {
 		return err
 	}
 	n.exitSignal(pid.Pid{}, p, orNormal(reason))

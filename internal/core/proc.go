@@ -150,8 +150,9 @@ type Proc struct {
 
 	// mu guards trap, reason, links and what cold points to (trap comes
 	// first only to share a word with the flags above).
-	trap bool
-	mu   sync.Mutex
+	trap   bool
+	remote bool // it has held links or monitors involving other nodes
+	mu     sync.Mutex
 
 	// The next two lines: the mailbox, its senders' side on one, its
 	// consumer's side on the other.
@@ -180,7 +181,7 @@ type procCold struct {
 	onExit func(reason error)  // Spec.OnExit; set before the process runs
 	ctx    *procContext        // made on first use
 	monIn  map[pid.Ref]watcher // monitors on this process
-	monOut map[pid.Ref]pid.Pid // monitors this process holds
+	monOut map[pid.Ref]monTarget // monitors this process holds
 	name   string
 	groups map[string]int
 	timers map[pid.Ref]*timer
@@ -311,7 +312,7 @@ func (p *Proc) attachParent(parent *Proc, link, monitor bool) (pid.Ref, error) {
 		addLink(parent, p)
 	}
 	if monitor {
-		addMonitor(parent, p, ref)
+		addMonitor(parent, p, ref, "")
 	}
 	return ref, nil
 }
@@ -697,6 +698,9 @@ func (p *Proc) wakeUp(from *Proc) {
 // that is full refuses the message with ErrMailboxFull.
 func (p *Proc) Send(to pid.Pid, msg any) error {
 	if !p.node.accepts(&to) {
+		if rs := p.node.route(to); rs != nil {
+			return p.node.sendRemote(rs, p, Target{Pid: to}, msg)
+		}
 		return p.node.check(to)
 	}
 	return p.sendOnce(to, msg)
@@ -724,6 +728,9 @@ func (p *Proc) sendOnce(to pid.Pid, msg any) (err error) {
 // SendWait is Send that waits for room in a full bounded mailbox, until
 // ctx is done (its error) or p exits (ErrCallerExited).
 func (p *Proc) SendWait(ctx context.Context, to pid.Pid, msg any) error {
+	if rs := p.node.route(to); rs != nil {
+		return p.node.sendRemote(rs, p, Target{Pid: to}, msg)
+	}
 	if err := p.node.check(to); err != nil {
 		return err
 	}
