@@ -178,9 +178,9 @@ type Proc struct {
 // exit callback stays small. A process gets one the first time it needs
 // one of these fields and keeps it; p.mu guards it and its fields.
 type procCold struct {
-	onExit func(reason error)  // Spec.OnExit; set before the process runs
-	ctx    *procContext        // made on first use
-	monIn  map[pid.Ref]watcher // monitors on this process
+	onExit func(reason error)    // Spec.OnExit; set before the process runs
+	ctx    *procContext          // made on first use
+	monIn  map[pid.Ref]watcher   // monitors on this process
 	monOut map[pid.Ref]monTarget // monitors this process holds
 	name   string
 	groups map[string]int
