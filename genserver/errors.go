@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/spawned-go/spawned/internal/core"
 	"github.com/spawned-go/spawned/pid"
 )
 
@@ -28,7 +29,7 @@ var (
 	ErrZeroRef = errors.New("genserver: zero Ref")
 	// ErrWrongServer: the call reached a server whose request or reply type
 	// is not the Ref's (a Ref made with At or Named for the wrong server).
-	ErrWrongServer = errors.New("genserver: call for a server of another type")
+	ErrWrongServer = core.ErrWrongServer
 )
 
 // CallError is how a call fails when the server does not answer it: it

@@ -255,19 +255,31 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 	return zero, &StartError{Reason: failure}
 }
 
-// Ref is a typed handle on a server, by Pid or by registered name. Copy it
-// freely; the zero Ref names no server.
+// Ref is a typed handle on a server, by Pid or by registered name, on this
+// node or another one. Copy it freely; the zero Ref names no server.
 type Ref[Req, Rep, Msg any] struct {
 	node *process.Node
 	pid  pid.Pid
 	name string
 	via  Registrar
+	at   pid.NodeID // the node a name is registered on, when it is another node
 }
 
 // Named returns a Ref that finds the server registered as name on node at
 // every use, so it follows the name across restarts by a supervisor.
 func Named[Req, Rep, Msg any](node *process.Node, name string) Ref[Req, Rep, Msg] {
 	return Ref[Req, Rep, Msg]{node: node, name: name}
+}
+
+// NamedOn returns a Ref to the server registered as name on the node at
+// (Erlang's {Name, Node}), reached from node: the name is looked up on at
+// by every call, cast and stop. A zero or local at is Named.
+func NamedOn[Req, Rep, Msg any](node *process.Node, at pid.NodeID, name string) Ref[Req, Rep, Msg] {
+	r := Ref[Req, Rep, Msg]{node: node, name: name}
+	if node != nil && at != node.ID() {
+		r.at = at
+	}
+	return r
 }
 
 // At returns a Ref to the server running as p on node, for a Pid learned
@@ -311,6 +323,9 @@ func (r *Ref[Req, Rep, Msg]) lookup() (pid.Pid, error) {
 	if r.node == nil || r.name == "" {
 		return pid.Pid{}, ErrZeroRef
 	}
+	if !r.at.IsZero() {
+		return pid.Pid{}, errRemoteName
+	}
 	var p pid.Pid
 	var ok bool
 	if r.via != nil {
@@ -339,7 +354,13 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 	var zero Rep
 	target, err := r.resolve()
 	if err != nil {
+		if err == errRemoteName {
+			return r.callRemote(ctx, core.Target{Node: r.at, Name: r.name}, req)
+		}
 		return zero, err
+	}
+	if target.Node() != r.node.ID() {
+		return r.callRemote(ctx, core.Target{Pid: target}, req)
 	}
 	if callingSelf(ctx, target) {
 		return zero, r.fail(target, ErrCallingSelf)
@@ -439,10 +460,16 @@ var timers = sync.Pool{New: func() any {
 func (r Ref[Req, Rep, Msg]) Cast(msg Msg) error {
 	target, err := r.resolve()
 	if err != nil {
+		if err == errRemoteName {
+			return r.core().SendTo(core.Target{Node: r.at, Name: r.name}, core.CastMsg{Msg: msg})
+		}
 		if errors.Is(err, ErrZeroRef) {
 			return err
 		}
 		return nil // no such name: dropped
+	}
+	if target.Node() != r.node.ID() {
+		return r.core().SendTo(core.Target{Pid: target}, core.CastMsg{Msg: msg})
 	}
 	if err := r.node.Send(target, cast[Msg]{msg: msg}); err != nil && errors.Is(err, process.ErrMailboxFull) {
 		return err
@@ -459,19 +486,26 @@ func (r Ref[Req, Rep, Msg]) Stop(ctx context.Context, reason error) error {
 	if reason == nil {
 		reason = process.Normal
 	}
+	var to core.Target
 	target, err := r.resolve()
-	if err != nil {
+	switch {
+	case err == errRemoteName:
+		to = core.Target{Node: r.at, Name: r.name}
+	case err != nil:
 		return err
+	default:
+		to = core.Target{Pid: target}
 	}
 	if callingSelf(ctx, target) {
 		return r.fail(target, ErrCallingSelf)
 	}
+	n := r.core()
 	exited := make(chan error, 1)
-	ref, err := link.Watch(r.node, target, func(d link.Down) { exited <- d.Reason })
+	ref, err := n.WatchTarget(to, func(d core.DownMsg) { exited <- d.Reason })
 	if err != nil {
 		return r.fail(target, err)
 	}
-	r.node.Send(target, stop{reason: reason})
+	n.SendSystem(to, core.StopMsg{Reason: reason})
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()
 	select {
@@ -485,9 +519,58 @@ func (r Ref[Req, Rep, Msg]) Stop(ctx context.Context, reason error) error {
 			return r.fail(target, got)
 		}
 	case <-ctx.Done():
-		link.Unwatch(r.node, target, ref)
+		n.Unwatch(target, ref)
 		return r.fail(target, ctxError(ctx))
 	}
+}
+
+// errRemoteName is what lookup reports for a Ref by name on another node:
+// the name is looked up there.
+var errRemoteName = errors.New("genserver: a name on another node")
+
+// core returns the node of the Ref as the runtime's own.
+func (r Ref[Req, Rep, Msg]) core() *core.Node { return (*core.Node)(r.node) }
+
+// callRemote is Call for a server of another node. The answer comes back
+// through c: the reply, the server's exit reason, NoProc for a process or
+// name that is not there, or NoConnection when the node is lost, at once
+// whatever the timeout.
+func (r Ref[Req, Rep, Msg]) callRemote(ctx context.Context, to core.Target, req Req) (Rep, error) {
+	var zero Rep
+	if ctx.Err() != nil {
+		return zero, r.fail(to.Pid, ctxError(ctx))
+	}
+	c := &call[Req, Rep]{req: req}
+	c.done = doneChans.Get().(chan struct{})
+	from, _ := ctx.Value(serverKey{}).(pid.Pid)
+	n := r.core()
+	ref, err := n.CallRemote(from, to, req, c)
+	if err != nil {
+		doneChans.Put(c.done)
+		return zero, r.fail(to.Pid, err)
+	}
+	var timeout <-chan time.Time
+	if _, ok := ctx.Deadline(); !ok {
+		t := timers.Get().(*time.Timer)
+		t.Reset(DefaultCallTimeout)
+		defer func() { t.Stop(); timers.Put(t) }()
+		timeout = t.C
+	}
+	select {
+	case <-c.done:
+		return r.answered(to.Pid, c)
+	case <-ctx.Done():
+		err = ctxError(ctx)
+	case <-timeout:
+		err = ErrTimeout
+	}
+	if !c.abandon() {
+		<-c.done
+		return r.answered(to.Pid, c)
+	}
+	n.ForgetCall(ref)
+	doneChans.Put(c.done)
+	return zero, r.fail(to.Pid, err)
 }
 
 // callingSelf reports whether ctx is a server's own callback context and

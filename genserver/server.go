@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,7 @@ type answer[Rep any] struct {
 	settled atomic.Bool
 	done    chan struct{}
 	res     result[Rep]
+	remote  core.RemoteAnswer // a call from another node: the answer goes back through it
 }
 
 // settle delivers res unless the call was already settled, and reports
@@ -44,6 +46,14 @@ type answer[Rep any] struct {
 func (a *answer[Rep]) settle(res result[Rep]) bool {
 	if a.settled.Swap(true) {
 		return false
+	}
+	if a.remote != nil {
+		if res.reason != nil {
+			a.remote.Undelivered(res.reason)
+		} else {
+			a.remote.Reply(res.rep, res.err)
+		}
+		return true
 	}
 	a.res = res
 	a.done <- struct{}{}
@@ -72,9 +82,32 @@ type anyCall interface {
 
 func (*call[Req, Rep]) isCall() {}
 
+// Reply settles a call made to a server of another node with its answer;
+// a reply of another type than Rep fails the call with ErrWrongServer.
+func (c *call[Req, Rep]) Reply(rep any, err error) {
+	v, ok := typed[Rep](rep)
+	if !ok {
+		c.settle(result[Rep]{reason: fmt.Errorf("%w: the reply is a %T, not a %s", ErrWrongServer, rep, typeName[Rep]())})
+		return
+	}
+	c.settle(result[Rep]{rep: v, err: err})
+}
+
+// typed returns v as a T; a nil v is the zero T when T can be nil.
+func typed[T any](v any) (T, bool) {
+	t, ok := v.(T)
+	if !ok && v == nil {
+		var zero T
+		return zero, any(zero) == nil
+	}
+	return t, ok
+}
+
+// typeName names T for error messages.
+func typeName[T any]() string { return reflect.TypeFor[T]().String() }
+
 type cast[Msg any] struct{ msg Msg }
 
-type stop struct{ reason error }
 
 // Ctx is a server's view of itself during a callback: its process, its
 // context, and the means to stop or set timers. It is valid only inside the
@@ -446,8 +479,16 @@ func (s *server[Req, Rep, Msg]) HandleMessage(cp *core.Proc, msg any) error {
 		s.handleCall(p, m)
 	case cast[Msg]:
 		s.impl.HandleCast(&s.ctx, m.msg)
-	case stop:
-		s.ctx.Stop(m.reason)
+	case *core.IncomingCall:
+		req, _ := typed[Req](m.Req) // AcceptRemote checked it
+		c := &call[Req, Rep]{req: req}
+		c.remote = m.Answer
+		s.handleCall(p, c)
+	case core.CastMsg:
+		msg, _ := typed[Msg](m.Msg)
+		s.impl.HandleCast(&s.ctx, msg)
+	case core.StopMsg:
+		s.ctx.Stop(m.Reason)
 	case link.Exit:
 		if m.From == s.ctx.Parent() {
 			// The parent exited, or for a server started by Start, the
@@ -492,6 +533,22 @@ func (s *server[Req, Rep, Msg]) info(msg any) {
 	s.ctx.Logger().Warn("genserver: unexpected message dropped",
 		zap.Stringer("pid", s.ctx.Self()), zap.String("name", s.ctx.p.Name()),
 		zap.String("message", fmt.Sprintf("%T", msg)))
+}
+
+// AcceptRemote says whether a call or cast from another node has the
+// types this server takes.
+func (s *server[Req, Rep, Msg]) AcceptRemote(msg any) error {
+	switch m := msg.(type) {
+	case *core.IncomingCall:
+		if _, ok := typed[Req](m.Req); !ok {
+			return fmt.Errorf("%w: the request is a %T, the server takes %s", ErrWrongServer, m.Req, typeName[Req]())
+		}
+	case core.CastMsg:
+		if _, ok := typed[Msg](m.Msg); !ok {
+			return fmt.Errorf("%w: the cast is a %T, the server takes %s", ErrWrongServer, m.Msg, typeName[Msg]())
+		}
+	}
+	return nil
 }
 
 // terminate runs Terminate, reports an abnormal exit, and returns the reason

@@ -85,6 +85,41 @@ func Monitor(self_ *process.Process, target pid.Pid) (pid.Ref, error) {
 	return p.Monitor(target)
 }
 
+// MonitorName makes self monitor the process registered as name on self's
+// node (MON-10). The monitor binds to the process holding the name now:
+// its Down carries that Pid, the name and the node. When no process holds
+// the name, the Down (reason NoProc, zero Pid) is queued before
+// MonitorName returns (MON-11).
+func MonitorName(self_ *process.Process, name string) (pid.Ref, error) {
+	p, err := self(self_)
+	if err != nil {
+		return pid.Ref{}, err
+	}
+	if name == "" {
+		return pid.Ref{}, core.ErrEmptyName
+	}
+	return p.MonitorTarget(core.Target{Node: p.Node().ID(), Name: name})
+}
+
+// MonitorNameOn makes self monitor the process registered as name on the
+// node at: Erlang's monitor(process, {Name, Node}) (DIST-08). For another
+// node the name is looked up there, and the Down of an unregistered name
+// (NoProc) or of an unreachable node (NoConnection) comes without blocking
+// the caller (DIST-09, DIST-10). A zero at means self's node.
+func MonitorNameOn(self_ *process.Process, at pid.NodeID, name string) (pid.Ref, error) {
+	p, err := self(self_)
+	if err != nil {
+		return pid.Ref{}, err
+	}
+	if name == "" {
+		return pid.Ref{}, core.ErrEmptyName
+	}
+	if at.IsZero() {
+		at = p.Node().ID()
+	}
+	return p.MonitorTarget(core.Target{Node: at, Name: name})
+}
+
 // Demonitor removes a monitor held by self and reports whether it was still
 // active (false for an unknown Ref, or one whose Down was already queued).
 // After it returns no Down for ref is queued any more; one queued before

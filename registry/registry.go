@@ -109,6 +109,35 @@ func SendFrom(self *process.Process, name string, msg any) error {
 	return (*core.Proc)(self).SendName(name, msg)
 }
 
+// SendOn sends msg to the process registered as name on node at, from a
+// goroutine that is not a process: Erlang's {Name, Node} ! Msg. For another
+// node it cannot report delivery (DIST-01): an unknown name there, or a node
+// that is down, drops the message; only a local problem is an error (a
+// message type with no codec, a payload too large). A zero or local at is
+// Send.
+func (r Registry) SendOn(at pid.NodeID, name string, msg any) error {
+	if r.n == nil {
+		return process.ErrNilNode
+	}
+	if at.IsZero() {
+		at = r.n.ID()
+	}
+	return r.n.SendTo(core.Target{Node: at, Name: name}, msg)
+}
+
+// SendFromOn is SendOn from the process self, in order with everything else
+// self sends.
+func SendFromOn(self *process.Process, at pid.NodeID, name string, msg any) error {
+	if self == nil {
+		return process.ErrNilProcess
+	}
+	p := (*core.Proc)(self)
+	if at.IsZero() {
+		at = p.Node().ID()
+	}
+	return p.SendTo(core.Target{Node: at, Name: name}, msg)
+}
+
 // Join adds p to group. A process may join the same group more than once
 // and is then listed once per join. A dead p gives process.NoProc.
 func (r Registry) Join(group string, p pid.Pid) error {
