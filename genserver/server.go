@@ -108,7 +108,6 @@ func typeName[T any]() string { return reflect.TypeFor[T]().String() }
 
 type cast[Msg any] struct{ msg Msg }
 
-
 // Ctx is a server's view of itself during a callback: its process, its
 // context, and the means to stop or set timers. It is valid only inside the
 // callback it is passed to.

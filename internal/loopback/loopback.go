@@ -234,8 +234,10 @@ type answer struct {
 	ref            pid.Ref
 }
 
-func (a *answer) Reply(rep any, err error)  { a.back(func(r core.RemoteAnswer) { r.Reply(rep, err) }) }
-func (a *answer) Undelivered(reason error) { a.back(func(r core.RemoteAnswer) { r.Undelivered(reason) }) }
+func (a *answer) Reply(rep any, err error) { a.back(func(r core.RemoteAnswer) { r.Reply(rep, err) }) }
+func (a *answer) Undelivered(reason error) {
+	a.back(func(r core.RemoteAnswer) { r.Undelivered(reason) })
+}
 
 func (a *answer) back(settle func(core.RemoteAnswer)) {
 	s := a.caller

@@ -420,7 +420,7 @@ func TestLoopbackCastAndStop(t *testing.T) {
 type recorder struct{ got chan any }
 
 func (r *recorder) HandleCall(*genserver.CallCtx[int], int) (int, error) { return 0, nil }
-func (r *recorder) HandleCast(_ *genserver.Ctx, m string)                  { r.got <- m }
+func (r *recorder) HandleCast(_ *genserver.Ctx, m string)                { r.got <- m }
 
 // TestLoopbackExitThenCall is ORD-03 across nodes: an exit signal then a
 // call from the same sender never lets the call succeed.
