@@ -193,7 +193,7 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 			s.opts.via.r, s.opts.via.name = o.via, o.name
 		}
 	}
-	spec := core.Spec{Handler: s, Backend: o.backend, MailboxLimit: o.limit, SkipInit: trivial}
+	spec := core.Spec{Handler: s, Backend: core.Backend(o.backend), MailboxLimit: o.limit, SkipInit: trivial}
 	if o.via == nil {
 		spec.Name = o.name
 	}
@@ -461,7 +461,7 @@ func (r Ref[Req, Rep, Msg]) Cast(msg Msg) error {
 	target, err := r.resolve()
 	if err != nil {
 		if err == errRemoteName {
-			return r.core().SendTo(core.Target{Node: r.at, Name: r.name}, core.CastMsg{Msg: msg})
+			return r.castRemote(core.Target{Node: r.at, Name: r.name}, msg)
 		}
 		if errors.Is(err, ErrZeroRef) {
 			return err
@@ -469,7 +469,7 @@ func (r Ref[Req, Rep, Msg]) Cast(msg Msg) error {
 		return nil // no such name: dropped
 	}
 	if target.Node() != r.node.ID() {
-		return r.core().SendTo(core.Target{Pid: target}, core.CastMsg{Msg: msg})
+		return r.castRemote(core.Target{Pid: target}, msg)
 	}
 	if err := r.node.Send(target, cast[Msg]{msg: msg}); err != nil && errors.Is(err, process.ErrMailboxFull) {
 		return err
@@ -530,6 +530,18 @@ var errRemoteName = errors.New("genserver: a name on another node")
 
 // core returns the node of the Ref as the runtime's own.
 func (r Ref[Req, Rep, Msg]) core() *core.Node { return (*core.Node)(r.node) }
+
+// castRemote is Cast for a server of another node. As any cast it cannot
+// report delivery: a node that cannot be reached drops it; what it can
+// report is a problem on this side (a type with no codec, a payload too
+// large, a peer that takes no more for now).
+func (r Ref[Req, Rep, Msg]) castRemote(to core.Target, msg Msg) error {
+	err := r.core().SendTo(to, core.CastMsg{Msg: msg})
+	if errors.Is(err, process.NoConnection) {
+		return nil
+	}
+	return err
+}
 
 // callRemote is Call for a server of another node. The answer comes back
 // through c: the reply, the server's exit reason, NoProc for a process or

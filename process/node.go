@@ -17,12 +17,6 @@ import (
 // own and run in parallel. Most programs use the [Default] node.
 type Node core.Node
 
-// Stats counts what a node holds and has done: live processes, processes
-// spawned and exited, stragglers (killed processes whose code still runs),
-// registered names and groups, and the worker goroutines parked for
-// activations of idle Handler processes (bounded, whatever the number of
-// processes).
-type Stats = core.Stats
 
 // NodeOption configures NewNode.
 type NodeOption func(*core.Config)
@@ -194,7 +188,11 @@ func (n *Node) Info(p pid.Pid) (Info, error) {
 	if n == nil {
 		return Info{}, ErrNilNode
 	}
-	return n.core().Info(p)
+	in, err := n.core().Info(p)
+	if err != nil {
+		return Info{}, err
+	}
+	return infoOf(in), nil
 }
 
 // Stats returns the node's counters.
@@ -202,7 +200,7 @@ func (n *Node) Stats() Stats {
 	if n == nil {
 		return Stats{}
 	}
-	return n.core().Stats()
+	return statsOf(n.core().Stats())
 }
 
 // BlockingPool returns the bound on Blocking handlers running at once, and

@@ -15,6 +15,8 @@
 package registry
 
 import (
+	"fmt"
+
 	"github.com/spawned-go/spawned/internal/core"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
@@ -35,9 +37,24 @@ var (
 	ErrNotJoined = core.ErrNotJoined
 )
 
-// NameTakenError reports that Name is registered to Owner. It matches
+// NameTakenError reports a name that another process holds. It matches
 // ErrNameTaken under errors.Is.
-type NameTakenError = core.NameTakenError
+type NameTakenError struct {
+	Name  string  // the name asked for
+	Owner pid.Pid // the process that holds it
+}
+
+// Error describes the failure.
+func (e *NameTakenError) Error() string {
+	return fmt.Sprintf("name %q already registered to %s", e.Name, e.Owner)
+}
+
+// Is reports whether target is ErrNameTaken.
+func (e *NameTakenError) Is(target error) bool { return target == ErrNameTaken }
+
+func init() {
+	core.SetNameTakenForm(func(name string, owner pid.Pid) error { return &NameTakenError{Name: name, Owner: owner} })
+}
 
 // Registry is the name registry and the process groups of one node. The
 // zero Registry has no node and every method fails with process.ErrNilNode.

@@ -409,10 +409,11 @@ func (p *Proc) call(f func() error) (reason error) {
 // crashed reports a panic of the process's code and returns the exit reason
 // it becomes.
 func (p *Proc) crashed(v any) error {
-	reason := &PanicError{Value: v, Stack: debug.Stack()}
+	stack := debug.Stack()
+	reason := newPanic(v, stack)
 	p.node.Logger().Error("process crashed",
 		zap.Stringer("pid", p.Pid()), zap.String("name", p.Name()),
-		zap.Any("panic", v), zap.ByteString("stack", reason.Stack))
+		zap.Any("panic", v), zap.ByteString("stack", stack))
 	return reason
 }
 

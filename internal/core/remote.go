@@ -484,7 +484,7 @@ func (p *Proc) monitorRemote(rs *remoteState, t Target) (pid.Ref, error) {
 	err := rs.r.Signal(Signal{Kind: SigMonitor, From: p.Pid(), To: t.Pid, Node: node, Name: t.Name, Ref: ref})
 	if reason, ok := unreachable(err); ok {
 		delete(c.monOut, ref)
-		p.deliver(downFor(ref, monTarget{pid: t.Pid, node: node, name: t.Name}, reason))
+		p.deliver(downMessage(downFor(ref, monTarget{pid: t.Pid, node: node, name: t.Name}, reason)))
 	}
 	return ref, nil
 }
@@ -653,7 +653,7 @@ func (n *Node) remoteDown(rs *remoteState, s Signal) {
 	if t.pid.IsZero() {
 		t.pid = s.From // a monitor by name: the holder, if there was one
 	}
-	q.deliver(downFor(s.Ref, t, orNormal(s.Reason)))
+	q.deliver(downMessage(downFor(s.Ref, t, orNormal(s.Reason))))
 }
 
 // fire tells a watch of a remote process that it is gone.
@@ -717,7 +717,7 @@ func (n *Node) peerDownAt(p *Proc, peer pid.NodeID, reason error) {
 	for ref, t := range c.monOut {
 		if t.node == peer {
 			delete(c.monOut, ref)
-			p.deliver(downFor(ref, t, reason))
+			p.deliver(downMessage(downFor(ref, t, reason)))
 		}
 	}
 	p.mu.Unlock()

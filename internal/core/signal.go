@@ -219,7 +219,7 @@ func (w watcher) down(m DownMsg) {
 	q.mu.Lock()
 	if t, ok := q.coldOf().monOut[m.Ref]; ok && !q.dead.Load() {
 		delete(q.cold.monOut, m.Ref)
-		q.deliver(downFor(m.Ref, monTarget{pid: m.Pid, node: t.node, name: t.name}, m.Reason))
+		q.deliver(downMessage(downFor(m.Ref, monTarget{pid: m.Pid, node: t.node, name: t.name}, m.Reason)))
 	}
 	q.mu.Unlock()
 }
@@ -240,7 +240,7 @@ func (p *Proc) exitSignal(from pid.Pid, reason error, viaLink bool) *death {
 	}
 	switch {
 	case p.trap:
-		p.deliver(ExitMsg{From: from, Reason: reason})
+		p.deliver(exitMessage(from, reason))
 		return nil
 	case IsNormal(reason) && from != p.Pid():
 		return nil
@@ -390,7 +390,7 @@ func (p *Proc) linkDeadLocked(target pid.Pid, reason error) error {
 		return nil
 	}
 	if p.trap {
-		p.deliver(ExitMsg{From: target, Reason: reason})
+		p.deliver(exitMessage(target, reason))
 		return nil
 	}
 	return &LinkError{Pid: target, Reason: reason}
@@ -496,7 +496,7 @@ func (p *Proc) MonitorTarget(target Target) (pid.Ref, error) {
 		if t.pid.IsZero() && found {
 			t.pid = q.Pid() // the holder, dead meanwhile
 		}
-		p.deliver(downFor(ref, t, deadReason))
+		p.deliver(downMessage(downFor(ref, t, deadReason)))
 	default:
 		addMonitor(p, q, ref, target.Name)
 	}
@@ -534,8 +534,8 @@ func (p *Proc) Demonitor(ref pid.Ref) bool {
 func (p *Proc) DemonitorFlush(ref pid.Ref) bool {
 	active := p.Demonitor(ref)
 	p.mbox.removeAll(func(m any) bool {
-		d, ok := m.(DownMsg)
-		return ok && d.Ref == ref
+		r, ok := downRef(m)
+		return ok && r == ref
 	})
 	return active
 }
