@@ -17,7 +17,6 @@ import (
 // own and run in parallel. Most programs use the [Default] node.
 type Node core.Node
 
-
 // NodeOption configures NewNode.
 type NodeOption func(*core.Config)
 
