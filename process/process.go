@@ -181,6 +181,15 @@ func (p *Process) SendWait(ctx context.Context, to pid.Pid, msg any) error {
 // arrives, ctx is done (ctx.Err()) or the process exits (its exit reason).
 // Only a process started from a Func may receive; a Handler process gets
 // ErrNotReceiver.
+//
+// A queued message is always taken first, whatever ctx: with a context that
+// is already done, Receive returns the next message if there is one and
+// ctx.Err() otherwise, without waiting. That is Erlang's receive ... after 0
+// (see also ReceiveMatch with such a context):
+//
+//	done, cancel := context.WithCancel(ctx)
+//	cancel()
+//	msg, err := p.Receive(done) // err != nil: the mailbox was empty
 func (p *Process) Receive(ctx context.Context) (any, error) {
 	if p == nil {
 		return nil, ErrNilProcess
