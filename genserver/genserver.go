@@ -365,6 +365,9 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 	if callingSelf(ctx, target) {
 		return zero, r.fail(target, ErrCallingSelf)
 	}
+	if o := r.core().CallObserver(); o != nil {
+		defer observeCall(o, r.core(), target, time.Now()) // see observe.go
+	}
 	if ctx.Err() != nil { // already given up: do not bother the server
 		if target.Node() == r.node.ID() && !r.node.Alive(target) {
 			return zero, r.fail(target, process.NoProc) // a dead server is the better answer

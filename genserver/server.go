@@ -488,6 +488,8 @@ func (s *server[Req, Rep, Msg]) HandleMessage(cp *core.Proc, msg any) error {
 		s.impl.HandleCast(&s.ctx, msg)
 	case core.StopMsg:
 		s.ctx.Stop(m.Reason)
+	case *stateReq:
+		s.reportState(m) // see observe.go
 	case link.Exit:
 		if m.From == s.ctx.Parent() {
 			// The parent exited, or for a server started by Start, the
@@ -586,7 +588,8 @@ func crash(v any) error {
 
 // report logs a crash report.
 func (s *server[Req, Rep, Msg]) report(what string, reason error) {
-	fields := []zap.Field{zap.Stringer("pid", s.ctx.Self()), zap.String("name", s.ctx.p.Name()), zap.Error(reason)}
+	fields := []zap.Field{zap.Stringer("pid", s.ctx.Self()), zap.String("name", s.ctx.p.Name()),
+		zap.String("behaviour", s.Describe()), zap.NamedError("reason", reason)}
 	var pe *process.PanicError
 	if errors.As(reason, &pe) {
 		fields = append(fields, zap.ByteString("stack", pe.Stack))

@@ -98,6 +98,7 @@ type Info struct {
 	Received        uint64    // messages queued for it so far
 	Handled         uint64    // messages its code has taken
 	Sent            uint64    // messages it has sent
+	Behaviour       string    // what it runs (see Describer): a GenServer's type, "supervisor", "func"
 }
 
 // Monitor is one monitor in Info.Monitors.
@@ -112,7 +113,7 @@ func infoOf(in core.Info) Info {
 		Pid: in.Pid, Name: in.Name, Status: Status(in.Status), Backend: Backend(in.Backend),
 		TrapExit: in.TrapExit, MessageQueueLen: in.MessageQueueLen, WaitingSenders: in.WaitingSenders,
 		Links: in.Links, MonitoredBy: in.MonitoredBy, Groups: in.Groups,
-		Received: in.Received, Handled: in.Handled, Sent: in.Sent,
+		Received: in.Received, Handled: in.Handled, Sent: in.Sent, Behaviour: in.Behaviour,
 	}
 	if len(in.Monitors) > 0 {
 		out.Monitors = make([]Monitor, len(in.Monitors))

@@ -53,6 +53,8 @@ type Node struct {
 	stragglers atomic.Int64
 	spawned    atomic.Uint64
 	exited     atomic.Uint64
+
+	obs observability // events, exit classes, tracing, labels: observe.go
 }
 
 // nodes routes a Pid to the node that owns it.

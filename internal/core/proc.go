@@ -267,7 +267,7 @@ func (n *Node) Spawn(s Spec) (*Proc, pid.Ref, error) {
 		n.life.RUnlock()
 		return nil, pid.Ref{}, ErrNodeStopped
 	}
-	if !n.table.add(p) {
+	if !n.addProc(p, &s) { // publishes Spawned
 		n.life.RUnlock()
 		return nil, pid.Ref{}, ErrTableFull
 	}
@@ -319,8 +319,8 @@ func (p *Proc) attachParent(parent *Proc, link, monitor bool) (pid.Ref, error) {
 
 // discard undoes a spawn that failed before the process ran.
 func (p *Proc) discard() {
-	p.handler = nil // it never ran, so it never exits
 	p.mu.Lock()
+	p.handler = nil // it never ran, so it never exits
 	if p.cold != nil {
 		p.cold.onExit = nil
 	}
@@ -412,8 +412,8 @@ func (p *Proc) crashed(v any) error {
 	stack := debug.Stack()
 	reason := newPanic(v, stack)
 	p.node.Logger().Error("process crashed",
-		zap.Stringer("pid", p.Pid()), zap.String("name", p.Name()),
-		zap.Any("panic", v), zap.ByteString("stack", stack))
+		zap.Stringer("pid", p.Pid()), zap.String("name", p.Name()), zap.String("behaviour", p.Behaviour()),
+		zap.NamedError("reason", reason), zap.Any("panic", v), zap.ByteString("stack", stack))
 	return reason
 }
 
@@ -630,6 +630,7 @@ func (p *Proc) runBatch() (b batch) {
 			}
 		}
 	}()
+	traced := p.node.obs.traces.Load() != nil
 	for range maxBatch {
 		if p.dead.Load() {
 			return batch{}
@@ -640,6 +641,9 @@ func (p *Proc) runBatch() (b batch) {
 		}
 		if p.dead.Load() {
 			return batch{orphan: msg}
+		}
+		if traced {
+			p.traceHandled(msg)
 		}
 		reason := p.handler.HandleMessage(p, msg)
 		p.handled.Add(1)
@@ -653,6 +657,10 @@ func (p *Proc) runBatch() (b batch) {
 // deliver queues msg and wakes the process.
 // The runtime's own signals use it: they are never refused for room.
 func (p *Proc) deliver(msg any) {
+	if t := p.node.obs.traces.Load(); t != nil {
+		p.deliverTraced(t, msg)
+		return
+	}
 	if p.mbox.push(msg, false) != pushed {
 		undeliverable(msg, NoProc)
 		return
@@ -664,6 +672,9 @@ func (p *Proc) deliver(msg any) {
 // any goroutine: a bounded mailbox that is full refuses it with
 // ErrMailboxFull.
 func (p *Proc) send(msg any, from *Proc) error {
+	if t := p.node.obs.traces.Load(); t != nil {
+		return p.sendTraced(t, msg, from)
+	}
 	switch p.mbox.push(msg, true) {
 	case refused:
 		undeliverable(msg, NoProc)
@@ -791,6 +802,7 @@ func (p *Proc) ReceiveMatch(ctx context.Context, match func(any) bool) (any, err
 		}
 		if ok {
 			p.handled.Add(1)
+			p.traceHandled(msg)
 			return msg, nil
 		}
 		p.mbox.settle()

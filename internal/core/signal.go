@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sort"
 
+	"github.com/spawned-go/spawned/event"
 	"github.com/spawned-go/spawned/pid"
 )
 
@@ -50,6 +51,7 @@ type monTarget struct {
 type death struct {
 	p      *Proc
 	reason error
+	name   string // the name it held
 	links  *linkSet
 	monIn  map[pid.Ref]watcher
 	monOut map[pid.Ref]monTarget
@@ -67,6 +69,7 @@ func (p *Proc) dieLocked(reason error) *death {
 	}
 	n := p.node
 	c := p.coldOf()
+	name := c.name
 	if c.name != "" {
 		n.names.compareAndDelete(c.name, p)
 		c.name = ""
@@ -81,7 +84,7 @@ func (p *Proc) dieLocked(reason error) *death {
 	if p.running.CompareAndSwap(runBusy, runStraggler) {
 		n.stragglers.Add(1)
 	}
-	d := &death{p: p, reason: reason, links: p.links}
+	d := &death{p: p, reason: reason, links: p.links, name: name}
 	p.links = nil
 	if c := p.cold; c != nil {
 		d.monIn, d.monOut, d.timers, d.onExit = c.monIn, c.monOut, c.timers, c.onExit
@@ -140,6 +143,7 @@ func (n *Node) propagate(d *death) {
 		n.table.remove(p)
 		dropped := p.mbox.close()
 		n.exited.Add(1)
+		n.observeExit(d)
 		for _, msg := range dropped {
 			undeliverable(msg, d.reason)
 		}
@@ -238,6 +242,9 @@ func (p *Proc) exitSignal(from pid.Pid, reason error, viaLink bool) *death {
 			return nil // unlinked before the signal arrived
 		}
 	}
+	if t := p.node.obs.traces.Load(); t != nil {
+		p.traceSignal(t, event.TraceExitSignal, from, reason, "")
+	}
 	switch {
 	case p.trap:
 		p.deliver(exitMessage(from, reason))
@@ -321,6 +328,9 @@ func unlockPair(a, b *Proc) {
 func addLink(a, b *Proc) {
 	addTo(&a.links, b.Pid())
 	addTo(&b.links, a.Pid())
+	if t := a.node.obs.traces.Load(); t != nil {
+		traceLink(t, a, b, event.TraceLink)
+	}
 }
 
 func addMonitor(w, target *Proc, ref pid.Ref, name string) {
@@ -333,6 +343,9 @@ func addMonitor(w, target *Proc, ref pid.Ref, name string) {
 	}
 	wc.monOut[ref] = monTarget{pid: target.Pid(), node: target.node.id, name: name}
 	tc.monIn[ref] = watcher{proc: w}
+	if t := w.node.obs.traces.Load(); t != nil {
+		w.traceSignal(t, event.TraceMonitor, target.Pid(), nil, name)
+	}
 }
 
 // Link links p and target (Erlang's link/1). Linking to yourself, or again
@@ -429,6 +442,9 @@ func (p *Proc) Unlink(target pid.Pid) error {
 	p.links.remove(target)
 	q.links.remove(p.Pid())
 	unlockPair(p, q)
+	if t := p.node.obs.traces.Load(); t != nil {
+		traceLink(t, p, q, event.TraceUnlink)
+	}
 	return nil
 }
 
@@ -520,6 +536,9 @@ func (p *Proc) Demonitor(ref pid.Ref) bool {
 	p.mu.Unlock()
 	if !ok {
 		return false
+	}
+	if t := p.node.obs.traces.Load(); t != nil {
+		p.traceSignal(t, event.TraceDemonitor, target.pid, nil, ref.String())
 	}
 	if q := p.node.proc(target.pid); q != nil {
 		q.mu.Lock()
@@ -643,6 +662,7 @@ type Info struct {
 	Links           []pid.Pid
 	Monitors        []Monitor // monitors this process holds
 	MonitoredBy     []pid.Pid // processes monitoring this one (a watcher that is not a process shows as the zero Pid)
+	Behaviour       string    // what it runs (see Describer): a GenServer's type, "supervisor", "func"
 	Groups          []string
 	Received        uint64 // messages queued for it
 	Handled         uint64 // messages taken by its code
@@ -676,7 +696,7 @@ func (n *Node) Info(target pid.Pid) (Info, error) {
 	in := Info{
 		Pid: q.Pid(), Name: c.name, Status: Status(q.status.Load()), Backend: q.backend,
 		TrapExit: q.trap, MessageQueueLen: queued, WaitingSenders: int(q.mbox.waiters.Load()),
-		Received: pushes, Handled: q.handled.Load(), Sent: q.sent.Load(),
+		Received: pushes, Handled: q.handled.Load(), Sent: q.sent.Load(), Behaviour: describe(q.handler),
 	}
 	for l := range q.links.all() {
 		in.Links = append(in.Links, l)
