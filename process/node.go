@@ -2,6 +2,7 @@ package process
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"sync"
 
@@ -9,6 +10,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/spawned-go/spawned/internal/core"
+	"github.com/spawned-go/spawned/internal/zapslog"
 	"github.com/spawned-go/spawned/pid"
 )
 
@@ -262,4 +264,18 @@ func Exit(to pid.Pid, reason error) error {
 func Alive(p pid.Pid) bool {
 	n, err := nodeOf(p)
 	return err == nil && n.Alive(p)
+}
+
+// WithSlog makes the node report through l, a log/slog logger, instead of
+// zap: crash reports and the supervisors' and servers' reports become
+// slog records with the same attributes (pid, name, behaviour, reason,
+// stack...). nil silences the node.
+func WithSlog(l *slog.Logger) NodeOption {
+	return func(c *core.Config) {
+		if l == nil {
+			c.Logger = zap.NewNop()
+			return
+		}
+		c.Logger = zap.New(zapslog.NewCore(l.Handler()))
+	}
 }

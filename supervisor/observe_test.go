@@ -1,9 +1,14 @@
 package supervisor_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -169,5 +174,69 @@ func TestInspect_DynamicAndErrors(t *testing.T) {
 	}
 	if _, err := supervisor.Inspect(ctx, nil, c); !errors.Is(err, process.ErrNilNode) {
 		t.Fatalf("Inspect(nil node) = %v", err)
+	}
+}
+
+// slogCrasher panics on every call.
+type slogCrasher struct{ genserver.NoCasts }
+
+func (*slogCrasher) HandleCall(*genserver.CallCtx[int], int) (int, error) { panic("bad call") }
+
+// syncBuffer is a bytes.Buffer safe for the goroutines that log.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) records(t *testing.T) map[string]map[string]any {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := map[string]map[string]any{}
+	for _, line := range strings.Split(strings.TrimSpace(b.buf.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("not JSON: %q", line)
+		}
+		out[m["msg"].(string)] = m
+	}
+	return out
+}
+
+// TestSlog_ServerAndSupervisorReports: through log/slog, a server's crash
+// report and its supervisor's reports are records with pid, name, reason
+// and stack.
+func TestSlog_ServerAndSupervisorReports(t *testing.T) {
+	var buf syncBuffer
+	n := testkit.Node(t, process.WithSlog(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))))
+	ctx := testkit.Context(t)
+	imStart(t, n, supervisor.Spec{Name: "slogsup", Intensity: 5, Period: time.Hour, Children: []supervisor.ChildSpec{
+		{ID: "crasher", Start: supervisor.GenServer(func() *slogCrasher { return &slogCrasher{} }, genserver.WithName("crasher"))},
+	}})
+	old := imWhereIs(t, n, "crasher")
+	down := testkit.ExitWatch(t, n, old)
+	sub := n.Subscribe(event.Kinds(event.KindChildRestarted))
+	defer sub.Close()
+	genserver.At[int, int, genserver.Never](n, old).Call(ctx, 1)
+	testkit.Recv(t, down)
+	obsNext(t, sub)
+	var recs map[string]map[string]any
+	testkit.Eventually(t, "the reports", func() bool {
+		recs = buf.records(t)
+		return recs["genserver terminated"] != nil && recs["child terminated"] != nil && recs["child restarted"] != nil
+	})
+	srv, sup := recs["genserver terminated"], recs["child terminated"]
+	if srv["pid"] != old.String() || srv["name"] != "crasher" || srv["behaviour"] != "*supervisor_test.slogCrasher" ||
+		srv["reason"] != "panic: bad call" || !strings.Contains(fmt.Sprint(srv["stack"]), "slogCrasher") {
+		t.Errorf("server report %v", srv)
+	}
+	if sup["pid"] != old.String() || sup["id"] != "crasher" || sup["name"] != "slogsup" || sup["reason"] != "panic: bad call" ||
+		!strings.Contains(fmt.Sprint(sup["stack"]), "slogCrasher") || sup["supervisor"] == nil {
+		t.Errorf("supervisor report %v", sup)
 	}
 }
