@@ -87,3 +87,24 @@ func (n *Node) TraceLog(p pid.Pid) ([]event.Traced, error) {
 	}
 	return n.core().TraceLog(p)
 }
+
+// WithProfileLabels sets whether the node runs each process's code with
+// runtime/pprof labels naming it: pid, name, backend and behaviour. CPU
+// and goroutine profiles then tell which process burns the CPU or holds a
+// goroutine (go tool pprof -tagfocus name=db). Off by default: labels
+// cost each activation of a process a little (see docs/observability.md);
+// switch them on and off at run time with SetProfileLabels.
+func WithProfileLabels(on bool) NodeOption {
+	return func(c *core.Config) { c.ProfileLabels = on }
+}
+
+// SetProfileLabels turns profile labels on or off (see WithProfileLabels).
+// A process already running a Func keeps the labels its goroutine had.
+func (n *Node) SetProfileLabels(on bool) {
+	if n != nil {
+		n.core().SetProfileLabels(on)
+	}
+}
+
+// ProfileLabels reports whether profile labels are on.
+func (n *Node) ProfileLabels() bool { return n != nil && n.core().ProfileLabels() }

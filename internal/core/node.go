@@ -28,8 +28,9 @@ const DefaultBlockingPool = 256
 
 // Config holds what a node is created with.
 type Config struct {
-	Logger       *zap.Logger
-	BlockingPool int
+	Logger        *zap.Logger
+	BlockingPool  int
+	ProfileLabels bool // see SetProfileLabels
 }
 
 // Node owns a process table, a name registry and process groups.
@@ -76,6 +77,7 @@ func NewNode(cfg Config) *Node {
 	n.table.init()
 	n.names.init()
 	n.logger.Store(cfg.Logger)
+	n.obs.labels.Store(cfg.ProfileLabels)
 	nodes.Store(n.id, n)
 	return n
 }

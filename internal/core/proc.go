@@ -185,6 +185,7 @@ type procCold struct {
 	name   string
 	groups map[string]int
 	timers map[pid.Ref]*timer
+	labels *procLabels // profile labels, while they are on: labels.go
 }
 
 // noCold is what a process without cold state reads through coldOf; it is
@@ -419,6 +420,7 @@ func (p *Proc) crashed(v any) error {
 
 func (p *Proc) runFunc() {
 	defer p.node.goroutines.Done()
+	p.labelGoroutine()
 	if p.backend == Thread {
 		runtime.LockOSThread() // never unlocked: the thread ends with the process
 	}
@@ -555,6 +557,7 @@ func (p *Proc) releaseIf(held bool) {
 // runThread runs a handler process on one locked OS thread for its whole life.
 func (p *Proc) runThread() {
 	defer p.node.goroutines.Done()
+	p.labelGoroutine()
 	runtime.LockOSThread() // never unlocked: the thread ends with the process
 	if !p.inited && !p.runInit() {
 		return
