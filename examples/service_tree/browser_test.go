@@ -76,11 +76,17 @@ func TestObserverInABrowser(t *testing.T) {
 			return err
 		})
 	}
+	// failf fails the test with what the page shows.
+	failf := func(format string, args ...any) {
+		t.Helper()
+		text, _ := chromedp.Run(page, chromedp.Evaluate[string](`document.body.innerText`))
+		t.Fatalf(format+"\npage:\n%s", append(args, text)...)
+	}
 	attr := func(sel, name string) string {
 		t.Helper()
 		r, err := chromedp.Run(page, chromedp.AttributeValue(css(sel), name))
 		if err != nil || !r.Exists {
-			t.Fatalf("%s[%s]: %v", sel, name, err)
+			failf("%s[%s]: %v", sel, name, err)
 		}
 		return r.Value
 	}
@@ -89,7 +95,7 @@ func TestObserverInABrowser(t *testing.T) {
 		chromedp.Navigate(ts.URL+"/"),
 		chromedp.WaitVisible(css(`li.tree-node[data-name="storage"] `+cache)),
 	); err != nil {
-		t.Fatalf("the page never showed the tree: %v", err)
+		failf("the page never showed the tree: %v", err)
 	}
 	oldPid := attr(cache, "data-pid")
 	if r := attr(cache, "data-restarts"); oldPid == "" || r != "0" {
@@ -101,7 +107,7 @@ func TestObserverInABrowser(t *testing.T) {
 		press(`#btn-kill`),
 		chromedp.WaitVisible(css(cache+`[data-restarts="1"]`)),
 	); err != nil {
-		t.Fatalf("kill from the page: %v", err)
+		failf("kill from the page: %v", err)
 	}
 	if newPid := attr(cache, "data-pid"); newPid == oldPid || newPid == "" {
 		t.Fatalf("cache pid %q after the kill, was %q", newPid, oldPid)
@@ -116,12 +122,12 @@ func TestObserverInABrowser(t *testing.T) {
 		press(`button[data-switch="chaos"]`),
 		chromedp.WaitVisible(css(`button[data-switch="chaos"].on`)),
 	); err != nil {
-		t.Fatalf("chaos from the page: %v", err)
+		failf("chaos from the page: %v", err)
 	}
 	if _, err := chromedp.Run(page, chromedp.Poll[bool](
 		`document.querySelectorAll(".badge.restarts").length >= 3 && document.querySelector(".badge.crash") !== null`,
 		chromedp.WithPollingTimeout(time.Minute))); err != nil {
-		t.Fatalf("no restarts appeared under chaos: %v", err)
+		failf("no restarts appeared under chaos: %v", err)
 	}
 	if !d.chaos.Load() {
 		t.Fatal("the page's switch did not turn chaos on")
@@ -130,7 +136,7 @@ func TestObserverInABrowser(t *testing.T) {
 	// screenshot is taken.
 	if _, err := chromedp.Run(page, chromedp.Poll[bool](`state.overview && state.overview.samples.length >= 12`,
 		chromedp.WithPollingTimeout(time.Minute))); err != nil {
-		t.Fatalf("the charts never filled: %v", err)
+		failf("the charts never filled: %v", err)
 	}
 	shot, err := chromedp.Run(page, chromedp.CaptureScreenshot())
 	if err != nil {
@@ -141,11 +147,11 @@ func TestObserverInABrowser(t *testing.T) {
 		press(`li.tree-node[data-name="db"] > .row`),
 		chromedp.WaitVisible(css(`#detail h3`)),
 	); err != nil {
-		t.Fatalf("the db's page: %v", err)
+		failf("the db's page: %v", err)
 	}
 	if _, err := chromedp.Run(page, chromedp.Poll[bool](`document.querySelector("#detail").textContent.includes("*main.DB")`,
 		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
-		t.Fatalf("the db's page does not say what it runs: %v", err)
+		failf("the db's page does not say what it runs: %v", err)
 	}
 	path := os.Getenv("SPAWNED_SCREENSHOT")
 	if path == "" {
