@@ -13,7 +13,9 @@ import (
 // a Handler process is described by its type ("*main.Tally"), a Func
 // process as "func"; a GenServer by its server type, a supervisor as
 // "supervisor". Describe must be quick and must not call into the runtime.
-type Describer = core.Describer
+type Describer interface {
+	Describe() string
+}
 
 func init() {
 	core.SetPanicCheck(func(err error) bool { _, ok := err.(*PanicError); return ok })
