@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/spawned-go/spawned/internal/core"
 	"github.com/spawned-go/spawned/pid"
 )
 
@@ -31,7 +32,7 @@ var (
 	// another server), or not a GenServer at all. A Call, Cast or Stop to a
 	// process of this node fails with it at once, naming the types the Ref
 	// expects and what the process runs.
-	ErrWrongServer = errors.New("genserver: wrong server")
+	ErrWrongServer = core.ErrWrongServer
 )
 
 // The operations a CallError names.

@@ -198,7 +198,7 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 			s.opts.via.r, s.opts.via.name = o.via, o.name
 		}
 	}
-	spec := core.Spec{Handler: s, Backend: o.backend, MailboxLimit: o.limit, SkipInit: trivial}
+	spec := core.Spec{Handler: s, Backend: core.Backend(o.backend), MailboxLimit: o.limit, SkipInit: trivial}
 	if o.via == nil {
 		spec.Name = o.name
 	}
@@ -260,19 +260,31 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 	return zero, &StartError{Reason: failure}
 }
 
-// Ref is a typed handle on a server, by Pid or by registered name. Copy it
-// freely; the zero Ref names no server.
+// Ref is a typed handle on a server, by Pid or by registered name, on this
+// node or another one. Copy it freely; the zero Ref names no server.
 type Ref[Req, Rep, Msg any] struct {
 	node *process.Node
 	pid  pid.Pid
 	name string
 	via  Registrar
+	at   pid.NodeID // the node a name is registered on, when it is another node
 }
 
 // Named returns a Ref that finds the server registered as name on node at
 // every use, so it follows the name across restarts by a supervisor.
 func Named[Req, Rep, Msg any](node *process.Node, name string) Ref[Req, Rep, Msg] {
 	return Ref[Req, Rep, Msg]{node: node, name: name}
+}
+
+// NamedOn returns a Ref to the server registered as name on the node at
+// (Erlang's {Name, Node}), reached from node: the name is looked up on at
+// by every call, cast and stop. A zero or local at is Named.
+func NamedOn[Req, Rep, Msg any](node *process.Node, at pid.NodeID, name string) Ref[Req, Rep, Msg] {
+	r := Ref[Req, Rep, Msg]{node: node, name: name}
+	if node != nil && at != node.ID() {
+		r.at = at
+	}
+	return r
 }
 
 // At returns a Ref to the server running as p on node, for a Pid learned
@@ -315,6 +327,9 @@ func (r *Ref[Req, Rep, Msg]) resolve(op string) (pid.Pid, error) {
 func (r *Ref[Req, Rep, Msg]) lookup(op string) (pid.Pid, error) {
 	if r.node == nil || r.name == "" {
 		return pid.Pid{}, ErrZeroRef
+	}
+	if !r.at.IsZero() {
+		return pid.Pid{}, errRemoteName
 	}
 	var p pid.Pid
 	var ok bool
@@ -367,10 +382,19 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 	}
 	target, err := r.resolve(OpCall)
 	if err != nil {
+		if err == errRemoteName {
+			return r.callRemote(ctx, core.Target{Node: r.at, Name: r.name}, req)
+		}
 		return zero, err
+	}
+	if target.Node() != r.node.ID() {
+		return r.callRemote(ctx, core.Target{Pid: target}, req)
 	}
 	if callingSelf(ctx, target) {
 		return zero, r.fail(target, ErrCallingSelf)
+	}
+	if o := r.core().CallObserver(); o != nil {
+		defer observeCall(o, r.core(), target, time.Now()) // see observe.go
 	}
 	if ctx.Err() != nil { // already given up: do not bother the server
 		if target.Node() == r.node.ID() && !r.node.Alive(target) {
@@ -485,14 +509,20 @@ var timers = sync.Pool{New: func() any {
 func (r Ref[Req, Rep, Msg]) Cast(msg Msg) error {
 	target, err := r.resolve(OpCast)
 	if err != nil {
+		if err == errRemoteName {
+			return r.castRemote(core.Target{Node: r.at, Name: r.name}, msg)
+		}
 		if errors.Is(err, ErrZeroRef) {
 			return err
 		}
 		return nil // no such name: dropped
 	}
+	if target.Node() != r.node.ID() {
+		return r.castRemote(core.Target{Pid: target}, msg)
+	}
 	// A process of this node is looked at first: one type assertion.
 	if q, local := (*core.Node)(r.node).Local(target); !local {
-		err = r.node.Send(target, cast[Msg]{msg: msg}) // another node's, or a stopped one
+		err = r.node.Send(target, cast[Msg]{msg: msg}) // a stopped node
 	} else if q == nil {
 		return nil // a dead server: dropped
 	} else if _, ok := q.Handler().(*server[Req, Rep, Msg]); ok {
@@ -522,9 +552,15 @@ func (r Ref[Req, Rep, Msg]) Stop(ctx context.Context, reason error) error {
 	if reason == nil {
 		reason = process.Normal
 	}
+	var to core.Target
 	target, err := r.resolve(OpStop)
-	if err != nil {
+	switch {
+	case err == errRemoteName:
+		to = core.Target{Node: r.at, Name: r.name}
+	case err != nil:
 		return err
+	default:
+		to = core.Target{Pid: target}
 	}
 	if callingSelf(ctx, target) {
 		return r.failOp(OpStop, target, ErrCallingSelf)
@@ -536,16 +572,17 @@ func (r Ref[Req, Rep, Msg]) Stop(ctx context.Context, reason error) error {
 			return r.failOp(OpStop, target, r.wrongServer(target, q))
 		}
 	}
+	n := r.core()
 	exited := make(chan error, 1)
-	ref, err := link.Watch(r.node, target, func(d link.Down) { exited <- d.Reason })
+	ref, err := n.WatchTarget(to, func(d core.DownMsg) { exited <- d.Reason })
 	if err != nil {
 		return r.failOp(OpStop, target, err)
 	}
 	switch {
 	case q != nil:
-		q.Deliver(stop{reason: reason})
+		q.Deliver(core.StopMsg{Reason: reason})
 	case !local:
-		r.node.Send(target, stop{reason: reason})
+		n.SendSystem(to, core.StopMsg{Reason: reason}) // a process or name of another node
 	}
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()
@@ -560,9 +597,70 @@ func (r Ref[Req, Rep, Msg]) Stop(ctx context.Context, reason error) error {
 			return r.failOp(OpStop, target, got)
 		}
 	case <-ctx.Done():
-		link.Unwatch(r.node, target, ref)
+		n.Unwatch(target, ref)
 		return r.failOp(OpStop, target, ctxError(ctx))
 	}
+}
+
+// errRemoteName is what lookup reports for a Ref by name on another node:
+// the name is looked up there.
+var errRemoteName = errors.New("genserver: a name on another node")
+
+// core returns the node of the Ref as the runtime's own.
+func (r Ref[Req, Rep, Msg]) core() *core.Node { return (*core.Node)(r.node) }
+
+// castRemote is Cast for a server of another node. As any cast it cannot
+// report delivery: a node that cannot be reached drops it; what it can
+// report is a problem on this side (a type with no codec, a payload too
+// large, a peer that takes no more for now).
+func (r Ref[Req, Rep, Msg]) castRemote(to core.Target, msg Msg) error {
+	err := r.core().SendTo(to, core.CastMsg{Msg: msg})
+	if errors.Is(err, process.NoConnection) {
+		return nil
+	}
+	return err
+}
+
+// callRemote is Call for a server of another node. The answer comes back
+// through c: the reply, the server's exit reason, NoProc for a process or
+// name that is not there, or NoConnection when the node is lost, at once
+// whatever the timeout.
+func (r Ref[Req, Rep, Msg]) callRemote(ctx context.Context, to core.Target, req Req) (Rep, error) {
+	var zero Rep
+	if ctx.Err() != nil {
+		return zero, r.fail(to.Pid, ctxError(ctx))
+	}
+	c := &call[Req, Rep]{req: req}
+	c.done = doneChans.Get().(chan struct{})
+	from, _ := ctx.Value(serverKey{}).(pid.Pid)
+	n := r.core()
+	ref, err := n.CallRemote(from, to, req, c)
+	if err != nil {
+		doneChans.Put(c.done)
+		return zero, r.fail(to.Pid, err)
+	}
+	var timeout <-chan time.Time
+	if _, ok := ctx.Deadline(); !ok {
+		t := timers.Get().(*time.Timer)
+		t.Reset(DefaultCallTimeout)
+		defer func() { t.Stop(); timers.Put(t) }()
+		timeout = t.C
+	}
+	select {
+	case <-c.done:
+		return r.answered(to.Pid, c)
+	case <-ctx.Done():
+		err = ctxError(ctx)
+	case <-timeout:
+		err = ErrTimeout
+	}
+	if !c.abandon() {
+		<-c.done
+		return r.answered(to.Pid, c)
+	}
+	n.ForgetCall(ref)
+	doneChans.Put(c.done)
+	return zero, r.fail(to.Pid, err)
 }
 
 // callingSelf reports whether ctx is a server's own callback context and

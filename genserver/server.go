@@ -40,16 +40,16 @@ type answer[Rep any] struct {
 	settled atomic.Bool
 	done    chan struct{}
 	res     result[Rep]
+	remote  core.RemoteAnswer // a call from another node: the answer goes back through it
 }
 
 // settle delivers res unless the call was already settled, and reports
 // whether it did.
 func (a *answer[Rep]) settle(res result[Rep]) bool {
-	if a.settled.Swap(true) {
+	if !a.claim() {
 		return false
 	}
-	a.res = res
-	a.done <- struct{}{}
+	a.deliver(res)
 	return true
 }
 
@@ -57,8 +57,17 @@ func (a *answer[Rep]) settle(res result[Rep]) bool {
 // still open: the claimer then owes it a deliver.
 func (a *answer[Rep]) claim() bool { return !a.settled.Swap(true) }
 
-// deliver hands res to a call claimed by claim.
+// deliver hands res to a call claimed by claim: to the caller waiting on
+// done, or back to the node a remote call came from.
 func (a *answer[Rep]) deliver(res result[Rep]) {
+	if a.remote != nil {
+		if res.reason != nil {
+			a.remote.Undelivered(res.reason)
+		} else {
+			a.remote.Reply(res.rep, res.err)
+		}
+		return
+	}
 	a.res = res
 	a.done <- struct{}{}
 }
@@ -93,7 +102,27 @@ func (*call[Req, Rep]) describe() string {
 
 type cast[Msg any] struct{ msg Msg }
 
-type stop struct{ reason error }
+// Reply settles a call made to a server of another node with its answer;
+// a reply of another type than Rep fails the call with ErrWrongServer.
+func (c *call[Req, Rep]) Reply(rep any, err error) {
+	v, ok := typed[Rep](rep)
+	if !ok {
+		c.settle(result[Rep]{reason: fmt.Errorf("%w: the reply is a %T, not a %s", ErrWrongServer, rep, typeName[Rep]())})
+		return
+	}
+	c.settle(result[Rep]{rep: v, err: err})
+}
+
+// typed returns v as a T; a nil v is the zero T when T can be nil.
+func typed[T any](v any) (T, bool) {
+	t, ok := v.(T)
+	if !ok && v == nil {
+		var zero T
+		return zero, any(zero) == nil
+	}
+	return t, ok
+}
+
 
 // Ctx is a server's view of itself during a callback: its process, its
 // context, and the means to stop or set timers. It is valid only inside the
@@ -524,8 +553,18 @@ func (s *server[Req, Rep, Msg]) HandleMessage(cp *core.Proc, msg any) error {
 		s.handleCall(p, m)
 	case cast[Msg]:
 		s.impl.HandleCast(&s.ctx, m.msg)
-	case stop:
-		s.ctx.Stop(m.reason)
+	case *core.IncomingCall:
+		req, _ := typed[Req](m.Req) // AcceptRemote checked it
+		c := &call[Req, Rep]{req: req}
+		c.remote = m.Answer
+		s.handleCall(p, c)
+	case core.CastMsg:
+		msg, _ := typed[Msg](m.Msg)
+		s.impl.HandleCast(&s.ctx, msg)
+	case core.StopMsg:
+		s.ctx.Stop(m.Reason)
+	case *stateReq:
+		s.reportState(m) // see observe.go
 	case link.Exit:
 		if m.From == s.ctx.Parent() {
 			// The parent exited, or for a server started by Start, the
@@ -596,6 +635,22 @@ type genServer interface {
 	describe() string
 }
 
+// AcceptRemote says whether a call or cast from another node has the
+// types this server takes.
+func (s *server[Req, Rep, Msg]) AcceptRemote(msg any) error {
+	switch m := msg.(type) {
+	case *core.IncomingCall:
+		if _, ok := typed[Req](m.Req); !ok {
+			return fmt.Errorf("%w: the request is a %T, the server takes %s", ErrWrongServer, m.Req, typeName[Req]())
+		}
+	case core.CastMsg:
+		if _, ok := typed[Msg](m.Msg); !ok {
+			return fmt.Errorf("%w: the cast is a %T, the server takes %s", ErrWrongServer, m.Msg, typeName[Msg]())
+		}
+	}
+	return nil
+}
+
 // terminate runs Terminate, reports an abnormal exit, and returns the reason
 // the process exits with.
 func (s *server[Req, Rep, Msg]) terminate(reason error) (exit error) {
@@ -634,7 +689,8 @@ func crash(v any) error {
 // loses the report and nothing else: the crash it reports goes on as it
 // would.
 func (s *server[Req, Rep, Msg]) report(what string, reason error) {
-	fields := []zap.Field{zap.Stringer("pid", s.ctx.Self()), zap.String("name", s.ctx.p.Name()), zap.Error(reason)}
+	fields := []zap.Field{zap.Stringer("pid", s.ctx.Self()), zap.String("name", s.ctx.p.Name()),
+		zap.String("behaviour", s.Describe()), zap.NamedError("reason", reason)}
 	var pe *process.PanicError
 	if errors.As(reason, &pe) {
 		fields = append(fields, zap.ByteString("stack", pe.Stack))

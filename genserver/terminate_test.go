@@ -147,8 +147,8 @@ func TestGS16_CrashIsReportedAndNormalStopIsNot(t *testing.T) {
 						continue
 					}
 					found = true
-					if m["error"] != r.Error() {
-						t.Errorf("report error = %v; want %q", m["error"], r.Error())
+					if m["reason"] != r.Error() {
+						t.Errorf("report reason = %v; want %q", m["reason"], r.Error())
 					}
 					stack, _ := m["stack"].(string)
 					if !strings.Contains(stack, "ftsServer") {

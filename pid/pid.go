@@ -94,6 +94,18 @@ func (p Pid) String() string {
 	return format("<", p.node, p.serial)
 }
 
+// Short formats p for people reading logs: <6ba7b810.42>, the first eight
+// hex digits of its node and its serial. It is a quarter of String's length
+// and still tells the nodes of a cluster apart (two nodes share a prefix once
+// in about four billion pairs); use String where the text must be parsed
+// back or must be unique for certain. The zero Pid prints as <0>.
+func (p Pid) Short() string {
+	if p.IsZero() {
+		return "<0>"
+	}
+	return "<" + p.node.String()[:8] + "." + strconv.FormatUint(p.serial, 10) + ">"
+}
+
 // MarshalText implements [encoding.TextMarshaler].
 func (p Pid) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
 

@@ -337,3 +337,22 @@ func FuzzParseRef(f *testing.F) {
 		}
 	})
 }
+
+func TestPidShort(t *testing.T) {
+	node, err := pid.ParseNodeID("6ba7b810-9dad-11d1-80b4-00c04fd430c8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		pid  pid.Pid
+		want string
+	}{
+		{pid.Pid{}, "<0>"},
+		{pid.New(node, 42), "<6ba7b810.42>"},
+		{pid.New(node, 1<<40), "<6ba7b810.1099511627776>"},
+	} {
+		if got := tc.pid.Short(); got != tc.want {
+			t.Errorf("%v.Short() = %q, want %q", tc.pid, got, tc.want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package process
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"sync"
 
@@ -9,6 +10,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/spawned-go/spawned/internal/core"
+	"github.com/spawned-go/spawned/internal/zapslog"
 	"github.com/spawned-go/spawned/pid"
 )
 
@@ -16,13 +18,6 @@ import (
 // groups. Nodes are independent of each other, so tests can each use their
 // own and run in parallel. Most programs use the [Default] node.
 type Node core.Node
-
-// Stats counts what a node holds and has done: live processes, processes
-// spawned and exited, stragglers (killed processes whose code still runs),
-// registered names and groups, and the worker goroutines parked for
-// activations of idle Handler processes (bounded, whatever the number of
-// processes).
-type Stats = core.Stats
 
 // NodeOption configures NewNode.
 type NodeOption func(*core.Config)
@@ -194,7 +189,11 @@ func (n *Node) Info(p pid.Pid) (Info, error) {
 	if n == nil {
 		return Info{}, ErrNilNode
 	}
-	return n.core().Info(p)
+	in, err := n.core().Info(p)
+	if err != nil {
+		return Info{}, err
+	}
+	return infoOf(in), nil
 }
 
 // Stats returns the node's counters.
@@ -202,7 +201,7 @@ func (n *Node) Stats() Stats {
 	if n == nil {
 		return Stats{}
 	}
-	return n.core().Stats()
+	return statsOf(n.core().Stats())
 }
 
 // BlockingPool returns the bound on Blocking handlers running at once, and
@@ -274,4 +273,18 @@ func Exit(to pid.Pid, reason error) error {
 func Alive(p pid.Pid) bool {
 	n, err := nodeOf(p)
 	return err == nil && n.Alive(p)
+}
+
+// WithSlog makes the node report through l, a log/slog logger, instead of
+// zap: crash reports and the supervisors' and servers' reports become
+// slog records with the same attributes (pid, name, behaviour, reason,
+// stack...). nil silences the node.
+func WithSlog(l *slog.Logger) NodeOption {
+	return func(c *core.Config) {
+		if l == nil {
+			c.Logger = zap.NewNop()
+			return
+		}
+		c.Logger = zap.New(zapslog.NewCore(l.Handler()))
+	}
 }

@@ -31,50 +31,11 @@ type Initializer interface {
 	Init(p *Process) error
 }
 
-// Backend says where a process's code runs. All backends have the same
-// semantics and their processes talk to each other freely.
-//
-//   - Async (the default) runs code on ordinary goroutines. An idle Handler
-//     process holds no goroutine, so millions of idle processes are cheap.
-//   - Blocking runs code on a bounded pool (see [WithBlockingPool]) meant
-//     for work that blocks an OS thread: cgo, blocking syscalls, libraries
-//     without context support. The bound keeps a burst of such work from
-//     exhausting Go's OS threads or starving Async processes.
-//   - Thread gives the process one OS thread for its whole life
-//     (runtime.LockOSThread), for thread-affine work: cgo libraries with
-//     thread-local state, OpenGL, setns, per-thread priority.
-type Backend = core.Backend
-
-// The backends.
-const (
-	Async    = core.Async
-	Blocking = core.Blocking
-	Thread   = core.Thread
-)
-
-// Status says what a process is doing.
-type Status = core.Status
-
-// The statuses of [Info].
-const (
-	Waiting  = core.Waiting  // idle, waiting for a message
-	Runnable = core.Runnable // has work, waiting for its turn
-	Running  = core.Running  // its code is running
-)
-
-// Info is a snapshot of a live process: Pid, registered Name, Status,
-// Backend, TrapExit, MessageQueueLen, WaitingSenders (blocked in SendWait on
-// its bounded mailbox), Links, Monitors it holds (Ref and
-// Pid), MonitoredBy (a watcher that is not a process shows as the zero Pid),
-// Groups, and counters: Received (queued for it), Handled (taken by its code)
-// and Sent.
-type Info = core.Info
-
 // SpawnOption configures a spawn.
 type SpawnOption func(*core.Spec)
 
 // WithBackend runs the process on b (default Async).
-func WithBackend(b Backend) SpawnOption { return func(s *core.Spec) { s.Backend = b } }
+func WithBackend(b Backend) SpawnOption { return func(s *core.Spec) { s.Backend = core.Backend(b) } }
 
 // WithName registers the process under name in the same step that creates
 // it: the spawn fails, leaving no process, when the name is taken.
@@ -107,14 +68,6 @@ func WithLink(parent *Process) SpawnOption {
 // still told. fn must not call runtime.Goexit (t.FailNow, require): it runs
 // on the goroutine that tells the links and monitors, which would end.
 func OnExit(fn func(reason error)) SpawnOption { return func(s *core.Spec) { s.OnExit = fn } }
-
-// Undeliverable may be implemented by a message that must learn when no
-// process will handle it: it was sent to a dead process, or was still queued
-// when its receiver exited. Undelivered then runs once, with the receiver's
-// exit reason (NoProc when it was already gone), from the goroutine that
-// found out; it must not block. Request-reply protocols use it to fail a
-// request at once instead of waiting for a timeout.
-type Undeliverable = core.Undeliverable
 
 func spec(fn core.Func, h core.Handler, opts []SpawnOption) core.Spec {
 	s := core.Spec{Func: fn, Handler: h}
@@ -178,7 +131,7 @@ func (p *Process) Backend() Backend {
 	if p == nil {
 		return Async
 	}
-	return p.core().Backend()
+	return Backend(p.core().Backend())
 }
 
 // Name returns the process's registered name, or "".
@@ -232,6 +185,15 @@ func (p *Process) SendWait(ctx context.Context, to pid.Pid, msg any) error {
 // arrives, ctx is done (ctx.Err()) or the process exits (its exit reason).
 // Only a process started from a Func may receive; a Handler process gets
 // ErrNotReceiver. A nil ctx fails with ErrNilContext.
+//
+// A queued message is always taken first, whatever ctx: with a context that
+// is already done, Receive returns the next message if there is one and
+// ctx.Err() otherwise, without waiting. That is Erlang's receive ... after 0
+// (see also ReceiveMatch with such a context):
+//
+//	done, cancel := context.WithCancel(ctx)
+//	cancel()
+//	msg, err := p.Receive(done) // err != nil: the mailbox was empty
 func (p *Process) Receive(ctx context.Context) (any, error) {
 	if p == nil {
 		return nil, ErrNilProcess

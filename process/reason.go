@@ -1,6 +1,10 @@
 package process
 
-import "github.com/spawned-go/spawned/internal/core"
+import (
+	"fmt"
+
+	"github.com/spawned-go/spawned/internal/core"
+)
 
 // Exit reasons with a meaning of their own. A process's exit reason is an
 // error; compare it with errors.Is.
@@ -37,15 +41,42 @@ var (
 // errors.Is(err, Shutdown) holds for it. The cause is kept in the Cause field
 // rather than in the error chain, so a shutdown is never mistaken for its
 // cause: ShutdownWith(Normal) is a shutdown, not a normal exit.
-type ShutdownError = core.ShutdownError
+type ShutdownError struct {
+	// Cause is why the shutdown was asked for; nil for a plain one.
+	Cause error
+}
+
+// Error describes the shutdown.
+func (e *ShutdownError) Error() string {
+	if e.Cause == nil {
+		return "shutdown"
+	}
+	return "shutdown: " + e.Cause.Error()
+}
+
+// Is reports whether target is Shutdown.
+func (e *ShutdownError) Is(target error) bool { return target == Shutdown }
 
 // PanicError is the exit reason of a process whose code panicked: the value
 // given to panic (Value) and the stack of the panicking goroutine (Stack). A
 // panic never crashes the program and is never a normal exit.
-type PanicError = core.PanicError
+type PanicError struct {
+	// Value is the value given to panic.
+	Value any
+	// Stack is the stack of the panicking goroutine, as debug.Stack
+	// prints it.
+	Stack []byte
+}
+
+// Error describes the failure.
+func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
+
+func init() {
+	core.SetPanicForm(func(v any, stack []byte) error { return &PanicError{Value: v, Stack: stack} })
+}
 
 // ShutdownWith returns a Shutdown reason carrying cause.
-func ShutdownWith(cause error) error { return core.ShutdownWith(cause) }
+func ShutdownWith(cause error) error { return &ShutdownError{Cause: cause} }
 
 // IsNormal reports whether reason is a normal exit: nil or Normal.
 func IsNormal(reason error) bool { return core.IsNormal(reason) }

@@ -26,6 +26,8 @@
 package registry
 
 import (
+	"fmt"
+
 	"github.com/spawned-go/spawned/internal/core"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
@@ -46,9 +48,24 @@ var (
 	ErrNotJoined = core.ErrNotJoined
 )
 
-// NameTakenError reports that Name is registered to Owner. It matches
+// NameTakenError reports a name that another process holds. It matches
 // ErrNameTaken under errors.Is.
-type NameTakenError = core.NameTakenError
+type NameTakenError struct {
+	Name  string  // the name asked for
+	Owner pid.Pid // the process that holds it
+}
+
+// Error describes the failure.
+func (e *NameTakenError) Error() string {
+	return fmt.Sprintf("name %q already registered to %s", e.Name, e.Owner)
+}
+
+// Is reports whether target is ErrNameTaken.
+func (e *NameTakenError) Is(target error) bool { return target == ErrNameTaken }
+
+func init() {
+	core.SetNameTakenForm(func(name string, owner pid.Pid) error { return &NameTakenError{Name: name, Owner: owner} })
+}
 
 // Registry is the name registry and the process groups of one node. The
 // zero Registry has no node and every method fails with process.ErrNilNode.
@@ -118,6 +135,35 @@ func SendFrom(self *process.Process, name string, msg any) error {
 		return process.ErrNilProcess
 	}
 	return (*core.Proc)(self).SendName(name, msg)
+}
+
+// SendOn sends msg to the process registered as name on node at, from a
+// goroutine that is not a process: Erlang's {Name, Node} ! Msg. For another
+// node it cannot report delivery (DIST-01): an unknown name there, or a node
+// that is down, drops the message; only a local problem is an error (a
+// message type with no codec, a payload too large). A zero or local at is
+// Send.
+func (r Registry) SendOn(at pid.NodeID, name string, msg any) error {
+	if r.n == nil {
+		return process.ErrNilNode
+	}
+	if at.IsZero() {
+		at = r.n.ID()
+	}
+	return r.n.SendTo(core.Target{Node: at, Name: name}, msg)
+}
+
+// SendFromOn is SendOn from the process self, in order with everything else
+// self sends.
+func SendFromOn(self *process.Process, at pid.NodeID, name string, msg any) error {
+	if self == nil {
+		return process.ErrNilProcess
+	}
+	p := (*core.Proc)(self)
+	if at.IsZero() {
+		at = p.Node().ID()
+	}
+	return p.SendTo(core.Target{Node: at, Name: name}, msg)
 }
 
 // Join adds p to group. A process may join the same group more than once

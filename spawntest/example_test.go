@@ -221,7 +221,7 @@ func ExampleLogs() {
 		exit.Wait()
 
 		report := logs.Expect(t, "genserver terminated", zap.Stringer("pid", ref.Pid()))
-		fmt.Println(report.Level, report.ContextMap()["error"])
+		fmt.Println(report.Level, report.ContextMap()["reason"])
 	})
 	// Output: error panic: asked to crash
 }

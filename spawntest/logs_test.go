@@ -41,8 +41,8 @@ func TestLogs_RecordsACrashReport(t *testing.T) {
 	exit.Wait()
 
 	e := logs.Expect(t, "genserver terminated", zap.Stringer("pid", ref.Pid()), zap.String("name", "crasher"))
-	if got := e.ContextMap()["error"]; got != "panic: asked to crash" {
-		t.Errorf("error field %q", got)
+	if got := e.ContextMap()["reason"]; got != "panic: asked to crash" {
+		t.Errorf("reason field %q", got)
 	}
 	if n := len(logs.Filter("genserver terminated")); n != 1 {
 		t.Errorf("%d crash reports, want 1", n)

@@ -260,7 +260,7 @@ func TestProbe_FailingExpectationsFail(t *testing.T) {
 			e.pr.Monitor(other.Pid())
 			other.Exit(nil)
 			return func() { e.pr.ExpectDown(e.node.MakeRef()) }
-		}, []string{"no link.Down of monitor", "DownMsg"}},
+		}, []string{"no link.Down of monitor", "link.Down"}},
 		{"ExpectExit without trapping", func(e env) func() {
 			return func() { e.pr.ExpectExit(e.pr.Pid()) }
 		}, []string{"no link.Exit from", "holds nothing"}},

@@ -64,7 +64,8 @@ func TestLog_RestartsAndIntensityAreReported(t *testing.T) {
 	}
 	terminated := logEntry(t, logs, "child terminated")
 	if terminated.Level != zapcore.ErrorLevel || terminated.ContextMap()["id"] != "w" ||
-		terminated.ContextMap()["error"] != errW7Crash.Error() {
+		terminated.ContextMap()["reason"] != errW7Crash.Error() ||
+		terminated.ContextMap()["pid"] != first.String() {
 		t.Fatalf("child terminated: %v %v", terminated.Level, terminated.ContextMap())
 	}
 	restarted := logEntry(t, logs, "child restarted")
@@ -99,7 +100,7 @@ func TestLog_FailedStartIsReported(t *testing.T) {
 		t.Fatalf("StartChild = %v, want %v", err, boom)
 	}
 	failed := logEntry(t, logs, "child failed to start")
-	if failed.Level != zapcore.ErrorLevel || failed.ContextMap()["id"] != "bad" || failed.ContextMap()["error"] != boom.Error() {
+	if failed.Level != zapcore.ErrorLevel || failed.ContextMap()["id"] != "bad" || failed.ContextMap()["reason"] != boom.Error() {
 		t.Fatalf("child failed to start: %v %v", failed.Level, failed.ContextMap())
 	}
 	for _, e := range logs.All() {

@@ -22,6 +22,7 @@ type child struct {
 	spec       ChildSpec
 	pid        pid.Pid // zero when not running
 	restarting bool    // a restart failed and will be tried again
+	history            // restarts and the last exit: observe.go
 }
 
 func (c *child) status() ChildStatus {
@@ -48,6 +49,7 @@ type server struct {
 	self     pid.Pid
 	note     linkNote        // what the last start function linked
 	startCtx context.Context // the context start functions get; it carries note
+	reports                  // what it publishes for observers: observe.go
 }
 
 func newServer(spec Spec) *server {
@@ -116,6 +118,7 @@ func (s *server) Init(ctx *genserver.Ctx) error {
 		s.log = s.log.With(zap.String("name", name))
 	}
 	s.self = ctx.Self()
+	s.initReports(ctx)
 	for _, spec := range s.spec.Children {
 		c := &child{spec: spec.withDefaults()}
 		ignored, err := s.start(ctx, c)
@@ -140,8 +143,9 @@ func (s *server) start(ctx *genserver.Ctx, c *child) (ignored bool, err error) {
 		return true, nil
 	case err != nil:
 		if ce := s.log.Check(zapcore.ErrorLevel, "child failed to start"); ce != nil {
-			ce.Write(zap.String("id", c.spec.ID), zap.Error(err))
+			ce.Write(reasonFields(zap.String("id", c.spec.ID), err)...)
 		}
+		s.startFailed(c, err)
 		return false, err
 	case p.IsZero():
 		return false, process.ErrZeroPid
@@ -165,6 +169,7 @@ func (s *server) start(ctx *genserver.Ctx, c *child) (ignored bool, err error) {
 	if ce := s.log.Check(zapcore.DebugLevel, "child started"); ce != nil {
 		ce.Write(zap.String("id", c.spec.ID), zap.Stringer("pid", p))
 	}
+	s.started(c)
 	return false, nil
 }
 
@@ -229,16 +234,21 @@ func (s *server) HandleInfo(ctx *genserver.Ctx, msg any) {
 
 // Terminate stops every child: static ones in reverse start order, dynamic
 // ones all at once.
-func (s *server) Terminate(ctx *genserver.Ctx, _ error) { s.terminateAll(ctx) }
+func (s *server) Terminate(ctx *genserver.Ctx, reason error) {
+	s.terminateAll(ctx)
+	s.gaveUp(reason)
+}
 
 // exited handles the exit of child c with reason.
 func (s *server) exited(ctx *genserver.Ctx, c *child, reason error) {
+	old := c.pid
 	s.forget(c)
 	if s.log.Core().Enabled(zapcore.ErrorLevel) && !process.IsShutdown(reason) {
 		if ce := s.log.Check(zapcore.ErrorLevel, "child terminated"); ce != nil {
-			ce.Write(zap.String("id", c.spec.ID), zap.Error(reason))
+			ce.Write(reasonFields(zap.String("id", c.spec.ID), reason, zap.Stringer("pid", old))...)
 		}
 	}
+	s.terminated(c, old, reason)
 	if !restarts(c.spec.Restart, reason) {
 		if c.spec.Restart == Temporary || s.dynamic {
 			s.remove(c)
@@ -267,9 +277,12 @@ func (s *server) restart(ctx *genserver.Ctx, c *child) {
 		if ce := s.log.Check(zapcore.ErrorLevel, "reached max restart intensity; shutting down"); ce != nil {
 			ce.Write(zap.Int("intensity", s.spec.Intensity), zap.Duration("period", s.spec.Period))
 		}
+		s.intensityReached()
 		ctx.Stop(process.Shutdown)
 		return
 	}
+	s.cause = c // start reports the restarts it makes now
+	defer func() { s.cause = nil }()
 	var group []*child
 	switch {
 	case s.dynamic || s.spec.Strategy == OneForOne:
@@ -376,7 +389,7 @@ func (s *server) terminateAll(ctx *genserver.Ctx) {
 			if p.IsZero() {
 				continue
 			}
-			wg.Go(func() { shutdown(ctx, p, c.spec.Shutdown) })
+			wg.Go(func() { s.publishTerminated(c, p, shutdown(ctx, p, c.spec.Shutdown)) })
 		}
 		wg.Wait()
 		return
@@ -389,7 +402,7 @@ func (s *server) terminateAll(ctx *genserver.Ctx) {
 // terminate stops child c as its Shutdown says and waits until it is dead.
 func (s *server) terminate(ctx *genserver.Ctx, c *child) {
 	if p := s.detach(c); !p.IsZero() {
-		shutdown(ctx, p, c.spec.Shutdown)
+		s.terminated(c, p, shutdown(ctx, p, c.spec.Shutdown))
 	}
 }
 
@@ -412,21 +425,24 @@ func (s *server) detach(c *child) pid.Pid {
 // shutdown stops the process p: an exit signal Shutdown and a wait of how
 // long (Infinity: for ever), then a kill; or a kill at once for BrutalKill.
 // A supervisor that dies meanwhile stops waiting: its death reaches p over
-// their link.
-func shutdown(ctx *genserver.Ctx, p pid.Pid, how Shutdown) {
+// their link. It returns the reason p exited with, or the supervisor's own
+// when it died first.
+func shutdown(ctx *genserver.Ctx, p pid.Pid, how Shutdown) error {
 	down := make(chan error, 1)
 	ref, err := link.Watch(ctx.Node(), p, func(d link.Down) { down <- d.Reason })
 	if err != nil {
-		return
+		return err
 	}
 	self := ctx.Process()
 	dead := self.Context().Done()
+	var reason error
 	wait := func(timeout <-chan time.Time) bool {
 		select {
-		case <-down:
+		case reason = <-down:
 			return true
 		case <-dead:
 			link.Unwatch(ctx.Node(), p, ref)
+			reason = context.Cause(self.Context())
 			return true
 		case <-timeout:
 			return false
@@ -435,12 +451,12 @@ func shutdown(ctx *genserver.Ctx, p pid.Pid, how Shutdown) {
 	if how == BrutalKill {
 		self.Exit(p, process.Kill)
 		wait(nil)
-		return
+		return reason
 	}
 	self.Exit(p, process.Shutdown)
 	if how == Infinity {
 		wait(nil)
-		return
+		return reason
 	}
 	t := time.NewTimer(time.Duration(how))
 	defer t.Stop()
@@ -448,4 +464,5 @@ func shutdown(ctx *genserver.Ctx, p pid.Pid, how Shutdown) {
 		self.Exit(p, process.Kill)
 		wait(nil)
 	}
+	return reason
 }

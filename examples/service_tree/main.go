@@ -15,15 +15,26 @@
 // The narrator is run itself, a plain goroutine: it calls servers by name,
 // which works from any goroutine, and waits on watches, calls and start
 // announcements, never on sleeps.
+//
+// With -observe, the tree keeps running instead, under a light load, with
+// the observer (package observer) served at the address given:
+//
+//	go run ./examples/service_tree -observe localhost:8080
+//
+// Open the page to see the tree, the processes and the node's charts;
+// switch the chaos monkey on (on the page, or with -chaos) and watch the
+// tree heal as services crash.
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"maps"
 	"os"
+	"os/signal"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -38,7 +49,18 @@ import (
 )
 
 func main() {
-	if err := run(os.Stdout); err != nil {
+	addr := flag.String("observe", "", "keep the tree running and serve the observer at this address (localhost:8080)")
+	chaos := flag.Bool("chaos", false, "with -observe: start with the chaos monkey on (the page has its switch)")
+	flag.Parse()
+	var err error
+	if *addr != "" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		defer stop()
+		err = serve(ctx, *addr, *chaos, os.Stdout)
+	} else {
+		err = run(os.Stdout)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "service_tree:", err)
 		os.Exit(1)
 	}
@@ -75,6 +97,7 @@ type story struct {
 	jobs    atomic.Pointer[supervisor.Dynamic[Job]]
 	watcher genserver.Ref[WatcherReq, error, genserver.Never]
 	initial pids // top's children after act 1
+	live    bool // kept running for the observer (-observe): top tolerates more restarts
 }
 
 // spec is the tree. Workers keep the default shutdown (5 s before a kill);
@@ -110,7 +133,7 @@ func (s *story) spec() supervisor.Spec {
 			return ref.Pid(), err
 		},
 	}
-	return supervisor.Spec{
+	top := supervisor.Spec{
 		Name:     "top",
 		Strategy: supervisor.OneForOne,
 		Children: []supervisor.ChildSpec{
@@ -129,6 +152,10 @@ func (s *story) spec() supervisor.Spec {
 				genserver.WithName("metrics"))},
 		},
 	}
+	if s.live { // under the chaos monkey, a subtree may give up now and then
+		top.Intensity, top.Period = 10, 10*time.Second
+	}
+	return top
 }
 
 // start is act 1: the tree comes up, jobs get their workers, and every

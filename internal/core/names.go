@@ -45,12 +45,12 @@ func (n *Node) register(name string, q *Proc) error {
 	case q.dead.Load():
 		return fmt.Errorf("register %q: %w", name, NoProc)
 	case q.coldOf().name == name:
-		return &NameTakenError{Name: name, Owner: q.Pid()}
+		return newNameTaken(name, q.Pid())
 	case q.coldOf().name != "":
 		return fmt.Errorf("register %q: %w: %q", name, ErrAlreadyNamed, q.cold.name)
 	}
 	if owner, taken := n.names.loadOrStore(name, q); taken {
-		return &NameTakenError{Name: name, Owner: owner.Pid()}
+		return newNameTaken(name, owner.Pid())
 	}
 	q.coldLocked().name = name
 	return nil

@@ -28,8 +28,9 @@ const DefaultBlockingPool = 256
 
 // Config holds what a node is created with.
 type Config struct {
-	Logger       *zap.Logger
-	BlockingPool int
+	Logger        *zap.Logger
+	BlockingPool  int
+	ProfileLabels bool // see SetProfileLabels
 }
 
 // Node owns a process table, a name registry and process groups.
@@ -39,6 +40,7 @@ type Node struct {
 	table  table
 	names  nameTable
 	logger atomic.Pointer[zap.Logger]
+	remote atomic.Pointer[remoteState] // nil: no other node is reachable
 
 	groupsMu sync.Mutex
 	groups   map[string][]pid.Pid
@@ -59,6 +61,8 @@ type Node struct {
 	stragglers atomic.Int64
 	spawned    atomic.Uint64
 	exited     atomic.Uint64
+
+	obs observability // events, exit classes, tracing, labels: observe.go
 }
 
 // nodes routes a Pid to the node that owns it.
@@ -82,6 +86,7 @@ func NewNode(cfg Config) *Node {
 	n.table.init()
 	n.names.init()
 	n.logger.Store(cfg.Logger)
+	n.obs.labels.Store(cfg.ProfileLabels)
 	nodes.Store(n.id, n)
 	return n
 }
@@ -284,6 +289,9 @@ func (n *Node) accepts(p *pid.Pid) bool {
 // ErrMailboxFull.
 func (n *Node) Send(p pid.Pid, msg any) error {
 	if !n.accepts(&p) {
+		if rs := n.route(p); rs != nil {
+			return n.sendRemote(rs, nil, Target{Pid: p}, msg)
+		}
 		return n.check(p)
 	}
 	q := n.table.get(p.Serial())
@@ -299,6 +307,9 @@ func (n *Node) Send(p pid.Pid, msg any) error {
 func (n *Node) SendWait(ctx context.Context, p pid.Pid, msg any) error {
 	if ctx == nil {
 		return fmt.Errorf("send: %w", ErrNilContext)
+	}
+	if rs := n.route(p); rs != nil {
+		return n.sendRemote(rs, nil, Target{Pid: p}, msg)
 	}
 	if err := n.check(p); err != nil {
 		return err
@@ -322,7 +333,7 @@ func (n *Node) SendWait(ctx context.Context, p pid.Pid, msg any) error {
 // Exit sends an exit signal with reason to p from a goroutine that is not a
 // process: the zero Pid is the sender. See Proc.Exit.
 func (n *Node) Exit(p pid.Pid, reason error) error {
-	if err := n.check(p); err != nil {
+	if err := n.check(p); err != nil && n.route(p) == nil {
 		return err
 	}
 	n.exitSignal(pid.Pid{}, p, orNormal(reason))

@@ -167,8 +167,9 @@ type Proc struct {
 
 	// mu guards trap, reason, links and what cold points to (trap comes
 	// first only to share a word with the flags above).
-	trap bool
-	mu   sync.Mutex
+	trap   bool
+	remote bool // it has held links or monitors involving other nodes
+	mu     sync.Mutex
 
 	// The next two lines: the mailbox, its senders' side on one, its
 	// consumer's side on the other.
@@ -194,14 +195,15 @@ type Proc struct {
 // exit callback stays small. A process gets one the first time it needs
 // one of these fields and keeps it; p.mu guards it and its fields.
 type procCold struct {
-	onExit func(reason error)  // Spec.OnExit; set before the process runs
-	ctx    *procContext        // made on first use
-	monIn  map[pid.Ref]watcher // monitors on this process
-	monOut map[pid.Ref]pid.Pid // monitors this process holds
+	onExit func(reason error)    // Spec.OnExit; set before the process runs
+	ctx    *procContext          // made on first use
+	monIn  map[pid.Ref]watcher   // monitors on this process
+	monOut map[pid.Ref]monTarget // monitors this process holds
 	name   string
 	groups map[string]int
 	timers map[pid.Ref]*timer
 	ties   []tieSlot // what other packages keep for the process; see Tie
+	labels *procLabels // profile labels, while they are on: labels.go
 }
 
 // noCold is what a process without cold state reads through coldOf; it is
@@ -284,7 +286,7 @@ func (n *Node) Spawn(s Spec) (*Proc, pid.Ref, error) {
 		n.life.RUnlock()
 		return nil, pid.Ref{}, ErrNodeStopped
 	}
-	if !n.table.add(p) {
+	if !n.addProc(p, &s) { // publishes Spawned
 		n.life.RUnlock()
 		return nil, pid.Ref{}, ErrTableFull
 	}
@@ -329,7 +331,7 @@ func (p *Proc) attachParent(parent *Proc, link, monitor bool) (pid.Ref, error) {
 		addLink(parent, p)
 	}
 	if monitor {
-		addMonitor(parent, p, ref)
+		addMonitor(parent, p, ref, "")
 	}
 	return ref, nil
 }
@@ -429,10 +431,11 @@ func (p *Proc) call(f func() error) (reason error) {
 // crashed reports a panic of the process's code and returns the exit reason
 // it becomes.
 func (p *Proc) crashed(v any) error {
-	reason := &PanicError{Value: v, Stack: debug.Stack()}
+	stack := debug.Stack()
+	reason := newPanic(v, stack)
 	p.node.logError("process crashed",
-		zap.Stringer("pid", p.Pid()), zap.String("name", p.Name()),
-		zap.Any("panic", v), zap.ByteString("stack", reason.Stack))
+		zap.Stringer("pid", p.Pid()), zap.String("name", p.Name()), zap.String("behaviour", p.Behaviour()),
+		zap.NamedError("reason", reason), zap.Any("panic", v), zap.ByteString("stack", stack))
 	return reason
 }
 
@@ -477,6 +480,7 @@ func (p *Proc) ended() {
 
 func (p *Proc) runFunc() {
 	defer p.ended()
+	p.labelGoroutine()
 	if p.backend == Thread {
 		runtime.LockOSThread() // never unlocked: the thread ends with the process
 	}
@@ -607,6 +611,7 @@ func (p *Proc) linger(handledBefore uint64) bool {
 // runThread runs a handler process on one locked OS thread for its whole life.
 func (p *Proc) runThread() {
 	defer p.ended()
+	p.labelGoroutine()
 	runtime.LockOSThread() // never unlocked: the thread ends with the process
 	if !p.inited && !p.runInit() {
 		return
@@ -682,6 +687,7 @@ func (p *Proc) runBatch() (b batch) {
 			}
 		}
 	}()
+	traced := p.node.obs.traces.Load() != nil
 	for range maxBatch {
 		if p.dead.Load() {
 			return batch{}
@@ -692,6 +698,9 @@ func (p *Proc) runBatch() (b batch) {
 		}
 		if p.dead.Load() {
 			return batch{orphan: msg}
+		}
+		if traced {
+			p.traceHandled(msg)
 		}
 		reason := p.handler.HandleMessage(p, msg)
 		p.handled.Add(1)
@@ -705,6 +714,10 @@ func (p *Proc) runBatch() (b batch) {
 // deliver queues msg and wakes the process.
 // The runtime's own signals use it: they are never refused for room.
 func (p *Proc) deliver(msg any) {
+	if t := p.node.obs.traces.Load(); t != nil {
+		p.deliverTraced(t, msg)
+		return
+	}
 	if p.mbox.push(msg, false) != pushed {
 		p.node.undeliverable(msg, NoProc)
 		return
@@ -716,6 +729,9 @@ func (p *Proc) deliver(msg any) {
 // that is full refuses it with ErrMailboxFull. Post is the same for a
 // sender that is not a process.
 func (p *Proc) send(msg any, from *Proc) error {
+	if t := p.node.obs.traces.Load(); t != nil {
+		return p.sendTraced(t, msg, from)
+	}
 	switch p.mbox.push(msg, true) {
 	case refused:
 		p.node.undeliverable(msg, NoProc)
@@ -751,6 +767,9 @@ func (p *Proc) wakeUp(from *Proc) {
 // that is full refuses the message with ErrMailboxFull.
 func (p *Proc) Send(to pid.Pid, msg any) error {
 	if !p.node.accepts(&to) {
+		if rs := p.node.route(to); rs != nil {
+			return p.node.sendRemote(rs, p, Target{Pid: to}, msg)
+		}
 		return p.node.check(to)
 	}
 	return p.sendOnce(to, msg)
@@ -780,6 +799,9 @@ func (p *Proc) sendOnce(to pid.Pid, msg any) (err error) {
 func (p *Proc) SendWait(ctx context.Context, to pid.Pid, msg any) error {
 	if ctx == nil {
 		return fmt.Errorf("send: %w", ErrNilContext)
+	}
+	if rs := p.node.route(to); rs != nil {
+		return p.node.sendRemote(rs, p, Target{Pid: to}, msg)
 	}
 	if err := p.node.check(to); err != nil {
 		return err
@@ -847,6 +869,7 @@ func (p *Proc) ReceiveMatch(ctx context.Context, match func(any) bool) (any, err
 		}
 		if ok {
 			p.handled.Add(1)
+			p.traceHandled(msg)
 			return msg, nil
 		}
 		if p.dead.Load() {

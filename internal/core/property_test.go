@@ -346,7 +346,7 @@ func checkInvariants(rt *rapid.T, n *Node, m *model, procs []*Proc) {
 		}
 		out := make(map[pid.Ref]pid.Pid, len(c.monOut))
 		for r, t := range c.monOut {
-			out[r] = t
+			out[r] = t.pid
 		}
 		p.mu.Unlock()
 

@@ -28,6 +28,9 @@ func (p *Proc) Handler() Handler { return p.handler }
 // (a GenServer's call or cast). A full bounded mailbox refuses it with
 // ErrMailboxFull.
 func (p *Proc) Post(msg any) error {
+	if t := p.node.obs.traces.Load(); t != nil {
+		return p.sendTraced(t, msg, nil)
+	}
 	switch p.mbox.push(msg, true) {
 	case refused:
 		p.node.undeliverable(msg, NoProc)

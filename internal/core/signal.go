@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sort"
 
+	"github.com/spawned-go/spawned/event"
 	"github.com/spawned-go/spawned/pid"
 )
 
@@ -15,18 +16,34 @@ type ExitMsg struct {
 }
 
 // DownMsg is what a monitoring process receives when the monitored process
-// exits, or at once with NoProc when it was already dead.
+// exits, or at once with NoProc when it was already dead. Name and Node are
+// set for a monitor made by name: the name and the node it was looked up
+// on; Pid is then the process that held the name, or zero if none did.
 type DownMsg struct {
 	Ref    pid.Ref
 	Pid    pid.Pid
 	Reason error
+	Name   string
+	Node   pid.NodeID
 }
 
-// watcher is the holder of a monitor: a process, or a function called when
-// the monitored process exits (for waiters that are not processes).
+// watcher is the holder of a monitor: a process, a function called when
+// the monitored process exits (for waiters that are not processes), or a
+// process or watch of another node (remote).
 type watcher struct {
 	proc   *Proc
 	notify func(DownMsg)
+	peer   pid.Pid // a remote holder; zero for a watch there, whose node the Ref names
+	remote bool
+}
+
+// monTarget is what a monitor held by a process watches: a Pid, or a name
+// on a node (Pid is then the holder found at monitor time, zero until a
+// remote node answers).
+type monTarget struct {
+	pid  pid.Pid
+	node pid.NodeID
+	name string
 }
 
 // death is what an exiting process leaves to be told to others, gathered
@@ -34,9 +51,10 @@ type watcher struct {
 type death struct {
 	p      *Proc
 	reason error
+	name   string // the name it held
 	links  *linkSet
 	monIn  map[pid.Ref]watcher
-	monOut map[pid.Ref]pid.Pid
+	monOut map[pid.Ref]monTarget
 	timers map[pid.Ref]*timer
 	onExit func(reason error)
 }
@@ -55,6 +73,7 @@ func (p *Proc) dieLocked(reason error) *death {
 	}
 	n := p.node
 	c := p.coldOf()
+	name := c.name
 	if c.name != "" {
 		n.names.compareAndDelete(c.name, p)
 		c.name = ""
@@ -76,7 +95,7 @@ func (p *Proc) dieLocked(reason error) *death {
 	if p.running.CompareAndSwap(runBusy, runStraggler) {
 		n.stragglers.Add(1)
 	}
-	d := &death{p: p, reason: reason, links: p.links}
+	d := &death{p: p, reason: reason, links: p.links, name: name}
 	p.links = nil
 	if c := p.cold; c != nil {
 		d.monIn, d.monOut, d.timers, d.onExit = c.monIn, c.monOut, c.timers, c.onExit
@@ -138,6 +157,7 @@ func (n *Node) propagate(d *death) {
 		n.table.remove(p)
 		dropped := p.mbox.close()
 		n.exited.Add(1)
+		n.observeExit(d)
 		for _, msg := range dropped {
 			n.undeliverable(msg, d.reason)
 		}
@@ -146,7 +166,13 @@ func (n *Node) propagate(d *death) {
 		} else if e, ok := p.handler.(Exiter); ok {
 			n.handlerExited(e, d)
 		}
+		if p.remote {
+			n.tellPeers(d)
+		}
 		for other := range d.links.all() {
+			if other.Node() != n.id {
+				continue // told by tellPeers
+			}
 			q := n.table.get(other.Serial())
 			if q == nil {
 				continue
@@ -158,11 +184,17 @@ func (n *Node) propagate(d *death) {
 			}
 		}
 		for ref, w := range d.monIn {
+			if w.remote {
+				continue // told by tellPeers
+			}
 			m := DownMsg{Ref: ref, Pid: p.Pid(), Reason: d.reason}
 			downs = append(downs, func() { w.down(n, m) })
 		}
 		for ref, target := range d.monOut {
-			if q := n.table.get(target.Serial()); q != nil {
+			if target.node != n.id {
+				continue // told by tellPeers
+			}
+			if q := n.table.get(target.pid.Serial()); q != nil {
 				q.mu.Lock()
 				delete(q.coldOf().monIn, ref)
 				q.mu.Unlock()
@@ -228,9 +260,9 @@ func (w watcher) down(n *Node, m DownMsg) {
 	}
 	q := w.proc
 	q.mu.Lock()
-	if _, ok := q.coldOf().monOut[m.Ref]; ok && !q.dead.Load() {
+	if t, ok := q.coldOf().monOut[m.Ref]; ok && !q.dead.Load() {
 		delete(q.cold.monOut, m.Ref)
-		q.deliver(m)
+		q.deliver(downMessage(downFor(m.Ref, monTarget{pid: m.Pid, node: t.node, name: t.name}, m.Reason)))
 	}
 	q.mu.Unlock()
 }
@@ -249,9 +281,12 @@ func (p *Proc) exitSignal(from pid.Pid, reason error, viaLink bool) *death {
 			return nil // unlinked before the signal arrived
 		}
 	}
+	if t := p.node.obs.traces.Load(); t != nil {
+		p.traceSignal(t, event.TraceExitSignal, from, reason, "")
+	}
 	switch {
 	case p.trap:
-		p.deliver(ExitMsg{From: from, Reason: reason})
+		p.deliver(exitMessage(from, reason))
 		return nil
 	case IsNormal(reason) && from != p.Pid():
 		return nil
@@ -262,7 +297,11 @@ func (p *Proc) exitSignal(from pid.Pid, reason error, viaLink bool) *death {
 // exitSignal sends an exit signal that is not carried by a link: Kill kills
 // untrappably and is reported as Killed.
 func (n *Node) exitSignal(from, to pid.Pid, reason error) {
-	q := n.table.get(to.Serial())
+	if rs := n.route(to); rs != nil {
+		rs.r.Signal(Signal{Kind: SigExit, From: from, To: to, Reason: reason})
+		return
+	}
+	q := n.proc(to)
 	if q == nil {
 		return
 	}
@@ -277,7 +316,7 @@ func (n *Node) exitSignal(from, to pid.Pid, reason error) {
 // exit/2). Kill cannot be trapped and becomes Killed; Normal is ignored by a
 // process that does not trap exits, unless it is the sender itself.
 func (p *Proc) Exit(target pid.Pid, reason error) error {
-	if err := p.node.check(target); err != nil {
+	if err := p.node.check(target); err != nil && p.node.route(target) == nil {
 		return err
 	}
 	if p.dead.Load() {
@@ -328,30 +367,41 @@ func unlockPair(a, b *Proc) {
 func addLink(a, b *Proc) {
 	addTo(&a.links, b.Pid())
 	addTo(&b.links, a.Pid())
+	if t := a.node.obs.traces.Load(); t != nil {
+		traceLink(t, a, b, event.TraceLink)
+	}
 }
 
-func addMonitor(w, target *Proc, ref pid.Ref) {
+func addMonitor(w, target *Proc, ref pid.Ref, name string) {
 	wc, tc := w.coldLocked(), target.coldLocked()
 	if wc.monOut == nil {
-		wc.monOut = make(map[pid.Ref]pid.Pid)
+		wc.monOut = make(map[pid.Ref]monTarget)
 	}
 	if tc.monIn == nil {
 		tc.monIn = make(map[pid.Ref]watcher)
 	}
-	wc.monOut[ref] = target.Pid()
+	wc.monOut[ref] = monTarget{pid: target.Pid(), node: target.node.id, name: name}
 	tc.monIn[ref] = watcher{proc: w}
+	if t := w.node.obs.traces.Load(); t != nil {
+		w.traceSignal(t, event.TraceMonitor, target.Pid(), nil, name)
+	}
 }
 
 // Link links p and target (Erlang's link/1). Linking to yourself, or again
 // to a partner, changes nothing. When target is dead, a trapping p receives
 // ExitMsg{target, NoProc} at once and Link returns nil; otherwise Link
-// returns an error wrapping NoProc.
+// returns an error wrapping NoProc. A target on another node is linked
+// without waiting for it: if it is dead, the NoProc comes later as an exit
+// signal (DIST-25), and an unreachable node gives NoConnection the same way.
 func (p *Proc) Link(target pid.Pid) error {
 	if target.IsZero() {
 		return ErrZeroPid
 	}
 	if target == p.Pid() {
 		return nil
+	}
+	if rs := p.node.route(target); rs != nil {
+		return p.linkRemote(rs, target)
 	}
 	deadReason := NoProc
 	if err := p.node.check(target); err != nil {
@@ -392,7 +442,7 @@ func (p *Proc) linkDeadLocked(target pid.Pid, reason error) error {
 		return nil
 	}
 	if p.trap {
-		p.deliver(ExitMsg{From: target, Reason: reason})
+		p.deliver(exitMessage(target, reason))
 		return nil
 	}
 	return &LinkError{Pid: target, Reason: reason}
@@ -416,6 +466,10 @@ func (p *Proc) Unlink(target pid.Pid) error {
 	if target.IsZero() {
 		return ErrZeroPid
 	}
+	if rs := p.node.route(target); rs != nil {
+		p.unlinkRemote(rs, target)
+		return nil
+	}
 	q := p.node.proc(target)
 	if q == nil || q == p {
 		p.mu.Lock()
@@ -427,37 +481,79 @@ func (p *Proc) Unlink(target pid.Pid) error {
 	p.links.remove(target)
 	q.links.remove(p.Pid())
 	unlockPair(p, q)
+	if t := p.node.obs.traces.Load(); t != nil {
+		traceLink(t, p, q, event.TraceUnlink)
+	}
 	return nil
 }
 
 // Monitor makes p monitor target and returns the monitor's reference. A
 // dead target gives an immediate DownMsg with NoProc (NoConnection for a
-// Pid of an unknown node).
+// Pid of an unknown node). For a target on another node the Down of a dead
+// process comes one round trip later (DIST-09).
 func (p *Proc) Monitor(target pid.Pid) (pid.Ref, error) {
 	if target.IsZero() {
 		return pid.Ref{}, ErrZeroPid
 	}
+	return p.MonitorTarget(Target{Pid: target})
+}
+
+// MonitorTarget makes p monitor target: a Pid, or a name on a node (MON-10,
+// DIST-08). A monitor by name binds to the process holding the name now;
+// its Down carries the name and node, and an unregistered name gives a
+// Down with NoProc (MON-11).
+func (p *Proc) MonitorTarget(target Target) (pid.Ref, error) {
+	n := p.node
+	if target.Pid.IsZero() {
+		switch {
+		case target.Name == "":
+			return pid.Ref{}, ErrZeroPid
+		case target.Node.IsZero():
+			target.Node = n.id
+		}
+	}
+	node := target.NodeID()
+	if node != n.id && !n.stopped.Load() {
+		if rs := n.remote.Load(); rs != nil {
+			return p.monitorRemote(rs, target)
+		}
+	}
 	deadReason := NoProc
-	if err := p.node.check(target); err != nil {
+	if target.Pid.IsZero() {
+		if n.stopped.Load() {
+			return pid.Ref{}, ErrNodeStopped
+		}
+		if node != n.id {
+			deadReason = NoConnection
+		}
+	} else if err := n.check(target.Pid); err != nil {
 		if !errors.Is(err, NoConnection) {
 			return pid.Ref{}, err
 		}
 		deadReason = NoConnection
 	}
-	ref := p.node.MakeRef()
-	q := p.node.proc(target)
-	if q == nil {
+	ref := n.MakeRef()
+	var q *Proc
+	if node == n.id {
+		q = n.resolve(target)
+	}
+	found := q != nil
+	if !found {
 		q = p // lock only p; the target is gone
 	}
 	lockPair(p, q)
 	defer unlockPair(p, q)
+	t := monTarget{pid: target.Pid, node: node, name: target.Name}
 	switch {
 	case p.dead.Load():
 		return pid.Ref{}, ErrCallerExited
-	case q.Pid() != target || q.dead.Load():
-		p.deliver(DownMsg{Ref: ref, Pid: target, Reason: deadReason})
+	case !found || q.dead.Load():
+		if t.pid.IsZero() && found {
+			t.pid = q.Pid() // the holder, dead meanwhile
+		}
+		p.deliver(downMessage(downFor(ref, t, deadReason)))
 	default:
-		addMonitor(p, q, ref)
+		addMonitor(p, q, ref, target.Name)
 	}
 	return ref, nil
 }
@@ -470,12 +566,20 @@ func (p *Proc) Demonitor(ref pid.Ref) bool {
 	target, ok := p.coldOf().monOut[ref]
 	if ok {
 		delete(p.cold.monOut, ref)
+		if target.node != p.node.id {
+			if rs := p.node.remote.Load(); rs != nil {
+				rs.r.Signal(Signal{Kind: SigDemonitor, From: p.Pid(), To: target.pid, Node: target.node, Name: target.name, Ref: ref})
+			}
+		}
 	}
 	p.mu.Unlock()
 	if !ok {
 		return false
 	}
-	if q := p.node.proc(target); q != nil {
+	if t := p.node.obs.traces.Load(); t != nil {
+		p.traceSignal(t, event.TraceDemonitor, target.pid, nil, ref.String())
+	}
+	if q := p.node.proc(target.pid); q != nil {
 		q.mu.Lock()
 		delete(q.coldOf().monIn, ref)
 		q.mu.Unlock()
@@ -488,8 +592,8 @@ func (p *Proc) Demonitor(ref pid.Ref) bool {
 func (p *Proc) DemonitorFlush(ref pid.Ref) bool {
 	active := p.Demonitor(ref)
 	p.mbox.removeAll(func(m any) bool {
-		d, ok := m.(DownMsg)
-		return ok && d.Ref == ref
+		r, ok := downRef(m)
+		return ok && r == ref
 	})
 	return active
 }
@@ -497,39 +601,81 @@ func (p *Proc) DemonitorFlush(ref pid.Ref) bool {
 // Watch calls notify once when target exits, from the goroutine that ends
 // it, unless Unwatch is called first. It is a monitor held by code that is
 // not a process. When target is already dead, notify runs before Watch
-// returns. notify must not block.
+// returns; for a target on another node it runs once the node has
+// answered. notify must not block.
 func (n *Node) Watch(target pid.Pid, notify func(DownMsg)) (pid.Ref, error) {
+	if target.IsZero() {
+		return pid.Ref{}, ErrZeroPid
+	}
+	return n.WatchTarget(Target{Pid: target}, notify)
+}
+
+// WatchTarget is Watch for a Pid or a name on a node; a watch by name binds
+// to the process holding the name now.
+func (n *Node) WatchTarget(target Target, notify func(DownMsg)) (pid.Ref, error) {
 	if notify == nil {
 		return pid.Ref{}, ErrNilFunc
 	}
+	if target.Pid.IsZero() {
+		switch {
+		case target.Name == "":
+			return pid.Ref{}, ErrZeroPid
+		case target.Node.IsZero():
+			target.Node = n.id
+		}
+	}
+	node := target.NodeID()
+	if node != n.id && !n.stopped.Load() {
+		if rs := n.remote.Load(); rs != nil {
+			return n.watchRemote(rs, target, notify)
+		}
+	}
 	deadReason := NoProc
-	if err := n.check(target); err != nil {
+	if target.Pid.IsZero() {
+		if n.stopped.Load() {
+			return pid.Ref{}, ErrNodeStopped
+		}
+		if node != n.id {
+			deadReason = NoConnection
+		}
+	} else if err := n.check(target.Pid); err != nil {
 		if !errors.Is(err, NoConnection) {
 			return pid.Ref{}, err
 		}
 		deadReason = NoConnection
 	}
 	ref := n.MakeRef()
-	if q := n.proc(target); q != nil {
-		q.mu.Lock()
-		if !q.dead.Load() {
-			c := q.coldLocked()
-			if c.monIn == nil {
-				c.monIn = make(map[pid.Ref]watcher)
+	t := monTarget{pid: target.Pid, node: node, name: target.Name}
+	if node == n.id {
+		if q := n.resolve(target); q != nil {
+			q.mu.Lock()
+			if !q.dead.Load() {
+				c := q.coldLocked()
+				if c.monIn == nil {
+					c.monIn = make(map[pid.Ref]watcher)
+				}
+				if t.name != "" {
+					inner := notify
+					notify = func(m DownMsg) { m.Name, m.Node = t.name, t.node; inner(m) }
+				}
+				c.monIn[ref] = watcher{notify: notify}
+				q.mu.Unlock()
+				return ref, nil
 			}
-			c.monIn[ref] = watcher{notify: notify}
 			q.mu.Unlock()
-			return ref, nil
+			t.pid = q.Pid()
 		}
-		q.mu.Unlock()
 	}
-	n.contain("Watch notify", target, func() { notify(DownMsg{Ref: ref, Pid: target, Reason: deadReason}) })
+	n.contain("Watch notify", target.Pid, func() { notify(downFor(ref, t, deadReason)) })
 	return ref, nil
 }
 
 // Unwatch removes a watch made by Watch. It reports whether the watch was
 // still active; a notify already under way may still run.
 func (n *Node) Unwatch(target pid.Pid, ref pid.Ref) bool {
+	if rs := n.remote.Load(); rs != nil && (target.IsZero() || target.Node() != n.id) {
+		return n.unwatchRemote(rs, ref)
+	}
 	q := n.proc(target)
 	if q == nil {
 		return false
@@ -555,16 +701,19 @@ type Info struct {
 	Links           []pid.Pid
 	Monitors        []Monitor // monitors this process holds
 	MonitoredBy     []pid.Pid // processes monitoring this one (a watcher that is not a process shows as the zero Pid)
+	Behaviour       string    // what it runs (see Describer): a GenServer's type, "supervisor", "func"
 	Groups          []string
 	Received        uint64 // messages queued for it
 	Handled         uint64 // messages taken by its code
 	Sent            uint64 // messages it sent
 }
 
-// Monitor is one monitor in Info.Monitors.
+// Monitor is one monitor in Info.Monitors: its Ref and the process it
+// watches, and the name for a monitor made by name.
 type Monitor struct {
-	Ref pid.Ref
-	Pid pid.Pid
+	Ref  pid.Ref
+	Pid  pid.Pid
+	Name string
 }
 
 // Info returns a snapshot of the live process p.
@@ -586,20 +735,23 @@ func (n *Node) Info(target pid.Pid) (Info, error) {
 	in := Info{
 		Pid: q.Pid(), Name: c.name, Status: Status(q.status.Load()), Backend: q.backend,
 		TrapExit: q.trap, MessageQueueLen: queued, WaitingSenders: int(q.mbox.waiters.Load()),
-		Received: pushes, Handled: q.handled.Load(), Sent: q.sent.Load(),
+		Received: pushes, Handled: q.handled.Load(), Sent: q.sent.Load(), Behaviour: describe(q.handler),
 	}
 	for l := range q.links.all() {
 		in.Links = append(in.Links, l)
 	}
 	sort.Slice(in.Links, func(i, j int) bool { return in.Links[i].Serial() < in.Links[j].Serial() })
 	for ref, t := range c.monOut {
-		in.Monitors = append(in.Monitors, Monitor{Ref: ref, Pid: t})
+		in.Monitors = append(in.Monitors, Monitor{Ref: ref, Pid: t.pid, Name: t.name})
 	}
 	sort.Slice(in.Monitors, func(i, j int) bool { return in.Monitors[i].Ref.ID() < in.Monitors[j].Ref.ID() })
 	for _, w := range c.monIn {
 		var by pid.Pid
-		if w.proc != nil {
+		switch {
+		case w.proc != nil:
 			by = w.proc.Pid()
+		case w.remote:
+			by = w.peer
 		}
 		in.MonitoredBy = append(in.MonitoredBy, by)
 	}

@@ -94,7 +94,11 @@ func (n *Node) work(p *Proc) {
 	for {
 		for p != nil {
 			p.worker.Store(w)
-			p.activate()
+			if n.obs.labels.Load() {
+				p.activateLabelled() // labels.go
+			} else {
+				p.activate()
+			}
 			p.worker.CompareAndSwap(w, nil)
 			p = w.runnext.Swap(nil)
 		}

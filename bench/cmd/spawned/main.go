@@ -8,6 +8,7 @@
 //
 //	go run ./bench/cmd/spawned W2
 //	QUICK=1 go run ./bench/cmd/spawned W2   # every N divided by 10
+//	OBSERVE=all go run ./bench/cmd/spawned W2   # with events, labels, metrics and a trace on
 //
 // The node's logger is off while measuring.
 package main
@@ -88,8 +89,13 @@ func note(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "NOTE "+system+" "+format+"\n", args...)
 }
 
-// newNode returns a node with its logger off.
-func newNode() *process.Node { return process.NewNode(process.WithLogger(nil)) }
+// newNode returns a node with its logger off, observed as OBSERVE says
+// (nothing by default).
+func newNode() *process.Node {
+	node := process.NewNode(process.WithLogger(nil))
+	observe(node)
+	return node
+}
 
 // stopNode stops node, bounded by a generous timeout.
 func stopNode(node *process.Node) error {

@@ -1,0 +1,184 @@
+package event
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// DefaultBuffer is how many events a subscription holds for its reader
+// unless Buffer says otherwise.
+const DefaultBuffer = 1024
+
+// Option configures a subscription.
+type Option func(*options)
+
+type options struct {
+	mask   Mask
+	buffer int
+}
+
+// Kinds limits a subscription to the kinds ks (Gap events still come).
+// Without it a subscription receives every kind. A node builds no event
+// of a kind nobody subscribed to.
+func Kinds(ks ...Kind) Option {
+	return func(o *options) { o.mask = MaskOf(ks...) }
+}
+
+// Buffer sets how many events the subscription holds for its reader
+// (DefaultBuffer if n < 1). Events that find it full are counted and
+// reported by a Gap.
+func Buffer(n int) Option {
+	return func(o *options) { o.buffer = n }
+}
+
+// Hub delivers published events to its subscriptions. Each node has one;
+// programs subscribe through process.Node.Subscribe, and a Hub of their own
+// serves tests and code that publishes events itself. The zero Hub is ready
+// to use. Its methods are safe for concurrent use.
+type Hub struct {
+	mu   sync.Mutex // serializes Subscribe and Close
+	subs atomic.Pointer[subscribers]
+}
+
+// subscribers is an immutable snapshot of a hub's subscriptions.
+type subscribers struct {
+	list []*Subscription
+	mask Mask // the union of their masks
+}
+
+// Active reports whether the hub has a subscription: one atomic load.
+func (h *Hub) Active() bool { return h.subs.Load() != nil }
+
+// Wants reports whether some subscription takes events of kind k, so that
+// a publisher can skip building an event nobody reads.
+func (h *Hub) Wants(k Kind) bool {
+	s := h.subs.Load()
+	return s != nil && s.mask.Has(k)
+}
+
+// Publish hands e to every subscription that takes its kind. It never
+// blocks: a subscription whose buffer is full counts e as lost.
+func (h *Hub) Publish(e Event) {
+	s := h.subs.Load()
+	if s == nil {
+		return
+	}
+	k := e.Kind()
+	if !s.mask.Has(k) {
+		return
+	}
+	for _, sub := range s.list {
+		if sub.mask.Has(k) {
+			sub.deliver(e)
+		}
+	}
+}
+
+// Subscribe returns a new subscription to the hub's events. Close it when
+// done: until then the hub keeps delivering to it, and counts what its
+// reader does not take.
+func (h *Hub) Subscribe(opts ...Option) *Subscription {
+	o := options{mask: All, buffer: DefaultBuffer}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	if o.buffer < 1 {
+		o.buffer = DefaultBuffer
+	}
+	s := &Subscription{hub: h, mask: o.mask, ch: make(chan Event, o.buffer)}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var list []*Subscription
+	if old := h.subs.Load(); old != nil {
+		list = slices.Clone(old.list)
+	}
+	h.store(append(list, s))
+	return s
+}
+
+// store publishes list as the hub's subscriptions. Caller holds h.mu.
+func (h *Hub) store(list []*Subscription) {
+	if len(list) == 0 {
+		h.subs.Store(nil)
+		return
+	}
+	var m Mask
+	for _, s := range list {
+		m |= s.mask
+	}
+	h.subs.Store(&subscribers{list: list, mask: m})
+}
+
+func (h *Hub) remove(s *Subscription) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	old := h.subs.Load()
+	if old == nil {
+		return
+	}
+	i := slices.Index(old.list, s)
+	if i < 0 {
+		return
+	}
+	h.store(slices.Delete(slices.Clone(old.list), i, i+1))
+}
+
+// Subscription receives a hub's events through the channel C.
+type Subscription struct {
+	hub     *Hub
+	mask    Mask
+	ch      chan Event
+	dropped atomic.Uint64
+
+	mu     sync.Mutex // guards lost and closed, and orders delivery
+	lost   uint64     // dropped since the last Gap
+	closed bool
+}
+
+// C returns the channel the events arrive on. It is closed by Close, after
+// the events already buffered.
+func (s *Subscription) C() <-chan Event { return s.ch }
+
+// Dropped returns how many events this subscription has lost because its
+// buffer was full.
+func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
+
+// Close ends the subscription: no more events are delivered, and C is
+// closed once drained. Close is idempotent.
+func (s *Subscription) Close() {
+	s.hub.remove(s)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		close(s.ch)
+	}
+}
+
+// deliver queues e without waiting; a pending gap goes first.
+func (s *Subscription) deliver(e Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	if s.lost > 0 {
+		select {
+		case s.ch <- Gap{Lost: s.lost}:
+			s.lost = 0
+		default:
+			s.lost++
+			s.dropped.Add(1)
+			return
+		}
+	}
+	select {
+	case s.ch <- e:
+	default:
+		s.lost++
+		s.dropped.Add(1)
+	}
+}

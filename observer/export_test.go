@@ -1,0 +1,11 @@
+package observer
+
+// WithSampleEvery sets the sampler's period, for tests.
+var WithSampleEvery = withSampleEvery
+
+// SamplerRunning reports whether the sampler runs.
+func (o *Observer) SamplerRunning() bool {
+	o.sampler.mu.Lock()
+	defer o.sampler.mu.Unlock()
+	return o.sampler.running
+}

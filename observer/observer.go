@@ -1,0 +1,287 @@
+// Package observer is a live web view of a node, as Erlang's observer:
+// its supervision trees with restarts and recent crashes, a process table
+// to sort and filter, a page per process (info, links, monitors, crash
+// reports, trace, state), and charts of the node's last minutes.
+//
+// Handler returns an http.Handler to mount under any prefix:
+//
+//	http.Handle("/observer/", http.StripPrefix("/observer", observer.Handler(node)))
+//
+// The page is plain HTML, CSS and JavaScript embedded in the program; it
+// polls a small JSON API beside it. Nothing runs until the page is asked
+// for: a sampler that keeps the charts' figures and the recent crash
+// reports starts with the first request and stops when nobody has asked
+// for a while (WithIdle), as net/http/pprof and expvar do nothing until
+// asked.
+//
+// The page only reads, unless the handler is made WithActions: then it
+// can kill and stop processes, switch tracing, and flip the switches given
+// with WithSwitch, by POST requests from the same origin only.
+//
+// The JSON API under api/ takes an optional node parameter naming the node
+// to show (api/nodes lists them): a handler shows the node it was given,
+// and is ready for a cluster's list of nodes.
+package observer
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/spawned-go/spawned/internal/core"
+	"github.com/spawned-go/spawned/process"
+)
+
+//go:embed static
+var static embed.FS
+
+// DefaultIdle is how long the sampler runs after the last request.
+const DefaultIdle = time.Minute
+
+// Option configures a Handler.
+type Option func(*config)
+
+type config struct {
+	actions  bool
+	idle     time.Duration
+	every    time.Duration
+	title    string
+	switches []*Switch
+}
+
+// WithActions allows (on true) the page to change things: exit or kill a
+// process, turn its trace on and off, flip switches. Each is a POST
+// accepted from the page's own origin only. Off by default.
+func WithActions(on bool) Option { return func(c *config) { c.actions = on } }
+
+// WithIdle sets how long the sampler keeps running after the last request
+// (DefaultIdle).
+func WithIdle(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.idle = d
+		}
+	}
+}
+
+// WithTitle sets the page's title (by default "spawned observer").
+func WithTitle(title string) Option { return func(c *config) { c.title = title } }
+
+// withSampleEvery sets the sampler's period (1 s); for tests.
+func withSampleEvery(d time.Duration) Option { return func(c *config) { c.every = d } }
+
+// Switch is an on/off control of the program, shown on the page (a chaos
+// monkey, a feature flag). Flipping it needs WithActions.
+type Switch struct {
+	Name string
+	Help string
+	Get  func() bool
+	Set  func(on bool)
+}
+
+// WithSwitch adds a switch to the page.
+func WithSwitch(s Switch) Option {
+	return func(c *config) {
+		if s.Name != "" && s.Get != nil && s.Set != nil {
+			c.switches = append(c.switches, &s)
+		}
+	}
+}
+
+// Observer is the handler Handler returns.
+type Observer struct {
+	node    *process.Node
+	cn      *core.Node
+	cfg     config
+	files   http.Handler
+	sampler sampler
+}
+
+// Handler returns the observer of node, to mount under any prefix. Close
+// it to stop its sampler at once rather than after WithIdle.
+func Handler(node *process.Node, opts ...Option) *Observer {
+	cfg := config{idle: DefaultIdle, every: time.Second, title: "spawned observer"}
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	sub, _ := fs.Sub(static, "static")
+	o := &Observer{node: node, cn: (*core.Node)(node), cfg: cfg, files: http.FileServerFS(sub)}
+	o.sampler.init(o)
+	return o
+}
+
+// Close stops the sampler and waits for it; the handler still serves
+// pages afterwards, without charts.
+func (o *Observer) Close() { o.sampler.close() }
+
+// ServeHTTP serves the page, its files and its API.
+func (o *Observer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	if i := strings.LastIndex(path, "/api/"); i >= 0 {
+		o.api(w, r, path[i+len("/api/"):])
+		return
+	}
+	switch {
+	case strings.HasSuffix(path, "/app.js"), strings.HasSuffix(path, "/app.css"):
+		w.Header().Set("Cache-Control", "no-cache")
+		r2 := new(http.Request)
+		*r2 = *r
+		r2.URL = &url.URL{Path: path[strings.LastIndex(path, "/"):]}
+		o.files.ServeHTTP(w, r2)
+	default:
+		page, err := static.ReadFile("static/index.html")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Write([]byte(strings.ReplaceAll(string(page), "{{title}}", htmlEscape(o.cfg.title))))
+	}
+}
+
+func htmlEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
+}
+
+// errStatus is an error with the HTTP status it is answered with.
+type errStatus struct {
+	code int
+	msg  string
+}
+
+func (e *errStatus) Error() string { return e.msg }
+
+func fail(code int, msg string) error { return &errStatus{code: code, msg: msg} }
+
+// api serves one JSON endpoint.
+func (o *Observer) api(w http.ResponseWriter, r *http.Request, name string) {
+	o.sampler.touch()
+	var v any
+	err := o.checkNode(r)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		switch {
+		case r.Method == http.MethodGet:
+			v, err = o.get(ctx, r, name)
+		case r.Method == http.MethodPost:
+			v, err = o.post(ctx, r, name)
+		default:
+			err = fail(http.StatusMethodNotAllowed, "method not allowed")
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if err != nil {
+		code := http.StatusInternalServerError
+		var es *errStatus
+		if errors.As(err, &es) {
+			code = es.code
+		}
+		w.WriteHeader(code)
+		json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+		return
+	}
+	json.NewEncoder(w).Encode(v)
+}
+
+// checkNode accepts a request for the handler's own node: without a node
+// parameter, or with its id. This is where a list of nodes would plug in.
+func (o *Observer) checkNode(r *http.Request) error {
+	if o.node == nil {
+		return fail(http.StatusServiceUnavailable, "no node")
+	}
+	if id := r.URL.Query().Get("node"); id != "" && id != o.node.ID().String() {
+		return fail(http.StatusNotFound, "unknown node "+id)
+	}
+	return nil
+}
+
+func (o *Observer) get(ctx context.Context, r *http.Request, name string) (any, error) {
+	q := r.URL.Query()
+	switch name {
+	case "nodes":
+		return o.nodes(), nil
+	case "overview":
+		return o.overview(), nil
+	case "tree":
+		return o.tree(ctx), nil
+	case "processes":
+		return o.processes(q), nil
+	case "process":
+		return o.process(ctx, q)
+	}
+	return nil, fail(http.StatusNotFound, "no such endpoint: "+name)
+}
+
+func (o *Observer) post(ctx context.Context, r *http.Request, name string) (any, error) {
+	if !o.cfg.actions {
+		return nil, fail(http.StatusForbidden, "actions are not allowed by this observer")
+	}
+	if err := sameOrigin(r); err != nil {
+		return nil, err
+	}
+	var body struct {
+		Pid    string `json:"pid"`
+		Reason string `json:"reason"`
+		On     bool   `json:"on"`
+		Name   string `json:"name"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<16)).Decode(&body); err != nil {
+		return nil, fail(http.StatusBadRequest, "bad request body: "+err.Error())
+	}
+	switch name {
+	case "exit":
+		return o.exit(body.Pid, body.Reason)
+	case "trace":
+		return o.trace(body.Pid, body.On)
+	case "switch":
+		for _, s := range o.cfg.switches {
+			if s.Name == body.Name {
+				s.Set(body.On)
+				return map[string]bool{"on": s.Get()}, nil
+			}
+		}
+		return nil, fail(http.StatusNotFound, "no such switch: "+body.Name)
+	}
+	return nil, fail(http.StatusNotFound, "no such action: "+name)
+}
+
+// sameOrigin accepts a request sent by the page itself: it must carry the
+// page's header (which another site's form cannot set, and its scripts
+// cannot without the browser's leave) and, when the browser names an
+// origin, the handler's own.
+func sameOrigin(r *http.Request) error {
+	if r.Header.Get("X-Observer") != "1" {
+		return fail(http.StatusForbidden, "missing X-Observer header")
+	}
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
+		return fail(http.StatusForbidden, "cross-site request refused")
+	}
+	if origin := r.Header.Get("Origin"); origin != "" {
+		u, err := url.Parse(origin)
+		if err != nil || u.Host != r.Host {
+			return fail(http.StatusForbidden, "cross-origin request refused")
+		}
+	}
+	return nil
+}
+
+// nodeInfo names a node the handler can show.
+type nodeInfo struct {
+	ID    string `json:"id"`
+	Local bool   `json:"local"`
+}
+
+func (o *Observer) nodes() any {
+	return map[string]any{"nodes": []nodeInfo{{ID: o.node.ID().String(), Local: true}}}
+}
