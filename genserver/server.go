@@ -123,7 +123,6 @@ func typed[T any](v any) (T, bool) {
 	return t, ok
 }
 
-
 // Ctx is a server's view of itself during a callback: its process, its
 // context, and the means to stop or set timers. It is valid only inside the
 // callback it is passed to.

@@ -202,7 +202,7 @@ type procCold struct {
 	name   string
 	groups map[string]int
 	timers map[pid.Ref]*timer
-	ties   []tieSlot // what other packages keep for the process; see Tie
+	ties   []tieSlot   // what other packages keep for the process; see Tie
 	labels *procLabels // profile labels, while they are on: labels.go
 }
 
