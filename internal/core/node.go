@@ -242,10 +242,11 @@ func (n *Node) Send(p pid.Pid, msg any) error {
 }
 
 // SendWait is Send that waits for room in a full bounded mailbox until ctx
-// is done.
+// is done; for a process of another node, it waits while the peer node is
+// busy (ErrPeerBusy).
 func (n *Node) SendWait(ctx context.Context, p pid.Pid, msg any) error {
 	if rs := n.route(p); rs != nil {
-		return n.sendRemote(rs, nil, Target{Pid: p}, msg)
+		return n.sendRemoteWait(ctx, rs, nil, Target{Pid: p}, msg)
 	}
 	if err := n.check(p); err != nil {
 		return err
