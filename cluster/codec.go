@@ -8,6 +8,7 @@ import (
 	"github.com/spawned-go/spawned/cluster/internal/wire"
 	"github.com/spawned-go/spawned/genserver"
 	"github.com/spawned-go/spawned/internal/core"
+	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 )
@@ -29,7 +30,7 @@ import (
 //
 // Built in, needing no registration: nil, string, []byte, bool, the sized
 // and unsized ints and uints, float32, float64, pid.Pid, pid.Ref,
-// pid.NodeID, time.Time, []string, []any, map[string]string,
+// pid.NodeID, time.Time, time.Duration, []string, []any, map[string]string,
 // map[string]any, errors (see RegisterError), and the runtime's messages
 // and reasons (link.Exit, link.Down, NodeUp, NodeDown, process.PanicError,
 // process.ShutdownError, genserver.CallError...).
@@ -103,7 +104,6 @@ func init() {
 		"spawned.ErrCallerExited":             process.ErrCallerExited,
 		"spawned.ErrZeroPid":                  process.ErrZeroPid,
 		"spawned.ErrPeerBusy":                 core.ErrPeerBusy,
-		"spawned.core.ErrWrongServer":         core.ErrWrongServer,
 		"spawned.genserver.ErrTimeout":        genserver.ErrTimeout,
 		"spawned.genserver.ErrCallingSelf":    genserver.ErrCallingSelf,
 		"spawned.genserver.ErrWrongServer":    genserver.ErrWrongServer,
@@ -131,12 +131,12 @@ func init() {
 	}
 	MustRegister[*process.ShutdownError]("spawned.ShutdownError")
 	MustRegister[*core.UnreachableError]("spawned.UnreachableError")
-	MustRegister[*core.LinkError]("spawned.LinkError")
+	MustRegister[*link.Error]("spawned.link.Error")
 	MustRegister[*genserver.CallError]("spawned.genserver.CallError")
 	MustRegister[*genserver.StartError]("spawned.genserver.StartError")
 	MustRegister[*genserver.AlreadyStartedError]("spawned.genserver.AlreadyStartedError")
-	MustRegister[core.ExitMsg]("spawned.link.Exit")
-	MustRegister[core.DownMsg]("spawned.link.Down")
+	MustRegister[link.Exit]("spawned.link.Exit")
+	MustRegister[link.Down]("spawned.link.Down")
 	MustRegister[NodeUp]("spawned.cluster.NodeUp")
 	MustRegister[NodeDown]("spawned.cluster.NodeDown")
 	MustRegister[NodeInfo]("spawned.cluster.NodeInfo")

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -103,7 +104,7 @@ func builtin(t reflect.Type) bool {
 	case reflect.TypeFor[string](), reflect.TypeFor[[]byte](), reflect.TypeFor[bool](),
 		reflect.TypeFor[int](), reflect.TypeFor[int8](), reflect.TypeFor[int16](), reflect.TypeFor[int32](), reflect.TypeFor[int64](),
 		reflect.TypeFor[uint](), reflect.TypeFor[uint8](), reflect.TypeFor[uint16](), reflect.TypeFor[uint32](), reflect.TypeFor[uint64](),
-		reflect.TypeFor[float32](), reflect.TypeFor[float64](), pidType, refType, nodeType, timeType,
+		reflect.TypeFor[float32](), reflect.TypeFor[float64](), pidType, refType, nodeType, timeType, reflect.TypeFor[time.Duration](),
 		reflect.TypeFor[[]string](), reflect.TypeFor[[]any](), reflect.TypeFor[map[string]string](), reflect.TypeFor[map[string]any]():
 		return true
 	}

@@ -36,6 +36,7 @@ const (
 	tAnys
 	tStringMap
 	tAnyMap
+	tDuration
 	tRegistered
 )
 
@@ -102,6 +103,9 @@ func (e *Enc) Value(v any) {
 	case pid.NodeID:
 		e.Byte(tNode)
 		e.Node(v)
+	case time.Duration:
+		e.Byte(tDuration)
+		e.Varint(int64(v))
 	case time.Time:
 		e.Byte(tTime)
 		e.sized(v.AppendBinary, "time.Time")
@@ -238,6 +242,8 @@ func (d *Dec) Value() any {
 		return d.Ref()
 	case tNode:
 		return d.Node()
+	case tDuration:
+		return time.Duration(d.Varint())
 	case tTime:
 		var t time.Time
 		if b := d.sizedBytes(); d.err == nil {

@@ -125,7 +125,7 @@ func TestValue_RoundTrip(t *testing.T) {
 		0, -1, math.MaxInt64, math.MinInt64, int8(-3), int16(300), int32(-70000), int64(1 << 40),
 		uint(7), uint8(255), uint16(65535), uint32(1 << 31), uint64(math.MaxUint64),
 		float32(1.5), math.Inf(-1), pid.New(nodeB, 1), pid.Pid{}, pid.NewRef(nodeA, 3), nodeA,
-		time.Unix(100, 5).UTC(), []string{"a", "b"}, []any{1, "x", nil}, map[string]string{"k": "v"},
+		time.Unix(100, 5).UTC(), time.Minute, []string{"a", "b"}, []any{1, "x", nil}, map[string]string{"k": "v"},
 		map[string]any{"k": 1.5}, full, &full, inner{}, named("n"), onePtr{P: &seven}, onePtr{},
 		withBinary{secret: 42}, &vt{x: "proto"}, &customErr{Code: 7},
 	} {
