@@ -55,6 +55,16 @@ type Cluster struct {
 	leaving atomic.Bool
 	done    chan struct{}
 	wg      sync.WaitGroup
+
+	hooks atomic.Pointer[hooks] // for tests: told of deliveries and cuts
+}
+
+// hooks are told, with the peer's recvMu held, of every frame delivered
+// and every cut: tests check with them that nothing of a session is
+// delivered after its cut.
+type hooks struct {
+	delivered func(peer pid.NodeID, session uint64, kind wire.Kind)
+	cut       func(peer pid.NodeID, session uint64)
 }
 
 // NodeInfo describes a node of the cluster.
@@ -224,10 +234,8 @@ func (c *Cluster) connect(ctx context.Context) error {
 	c.nc = nc
 	if mp := int(nc.MaxPayload()); mp > 0 && mp < c.maxPayload {
 		c.maxPayload = mp
-		if int64(mp) > c.window {
-			c.window = int64(mp)
-		}
 	}
+	c.window = max(c.window, 2*int64(c.maxPayload))
 	c.noteConn()
 	c.inboxSub, err = nc.Subscribe(c.inbox, c.onFrame)
 	if err == nil {
@@ -433,6 +441,9 @@ func (c *Cluster) cutLocked(p *peer, why error, next uint64) bool {
 		return false
 	}
 	p.store(stCutting, s)
+	if h := c.hooks.Load(); h != nil {
+		h.cut(p.id, s)
+	}
 	calls := c.calls.takeNode(p.id)
 	p.taken = 0
 	p.inflight.Store(0)
@@ -460,7 +471,7 @@ func (c *Cluster) cutAll(why error) {
 func (c *Cluster) upLocked(p *peer, s uint64) bool {
 	st, _ := p.load()
 	p.store(stUp, s)
-	p.silent = 0
+	p.silent.Store(0)
 	if st == stUp {
 		return false
 	}
@@ -535,18 +546,19 @@ func (c *Cluster) beat(p *peer) {
 	if st == stGone {
 		return
 	}
+	silent := p.silent.Add(1)
 	if h := p.heard.Load(); h != p.seen {
-		p.seen, p.silent = h, 0
-	} else {
-		p.silent++
+		p.seen = h
+		p.silent.Store(0)
+		silent = 0
 	}
-	if st == stUp && p.silent >= c.cfg.HeartbeatMisses {
+	if st == stUp && int(silent) >= c.cfg.HeartbeatMisses {
 		c.cut(p, ErrHeartbeatTimeout)
 		st, s = p.load()
 	}
 	// A peer long silent is probed less often, but never given up: a
 	// partition may heal.
-	if st == stDown && p.silent > 60 && p.silent%10 != 0 {
+	if st == stDown && silent > 60 && silent%10 != 0 {
 		return
 	}
 	c.sendControl(p, wire.KHeartbeat, s)

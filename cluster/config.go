@@ -87,7 +87,8 @@ type Config struct {
 	MaxPayload int
 	// Window is the flow-control window, in bytes, for messages and casts
 	// to one peer that the peer has not yet taken: past it, Send refuses
-	// with ErrPeerBusy (and SendWait waits). Default 4 MiB. The server's
+	// with ErrPeerBusy (and SendWait waits). Default 4 MiB; a smaller one
+	// than twice MaxPayload is raised to that. The server's
 	// max_pending for a client must exceed Window times the number of
 	// peers.
 	Window int
@@ -180,8 +181,8 @@ func (cfg Config) normalise(nodeID string) (Config, error) {
 		return cfg, fmt.Errorf("%w: heartbeat misses %d", ErrConfig, cfg.HeartbeatMisses)
 	case cfg.MaxPayload < 1024:
 		return cfg, fmt.Errorf("%w: max payload %d is below 1 KiB", ErrConfig, cfg.MaxPayload)
-	case cfg.Window < cfg.MaxPayload:
-		return cfg, fmt.Errorf("%w: window %d is smaller than the max payload %d", ErrConfig, cfg.Window, cfg.MaxPayload)
+	case cfg.Window < 0:
+		return cfg, fmt.Errorf("%w: negative window", ErrConfig)
 	case cfg.DiscoveryTimeout < 0:
 		return cfg, fmt.Errorf("%w: negative discovery timeout", ErrConfig)
 	}

@@ -46,7 +46,7 @@ type peer struct {
 
 	heard  atomic.Uint64 // frames received from it
 	seen   uint64        // heard at the last tick (ticker only)
-	silent int           // ticks without a frame (ticker only)
+	silent atomic.Int32  // ticks without a frame
 }
 
 func newPeer(id pid.NodeID, subj string, session uint64) *peer {

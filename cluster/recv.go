@@ -56,6 +56,9 @@ func (c *Cluster) onFrame(m *nats.Msg) {
 		return
 	}
 	p.heard.Add(1)
+	if h := c.hooks.Load(); h != nil {
+		h.delivered(p.id, f.Session, f.Kind)
+	}
 	if !control {
 		err = rx.d.DecodeBody(f)
 	}

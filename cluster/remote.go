@@ -82,8 +82,11 @@ func (r *remote) WaitRoom(ctx context.Context, to core.Target) error {
 	if p == nil {
 		return nil
 	}
+	// With room for the largest frame there is room for this one; without
+	// it, more than a quarter of the window is yet to be taken, so a
+	// credit is on its way.
 	w := p.waiter()
-	if st, _ := p.load(); st != stUp || p.inflight.Load() < c.window {
+	if st, _ := p.load(); st != stUp || p.inflight.Load()+int64(c.maxPayload) <= c.window {
 		return nil
 	}
 	select {
