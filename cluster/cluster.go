@@ -254,7 +254,9 @@ func (c *Cluster) connect(ctx context.Context) error {
 		}
 	}
 	if err == nil {
-		err = nc.FlushWithContext(ctx)
+		fctx, cancel := withDeadline(ctx, 30*time.Second)
+		err = nc.FlushWithContext(fctx)
+		cancel()
 	}
 	if err != nil {
 		return fmt.Errorf("cluster: join: subscribe: %w", err)
@@ -345,7 +347,10 @@ func (c *Cluster) Leave(ctx context.Context) error {
 	if c.connected.Load() {
 		// The goodbyes are a courtesy: a peer that misses one notices the
 		// closed connection anyway. Only running out of time is an error.
-		if ferr := c.nc.FlushWithContext(ctx); ferr != nil && ctx.Err() != nil {
+		fctx, cancel := withDeadline(ctx, 10*time.Second)
+		ferr := c.nc.FlushWithContext(fctx)
+		cancel()
+		if ferr != nil && ctx.Err() != nil {
 			err = fmt.Errorf("cluster: leave: %w", ferr)
 		}
 	}
@@ -650,3 +655,12 @@ func (c *Cluster) release(e *wire.Enc) {
 }
 
 var encoders = sync.Pool{New: func() any { return &wire.Enc{B: make([]byte, 0, 256)} }}
+
+// withDeadline returns ctx, bounded by d when it has no deadline of its
+// own.
+func withDeadline(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, d)
+}
