@@ -270,8 +270,10 @@ func (n *Node) SendWait(ctx context.Context, p pid.Pid, msg any) error {
 // Exit sends an exit signal with reason to p from a goroutine that is not a
 // process: the zero Pid is the sender. See Proc.Exit.
 func (n *Node) Exit(p pid.Pid, reason error) error {
-	if err := n.check(p); err != nil && n.route(p) == nil {
-		return err
+	if n.route(p) == nil { // check builds its error eagerly: not on the remote path
+		if err := n.check(p); err != nil {
+			return err
+		}
 	}
 	n.exitSignal(pid.Pid{}, p, orNormal(reason))
 	return nil

@@ -463,8 +463,10 @@ func (n *Node) CallRemote(from pid.Pid, to Target, req any, a RemoteAnswer) (pid
 		}
 	} else if to.Pid.Node() == n.id {
 		return pid.Ref{}, fmt.Errorf("call %s: a local server", to)
-	} else if err := n.check(to.Pid); err != nil && n.route(to.Pid) == nil {
-		return pid.Ref{}, err
+	} else if n.route(to.Pid) == nil { // check builds its error eagerly: not on the remote path
+		if err := n.check(to.Pid); err != nil {
+			return pid.Ref{}, err
+		}
 	}
 	return n.remote.Load().r.Call(from, to, req, a)
 }
