@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -123,7 +124,7 @@ func Join(ctx context.Context, node *process.Node, cfg Config) (*Cluster, error)
 		c.log = node.Logger()
 	}
 	c.log = c.log.With(zap.String("cluster", cfg.Cluster), zap.String("node", cfg.Name))
-	c.inbox = c.prefix + "n." + c.self.String()
+	c.inbox = c.inboxOf(c.self)
 	c.helloSubj = c.prefix + "hello"
 	c.peers.init()
 	c.calls.init()
@@ -156,6 +157,14 @@ func Join(ctx context.Context, node *process.Node, cfg Config) (*Cluster, error)
 		return nil, err
 	}
 	return c, nil
+}
+
+// inboxOf returns the inbox subject of the node id: its 16 bytes in
+// base64url, so that a subject the server parses for every frame stays
+// short.
+func (c *Cluster) inboxOf(id pid.NodeID) string {
+	b, _ := id.MarshalBinary()
+	return c.prefix + base64.RawURLEncoding.EncodeToString(b)
 }
 
 // abandon undoes a Join that failed before the node was connected.
@@ -425,6 +434,14 @@ func (c *Cluster) Disconnect(id pid.NodeID) bool {
 	return true
 }
 
+// WaitRoom waits until the flow-control window to the node id has room
+// again, or ctx is done: for a sender whose Send or Cast failed with
+// ErrPeerBusy. It returns at once for a node that is not reachable (a
+// send to it is dropped).
+func (c *Cluster) WaitRoom(ctx context.Context, id pid.NodeID) error {
+	return (*remote)(c).WaitRoom(ctx, core.Target{Node: id, Name: "-"})
+}
+
 // cut loses the peer: it fences the peer's session, fires every relation
 // across the pair, fails the calls owed by the peer and tells the node
 // monitors. It reports whether the peer was up.
@@ -495,7 +512,7 @@ func (c *Cluster) upLocked(p *peer, s uint64) bool {
 // it is new.
 func (c *Cluster) peerOf(id pid.NodeID) *peer {
 	p, _ := c.peers.getOrAdd(id, func() *peer {
-		return newPeer(id, c.prefix+"n."+id.String(), c.base)
+		return newPeer(id, c.inboxOf(id), c.base)
 	})
 	return p
 }

@@ -63,8 +63,9 @@ type Config struct {
 	NATSOptions []nats.Option
 
 	// SubjectPrefix is the first token of every subject the cluster uses.
-	// Default "spawned". Subjects are <prefix>.<cluster>.n.<node id> (a
-	// node's inbox) and <prefix>.<cluster>.hello (discovery).
+	// Default "spawned". Subjects are <prefix>.<cluster>.<node id> (a
+	// node's inbox; the id's 16 bytes in base64url) and
+	// <prefix>.<cluster>.hello (discovery).
 	SubjectPrefix string
 	// AdvisorySubject is where the server's client-disconnect advisories
 	// are read, so that a crashed node is known to be lost within

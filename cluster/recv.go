@@ -14,6 +14,10 @@ import (
 	"github.com/spawned-go/spawned/pid"
 )
 
+// aliasLimit is the largest frame whose strings and byte slices share its
+// memory once decoded: a value kept alive keeps at most that much.
+const aliasLimit = 16 << 10
+
 // rxState is what the inbox subscription's goroutine reuses per frame.
 type rxState struct {
 	f    wire.Frame
@@ -60,6 +64,9 @@ func (c *Cluster) onFrame(m *nats.Msg) {
 		h.delivered(p.id, f.Session, f.Kind)
 	}
 	if !control {
+		// The message's bytes are this frame's alone (the client copies
+		// every message): a small frame lends them to what is decoded.
+		rx.d.Alias = len(m.Data) <= aliasLimit
 		err = rx.d.DecodeBody(f)
 	}
 	c.dispatch(p, f, err, len(m.Data))
@@ -132,13 +139,14 @@ func (c *Cluster) dispatch(p *peer, f *wire.Frame, err error, size int) {
 		}
 	case wire.KCall:
 		_, s := p.load()
-		a := &answer{c: c, p: p, ref: f.Ref, session: s}
+		in := &incoming{answer: answer{c: c, p: p, ref: f.Ref, session: s}}
 		t, ok := c.target(f)
 		if !ok {
-			a.Undelivered(core.NoProc)
+			in.answer.Undelivered(core.NoProc)
 			return
 		}
-		c.core.RemoteDeliver(t, &core.IncomingCall{From: f.From, Req: f.Value, Answer: a})
+		in.call = core.IncomingCall{From: f.From, Req: f.Value, Answer: &in.answer}
+		c.core.RemoteDeliver(t, &in.call)
 	case wire.KReply:
 		if a, ok := c.calls.take(f.Ref.ID()); ok {
 			a.Reply(f.Value, f.Reason)

@@ -176,6 +176,13 @@ func clip(s string, n int) string {
 	return s[:n] + "…[cut]"
 }
 
+// incoming is a call from another node and the way to answer it, in one
+// allocation.
+type incoming struct {
+	call   core.IncomingCall
+	answer answer
+}
+
 // answer is how a local server answers a call from another node.
 type answer struct {
 	c       *Cluster

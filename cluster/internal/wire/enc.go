@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/spawned-go/spawned/pid"
 )
@@ -164,6 +165,10 @@ type Dec struct {
 	Receiver pid.NodeID
 	err      error
 	depth    int
+	// Alias makes strings and byte slices share the input's memory instead
+	// of copying it: for input that nothing else writes or reuses, small
+	// enough that a value keeping all of it alive costs little.
+	Alias bool
 }
 
 // NewDec returns a decoder of b.
@@ -171,7 +176,7 @@ func NewDec(b []byte, sender, receiver pid.NodeID) *Dec {
 	return &Dec{b: b, Sender: sender, Receiver: receiver}
 }
 
-// Reset makes d decode b.
+// Reset makes d decode b (and stop aliasing it).
 func (d *Dec) Reset(b []byte, sender, receiver pid.NodeID) {
 	*d = Dec{b: b, Sender: sender, Receiver: receiver}
 }
@@ -306,7 +311,11 @@ func (d *Dec) raw(n int) []byte {
 // String reads a string.
 func (d *Dec) String() string {
 	n := d.Count()
-	return string(d.raw(n))
+	b := d.raw(n)
+	if d.Alias && len(b) > 0 {
+		return unsafe.String(&b[0], len(b))
+	}
+	return string(b)
 }
 
 // Bytes reads a byte slice (a copy); nil stays nil.
@@ -319,6 +328,9 @@ func (d *Dec) Bytes() []byte {
 	if n > uint64(d.Len()) {
 		d.short("bytes")
 		return nil
+	}
+	if d.Alias {
+		return d.raw(int(n))
 	}
 	out := make([]byte, n)
 	copy(out, d.raw(int(n)))

@@ -321,7 +321,18 @@ func FuzzDecodeFrame(f *testing.F) {
 	f.Add(append([]byte(nil), e.B...))
 	f.Add([]byte{Magic, byte(KCall)})
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// Aliasing decodes the same as copying.
+		var af Frame
+		var ad Dec
+		aliasErr := DecodeHeader(b, nodeB, &af, &ad)
+		if aliasErr == nil {
+			ad.Alias = true
+			aliasErr = ad.DecodeBody(&af)
+		}
 		fr, err := DecodeFrame(b, nodeB)
+		if (err == nil) != (aliasErr == nil) {
+			t.Fatalf("decoding with and without aliasing disagree: %v, %v", err, aliasErr)
+		}
 		if err != nil {
 			return
 		}
@@ -350,4 +361,28 @@ func hasMap(v any) bool {
 		return true
 	}
 	return false
+}
+
+func TestDec_AliasSharesTheInput(t *testing.T) {
+	e := &Enc{Sender: nodeA, Receiver: nodeB}
+	e.Value(sample{B: "text", C: []byte{1, 2, 3}})
+	in := append([]byte(nil), e.B...)
+	d := NewDec(in, nodeA, nodeB)
+	d.Alias = true
+	got := d.Value().(sample)
+	if err := d.Done(); err != nil {
+		t.Fatal(err)
+	}
+	if got.B != "text" || !bytes.Equal(got.C, []byte{1, 2, 3}) {
+		t.Fatalf("got %#v", got)
+	}
+	if cap(got.C) != len(got.C) {
+		t.Errorf("an aliased slice has room to grow into the input: cap %d, len %d", cap(got.C), len(got.C))
+	}
+	for i := range in {
+		in[i] = 0
+	}
+	if got.C[0] != 0 {
+		t.Error("the slice does not share the input")
+	}
 }
