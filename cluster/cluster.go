@@ -356,7 +356,9 @@ func (c *Cluster) Leave(ctx context.Context) error {
 	if c.connected.Load() {
 		// The goodbyes are a courtesy: a peer that misses one notices the
 		// closed connection anyway. Only running out of time is an error.
-		fctx, cancel := withDeadline(ctx, 10*time.Second)
+		// A connection that is failing can hold a flush until its end:
+		// a second is enough for a goodbye.
+		fctx, cancel := context.WithTimeout(ctx, time.Second)
 		ferr := c.nc.FlushWithContext(fctx)
 		cancel()
 		if ferr != nil && ctx.Err() != nil {

@@ -114,7 +114,8 @@ func runPlacement(w, placement string) error {
 	if placement == "pinned" {
 		ts, err := exec.LookPath("taskset")
 		if err != nil {
-			return fmt.Errorf("taskset not found (util-linux), needed to pin the nodes: %w", err)
+			fmt.Fprintf(os.Stderr, "SKIP %s %s pinned: taskset (util-linux) not found, needed to pin the nodes\n", system, w)
+			return nil
 		}
 		args = append([]string{ts, "-c", "0"}, args...)
 	}
