@@ -52,6 +52,7 @@ type Cluster struct {
 
 	rx    rxState       // the inbox subscription's decoding state
 	newUp chan struct{} // a peer came up (for Join's discovery)
+	kick  chan struct{} // batches wait to be sent
 
 	leaving atomic.Bool
 	done    chan struct{}
@@ -118,6 +119,7 @@ func Join(ctx context.Context, node *process.Node, cfg Config) (*Cluster, error)
 		bound:      cfg.HeartbeatInterval * time.Duration(cfg.HeartbeatMisses),
 		base:       1,
 		newUp:      make(chan struct{}, 1),
+		kick:       make(chan struct{}, 1),
 		done:       make(chan struct{}),
 	}
 	if c.log == nil {
@@ -150,8 +152,9 @@ func Join(ctx context.Context, node *process.Node, cfg Config) (*Cluster, error)
 		return nil, err
 	}
 	cn.SetRemote((*remote)(c))
-	c.wg.Add(1)
+	c.wg.Add(2)
 	go c.heartbeats()
+	go c.batches()
 	if err := c.discover(ctx); err != nil {
 		_ = c.Leave(context.Background())
 		return nil, err
@@ -340,7 +343,7 @@ func (c *Cluster) Leave(ctx context.Context) error {
 		return nil
 	}
 	close(c.done)
-	c.wg.Wait() // the heartbeats
+	c.wg.Wait() // the heartbeats and the batches
 	var maxSession uint64
 	for _, p := range c.peers.all() {
 		c.cut(p, ErrNodeLeft)
@@ -352,6 +355,7 @@ func (c *Cluster) Leave(ctx context.Context) error {
 			c.sendControl(p, wire.KBye, s)
 		}
 	}
+	c.flushAll()
 	var err error
 	if c.connected.Load() {
 		// The goodbyes are a courtesy: a peer that misses one notices the
@@ -590,6 +594,75 @@ func (c *Cluster) beat(p *peer) {
 	c.sendControl(p, wire.KHeartbeat, s)
 }
 
+// batchLimit is the size past which a batch is sent at once.
+const batchLimit = 16 << 10
+
+// publish sends frame to p, in order with everything else sent to p. When
+// the client is still writing what was published before, frames wait in
+// the peer's batch and go out as one message; a frame alone on a quiet
+// connection goes out at once, for latency.
+func (c *Cluster) publish(p *peer, frame []byte) error {
+	p.sendMu.Lock()
+	defer p.sendMu.Unlock()
+	if len(p.batch) == 0 {
+		if n, err := c.nc.Buffered(); err != nil || n == 0 || len(frame) > batchLimit/2 {
+			return c.nc.Publish(p.subj, frame)
+		}
+		p.batch = append(p.batch[:0], wire.MagicBatch)
+		select {
+		case c.kick <- struct{}{}:
+		default:
+		}
+	} else if len(p.batch)+len(frame)+binary.MaxVarintLen64 > c.maxPayload {
+		if err := c.flushLocked(p); err != nil {
+			return err
+		}
+		return c.nc.Publish(p.subj, frame)
+	}
+	p.batch = binary.AppendUvarint(p.batch, uint64(len(frame)))
+	p.batch = append(p.batch, frame...)
+	if len(p.batch) >= batchLimit {
+		return c.flushLocked(p)
+	}
+	return nil
+}
+
+// flushLocked sends p's batch (p.sendMu held).
+func (c *Cluster) flushLocked(p *peer) error {
+	if len(p.batch) == 0 {
+		return nil
+	}
+	err := c.nc.Publish(p.subj, p.batch) // the client copies it
+	if cap(p.batch) > 2*batchLimit {
+		p.batch = nil
+	} else {
+		p.batch = p.batch[:0]
+	}
+	return err
+}
+
+// flushAll sends every peer's batch.
+func (c *Cluster) flushAll() {
+	for _, p := range c.peers.all() {
+		p.sendMu.Lock()
+		_ = c.flushLocked(p)
+		p.sendMu.Unlock()
+	}
+}
+
+// batches sends the batches that wait, when kicked.
+func (c *Cluster) batches() {
+	defer c.wg.Done()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-c.kick:
+			c.flushAll()
+		}
+	}
+}
+
 // sendControl sends p a frame with no payload but this node's name and
 // connection.
 func (c *Cluster) sendControl(p *peer, k wire.Kind, session uint64) {
@@ -599,7 +672,7 @@ func (c *Cluster) sendControl(p *peer, k wire.Kind, session uint64) {
 		f.Name, f.Conn = c.cfg.Name, c.myConn()
 	}
 	e.AppendFrame(&f)
-	_ = c.nc.Publish(p.subj, e.B)
+	_ = c.publish(p, e.B)
 	c.release(e)
 }
 

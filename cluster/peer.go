@@ -40,6 +40,11 @@ type peer struct {
 	taken    int64  // bytes delivered since the last credit was sent (under recvMu)
 	answered uint64 // the stale session last answered (under recvMu)
 
+	// sendMu orders what goes to the peer: frames wait in batch while the
+	// client is still writing earlier ones, and go out together.
+	sendMu sync.Mutex
+	batch  []byte
+
 	// Flow control of messages and casts to the peer.
 	inflight atomic.Int64
 	wake     atomic.Pointer[chan struct{}] // closed when credit comes back

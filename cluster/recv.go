@@ -25,13 +25,31 @@ type rxState struct {
 	last *peer
 }
 
-// onFrame handles a frame from the node's inbox: the one subscription that
-// carries everything other nodes send it, in the order each sent it.
+// onFrame handles a message from the node's inbox: the one subscription
+// that carries everything other nodes send it, in the order each sent it.
+// A message is one frame, or a batch of frames from one sender.
 func (c *Cluster) onFrame(m *nats.Msg) {
+	if len(m.Data) > 0 && m.Data[0] == wire.MagicBatch {
+		alias := len(m.Data) <= aliasLimit
+		err := wire.SplitBatch(m.Data[1:], func(frame []byte) bool {
+			c.frame(frame, alias)
+			return true
+		})
+		if err != nil {
+			c.log.Warn("cluster: dropped a malformed batch", zap.Error(err))
+		}
+		return
+	}
+	c.frame(m.Data, len(m.Data) <= aliasLimit)
+}
+
+// frame handles one frame; alias says whether what is decoded may share
+// its memory (the client copies every message it hands over).
+func (c *Cluster) frame(data []byte, alias bool) {
 	rx := &c.rx
 	f := &rx.f
 	*f = wire.Frame{}
-	if err := wire.DecodeHeader(m.Data, c.self, f, &rx.d); err != nil {
+	if err := wire.DecodeHeader(data, c.self, f, &rx.d); err != nil {
 		c.log.Warn("cluster: dropped a malformed frame", zap.Error(err))
 		return
 	}
@@ -64,12 +82,10 @@ func (c *Cluster) onFrame(m *nats.Msg) {
 		h.delivered(p.id, f.Session, f.Kind)
 	}
 	if !control {
-		// The message's bytes are this frame's alone (the client copies
-		// every message): a small frame lends them to what is decoded.
-		rx.d.Alias = len(m.Data) <= aliasLimit
+		rx.d.Alias = alias
 		err = rx.d.DecodeBody(f)
 	}
-	c.dispatch(p, f, err, len(m.Data))
+	c.dispatch(p, f, err, len(data))
 	p.recvMu.Unlock()
 	if up {
 		c.supersede(p)
@@ -191,7 +207,7 @@ func (c *Cluster) took(p *peer, size int) {
 	_, s := p.load()
 	e := c.encoder(p.id)
 	e.AppendFrame(&wire.Frame{Kind: wire.KCredit, Cluster: c.tag, Session: s, Credit: uint64(p.taken)})
-	_ = c.nc.Publish(p.subj, e.B)
+	_ = c.publish(p, e.B)
 	c.release(e)
 	p.taken = 0
 }

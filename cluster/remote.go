@@ -71,7 +71,7 @@ func (r *remote) Send(from pid.Pid, to core.Target, msg any) error {
 		return ErrPeerBusy
 	}
 	p.inflight.Add(n)
-	_ = c.nc.Publish(p.subj, e.B) // an error means the connection is lost: the message is, too
+	_ = c.publish(p, e.B) // an error means the connection is lost: the message is, too
 	return nil
 }
 
@@ -125,7 +125,7 @@ func (r *remote) Call(from pid.Pid, to core.Target, req any, a core.RemoteAnswer
 		return ref, nil // the cut failed it already
 	}
 	p.inflight.Add(int64(len(e.B)))
-	if err := c.nc.Publish(p.subj, e.B); err != nil {
+	if err := c.publish(p, e.B); err != nil {
 		if c.calls.forget(ref.ID()) {
 			return pid.Ref{}, &core.UnreachableError{Node: node, Reason: process.NoConnection}
 		}
@@ -163,7 +163,7 @@ func (r *remote) Signal(sig core.Signal) error {
 			From: sig.From, To: sig.To, Name: name, Ref: sig.Ref, Reason: reason})
 	}
 	p.inflight.Add(int64(len(e.B)))
-	if err := c.nc.Publish(p.subj, e.B); err != nil {
+	if err := c.publish(p, e.B); err != nil {
 		return &core.UnreachableError{Node: node, Reason: process.NoConnection}
 	}
 	return nil
@@ -229,7 +229,7 @@ func (a *answer) send(f *wire.Frame) {
 			Reason: fmt.Errorf("cluster: the answer cannot cross from node %s: %w", c.cfg.Name, err)})
 	}
 	p.inflight.Add(int64(len(e.B)))
-	_ = c.nc.Publish(p.subj, e.B)
+	_ = c.publish(p, e.B)
 }
 
 // callTable holds the calls this node owes answers to: ref id -> answer.

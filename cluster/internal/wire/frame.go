@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/binary"
 	"fmt"
 	"hash/fnv"
 
@@ -9,6 +10,28 @@ import (
 
 // Magic opens every frame: the format's version.
 const Magic = 0xB1
+
+// MagicBatch opens a NATS message that carries several frames, each
+// preceded by its length as an unsigned varint.
+const MagicBatch = 0xB2
+
+// SplitBatch calls f with each frame of a batch (the message without its
+// MagicBatch byte), in order, and reports a malformed batch; f returning
+// false stops it.
+func SplitBatch(b []byte, f func(frame []byte) bool) error {
+	for len(b) > 0 {
+		n, size := binary.Uvarint(b)
+		if size <= 0 || n == 0 || n > uint64(len(b)-size) {
+			return fmt.Errorf("%w: batch with a bad frame length", ErrMalformed)
+		}
+		b = b[size:]
+		if !f(b[:n:n]) {
+			return nil
+		}
+		b = b[n:]
+	}
+	return nil
+}
 
 // Kind says what a frame carries.
 type Kind byte

@@ -26,6 +26,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -64,15 +65,27 @@ func n(full int) int {
 }
 
 func main() {
+	if prefix := os.Getenv("SPAWNED_DIST_CPUPROFILE"); prefix != "" && os.Getenv(roleEnv) != "" {
+		// A CPU profile per process: <prefix>.<role>.<pid>.
+		f, err := os.Create(fmt.Sprintf("%s.%s.%d", prefix, os.Getenv(roleEnv), os.Getpid()))
+		if err == nil {
+			_ = pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
 	switch os.Getenv(roleEnv) {
 	case "peer":
-		os.Exit(peer())
+		if code := peer(); code != 0 {
+			os.Exit(code)
+		}
+		return
 	case "measure":
 		if len(os.Args) != 2 {
 			os.Exit(2)
 		}
 		if err := measure(strings.ToUpper(os.Args[1]), os.Getenv(suffixEnv)); err != nil {
 			fmt.Fprintf(os.Stderr, "spawned %s: %v\n", os.Args[1], err)
+			pprof.StopCPUProfile()
 			os.Exit(1)
 		}
 		return
