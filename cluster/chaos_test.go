@@ -222,6 +222,15 @@ func TestChaos_NATSServerRestartedUnderLoad(t *testing.T) {
 	s := startServer(t, opts...)
 	cfg := s.Config(clusterName(t))
 	cfg.HeartbeatInterval, cfg.HeartbeatMisses = 100*time.Millisecond, 5
+	var disconnected, reconnected atomic.Int64
+	cfg.ConnectionHandler = func(st cluster.ConnState, _ error) {
+		switch st {
+		case cluster.Disconnected:
+			disconnected.Add(1)
+		case cluster.Reconnected:
+			reconnected.Add(1)
+		}
+	}
 	a, ca := joinNode(t, cfg, "a")
 	b, cb := joinNode(t, cfg, "b")
 	waitUp(t, ca, b.ID())
@@ -279,6 +288,8 @@ func TestChaos_NATSServerRestartedUnderLoad(t *testing.T) {
 	}
 	ok, lost, other, firstOther := calls.end()
 	t.Logf("calls: %d answered, %d failed with NoConnection, %d otherwise", ok, lost, other)
+	require.GreaterOrEqual(t, disconnected.Load(), int64(2*rounds(1, 5)), "ConnectionHandler told of the losses")
+	require.GreaterOrEqual(t, reconnected.Load(), int64(2*rounds(1, 5)), "ConnectionHandler told of the returns")
 	require.Zero(t, other, "a call failed otherwise than with NoConnection: %v", firstOther)
 	auditClean(t, "A", auditA)
 	auditClean(t, "B", auditB)
