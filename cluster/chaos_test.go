@@ -221,7 +221,9 @@ func TestChaos_NATSServerRestartedUnderLoad(t *testing.T) {
 	opts := []embedded.Option{embedded.WithPort(port), embedded.WithCredentials("chaos", "chaos-password")}
 	s := startServer(t, opts...)
 	cfg := s.Config(clusterName(t))
-	cfg.HeartbeatInterval, cfg.HeartbeatMisses = 100*time.Millisecond, 5
+	// A long bound: the losses here are noticed by the connection's own
+	// end, and a loaded machine must not add heartbeat timeouts.
+	cfg.HeartbeatInterval, cfg.HeartbeatMisses = time.Second, 10
 	var disconnected, reconnected atomic.Int64
 	cfg.ConnectionHandler = func(st cluster.ConnState, _ error) {
 		switch st {
@@ -323,7 +325,7 @@ func TestChaos_OneServerOfThreeKilledUnderLoad(t *testing.T) {
 		}
 		cfg := servers[0].Config(name)
 		cfg.URL = strings.Join(urls, ",")
-		cfg.HeartbeatInterval, cfg.HeartbeatMisses = 100*time.Millisecond, 5
+		cfg.HeartbeatInterval, cfg.HeartbeatMisses = time.Second, 10 // see the restart test
 		cfg.NATSOptions = []nats.Option{nats.DontRandomize()}
 		return cfg
 	}
@@ -379,7 +381,7 @@ func TestChaos_OneServerOfThreeKilledUnderLoad(t *testing.T) {
 
 func TestChaos_ANodePausedPastTheHeartbeatBoundUnderLoad(t *testing.T) {
 	cfg := testConfig(clusterName(t))
-	cfg.HeartbeatInterval, cfg.HeartbeatMisses = 100*time.Millisecond, 3
+	cfg.HeartbeatInterval, cfg.HeartbeatMisses = pauseBound()
 	a, ca := joinNode(t, cfg, "a")
 	audit := ca.Audit()
 	events := nodeEvents(t, a, ca)

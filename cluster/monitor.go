@@ -98,15 +98,30 @@ func (m *nodeMonitors) add(p *process.Process, id pid.NodeID, sub bool) (pid.Ref
 	ref := c.node.MakeRef()
 	m.mu.Lock()
 	o := m.owners[self]
+	m.mu.Unlock()
+	var spare pid.Ref
 	if o == nil {
-		o = &monOwner{refs: map[pid.Ref]struct{}{}}
+		// Watched outside the lock: a watch of a process that has just
+		// died runs its notify at once, and that takes the lock.
 		w, err := c.core.Watch(self, func(core.DownMsg) { m.ownerExited(self) })
 		if err != nil {
-			m.mu.Unlock()
 			return pid.Ref{}, err
 		}
-		o.watch = w
+		spare = w
+	}
+	defer func() {
+		// An owner that died before it was recorded left no one to drop
+		// its monitors.
+		if !c.core.Alive(self) {
+			m.ownerExited(self)
+		}
+	}()
+	m.mu.Lock()
+	if o = m.owners[self]; o == nil {
+		o = &monOwner{refs: map[pid.Ref]struct{}{}, watch: spare}
 		m.owners[self] = o
+	} else if !spare.IsZero() {
+		defer c.core.Unwatch(self, spare)
 	}
 	if sub {
 		m.subs[ref] = self

@@ -132,6 +132,12 @@ func TestDIST12_AKilledNodeFiresEveryLinkAndMonitorWithNoConnection(t *testing.T
 	require.Equal(t, b.ID, nd.Node)
 }
 
+// pauseBound is the heartbeat interval and misses of the tests that
+// pause a node: a bound short enough for a test, long enough that a loaded
+// machine (the race detector, the whole suite at once) does not cut a pair
+// that is only slow.
+func pauseBound() (time.Duration, int) { return 200 * time.Millisecond, 5 }
+
 // timingBound returns goal under SPAWNED_STRICT_TIMING=1, else loose: a
 // bound that only a fall-back to the slow path would break.
 func timingBound(goal, loose time.Duration) time.Duration {
@@ -143,7 +149,7 @@ func timingBound(goal, loose time.Duration) time.Duration {
 
 func TestDIST14_AHungNodeIsNoticedByTheHeartbeatThenTheSameEffects(t *testing.T) {
 	cfg := testConfig(clusterName(t))
-	cfg.HeartbeatInterval, cfg.HeartbeatMisses = 100*time.Millisecond, 3
+	cfg.HeartbeatInterval, cfg.HeartbeatMisses = pauseBound()
 	a, ca := joinNode(t, cfg, "a")
 	b := startChild(t, a, ca, cfg, "b")
 	s := setUpLoss(t, a, ca, b)

@@ -29,6 +29,9 @@ type rxState struct {
 // that carries everything other nodes send it, in the order each sent it.
 // A message is one frame, or a batch of frames from one sender.
 func (c *Cluster) onFrame(m *nats.Msg) {
+	if c.leaving.Load() {
+		return // every peer is cut, or being cut: nothing more is delivered
+	}
 	if len(m.Data) > 0 && m.Data[0] == wire.MagicBatch {
 		alias := len(m.Data) <= aliasLimit
 		err := wire.SplitBatch(m.Data[1:], func(frame []byte) bool {
@@ -99,7 +102,7 @@ func (c *Cluster) admit(p *peer, f *wire.Frame) (up, ok bool) {
 	st, s := p.load()
 	t := f.Session
 	switch {
-	case st == stGone:
+	case st == stGone || c.leaving.Load():
 		return false, false
 	case t < s || t < c.base:
 		// A frame of a session this node has cut: drop it, and tell the
@@ -236,7 +239,7 @@ func (c *Cluster) undecodable(p *peer, f *wire.Frame, err error) {
 // one knows, so that a joining node knows how many to wait for.
 func (c *Cluster) onHello(m *nats.Msg) {
 	f, err := wire.DecodeFrame(m.Data, c.self)
-	if err != nil || f.Kind != wire.KHello || f.Cluster != c.tag || f.Sender == c.self {
+	if err != nil || f.Kind != wire.KHello || f.Cluster != c.tag || f.Sender == c.self || c.leaving.Load() {
 		return
 	}
 	p := c.peerOf(f.Sender)
@@ -245,7 +248,7 @@ func (c *Cluster) onHello(m *nats.Msg) {
 	p.recvMu.Lock()
 	st, s := p.load()
 	up := false
-	if st == stDown {
+	if st == stDown && !c.leaving.Load() {
 		s = max(s, c.base)
 		up = c.upLocked(p, s)
 	}
