@@ -124,7 +124,13 @@ func (c *Cluster) admit(p *peer, f *wire.Frame) (up, ok bool) {
 			p.store(stDown, t+1)
 			return false, false
 		}
-		return c.upLocked(p, t), true
+		up = c.upLocked(p, t)
+		if up {
+			// The peer may be waiting for a word of this session from
+			// this node to come up too.
+			c.sendControl(p, wire.KHeartbeat, t)
+		}
+		return up, true
 	}
 	if f.Kind == wire.KBye {
 		c.cutLocked(p, ErrNodeLeft, t+1)
