@@ -87,7 +87,9 @@ var joined struct {
 // Join connects node to the cluster that cfg names and returns once the
 // node knows the cluster's other nodes (or Config.DiscoveryTimeout passed).
 // From then on, Pids of other nodes work with the ordinary API. A node
-// joins one cluster at a time; Leave ends it.
+// joins one cluster at a time; Leave ends it, and must be called before the
+// node stops (or the program ends) to release the connection and its
+// goroutines.
 //
 // With no Config.URL, the node uses the program's embedded NATS server
 // (package embedded must be linked, or Join fails with ErrNoServer).
