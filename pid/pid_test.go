@@ -356,3 +356,58 @@ func TestPidShort(t *testing.T) {
 		}
 	}
 }
+
+func TestBinary_RoundTrip(t *testing.T) {
+	t.Parallel()
+	node := mustNode(t, testNode)
+	for _, p := range []pid.Pid{{}, pid.New(node, 1), pid.New(node, math.MaxUint64), pid.New(pid.NewNodeID(), 300)} {
+		b, err := p.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var q pid.Pid
+		if err := q.UnmarshalBinary(b); err != nil || q != p {
+			t.Errorf("Pid %v: round trip gave %v, %v", p, q, err)
+		}
+		r := pid.NewRef(p.Node(), p.Serial())
+		b, _ = r.MarshalBinary()
+		var s pid.Ref
+		if err := s.UnmarshalBinary(b); err != nil || s != r {
+			t.Errorf("Ref %v: round trip gave %v, %v", r, s, err)
+		}
+	}
+	b, _ := node.MarshalBinary()
+	var id pid.NodeID
+	if err := id.UnmarshalBinary(b); err != nil || id != node || len(b) != 16 {
+		t.Errorf("NodeID round trip: %v %v %d", id, err, len(b))
+	}
+}
+
+func TestBinary_BadInput(t *testing.T) {
+	t.Parallel()
+	node := mustNode(t, testNode)
+	good, _ := pid.New(node, 5).MarshalBinary()
+	zeroSerial, _ := node.AppendBinary(nil)
+	zeroSerial = append(zeroSerial, 0)
+	for name, b := range map[string][]byte{
+		"empty":          nil,
+		"short":          good[:10],
+		"no serial":      good[:16],
+		"trailing":       append(append([]byte{}, good...), 1),
+		"overlong":       append(append([]byte{}, good[:16]...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01),
+		"serial 0, node": zeroSerial,
+	} {
+		var p pid.Pid
+		if err := p.UnmarshalBinary(b); !errors.Is(err, pid.ErrSyntax) {
+			t.Errorf("%s: err = %v, want ErrSyntax", name, err)
+		}
+		var r pid.Ref
+		if err := r.UnmarshalBinary(b); !errors.Is(err, pid.ErrSyntax) {
+			t.Errorf("%s: Ref err = %v, want ErrSyntax", name, err)
+		}
+	}
+	var id pid.NodeID
+	if err := id.UnmarshalBinary(good); !errors.Is(err, pid.ErrSyntax) {
+		t.Errorf("NodeID of %d bytes: %v", len(good), err)
+	}
+}

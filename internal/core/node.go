@@ -303,13 +303,14 @@ func (n *Node) Send(p pid.Pid, msg any) error {
 }
 
 // SendWait is Send that waits for room in a full bounded mailbox until ctx
-// is done.
+// is done; for a process of another node, it waits while the peer node is
+// busy (ErrPeerBusy).
 func (n *Node) SendWait(ctx context.Context, p pid.Pid, msg any) error {
 	if ctx == nil {
 		return fmt.Errorf("send: %w", ErrNilContext)
 	}
 	if rs := n.route(p); rs != nil {
-		return n.sendRemote(rs, nil, Target{Pid: p}, msg)
+		return n.sendRemoteWait(ctx, rs, nil, Target{Pid: p}, msg)
 	}
 	if err := n.check(p); err != nil {
 		return err
@@ -333,8 +334,10 @@ func (n *Node) SendWait(ctx context.Context, p pid.Pid, msg any) error {
 // Exit sends an exit signal with reason to p from a goroutine that is not a
 // process: the zero Pid is the sender. See Proc.Exit.
 func (n *Node) Exit(p pid.Pid, reason error) error {
-	if err := n.check(p); err != nil && n.route(p) == nil {
-		return err
+	if n.route(p) == nil { // check builds its error eagerly: not on the remote path
+		if err := n.check(p); err != nil {
+			return err
+		}
 	}
 	n.exitSignal(pid.Pid{}, p, orNormal(reason))
 	return nil

@@ -795,13 +795,14 @@ func (p *Proc) sendOnce(to pid.Pid, msg any) (err error) {
 }
 
 // SendWait is Send that waits for room in a full bounded mailbox, until
-// ctx is done (its error) or p exits (ErrCallerExited).
+// ctx is done (its error) or p exits (ErrCallerExited); for a process of
+// another node, it waits while the peer node is busy (ErrPeerBusy).
 func (p *Proc) SendWait(ctx context.Context, to pid.Pid, msg any) error {
 	if ctx == nil {
 		return fmt.Errorf("send: %w", ErrNilContext)
 	}
 	if rs := p.node.route(to); rs != nil {
-		return p.node.sendRemote(rs, p, Target{Pid: to}, msg)
+		return p.node.sendRemoteWait(ctx, rs, p, Target{Pid: to}, msg)
 	}
 	if err := p.node.check(to); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -42,6 +43,19 @@ type Remote interface {
 	// says the peer is down or unknown: the node then applies the effect
 	// at once (an Exit or Down with the error's reason).
 	Signal(s Signal) error
+}
+
+// ErrPeerBusy is what a Remote's Send returns when the peer node has not
+// yet taken enough of what was sent to it (flow control): the message was
+// not sent. SendWait waits for room instead, when the Remote is a
+// RemoteWaiter.
+var ErrPeerBusy = errors.New("peer node busy: the flow-control window is full")
+
+// RemoteWaiter is implemented by a Remote whose Send may refuse a message
+// with ErrPeerBusy: WaitRoom returns once a Send to to may succeed, or
+// with ctx's error.
+type RemoteWaiter interface {
+	WaitRoom(ctx context.Context, to Target) error
 }
 
 // Target names a process of another node: by Pid, or by registered name on
@@ -321,6 +335,39 @@ func (n *Node) sendRemote(rs *remoteState, from *Proc, to Target, msg any) error
 	return err
 }
 
+// sendRemoteWait is sendRemote that waits for room while the peer is busy,
+// until ctx is done or from (when not nil) exits. It waits outside from's
+// in-flight count, so that a death never waits for a peer.
+func (n *Node) sendRemoteWait(ctx context.Context, rs *remoteState, from *Proc, to Target, msg any) error {
+	for {
+		err := n.sendRemote(rs, from, to, msg)
+		if !errors.Is(err, ErrPeerBusy) {
+			return err
+		}
+		w, ok := rs.r.(RemoteWaiter)
+		if !ok {
+			return err
+		}
+		wctx := ctx
+		if from != nil {
+			var cancel context.CancelFunc
+			wctx, cancel = context.WithCancel(ctx)
+			stop := context.AfterFunc(from.Context(), cancel)
+			err = w.WaitRoom(wctx, to)
+			stop()
+			cancel()
+			if from.dead.Load() {
+				return ErrCallerExited
+			}
+		} else {
+			err = w.WaitRoom(wctx, to)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
 // SendTo sends msg to target, a Pid of this or another node or a name on
 // another node, from a goroutine that is not a process.
 func (n *Node) SendTo(target Target, msg any) error {
@@ -414,8 +461,10 @@ func (n *Node) CallRemote(from pid.Pid, to Target, req any, a RemoteAnswer) (pid
 		}
 	} else if to.Pid.Node() == n.id {
 		return pid.Ref{}, fmt.Errorf("call %s: a local server", to)
-	} else if err := n.check(to.Pid); err != nil && n.route(to.Pid) == nil {
-		return pid.Ref{}, err
+	} else if n.route(to.Pid) == nil { // check builds its error eagerly: not on the remote path
+		if err := n.check(to.Pid); err != nil {
+			return pid.Ref{}, err
+		}
 	}
 	return n.remote.Load().r.Call(from, to, req, a)
 }

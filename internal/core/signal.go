@@ -316,8 +316,10 @@ func (n *Node) exitSignal(from, to pid.Pid, reason error) {
 // exit/2). Kill cannot be trapped and becomes Killed; Normal is ignored by a
 // process that does not trap exits, unless it is the sender itself.
 func (p *Proc) Exit(target pid.Pid, reason error) error {
-	if err := p.node.check(target); err != nil && p.node.route(target) == nil {
-		return err
+	if p.node.route(target) == nil { // check builds its error eagerly: not on the remote path
+		if err := p.node.check(target); err != nil {
+			return err
+		}
 	}
 	if p.dead.Load() {
 		return ErrCallerExited

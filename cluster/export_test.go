@@ -1,0 +1,85 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/spawned-go/spawned/cluster/internal/wire"
+	"github.com/spawned-go/spawned/pid"
+)
+
+// Crash makes the node vanish from the cluster as a killed program does:
+// its connection closes with no goodbye, and it does nothing more. Its
+// peers learn it from the server's advisory.
+func (c *Cluster) Crash() {
+	if !c.leaving.CompareAndSwap(false, true) {
+		return
+	}
+	close(c.done)
+	c.wg.Wait()
+	c.nc.Close()
+	c.core.SetRemote(nil)
+	if c.embedded {
+		_ = releaseEmbedded(context.Background())
+	}
+	joined.Lock()
+	delete(joined.m, c.core)
+	joined.Unlock()
+}
+
+// Window returns the flow-control window in use.
+func (c *Cluster) Window() int64 { return c.window }
+
+// HoldPeer stops the node from taking frames from the peer id until
+// release is called: its inbox backs up, as a busy node's does.
+func (c *Cluster) HoldPeer(id pid.NodeID) (release func()) {
+	p := c.peerOf(id)
+	p.recvMu.Lock()
+	var once sync.Once
+	return func() { once.Do(p.recvMu.Unlock) }
+}
+
+// SessionAudit checks, from the moment it is called, that no frame of a
+// session is delivered after that session was cut. Violations returns what
+// went wrong.
+type SessionAudit struct {
+	mu         sync.Mutex
+	cut        map[pid.NodeID]uint64 // the highest session cut, per peer
+	delivered  map[pid.NodeID]int
+	violations []string
+}
+
+// Audit starts a SessionAudit of c.
+func (c *Cluster) Audit() *SessionAudit {
+	a := &SessionAudit{cut: map[pid.NodeID]uint64{}, delivered: map[pid.NodeID]int{}}
+	c.hooks.Store(&hooks{
+		delivered: func(peer pid.NodeID, session uint64, kind wire.Kind) {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			a.delivered[peer]++
+			if cut, ok := a.cut[peer]; ok && session <= cut {
+				a.violations = append(a.violations, fmt.Sprintf("a %v frame of session %d from %v delivered after session %d was cut", kind, session, peer, cut))
+			}
+		},
+		cut: func(peer pid.NodeID, session uint64) {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			if session > a.cut[peer] {
+				a.cut[peer] = session
+			}
+		},
+	})
+	return a
+}
+
+// Violations returns the audit's findings, and how many cuts and
+// deliveries it saw.
+func (a *SessionAudit) Violations() (violations []string, cuts, delivered int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, n := range a.delivered {
+		delivered += n
+	}
+	return append([]string(nil), a.violations...), len(a.cut), delivered
+}
