@@ -134,6 +134,10 @@ func (r *remote) Call(from pid.Pid, to core.Target, req any, a core.RemoteAnswer
 }
 
 // Forget drops a call whose caller stopped waiting.
+// Leave implements core.RemoteLeaver: a node that stops leaves its
+// cluster, once its processes are dead.
+func (r *remote) Leave(ctx context.Context) error { return (*Cluster)(r).Leave(ctx) }
+
 func (r *remote) Forget(ref pid.Ref) { (*Cluster)(r).calls.forget(ref.ID()) }
 
 // Signal carries a link, monitor or exit signal.

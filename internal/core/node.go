@@ -181,12 +181,34 @@ func (n *Node) Stop(ctx context.Context) error {
 	n.life.Unlock()
 	killed := make(chan struct{})
 	go n.killAll(killed) // a kill runs exit callbacks: ctx bounds them too
-	for _, done := range []chan struct{}{killed, wait} {
+	for i, done := range []chan struct{}{killed, wait} {
 		select {
 		case <-done:
 		case <-ctx.Done():
 			return fmt.Errorf("node stop: %d stragglers still running: %w", n.stragglers.Load(), context.Cause(ctx))
 		}
+		if i == 0 {
+			if err := n.leaveCluster(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// leaveCluster tells the node's Remote, if it must know, that the node has
+// stopped: its processes are dead.
+func (n *Node) leaveCluster(ctx context.Context) error {
+	rs := n.remote.Load()
+	if rs == nil {
+		return nil
+	}
+	l, ok := rs.r.(RemoteLeaver)
+	if !ok {
+		return nil
+	}
+	if err := l.Leave(ctx); err != nil {
+		return fmt.Errorf("node stop: %w", err)
 	}
 	return nil
 }

@@ -58,6 +58,14 @@ type RemoteWaiter interface {
 	WaitRoom(ctx context.Context, to Target) error
 }
 
+// RemoteLeaver is implemented by a Remote that must know when its node
+// stops: Node.Stop calls Leave once every process of the node is dead (each
+// has told its partners on other nodes why), bounded by Stop's context, so
+// that a stopped node leaves its cluster without a separate call.
+type RemoteLeaver interface {
+	Leave(ctx context.Context) error
+}
+
 // Target names a process of another node: by Pid, or by registered name on
 // a node (Erlang's {Name, Node}).
 type Target struct {
