@@ -107,7 +107,9 @@ type Spec struct {
 	// the new process runs. The parent's node records its own side when
 	// Announce tells it the new Pid. Parent must be nil with it.
 	RemoteParent pid.Pid
-	MonitorRef   pid.Ref
+	// MonitorRef is the monitor's Ref for a remote parent, or for Parent
+	// a Ref of this node to use instead of a new one.
+	MonitorRef pid.Ref
 	// Announce, when set, is called with the new process's Pid once the
 	// process exists, with its name, links and monitors, and before it
 	// runs; it runs under the new process's lock, so the process cannot
@@ -329,7 +331,7 @@ func (n *Node) Spawn(s Spec) (*Proc, pid.Ref, error) {
 		ref = s.MonitorRef
 	case s.Parent != nil && (s.Link || s.Monitor):
 		var err error
-		if ref, err = p.attachParent(s.Parent, s.Link, s.Monitor); err != nil {
+		if ref, err = p.attachParent(s.Parent, s.Link, s.Monitor, s.MonitorRef); err != nil {
 			p.discard()
 			return nil, pid.Ref{}, err
 		}
@@ -349,12 +351,13 @@ func (n *Node) Spawn(s Spec) (*Proc, pid.Ref, error) {
 
 // attachParent links the new process to parent and/or makes parent monitor
 // it. The new process is not running yet, so only the parent can be dead.
-func (p *Proc) attachParent(parent *Proc, link, monitor bool) (pid.Ref, error) {
+func (p *Proc) attachParent(parent *Proc, link, monitor bool, ref pid.Ref) (pid.Ref, error) {
 	if parent.node != p.node {
 		return pid.Ref{}, fmt.Errorf("%w: parent on another node", NoConnection)
 	}
-	var ref pid.Ref
-	if monitor {
+	if !monitor {
+		ref = pid.Ref{}
+	} else if ref.IsZero() || ref.Node() != p.node.id {
 		ref = p.node.MakeRef()
 	}
 	lockPair(parent, p)
