@@ -70,7 +70,7 @@ type Names struct {
 	cache sync.Map
 
 	mu     sync.Mutex
-	seen   map[string]uint64                 // the latest revision applied, per name
+	seen   map[string]uint64                  // the latest revision applied, per name
 	byNode map[pid.NodeID]map[string]struct{} // cached names by owner node
 	tombs  map[string]pid.Pid                 // name -> a dead owner whose entries are stale
 	byName map[string]*nameHold               // names held by processes of this node
@@ -100,6 +100,7 @@ type nameHold struct {
 	pid      pid.Pid
 	rev      uint64 // 0 until the store has it (under Names.mu)
 	released bool   // the process died or gave the name up (under Names.mu)
+	unreg    bool   // Unregister is deleting it (under Names.mu)
 }
 
 // nameTie drops a name as its process dies (see core.Tie).
@@ -300,7 +301,7 @@ func (n *Names) apply(e jetstream.KeyValueEntry) {
 	} else {
 		n.dropLocked(name)
 		delete(n.tombs, name)
-		if h := n.byName[name]; h != nil && !h.released {
+		if h := n.byName[name]; h != nil && !h.released && !h.unreg {
 			// A node that lost this one deleted the name of a process
 			// that is alive here: register it again.
 			reassert = h
@@ -590,6 +591,11 @@ func (n *Names) create(ctx context.Context, kvh *kvHandle, name string, p pid.Pi
 			return 0, n.storeError("register", name, err)
 		}
 		owner, ok := ownerOf(e.Value())
+		if ok && owner == p {
+			// This very write went through, though its answer was lost
+			// (the client retried it).
+			return e.Revision(), nil
+		}
 		n.mu.Lock()
 		dead := !ok || n.tombs[name] == owner && owner != p || n.deadHere(owner, e.Created())
 		n.mu.Unlock()
@@ -634,9 +640,13 @@ func (n *Names) Unregister(ctx context.Context, name string) error {
 		return fmt.Errorf("cluster: unregister %q: %w on this node", name, registry.ErrNotRegistered)
 	}
 	rev := h.rev
+	h.unreg = true
 	n.mu.Unlock()
 	if err := kvh.kv.Delete(ctx, key(name), jetstream.LastRevision(rev)); err != nil &&
 		!errors.Is(err, jetstream.ErrKeyRevisionMismatch) && !errors.Is(err, jetstream.ErrKeyExists) {
+		n.mu.Lock()
+		h.unreg = false
+		n.mu.Unlock()
 		return n.storeError("unregister", name, err)
 	}
 	n.mu.Lock()
