@@ -292,7 +292,10 @@ func (n *Names) apply(e jetstream.KeyValueEntry) {
 		} else {
 			n.dropLocked(name)
 		}
-		if h := n.byName[name]; h != nil && h.pid != owner && !h.released {
+		if t, ok := n.tombs[name]; ok && t != owner {
+			delete(n.tombs, name) // a newer owner: the dead one's entries are older
+		}
+		if h := n.byName[name]; h != nil && h.pid != owner && !h.released && h.rev != 0 && e.Revision() > h.rev {
 			// Another node took the name over while this node was cut off
 			// from it: the process here has lost it.
 			lost = h
@@ -300,8 +303,7 @@ func (n *Names) apply(e jetstream.KeyValueEntry) {
 		}
 	} else {
 		n.dropLocked(name)
-		delete(n.tombs, name)
-		if h := n.byName[name]; h != nil && !h.released && !h.unreg {
+		if h := n.byName[name]; h != nil && !h.released && !h.unreg && h.rev != 0 && e.Revision() > h.rev {
 			// A node that lost this one deleted the name of a process
 			// that is alive here: register it again.
 			reassert = h
@@ -691,7 +693,8 @@ func (n *Names) miss(name string) (pid.Pid, bool) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.staleLocked(name, owner) {
+	if n.staleLocked(name, owner) || e.Revision() < n.seen[name] {
+		// Dead, or older than what the watch has shown: a stale read.
 		return pid.Pid{}, false
 	}
 	if e.Revision() > n.seen[name] {

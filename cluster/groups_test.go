@@ -173,8 +173,9 @@ func TestDIST24_RemoteSpawn(t *testing.T) {
 			child, err = exitWith.SpawnLink(ctx, self, ca, b.ID(), "wait")
 			return err
 		})
+		exited := testkit.ExitWatch(t, b, child)
 		require.NoError(t, a.Exit(pr.Pid, errBoom))
-		require.ErrorIs(t, testkit.WaitExit(t, b, child), errBoom)
+		require.ErrorIs(t, testkit.Recv(t, exited), errBoom)
 	})
 	t.Run("an unknown factory or an unreachable node is an error and no Pid", func(t *testing.T) {
 		unknown := cluster.NewFactory[string]("nope")
