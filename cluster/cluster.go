@@ -46,9 +46,12 @@ type Cluster struct {
 	inboxSub    *nats.Subscription
 	advisoryOff atomic.Bool
 
-	peers peerTable
-	calls callTable
-	mons  nodeMonitors
+	peers  peerTable
+	calls  callTable
+	mons   nodeMonitors
+	names  *Names
+	groups *ProcessGroups
+	spawns spawnTable
 
 	rx    rxState       // the inbox subscription's decoding state
 	newUp chan struct{} // a peer came up (for Join's discovery)
@@ -133,6 +136,9 @@ func Join(ctx context.Context, node *process.Node, cfg Config) (*Cluster, error)
 	c.peers.init()
 	c.calls.init()
 	c.mons.init(c)
+	c.names = newNames(c)
+	c.groups = newGroups(c)
+	c.spawns.init(c)
 
 	joined.Lock()
 	if joined.m == nil {
@@ -153,6 +159,7 @@ func Join(ctx context.Context, node *process.Node, cfg Config) (*Cluster, error)
 		c.abandon()
 		return nil, err
 	}
+	c.names.start(ctx)
 	cn.SetRemote((*remote)(c))
 	c.wg.Add(2)
 	go c.heartbeats()
@@ -174,6 +181,7 @@ func (c *Cluster) inboxOf(id pid.NodeID) string {
 
 // abandon undoes a Join that failed before the node was connected.
 func (c *Cluster) abandon() {
+	c.names.close()
 	if c.nc != nil {
 		c.nc.Close()
 	}
@@ -372,8 +380,10 @@ func (c *Cluster) Leave(ctx context.Context) error {
 		}
 	}
 	c.core.SetRemote(nil)
+	c.names.close()
 	c.nc.Close()
 	c.mons.clear()
+	c.groups.clear()
 	if c.embedded {
 		if serr := releaseEmbedded(ctx); serr != nil && err == nil {
 			err = fmt.Errorf("cluster: leave: %w", serr)
@@ -479,6 +489,7 @@ func (c *Cluster) cutLocked(p *peer, why error, next uint64) bool {
 	calls := c.calls.takeNode(p.id)
 	p.taken = 0
 	p.inflight.Store(0)
+	c.peerLost(p)
 	c.core.PeerDown(p.id, process.NoConnection)
 	lost := &core.UnreachableError{Node: p.id, Reason: process.NoConnection}
 	for _, a := range calls {
@@ -508,6 +519,7 @@ func (c *Cluster) upLocked(p *peer, s uint64) bool {
 		return false
 	}
 	c.log.Debug("cluster: node up", zap.String("peer", p.Name()), zap.Stringer("id", p.id))
+	c.peerUp(p, s)
 	c.mons.up(p)
 	select {
 	case c.newUp <- struct{}{}:

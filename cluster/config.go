@@ -98,6 +98,12 @@ type Config struct {
 	// trip or two.
 	DiscoveryTimeout time.Duration
 
+	// NameReplicas is the number of replicas of the key-value bucket of
+	// global names (JetStream), made when the first node joins: 1 on a
+	// single server (the embedded one), 3 on a real NATS cluster. Default
+	// 1.
+	NameReplicas int
+
 	// Logger receives the cluster's log. Default: the node's logger.
 	Logger *zap.Logger
 	// ConnectionHandler, when set, is told of changes of the connection to
@@ -172,6 +178,9 @@ func (cfg Config) normalise(nodeID string) (Config, error) {
 	if cfg.Window == 0 {
 		cfg.Window = DefaultWindow
 	}
+	if cfg.NameReplicas == 0 {
+		cfg.NameReplicas = 1
+	}
 	if cfg.DiscoveryTimeout == 0 {
 		cfg.DiscoveryTimeout = DefaultDiscoveryTimeout
 	}
@@ -184,6 +193,8 @@ func (cfg Config) normalise(nodeID string) (Config, error) {
 		return cfg, fmt.Errorf("%w: max payload %d is below 1 KiB", ErrConfig, cfg.MaxPayload)
 	case cfg.Window < 0:
 		return cfg, fmt.Errorf("%w: negative window", ErrConfig)
+	case cfg.NameReplicas < 0 || cfg.NameReplicas > 5:
+		return cfg, fmt.Errorf("%w: name replicas %d: 1 to 5", ErrConfig, cfg.NameReplicas)
 	case cfg.DiscoveryTimeout < 0:
 		return cfg, fmt.Errorf("%w: negative discovery timeout", ErrConfig)
 	}

@@ -28,6 +28,13 @@
 // peers again in a new session; a restarted program is a new node with new
 // Pids.
 //
+// Names (Cluster.Names) are global names in a JetStream key-value bucket,
+// one winner per name, looked up from a local cache and released before
+// their owner's death or node loss can be observed; a *Names is a
+// genserver.Registrar. ProcessGroups (Cluster.Groups) are Erlang's pg
+// across nodes. Factory and ServerFactory start processes on other nodes
+// from factories those nodes registered, linked or monitored atomically.
+//
 // Sends to a node that takes too little are pushed back (ErrPeerBusy,
 // SendWait, WaitRoom) rather than buffered without bound.
 //

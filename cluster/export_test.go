@@ -18,6 +18,7 @@ func (c *Cluster) Crash() {
 	}
 	close(c.done)
 	c.wg.Wait()
+	c.names.close()
 	c.nc.Close()
 	c.core.SetRemote(nil)
 	if c.embedded {

@@ -142,7 +142,7 @@ func (c *Cluster) admit(p *peer, f *wire.Frame) (up, ok bool) {
 // dispatch acts on a frame of the current session, with p.recvMu held.
 func (c *Cluster) dispatch(p *peer, f *wire.Frame, err error, size int) {
 	switch f.Kind {
-	case wire.KMsg, wire.KCast, wire.KStop, wire.KCall, wire.KReply, wire.KCallFail, wire.KSignal:
+	case wire.KMsg, wire.KCast, wire.KStop, wire.KCall, wire.KReply, wire.KCallFail, wire.KSignal, wire.KSys:
 		c.took(p, size)
 	}
 	if err != nil {
@@ -192,6 +192,8 @@ func (c *Cluster) dispatch(p *peer, f *wire.Frame, err error, size int) {
 		c.core.RemoteSignal(s)
 	case wire.KCredit:
 		p.credit(int64(f.Credit))
+	case wire.KSys:
+		c.onSys(p, f.Session, f.Value)
 	}
 }
 

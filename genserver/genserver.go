@@ -81,6 +81,7 @@ type options struct {
 	via     Registrar
 	backend process.Backend
 	timeout time.Duration
+	spawn   []process.SpawnOption
 }
 
 // collect applies opts. Options are applied to memory of their own, so a
@@ -97,10 +98,14 @@ func collect(opts []Option) options {
 }
 
 // Registrar is a name service other than the node's registry: OTP's
-// {via, Module, Name}. Its methods must be safe for concurrent use and
-// must not block.
+// {via, Module, Name}. Its methods must be safe for concurrent use. They
+// should be quick: a local registrar answers at once; a cluster-wide one
+// (package cluster's global names) may wait briefly on the network in
+// RegisterName, bounded by a timeout of its own, and answers WhereIsName
+// from a local cache.
 type Registrar interface {
-	// RegisterName gives name to p and reports false when it is taken.
+	// RegisterName gives name to p and reports false when it is taken (or
+	// cannot be registered now).
 	RegisterName(name string, p pid.Pid) bool
 	// UnregisterName removes name.
 	UnregisterName(name string)
@@ -120,6 +125,15 @@ func WithVia(r Registrar, name string) Option {
 // so calls by name queue up behind Init. A taken name fails the start with
 // an *AlreadyStartedError and leaves no second process.
 func WithName(name string) Option { return func(o *options) { o.name = name } }
+
+// WithProcessOptions applies opts to the spec of the server's process,
+// after Start's own settings: for packages that start servers in ways of
+// their own, as package cluster's remote spawn does. Options that name or
+// link the process (process.WithName, process.WithLink) conflict with
+// Start's and must not be given here.
+func WithProcessOptions(opts ...process.SpawnOption) Option {
+	return func(o *options) { o.spawn = append(o.spawn, opts...) }
+}
 
 // WithBackend runs the server on b (default process.Async).
 func WithBackend(b process.Backend) Option { return func(o *options) { o.backend = b } }
@@ -204,6 +218,11 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 	}
 	if parent != nil {
 		spec.Parent, spec.Link = (*core.Proc)(parent), true
+	}
+	for _, opt := range o.spawn {
+		if opt != nil {
+			opt(&spec)
+		}
 	}
 	cp, _, err := (*core.Node)(node).Spawn(spec)
 	if err != nil {

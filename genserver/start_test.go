@@ -720,3 +720,19 @@ func TestStart_CancelledContextStartsNothing(t *testing.T) {
 		t.Error("the name c1 is registered")
 	}
 }
+
+func TestStartWithProcessOptions(t *testing.T) {
+	n := testkit.Node(t)
+	exited := make(chan error, 1)
+	ref, err := genserver.Start(testkit.Context(t), n, &scServer{},
+		genserver.WithProcessOptions(process.OnExit(func(reason error) { exited <- reason }), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ref.Stop(testkit.Context(t), process.Shutdown); err != nil {
+		t.Fatal(err)
+	}
+	if reason := testkit.Recv(t, exited); !errors.Is(reason, process.Shutdown) {
+		t.Fatalf("exit reason %v", reason)
+	}
+}

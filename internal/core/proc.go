@@ -100,6 +100,22 @@ type Spec struct {
 	// Init to run starts idle: it takes no goroutine until a message
 	// arrives.
 	SkipInit bool
+	// RemoteParent is a process of another node that asked for this spawn
+	// (a remote spawn): with Link, the new process is linked to it, and
+	// with Monitor, it holds a monitor on the new process under
+	// MonitorRef (a Ref its node made), both recorded on this side before
+	// the new process runs. The parent's node records its own side when
+	// Announce tells it the new Pid. Parent must be nil with it.
+	RemoteParent pid.Pid
+	// MonitorRef is the monitor's Ref for a remote parent, or for Parent
+	// a Ref of this node to use instead of a new one.
+	MonitorRef pid.Ref
+	// Announce, when set, is called with the new process's Pid once the
+	// process exists, with its name, links and monitors, and before it
+	// runs; it runs under the new process's lock, so the process cannot
+	// die meanwhile. It must not block nor take a process's lock. An error
+	// undoes the spawn, which fails with it.
+	Announce func(pid.Pid) error
 }
 
 // Undeliverable is implemented by messages that must learn when no process
@@ -264,6 +280,11 @@ func (n *Node) Spawn(s Spec) (*Proc, pid.Ref, error) {
 	if s.MailboxLimit < 0 {
 		return nil, pid.Ref{}, fmt.Errorf("%w: %d", ErrBadMailboxLimit, s.MailboxLimit)
 	}
+	if !s.RemoteParent.IsZero() {
+		if err := n.checkRemoteParent(&s); err != nil {
+			return nil, pid.Ref{}, err
+		}
+	}
 	p := &Proc{node: n, backend: s.Backend, handler: s.Handler}
 	if s.OnExit != nil {
 		p.coldLocked().onExit = s.OnExit
@@ -301,9 +322,25 @@ func (n *Node) Spawn(s Spec) (*Proc, pid.Ref, error) {
 		}
 	}
 	var ref pid.Ref
-	if s.Parent != nil && (s.Link || s.Monitor) {
+	switch {
+	case !s.RemoteParent.IsZero():
+		if err := p.attachRemoteParent(&s); err != nil {
+			p.discard()
+			return nil, pid.Ref{}, err
+		}
+		ref = s.MonitorRef
+	case s.Parent != nil && (s.Link || s.Monitor):
 		var err error
-		if ref, err = p.attachParent(s.Parent, s.Link, s.Monitor); err != nil {
+		if ref, err = p.attachParent(s.Parent, s.Link, s.Monitor, s.MonitorRef); err != nil {
+			p.discard()
+			return nil, pid.Ref{}, err
+		}
+	}
+	if s.Announce != nil {
+		p.mu.Lock()
+		err := s.Announce(p.Pid())
+		p.mu.Unlock()
+		if err != nil {
 			p.discard()
 			return nil, pid.Ref{}, err
 		}
@@ -314,12 +351,13 @@ func (n *Node) Spawn(s Spec) (*Proc, pid.Ref, error) {
 
 // attachParent links the new process to parent and/or makes parent monitor
 // it. The new process is not running yet, so only the parent can be dead.
-func (p *Proc) attachParent(parent *Proc, link, monitor bool) (pid.Ref, error) {
+func (p *Proc) attachParent(parent *Proc, link, monitor bool, ref pid.Ref) (pid.Ref, error) {
 	if parent.node != p.node {
 		return pid.Ref{}, fmt.Errorf("%w: parent on another node", NoConnection)
 	}
-	var ref pid.Ref
-	if monitor {
+	if !monitor {
+		ref = pid.Ref{}
+	} else if ref.IsZero() || ref.Node() != p.node.id {
 		ref = p.node.MakeRef()
 	}
 	lockPair(parent, p)

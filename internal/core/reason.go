@@ -40,6 +40,7 @@ var (
 	ErrTableFull       = errors.New("process table full: 2³²−1 processes alive")
 	ErrNilContext      = errors.New("nil context.Context")
 	ErrNestedReceive   = errors.New("receive called from inside a ReceiveMatch predicate")
+	ErrBadSpec         = errors.New("invalid spawn spec")
 )
 
 // ShutdownError is an orderly shutdown with a cause: Erlang's {shutdown, Cause}.

@@ -780,3 +780,82 @@ func (n *Node) peerDownAt(p *Proc, peer pid.NodeID, reason error) {
 		n.propagate(p.exitSignal(other, reason, true))
 	}
 }
+
+// checkRemoteParent validates a spawn asked for by a process of another
+// node.
+func (n *Node) checkRemoteParent(s *Spec) error {
+	switch {
+	case s.Parent != nil:
+		return fmt.Errorf("%w: a spawn with both a local and a remote parent", ErrBadSpec)
+	case s.RemoteParent.Node() == n.id:
+		return fmt.Errorf("%w: remote parent %s is a process of this node", ErrBadSpec, s.RemoteParent)
+	case s.Monitor && (s.MonitorRef.IsZero() || s.MonitorRef.Node() != s.RemoteParent.Node()):
+		return fmt.Errorf("%w: a remote monitor needs a ref of the parent's node", ErrBadSpec)
+	case n.route(s.RemoteParent) == nil:
+		return fmt.Errorf("%w: node %s is not reachable from node %s", NoConnection, s.RemoteParent.Node(), n.id)
+	}
+	return nil
+}
+
+// attachRemoteParent records, on the new process p (not yet running), its
+// link to the remote parent and the parent's monitor on it, and marks p as
+// holding relations with the parent's node, so that losing that node fires
+// them.
+func (p *Proc) attachRemoteParent(s *Spec) error {
+	rs := p.node.route(s.RemoteParent)
+	if rs == nil {
+		return fmt.Errorf("%w: node %s is not reachable", NoConnection, s.RemoteParent.Node())
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s.Link {
+		addTo(&p.links, s.RemoteParent)
+	}
+	if s.Monitor {
+		c := p.coldLocked()
+		if c.monIn == nil {
+			c.monIn = make(map[pid.Ref]watcher)
+		}
+		c.monIn[s.MonitorRef] = watcher{remote: true, peer: s.RemoteParent}
+	}
+	if s.Link || s.Monitor {
+		rs.mark(p, s.RemoteParent.Node())
+	}
+	return nil
+}
+
+// AdoptRemote records, on the side of the local process parent, the
+// relations of a process that a remote spawn it asked for has just created
+// on another node: with link, the link to child; with a non-zero ref, the
+// monitor ref on child. The child's node recorded its side before the child
+// ran (Spec.RemoteParent), and the Remote calls AdoptRemote before it
+// delivers anything else from that node, so the relations exist on both
+// sides before anything of the child can be observed. When parent is dead,
+// nothing is recorded and NoProc is returned, for the Remote to tell the
+// child's node (as to a link with a dead process: DIST-25).
+func (n *Node) AdoptRemote(parent, child pid.Pid, link bool, ref pid.Ref) (dead error) {
+	rs := n.route(child)
+	q := n.proc(parent)
+	if rs == nil || q == nil {
+		return NoProc
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.dead.Load() {
+		return NoProc
+	}
+	if link {
+		addTo(&q.links, child)
+	}
+	if !ref.IsZero() {
+		c := q.coldLocked()
+		if c.monOut == nil {
+			c.monOut = make(map[pid.Ref]monTarget)
+		}
+		c.monOut[ref] = monTarget{pid: child, node: child.Node()}
+	}
+	if link || !ref.IsZero() {
+		rs.mark(q, child.Node())
+	}
+	return nil
+}

@@ -254,3 +254,44 @@ func (a *answer) back(settle func(core.RemoteAnswer)) {
 		}
 	})
 }
+
+// Spawn starts f on the node at as a remote spawn asked for by the process
+// parent of another node of the network, linked to it (link) and/or
+// monitored by it (monitor), as a transport's remote spawn does: the
+// relations are recorded on at's side before the process runs, and the
+// parent's side is recorded by a frame that goes to the parent's node ahead
+// of anything the new process sends. It returns the new Pid and the
+// monitor's Ref.
+func (nt *Net) Spawn(parent pid.Pid, at *process.Node, f process.Func, link, monitor bool) (pid.Pid, pid.Ref, error) {
+	n := (*core.Node)(at)
+	home, err := nt.station(parent.Node())
+	if err != nil {
+		return pid.Pid{}, pid.Ref{}, err
+	}
+	s := core.Spec{Func: core.Func(func(p *core.Proc) error { return f((*process.Process)(p)) }),
+		RemoteParent: parent, Link: link, Monitor: monitor}
+	if monitor {
+		s.MonitorRef = home.node.MakeRef()
+	}
+	s.Announce = func(child pid.Pid) error {
+		ref := s.MonitorRef
+		if !home.post(func() {
+			if dead := home.node.AdoptRemote(parent, child, link, ref); dead != nil {
+				if link {
+					_ = home.Signal(core.Signal{Kind: core.SigLinkExit, From: parent, To: child, Reason: dead})
+				}
+				if monitor {
+					_ = home.Signal(core.Signal{Kind: core.SigDemonitor, From: parent, To: child, Ref: ref})
+				}
+			}
+		}) {
+			return &core.UnreachableError{Node: parent.Node(), Reason: core.NoConnection}
+		}
+		return nil
+	}
+	p, ref, err := n.Spawn(s)
+	if err != nil {
+		return pid.Pid{}, pid.Ref{}, err
+	}
+	return p.Pid(), ref, nil
+}

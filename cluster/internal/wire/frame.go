@@ -50,11 +50,12 @@ const (
 	KHello                     // a node announces itself to the whole cluster
 	KWelcome                   // a node answers a Hello, directly
 	KBye                       // a node leaves the cluster
+	KSys                       // the cluster's own business: names, groups, spawns
 	kLast
 )
 
 func (k Kind) String() string {
-	names := [...]string{"", "msg", "cast", "stop", "call", "reply", "callfail", "signal", "credit", "heartbeat", "hello", "welcome", "bye"}
+	names := [...]string{"", "msg", "cast", "stop", "call", "reply", "callfail", "signal", "credit", "heartbeat", "hello", "welcome", "bye", "sys"}
 	if k > 0 && k < kLast {
 		return names[k]
 	}
@@ -90,7 +91,7 @@ type Frame struct {
 	Name   string  // by-name target (KMsg..KCall, KSignal); the node name (KHello, KWelcome)
 	Ref    pid.Ref // KCall, KReply, KCallFail, KSignal
 	Signal byte    // KSignal: the signal's kind
-	Value  any     // KMsg, KCast: the message; KCall: the request; KReply: the reply
+	Value  any     // KMsg, KCast: the message; KCall: the request; KReply: the reply; KSys: the business
 	Reason error   // KStop, KReply, KCallFail, KSignal
 	Credit uint64  // KCredit
 	Conn   Conn    // KHeartbeat, KHello, KWelcome
@@ -171,6 +172,8 @@ func (e *Enc) AppendBody(f *Frame) {
 		e.String(f.Conn.Server)
 		e.Uvarint(f.Conn.Client)
 	case KBye:
+	case KSys:
+		e.Value(f.Value)
 	default:
 		e.Fail(fmt.Errorf("frame of kind %v", f.Kind))
 	}
@@ -236,6 +239,8 @@ func (d *Dec) DecodeBody(f *Frame) error {
 		f.Conn.Server = d.String()
 		f.Conn.Client = d.Uvarint()
 	case KBye:
+	case KSys:
+		f.Value = d.Value()
 	}
 	return d.Done()
 }

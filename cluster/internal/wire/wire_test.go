@@ -285,6 +285,7 @@ func TestFrame_RoundTrip(t *testing.T) {
 		{Kind: KHello, Name: "node a", Conn: Conn{Server: "NX", Client: 1}},
 		{Kind: KWelcome, Name: "b"},
 		{Kind: KBye},
+		{Kind: KSys, Value: inner{N: 2}},
 	}
 	for _, f := range frames {
 		f.Cluster, f.Sender, f.Session = ClusterTag("c"), nodeA, 3

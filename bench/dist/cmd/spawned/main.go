@@ -15,7 +15,10 @@
 // the NATS server and starts the peer node B as another OS process of this
 // executable: left to the scheduler, then with both pinned to CPU 0
 // (taskset -c 0, which B inherits). B exits when A closes its standard
-// input, or dies. W12 and W13 (global names) are not there yet: SKIP.
+// input, or dies.
+//
+//	go run ./cmd/spawned W12   # W12 (ns/lookup): 10,000 global names from A, B and C; 2 goroutines on A look up 2,000,000
+//	go run ./cmd/spawned W13   # W13 (ms): B's owner of a global name killed -9; until A has registered it; median of 20
 package main
 
 import (
@@ -42,6 +45,7 @@ import (
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/registry"
 )
 
 const system = "spawned"
@@ -53,6 +57,7 @@ const (
 	userEnv   = "SPAWNED_DIST_USER"
 	passEnv   = "SPAWNED_DIST_PASSWORD"
 	suffixEnv = "SPAWNED_DIST_SUFFIX"
+	namesEnv  = "SPAWNED_DIST_NAMES" // a peer registers global names: "<prefix>:<from>:<to>"
 )
 
 var quick = os.Getenv("QUICK") == "1"
@@ -103,13 +108,11 @@ func main() {
 				os.Exit(1)
 			}
 		}
-	case "W11":
+	case "W11", "W12", "W13":
 		if err := runPlacement(w, ""); err != nil {
 			fmt.Fprintf(os.Stderr, "spawned %s: %v\n", w, err)
 			os.Exit(1)
 		}
-	case "W12", "W13":
-		fmt.Fprintf(os.Stderr, "SKIP %s %s: global names are not there yet (distribution, part 2)\n", system, w)
 	default:
 		fmt.Fprintf(os.Stderr, "spawned: unknown workload %q (want W9, W10 or W11)\n", os.Args[1])
 		os.Exit(2)
@@ -196,6 +199,12 @@ func peer() int {
 		fmt.Fprintln(os.Stderr, "peer: start:", err)
 		return 1
 	}
+	if spec := os.Getenv(namesEnv); spec != "" {
+		if err := registerNames(ctx, node, c, spec); err != nil {
+			fmt.Fprintln(os.Stderr, "peer: global names:", err)
+			return 1
+		}
+	}
 	fmt.Printf("READY %s %s\n", node.ID(), srv.Pid())
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	_ = c.Leave(context.Background())
@@ -212,8 +221,32 @@ type peerProc struct {
 	done  chan struct{}
 }
 
+// registerNames registers the global names <prefix><i>, from <= i < to,
+// each for an idle process of node; spec is "<prefix>:<from>:<to>".
+func registerNames(ctx context.Context, node *process.Node, c *cluster.Cluster, spec string) error {
+	f := strings.Split(spec, ":")
+	if len(f) != 3 {
+		return fmt.Errorf("bad spec %q", spec)
+	}
+	from, err1 := strconv.Atoi(f[1])
+	to, err2 := strconv.Atoi(f[2])
+	if err := errors.Join(err1, err2); err != nil {
+		return err
+	}
+	for i := from; i < to; i++ {
+		p, err := node.Spawn(func(p *process.Process) error { <-p.Context().Done(); return nil })
+		if err != nil {
+			return err
+		}
+		if err := c.Names().Register(ctx, f[0]+strconv.Itoa(i), p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // startPeer starts node B and waits until A's cluster reaches it.
-func startPeer(s *embedded.Server, ca *cluster.Cluster) (*peerProc, error) {
+func startPeer(s *embedded.Server, ca *cluster.Cluster, env ...string) (*peerProc, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -221,6 +254,7 @@ func startPeer(s *embedded.Server, ca *cluster.Cluster) (*peerProc, error) {
 	user, password := s.Credentials()
 	cmd := exec.Command(self)
 	cmd.Env = append(os.Environ(), roleEnv+"=peer", urlEnv+"="+s.ClientURL(), userEnv+"="+user, passEnv+"="+password)
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -260,7 +294,7 @@ func startPeer(s *embedded.Server, ca *cluster.Cluster) (*peerProc, error) {
 		}
 	case <-p.done:
 		return nil, errors.New("the peer exited before it was ready")
-	case <-time.After(time.Minute):
+	case <-time.After(5 * time.Minute):
 		p.kill()
 		return nil, errors.New("the peer was not ready in time")
 	}
@@ -296,7 +330,11 @@ func (p *peerProc) kill() {
 func measure(w, suffix string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	s, err := embedded.Start(ctx, embedded.WithoutJetStream())
+	var opts []embedded.Option
+	if w != "W12" && w != "W13" {
+		opts = append(opts, embedded.WithoutJetStream())
+	}
+	s, err := embedded.Start(ctx, opts...)
 	if err != nil {
 		return err
 	}
@@ -318,6 +356,10 @@ func measure(w, suffix string) error {
 		return w10(ctx, node, s, ca, suffix)
 	case "W11":
 		return w11(node, s, ca)
+	case "W12":
+		return w12(ctx, node, s, ca)
+	case "W13":
+		return w13(ctx, node, s, ca)
 	}
 	return fmt.Errorf("unknown workload %s", w)
 }
@@ -447,5 +489,113 @@ func w11(node *process.Node, s *embedded.Server, ca *cluster.Cluster) error {
 	slices.Sort(took)
 	result("W11", float64(took[len(took)/2].Microseconds())/1e3, "ms")
 	note("W11: %v", took)
+	return nil
+}
+
+// w12: 10,000 global names registered from three nodes (A, and B and C
+// in other OS processes); two goroutines on A each look up 1,000,000
+// random names; wall time over the lookups.
+func w12(ctx context.Context, node *process.Node, s *embedded.Server, ca *cluster.Cluster) error {
+	const total = 10_000
+	third := total / 3
+	b, err := startPeer(s, ca, namesEnv+"=g:0:"+strconv.Itoa(third))
+	if err != nil {
+		return err
+	}
+	defer b.stop()
+	c, err := startPeer(s, ca, namesEnv+"=g:"+strconv.Itoa(third)+":"+strconv.Itoa(2*third))
+	if err != nil {
+		return err
+	}
+	defer c.stop()
+	if err := registerNames(ctx, node, ca, "g:"+strconv.Itoa(2*third)+":"+strconv.Itoa(total)); err != nil {
+		return err
+	}
+	names := make([]string, total)
+	for i := range names {
+		names[i] = "g" + strconv.Itoa(i)
+		if _, ok := ca.Names().WhereIs(names[i]); !ok {
+			return fmt.Errorf("global name %s not found", names[i])
+		}
+	}
+	per := n(1_000_000)
+	const goroutines = 2
+	var missed atomic.Int64
+	done := make(chan struct{})
+	start := time.Now()
+	for g := range goroutines {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			x := uint64(g)*0x9E3779B97F4A7C15 + 1
+			miss := 0
+			for range per {
+				x ^= x << 13
+				x ^= x >> 7
+				x ^= x << 17
+				if _, ok := ca.Names().WhereIs(names[x%total]); !ok {
+					miss++
+				}
+			}
+			missed.Add(int64(miss))
+		}()
+	}
+	for range goroutines {
+		<-done
+	}
+	elapsed := time.Since(start)
+	if missed.Load() != 0 {
+		return fmt.Errorf("%d lookups missed", missed.Load())
+	}
+	result("W12", float64(elapsed.Nanoseconds())/float64(goroutines*per), "ns/lookup")
+	return nil
+}
+
+// w13: B owns a global name and is killed -9; the time from just before
+// the kill until a process on A has registered the same name; median of
+// 20 fresh B's.
+func w13(ctx context.Context, node *process.Node, s *embedded.Server, ca *cluster.Cluster) error {
+	reps := 20
+	if quick {
+		reps = 5
+	}
+	var took []time.Duration
+	for i := range reps {
+		name := "w13-" + strconv.Itoa(i)
+		b, err := startPeer(s, ca, namesEnv+"="+name+":0:1")
+		if err != nil {
+			return err
+		}
+		owner, ok := ca.Names().WhereIs(name + "0")
+		if !ok || owner.Node() != b.node {
+			b.kill()
+			return fmt.Errorf("the name is not B's: %v %v", owner, ok)
+		}
+		q, err := node.Spawn(func(p *process.Process) error { <-p.Context().Done(); return nil })
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		_ = b.cmd.Process.Signal(syscall.SIGKILL)
+		tries := 0
+		for {
+			tries++
+			err := ca.Names().Register(ctx, name+"0", q)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, registry.ErrNameTaken) {
+				return err
+			}
+			if time.Since(start) > time.Minute {
+				return errors.New("not registered within a minute")
+			}
+		}
+		took = append(took, time.Since(start))
+		<-b.done
+		note("W13 round %d: %v, %d tries", i, took[len(took)-1], tries)
+		_ = node.Exit(q, process.Kill)
+	}
+	slices.Sort(took)
+	result("W13", float64(took[len(took)/2].Microseconds())/1e3, "ms")
 	return nil
 }
