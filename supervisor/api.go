@@ -2,6 +2,8 @@ package supervisor
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 
 	"github.com/spawned-go/spawned/genserver"
 	"github.com/spawned-go/spawned/pid"
@@ -107,8 +109,11 @@ func At(node *process.Node, p pid.Pid) Ref {
 func (r Ref) Pid() pid.Pid { return r.gs.Pid() }
 
 // Stop terminates the children in reverse start order, then the
-// supervisor.
-func (r Ref) Stop(ctx context.Context) error { return r.gs.Stop(ctx, process.Shutdown) }
+// supervisor. Without a deadline on ctx it waits at most
+// genserver.DefaultCallTimeout, or as long as it takes under
+// genserver.WithoutTimeout; when the wait ends first, the shutdown goes on
+// and Stop fails with a *CallError wrapping genserver.ErrTimeout.
+func (r Ref) Stop(ctx context.Context) error { return stop(ctx, r.gs) }
 
 // StartChild adds a child and starts it. It fails with an
 // *AlreadyStartedError if a child with that id is running, ErrAlreadyPresent
@@ -117,13 +122,13 @@ func (r Ref) Stop(ctx context.Context) error { return r.gs.Stop(ctx, process.Shu
 // start keeps the spec without a process (unless Temporary) and returns the
 // zero Pid.
 func (r Ref) StartChild(ctx context.Context, spec ChildSpec) (pid.Pid, error) {
-	return call[pid.Pid](ctx, r.gs, startChild{spec: spec})
+	return call[pid.Pid](ctx, r.gs, "StartChild", startChild{spec: spec})
 }
 
 // TerminateChild stops child id, keeping its spec (a Temporary child's spec
 // is removed). Terminating a child that is not running is not an error.
 func (r Ref) TerminateChild(ctx context.Context, id string) error {
-	_, err := r.gs.Call(ctx, terminateChild{id: id})
+	_, err := call[any](ctx, r.gs, "TerminateChild", terminateChild{id: id})
 	return err
 }
 
@@ -131,33 +136,102 @@ func (r Ref) TerminateChild(ctx context.Context, id string) error {
 // is, ErrNotFound if no child has that id. If the start fails the child
 // stays without a process.
 func (r Ref) RestartChild(ctx context.Context, id string) (pid.Pid, error) {
-	return call[pid.Pid](ctx, r.gs, restartChild{id: id})
+	return call[pid.Pid](ctx, r.gs, "RestartChild", restartChild{id: id})
 }
 
 // DeleteChild removes the spec of a child that is not running; ErrRunning
 // if it is, ErrNotFound if no child has that id.
 func (r Ref) DeleteChild(ctx context.Context, id string) error {
-	_, err := r.gs.Call(ctx, deleteChild{id: id})
+	_, err := call[any](ctx, r.gs, "DeleteChild", deleteChild{id: id})
 	return err
 }
 
 // WhichChildren lists the children in start order.
 func (r Ref) WhichChildren(ctx context.Context) ([]Child, error) {
-	return call[[]Child](ctx, r.gs, whichChildren{})
+	return call[[]Child](ctx, r.gs, "WhichChildren", whichChildren{})
 }
 
 // CountChildren counts the children.
 func (r Ref) CountChildren(ctx context.Context) (Counts, error) {
-	return call[Counts](ctx, r.gs, countChildren{})
+	return call[Counts](ctx, r.gs, "CountChildren", countChildren{})
 }
 
-func call[T any](ctx context.Context, gs genserver.Ref[request, any, genserver.Never], req request) (T, error) {
+// call makes the request req of the API method op to the supervisor gs.
+func call[T any](ctx context.Context, gs genserver.Ref[request, any, genserver.Never], op string, req request) (T, error) {
 	var zero T
 	v, err := gs.Call(ctx, req)
 	if err != nil {
-		return zero, err
+		return zero, callFailed(op, gs, err)
 	}
-	return v.(T), nil
+	t, _ := v.(T) // nil for a call that answers nothing
+	return t, nil
+}
+
+// stop stops the supervisor gs.
+func stop(ctx context.Context, gs genserver.Ref[request, any, genserver.Never]) error {
+	if err := gs.Stop(ctx, process.Shutdown); err != nil {
+		return callFailed("Stop", gs, err)
+	}
+	return nil
+}
+
+// answerError carries an error the supervisor answered a request with, so
+// that call tells it from a failure of the call itself.
+type answerError struct{ err error }
+
+func (e *answerError) Error() string { return e.err.Error() }
+
+// callFailed is the error of the API method op whose call to gs failed
+// with err: the supervisor's answer as it is, or a *CallError for a call
+// that got no answer.
+func callFailed(op string, gs genserver.Ref[request, any, genserver.Never], err error) error {
+	if a, ok := err.(*answerError); ok {
+		return a.err
+	}
+	ce := &CallError{Op: op, Supervisor: gs.Pid(), Name: gs.Name(), Reason: err, call: err}
+	if gce, ok := err.(*genserver.CallError); ok {
+		ce.Reason = gce.Reason
+		if ce.Supervisor.IsZero() {
+			ce.Supervisor = gce.Server
+		}
+	}
+	return ce
+}
+
+// CallError is how a supervisor's API fails when the supervisor gives no
+// answer: it is dead or its name unknown (process.NoProc, at once), the
+// wait ran out (genserver.ErrTimeout), the context is nil or done, or the
+// handle is zero (genserver.ErrZeroRef). It names the method and the
+// supervisor. The supervisor is a GenServer: the error also wraps the
+// *genserver.CallError of the call underneath, so errors.As finds either,
+// and errors.Is the reason.
+type CallError struct {
+	Op         string  // the method that failed: "StartChild", "WhichChildren", "Stop"...
+	Supervisor pid.Pid // the supervisor's Pid, when known
+	Name       string  // the name it was reached by, or ""
+	Reason     error   // why the call failed
+	call       error   // what the call underneath returned
+}
+
+// Error describes the failure, as in
+// `supervisor: WhichChildren "top": no such process`.
+func (e *CallError) Error() string {
+	target := ""
+	switch {
+	case e.Name != "":
+		target = " " + strconv.Quote(e.Name)
+	case !e.Supervisor.IsZero():
+		target = " " + e.Supervisor.String()
+	}
+	return fmt.Sprintf("supervisor: %s%s: %v", e.Op, target, e.Reason)
+}
+
+// Unwrap returns the error of the call underneath, which wraps Reason.
+func (e *CallError) Unwrap() error {
+	if e.call != nil {
+		return e.call
+	}
+	return e.Reason
 }
 
 type startChild struct{ spec ChildSpec }

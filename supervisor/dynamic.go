@@ -107,30 +107,31 @@ func DynamicAt[A any](node *process.Node, p pid.Pid) Dynamic[A] {
 func (d Dynamic[A]) Pid() pid.Pid { return d.gs.Pid() }
 
 // Stop terminates every child, all at once, then the supervisor.
-func (d Dynamic[A]) Stop(ctx context.Context) error { return d.gs.Stop(ctx, process.Shutdown) }
+// Without a deadline on ctx it waits as Ref.Stop does.
+func (d Dynamic[A]) Stop(ctx context.Context) error { return stop(ctx, d.gs) }
 
 // StartChild starts a child from the template with arg. It fails with
 // ErrMaxChildren when the supervisor is full and a *StartChildError when
 // the start fails. An ignored start returns the zero Pid and keeps nothing.
 func (d Dynamic[A]) StartChild(ctx context.Context, arg A) (pid.Pid, error) {
-	return call[pid.Pid](ctx, d.gs, startDynamicChild{arg: arg})
+	return call[pid.Pid](ctx, d.gs, "StartChild", startDynamicChild{arg: arg})
 }
 
 // TerminateChild stops the child p and forgets it; ErrNotFound if p is not
 // a child of this supervisor.
 func (d Dynamic[A]) TerminateChild(ctx context.Context, p pid.Pid) error {
-	_, err := d.gs.Call(ctx, terminateDynamicChild{pid: p})
+	_, err := call[any](ctx, d.gs, "TerminateChild", terminateDynamicChild{pid: p})
 	return err
 }
 
 // WhichChildren lists the children, oldest first.
 func (d Dynamic[A]) WhichChildren(ctx context.Context) ([]Child, error) {
-	return call[[]Child](ctx, d.gs, whichChildren{})
+	return call[[]Child](ctx, d.gs, "WhichChildren", whichChildren{})
 }
 
 // CountChildren counts the children.
 func (d Dynamic[A]) CountChildren(ctx context.Context) (Counts, error) {
-	return call[Counts](ctx, d.gs, countChildren{})
+	return call[Counts](ctx, d.gs, "CountChildren", countChildren{})
 }
 
 type startDynamicChild struct{ arg any }

@@ -138,7 +138,7 @@ var ErrNotSupervisor = errors.New("supervisor: not a supervisor")
 // Inspect returns the report of the supervisor, static or dynamic,
 // running as p on node: a call to it, answered between two of its
 // callbacks. It fails at once with ErrNotSupervisor for a process that
-// does not describe itself as one, and with a genserver.CallError wrapping
+// does not describe itself as one, and with a *CallError wrapping
 // process.NoProc for a dead one.
 func Inspect(ctx context.Context, node *process.Node, p pid.Pid) (Report, error) {
 	if node == nil {
@@ -147,15 +147,17 @@ func Inspect(ctx context.Context, node *process.Node, p pid.Pid) (Report, error)
 	if b, ok := (*core.Node)(node).Behaviour(p); ok && b != Behaviour {
 		return Report{}, fmt.Errorf("inspect %v: %w (it runs %s)", p, ErrNotSupervisor, b)
 	}
-	return call[Report](ctx, genserver.At[request, any, genserver.Never](node, p), inspect{})
+	return call[Report](ctx, genserver.At[request, any, genserver.Never](node, p), "Inspect", inspect{})
 }
 
 // Inspect returns the supervisor's report (see the function Inspect).
-func (r Ref) Inspect(ctx context.Context) (Report, error) { return call[Report](ctx, r.gs, inspect{}) }
+func (r Ref) Inspect(ctx context.Context) (Report, error) {
+	return call[Report](ctx, r.gs, "Inspect", inspect{})
+}
 
 // Inspect returns the supervisor's report (see the function Inspect).
 func (d Dynamic[A]) Inspect(ctx context.Context) (Report, error) {
-	return call[Report](ctx, d.gs, inspect{})
+	return call[Report](ctx, d.gs, "Inspect", inspect{})
 }
 
 type inspect struct{}

@@ -212,8 +212,14 @@ func noteLinked(ctx context.Context, sup *process.Process, p pid.Pid) {
 	}
 }
 
+// HandleCall answers a request of the API; an error it answers with
+// travels as an *answerError, so the caller tells it from a failed call.
 func (s *server) HandleCall(ctx *genserver.CallCtx[any], req request) (any, error) {
-	return req.handle(s, ctx.Ctx)
+	v, err := req.handle(s, ctx.Ctx)
+	if err != nil {
+		return v, &answerError{err: err}
+	}
+	return v, nil
 }
 
 func (s *server) HandleCast(*genserver.Ctx, genserver.Never) {}
