@@ -240,7 +240,7 @@ func (r startChild) handle(s *server, ctx *genserver.Ctx) (any, error) {
 	if s.dynamic {
 		return nil, ErrDynamic
 	}
-	if err := r.spec.validate(); err != nil {
+	if err := r.spec.validate(s.spec.AutoShutdown); err != nil {
 		return pid.Pid{}, err
 	}
 	if c := s.find(r.spec.ID); c != nil {

@@ -22,6 +22,14 @@ type DynamicSpec[A any] struct {
 	Restart  Restart
 	Shutdown Shutdown
 	Type     ChildType
+	// Significant makes every child significant for AutoShutdown, as
+	// ChildSpec.Significant: only with a Transient or Temporary Restart
+	// and an AutoShutdown other than NoAutoShutdown.
+	Significant bool
+	// AutoShutdown is as in Spec; with Significant children,
+	// AllSignificant stops the supervisor when its last child ends by
+	// itself.
+	AutoShutdown AutoShutdown
 	// MaxChildren bounds the children alive at once; 0 means no bound.
 	MaxChildren int
 	// Intensity, Period, Name, Backend and Clock are as in Spec.
@@ -62,14 +70,15 @@ func startDynamic[A any](ctx context.Context, node *process.Node, parent *proces
 	if d.MaxChildren < 0 {
 		return Dynamic[A]{}, &SpecError{Reason: "negative max children"}
 	}
-	spec := Spec{Intensity: d.Intensity, Period: d.Period, Name: d.Name, Backend: d.Backend, Clock: d.Clock}
+	spec := Spec{Intensity: d.Intensity, Period: d.Period, Name: d.Name, Backend: d.Backend, Clock: d.Clock,
+		AutoShutdown: d.AutoShutdown}
 	// The template is checked as a child spec with a stand-in id and start.
 	template := ChildSpec{ID: "template", Start: func(context.Context, *process.Process) (pid.Pid, error) { return pid.Pid{}, nil },
-		Restart: d.Restart, Shutdown: d.Shutdown, Type: d.Type}
+		Restart: d.Restart, Shutdown: d.Shutdown, Type: d.Type, Significant: d.Significant}
 	if err := spec.validate(); err != nil {
 		return Dynamic[A]{}, err
 	}
-	if err := template.validate(); err != nil {
+	if err := template.validate(d.AutoShutdown); err != nil {
 		return Dynamic[A]{}, err
 	}
 	s := newServer(spec.withDefaults())
@@ -83,7 +92,7 @@ func startDynamic[A any](ctx context.Context, node *process.Node, parent *proces
 			Start: func(ctx context.Context, sup *process.Process) (pid.Pid, error) {
 				return d.Start(ctx, sup, a)
 			},
-			Restart: d.Restart, Shutdown: d.Shutdown, Type: d.Type,
+			Restart: d.Restart, Shutdown: d.Shutdown, Type: d.Type, Significant: d.Significant,
 		}.withDefaults(), nil
 	}
 	ref, err := startServer(ctx, node, parent, s, d.Name, d.Backend)

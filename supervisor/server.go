@@ -259,9 +259,38 @@ func (s *server) exited(ctx *genserver.Ctx, c *child, reason error) {
 		if c.spec.Restart == Temporary || s.dynamic {
 			s.remove(c)
 		}
+		if c.spec.Significant && s.autoShutdown() {
+			if ce := s.log.Check(zapcore.InfoLevel, "significant child ended; shutting down"); ce != nil {
+				ce.Write(zap.String("id", c.spec.ID), zap.Stringer("pid", old), zap.Stringer("auto_shutdown", s.spec.AutoShutdown))
+			}
+			ctx.Stop(process.Shutdown)
+		}
 		return
 	}
 	s.restart(ctx, c)
+}
+
+// autoShutdown reports whether the end of a significant child, just
+// recorded, stops the supervisor: always under AnySignificant; under
+// AllSignificant once no significant child is running or due for a restart
+// (for a dynamic supervisor, whose children are all significant: once it
+// has none).
+func (s *server) autoShutdown() bool {
+	switch s.spec.AutoShutdown {
+	case AnySignificant:
+		return true
+	case AllSignificant:
+		if s.dynamic {
+			return len(s.children) == 0
+		}
+		for _, c := range s.children {
+			if c.spec.Significant && (!c.pid.IsZero() || c.restarting) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // restarts reports whether a child of type r is restarted after reason.
