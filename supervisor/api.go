@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -57,7 +58,9 @@ type Ref struct {
 // it returns once all have started. If a child fails to start, the ones
 // already started are terminated in reverse order and Start fails with an
 // error wrapping a *StartChildError. An invalid spec fails with a
-// *SpecError before anything starts.
+// *SpecError before anything starts. When the spec's Init returns an error
+// wrapping ErrIgnore, Start returns ErrIgnore and leaves no process and no
+// name behind; another error from Init fails the start with it.
 func Start(ctx context.Context, node *process.Node, spec Spec) (Ref, error) {
 	if node == nil {
 		return Ref{}, process.ErrNilNode
@@ -66,7 +69,11 @@ func Start(ctx context.Context, node *process.Node, spec Spec) (Ref, error) {
 }
 
 // StartLink is Start with the supervisor linked to parent, for supervisors
-// of supervisors: use it in a child's StartFunc.
+// of supervisors: use it in a child's StartFunc. When the start fails or is
+// ignored after the supervisor's process began, a parent that traps exits
+// also receives its link.Exit, with the reason of the failure (Normal for
+// an ignored start); a parent that does not trap exits is not killed by it.
+// An invalid spec starts no process, so there is no exit to receive.
 func StartLink(ctx context.Context, parent *process.Process, spec Spec) (Ref, error) {
 	if parent == nil {
 		return Ref{}, process.ErrNilProcess
@@ -87,10 +94,17 @@ func startServer(ctx context.Context, node *process.Node, parent *process.Proces
 	if name != "" {
 		opts = append(opts, genserver.WithName(name))
 	}
+	var ref genserver.Ref[request, any, genserver.Never]
+	var err error
 	if parent != nil {
-		return genserver.StartLink(ctx, parent, s, opts...)
+		ref, err = genserver.StartLink(ctx, parent, s, opts...)
+	} else {
+		ref, err = genserver.Start(ctx, node, s, opts...)
 	}
-	return genserver.Start(ctx, node, s, opts...)
+	if errors.Is(err, genserver.ErrIgnored) {
+		err = ErrIgnore // the spec's Init asked for it
+	}
+	return ref, err
 }
 
 // Named returns a Ref to the static supervisor registered as name on node,

@@ -32,11 +32,12 @@ type DynamicSpec[A any] struct {
 	AutoShutdown AutoShutdown
 	// MaxChildren bounds the children alive at once; 0 means no bound.
 	MaxChildren int
-	// Intensity, Period, Name, Backend and Clock are as in Spec.
+	// Intensity, Period, Name, Backend, Init and Clock are as in Spec.
 	Intensity int
 	Period    time.Duration
 	Name      string
 	Backend   process.Backend
+	Init      func(ctx context.Context, sup *process.Process) error
 	Clock     func() time.Time
 }
 
@@ -47,6 +48,8 @@ type Dynamic[A any] struct {
 }
 
 // StartDynamic starts a dynamic supervisor on node, with no children yet.
+// It fails as Start does: a *SpecError for an invalid spec, ErrIgnore when
+// its Init asked for it.
 func StartDynamic[A any](ctx context.Context, node *process.Node, spec DynamicSpec[A]) (Dynamic[A], error) {
 	if node == nil {
 		return Dynamic[A]{}, process.ErrNilNode
@@ -71,7 +74,7 @@ func startDynamic[A any](ctx context.Context, node *process.Node, parent *proces
 		return Dynamic[A]{}, &SpecError{Reason: "negative max children"}
 	}
 	spec := Spec{Intensity: d.Intensity, Period: d.Period, Name: d.Name, Backend: d.Backend, Clock: d.Clock,
-		AutoShutdown: d.AutoShutdown}
+		AutoShutdown: d.AutoShutdown, Init: d.Init}
 	// The template is checked as a child spec with a stand-in id and start.
 	template := ChildSpec{ID: "template", Start: func(context.Context, *process.Process) (pid.Pid, error) { return pid.Pid{}, nil },
 		Restart: d.Restart, Shutdown: d.Shutdown, Type: d.Type, Significant: d.Significant}

@@ -119,6 +119,14 @@ func (s *server) Init(ctx *genserver.Ctx) error {
 	}
 	s.self = ctx.Self()
 	s.initReports(ctx)
+	if s.spec.Init != nil {
+		if err := s.spec.Init(ctx.Context(), ctx.Process()); err != nil {
+			if errors.Is(err, ErrIgnore) {
+				return genserver.Ignore // Start returns ErrIgnore
+			}
+			return err
+		}
+	}
 	for _, spec := range s.spec.Children {
 		c := &child{spec: spec.withDefaults()}
 		ignored, err := s.start(ctx, c)

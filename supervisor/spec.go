@@ -220,6 +220,14 @@ type Spec struct {
 	Name string
 	// Backend runs the supervisor's own process (default Async).
 	Backend process.Backend
+	// Init, if set, runs first at every start and restart of the
+	// supervisor, in its process, before any child starts: the part of
+	// OTP's init/1 that decides whether to start at all. It returns nil to
+	// go on, an error wrapping ErrIgnore to start nothing (OTP's ignore:
+	// Start then returns ErrIgnore, and a parent supervisor keeps the
+	// child without a process), or another error to fail the start with
+	// it. ctx is cancelled when the supervisor exits.
+	Init func(ctx context.Context, sup *process.Process) error
 	// Children are started in order at start, and stopped in reverse order.
 	Children []ChildSpec
 	// Clock returns the current time, by default a monotonic clock. The
@@ -266,7 +274,9 @@ func (s Spec) validate() error {
 
 // Errors of child management; test with errors.Is.
 var (
-	// ErrIgnore, returned (wrapped or not) by a StartFunc, starts nothing.
+	// ErrIgnore, returned (wrapped or not) by a StartFunc or a Spec's
+	// Init, starts nothing. Start and StartDynamic return it when their
+	// Init did.
 	ErrIgnore = errors.New("supervisor: ignore")
 	// ErrNotFound: no child has that id (or that Pid).
 	ErrNotFound = errors.New("supervisor: child not found")
@@ -327,8 +337,8 @@ func (e *StartChildError) Unwrap() error { return e.Reason }
 
 // AlreadyStartedError reports that child ID is running as Pid.
 type AlreadyStartedError struct {
-	ID  string
-	Pid pid.Pid
+	ID  string  // the child's ID
+	Pid pid.Pid // the process it runs as
 }
 
 // Error describes the failure.
