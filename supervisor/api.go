@@ -34,11 +34,11 @@ func (s ChildStatus) String() string {
 
 // Child describes one child, as WhichChildren lists them.
 type Child struct {
-	ID      string // "" for the children of a dynamic supervisor
-	Pid     pid.Pid
-	Status  ChildStatus
-	Type    ChildType
-	Restart Restart
+	ID      string      // the child's ID; for a dynamic child, its label (see DynamicSpec.ID)
+	Pid     pid.Pid     // its process, or the zero Pid when it has none
+	Status  ChildStatus // Running, NotRunning or Restarting
+	Type    ChildType   // Worker or SupervisorChild
+	Restart Restart     // its restart type
 }
 
 // Counts is what CountChildren returns.

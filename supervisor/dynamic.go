@@ -3,6 +3,9 @@ package supervisor
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/spawned-go/spawned/genserver"
@@ -14,9 +17,26 @@ import (
 // Elixir's DynamicSupervisor): it starts no children of its own; each
 // StartChild starts one more from the same template with its own argument
 // of type A. Children restart one for one.
+//
+// A dynamic supervisor that is restarted (by its own supervisor, after it
+// gave up or was killed) comes back empty, as in OTP: the children started
+// with StartChild are not restored, since only their arguments' owner knows
+// which ones should exist. To keep a pool at N workers across such
+// restarts, either make the pool a static supervisor of N children, or put
+// beside the dynamic supervisor, after it under RestForOne, a child that
+// starts the N workers: see the package documentation.
 type DynamicSpec[A any] struct {
-	// Start starts one child linked to sup with arg.
+	// Start starts one child linked to sup with arg. DynamicGenServer
+	// makes one for a GenServer.
 	Start func(ctx context.Context, sup *process.Process, arg A) (pid.Pid, error)
+	// ID labels the child started with arg: its Child.ID, and the "id" of
+	// its logs and events, kept across its restarts. It is a label, not a
+	// key: two children may share one, and dynamic children are managed by
+	// Pid. Without ID, a child is labelled with its argument (fmt's %v)
+	// when A is a string, boolean or number type or implements
+	// fmt.Stringer, and otherwise with the number of the StartChild call
+	// that started it: "#1", "#2"... A panic in ID fails the StartChild.
+	ID func(arg A) string
 	// Restart, Shutdown and Type apply to every child, with ChildSpec's
 	// defaults.
 	Restart  Restart
@@ -86,12 +106,18 @@ func startDynamic[A any](ctx context.Context, node *process.Node, parent *proces
 	}
 	s := newServer(spec.withDefaults())
 	s.dynamic, s.max = true, d.MaxChildren
-	s.template = func(arg any) (ChildSpec, error) {
+	byValue := labelledByValue[A]()
+	s.template = func(arg any, seq uint64) (ChildSpec, error) {
 		a, ok := arg.(A)
 		if !ok {
 			return ChildSpec{}, fmt.Errorf("%w: %T", ErrArgumentType, arg)
 		}
+		id, err := label(a, seq, d.ID, byValue)
+		if err != nil {
+			return ChildSpec{}, &StartChildError{Reason: err}
+		}
 		return ChildSpec{
+			ID: id,
 			Start: func(ctx context.Context, sup *process.Process) (pid.Pid, error) {
 				return d.Start(ctx, sup, a)
 			},
@@ -155,14 +181,15 @@ func (r startDynamicChild) handle(s *server, ctx *genserver.Ctx) (any, error) {
 	if s.max > 0 && len(s.children) >= s.max {
 		return pid.Pid{}, ErrMaxChildren
 	}
-	spec, err := s.template(r.arg)
+	s.seq++
+	spec, err := s.template(r.arg, s.seq)
 	if err != nil {
 		return pid.Pid{}, err
 	}
 	c := &child{spec: spec}
 	ignored, err := s.start(ctx, c)
 	if err != nil {
-		return pid.Pid{}, &StartChildError{Reason: err}
+		return pid.Pid{}, &StartChildError{ID: spec.ID, Reason: err}
 	}
 	if !ignored {
 		s.add(c)
@@ -183,4 +210,38 @@ func (r terminateDynamicChild) handle(s *server, ctx *genserver.Ctx) (any, error
 	s.terminate(ctx, c)
 	s.remove(c)
 	return nil, nil
+}
+
+// labelledByValue reports whether a child's argument of type A is its
+// default label: a string, boolean or number, or a fmt.Stringer.
+func labelledByValue[A any]() bool {
+	t := reflect.TypeFor[A]()
+	if t.Implements(reflect.TypeFor[fmt.Stringer]()) {
+		return true
+	}
+	switch t.Kind() {
+	case reflect.String, reflect.Bool,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+		return true
+	}
+	return false
+}
+
+// label is the label of the child started seq-th with arg: id's, or the
+// default one (see DynamicSpec.ID). A panic in id is an error.
+func label[A any](arg A, seq uint64, id func(A) string, byValue bool) (l string, err error) {
+	switch {
+	case id != nil:
+		defer func() {
+			if v := recover(); v != nil {
+				err = &process.PanicError{Value: v, Stack: debug.Stack()}
+			}
+		}()
+		return id(arg), nil
+	case byValue:
+		return fmt.Sprint(arg), nil // fmt contains a panic in a String method
+	}
+	return "#" + strconv.FormatUint(seq, 10), nil
 }

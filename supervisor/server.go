@@ -39,8 +39,9 @@ func (c *child) status() ChildStatus {
 type server struct {
 	spec     Spec
 	dynamic  bool
-	max      int                              // dynamic: the most children at once; 0 means no limit
-	template func(arg any) (ChildSpec, error) // dynamic: the spec of a child started with arg
+	max      int                                          // dynamic: the most children at once; 0 means no limit
+	template func(arg any, seq uint64) (ChildSpec, error) // dynamic: the spec of the seq-th child, started with arg
+	seq      uint64                                       // dynamic: how many StartChild calls reached the template
 	children []*child
 	byPid    map[pid.Pid]*child // the running children by Pid, once there are more than scanChildren
 	restarts []restartsIn       // restarts in the intensity window, oldest first

@@ -323,8 +323,8 @@ func (e *SpecError) Is(target error) bool { return target == ErrInvalidSpec }
 // supervisor's start (which then fails, after terminating the children it
 // had started) or through StartChild and RestartChild.
 type StartChildError struct {
-	ID     string
-	Reason error
+	ID     string // the child's ID; for a dynamic child, its label
+	Reason error  // why the start failed: the start function's error or panic
 }
 
 // Error describes the failure.
