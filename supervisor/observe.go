@@ -112,14 +112,14 @@ func reasonFields(first zap.Field, reason error, more ...zap.Field) []zap.Field 
 // such as the observer, and for debugging: what WhichChildren lists, with
 // each child's restarts and last exit, and the supervisor's own settings.
 type Report struct {
-	Pid       pid.Pid
-	Name      string // its registered name, or ""
-	Dynamic   bool
-	Strategy  Strategy // OneForOne for a dynamic supervisor
-	Intensity int
-	Period    time.Duration
-	Restarts  int // restarts counted in the current intensity window
-	Children  []ChildReport
+	Pid       pid.Pid       // the supervisor
+	Name      string        // its registered name, or ""
+	Dynamic   bool          // whether it is a dynamic supervisor
+	Strategy  Strategy      // OneForOne for a dynamic supervisor
+	Intensity int           // the restarts it allows within Period
+	Period    time.Duration // its intensity window
+	Restarts  int           // restarts counted in the current intensity window
+	Children  []ChildReport // its children, as WhichChildren lists them
 }
 
 // ChildReport is one child in a Report: the Child of WhichChildren, how
@@ -127,9 +127,9 @@ type Report struct {
 // (nil and the zero time if none has).
 type ChildReport struct {
 	Child
-	Restarts   int
-	LastExit   error
-	LastExitAt time.Time
+	Restarts   int       // how many times this supervisor restarted it
+	LastExit   error     // how its last process ended, or nil
+	LastExitAt time.Time // when, or the zero time
 }
 
 // ErrNotSupervisor: Inspect was given a process that is not a supervisor.

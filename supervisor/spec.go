@@ -305,7 +305,7 @@ var (
 // SpecError reports an invalid supervisor or child spec.
 type SpecError struct {
 	ID     string // the child, if the problem is a child spec
-	Reason string
+	Reason string // what is wrong with it
 }
 
 // Error describes the failure.
