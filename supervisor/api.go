@@ -228,7 +228,7 @@ type CallError struct {
 }
 
 // Error describes the failure, as in
-// `supervisor: WhichChildren "top": no such process`.
+// `supervisor: WhichChildren "top": noproc`.
 func (e *CallError) Error() string {
 	target := ""
 	switch {
