@@ -97,93 +97,93 @@ func (m Mask) Has(k Kind) bool { return m&(1<<k) != 0 }
 // Spawned: a process started. Parent is the process it was linked to or
 // monitored by at spawn (a supervisor, for its children), or zero.
 type Spawned struct {
-	Time      time.Time
-	Pid       pid.Pid
-	Name      string // the name it was registered under as it spawned, or ""
-	Backend   string // "async", "blocking" or "thread"
-	Behaviour string // what it runs: a GenServer's type ("*main.Counter"), "supervisor", "func"...
-	Parent    pid.Pid
+	Time      time.Time // when it happened
+	Pid       pid.Pid   // the new process
+	Name      string    // the name it was registered under as it spawned, or ""
+	Backend   string    // "async", "blocking" or "thread"
+	Behaviour string    // what it runs: a GenServer's type ("*main.Counter"), "supervisor", "func"...
+	Parent    pid.Pid   // the process it was linked to or monitored by at spawn, or zero
 }
 
 // Exited: a process exited with Reason (a *process.PanicError for a crash).
 type Exited struct {
-	Time   time.Time
-	Pid    pid.Pid
-	Name   string // the name it held when it exited, or ""
-	Reason error
+	Time   time.Time // when it happened
+	Pid    pid.Pid   // the process that exited
+	Name   string    // the name it held when it exited, or ""
+	Reason error     // its exit reason
 }
 
 // ChildStarted: a supervisor started a child for the first time (at its
 // own start, or by StartChild). Restarts are ChildRestarted.
 type ChildStarted struct {
-	Time           time.Time
-	Supervisor     pid.Pid
-	SupervisorName string // the supervisor's registered name, or ""
-	ID             string // the child's id ("" for a child of a dynamic supervisor)
-	Pid            pid.Pid
+	Time           time.Time // when it happened
+	Supervisor     pid.Pid   // the supervisor
+	SupervisorName string    // the supervisor's registered name, or ""
+	ID             string    // the child's id (its label, for a child of a dynamic supervisor)
+	Pid            pid.Pid   // the child's process
 }
 
 // ChildRestarted: a supervisor restarted a child. Reason is the exit reason
 // that caused the restart: the child's own, or under one_for_all and
 // rest_for_one that of the sibling named by Cause.
 type ChildRestarted struct {
-	Time           time.Time
-	Supervisor     pid.Pid
-	SupervisorName string
-	ID             string
-	Pid            pid.Pid // the new process
-	Old            pid.Pid // the process it replaces
-	Reason         error
-	Cause          string // the id of the child whose exit caused the restart
+	Time           time.Time // when it happened
+	Supervisor     pid.Pid   // the supervisor
+	SupervisorName string    // the supervisor's registered name, or ""
+	ID             string    // the child's id (its label, for a child of a dynamic supervisor)
+	Pid            pid.Pid   // the new process
+	Old            pid.Pid   // the process it replaces
+	Reason         error     // the exit reason that caused the restart
+	Cause          string    // the id of the child whose exit caused the restart
 }
 
 // ChildTerminated: a child's process ended: it exited by itself (Reason
 // is its exit reason) or the supervisor stopped it (Shutdown, or Killed
 // after its shutdown time).
 type ChildTerminated struct {
-	Time           time.Time
-	Supervisor     pid.Pid
-	SupervisorName string
-	ID             string
-	Pid            pid.Pid
-	Reason         error
+	Time           time.Time // when it happened
+	Supervisor     pid.Pid   // the supervisor
+	SupervisorName string    // the supervisor's registered name, or ""
+	ID             string    // the child's id (its label, for a child of a dynamic supervisor)
+	Pid            pid.Pid   // the process that ended
+	Reason         error     // its exit reason
 }
 
 // ChildStartFailed: a child's start function failed (Reason), at the
 // supervisor's start, by StartChild or in a restart.
 type ChildStartFailed struct {
-	Time           time.Time
-	Supervisor     pid.Pid
-	SupervisorName string
-	ID             string
-	Reason         error
+	Time           time.Time // when it happened
+	Supervisor     pid.Pid   // the supervisor
+	SupervisorName string    // the supervisor's registered name, or ""
+	ID             string    // the child's id (its label, for a child of a dynamic supervisor)
+	Reason         error     // why the start failed
 }
 
 // IntensityReached: a supervisor saw more than Intensity restarts within
 // Period, and shuts down: it stops its children and exits with Shutdown
 // (GaveUp follows).
 type IntensityReached struct {
-	Time           time.Time
-	Supervisor     pid.Pid
-	SupervisorName string
-	Intensity      int
-	Period         time.Duration
+	Time           time.Time     // when it happened
+	Supervisor     pid.Pid       // the supervisor
+	SupervisorName string        // the supervisor's registered name, or ""
+	Intensity      int           // the restarts it allows within Period
+	Period         time.Duration // its intensity window
 }
 
 // GaveUp: a supervisor that reached its restart intensity has stopped its
 // children and is exiting with Reason, passing the failure to its parent.
 type GaveUp struct {
-	Time           time.Time
-	Supervisor     pid.Pid
-	SupervisorName string
-	Reason         error
+	Time           time.Time // when it happened
+	Supervisor     pid.Pid   // the supervisor
+	SupervisorName string    // the supervisor's registered name, or ""
+	Reason         error     // its exit reason (Shutdown)
 }
 
 // Gap: Lost events of this subscription were dropped because its buffer
 // was full. It arrives as soon as there is room again, before any later
 // event.
 type Gap struct {
-	Lost uint64
+	Lost uint64 // how many events were dropped
 }
 
 // Kind returns KindSpawned.

@@ -12,11 +12,11 @@ import (
 // exit. Messages and reasons are kept as bounded text, never as the values
 // themselves.
 type Traced struct {
-	Time time.Time
-	Pid  pid.Pid // the traced process
-	Op   TraceOp
-	Peer pid.Pid // the other side: sender, receiver, link partner, monitored process; zero if none
-	Text string  // the message or reason, rendered (see TraceOp)
+	Time time.Time // when it happened
+	Pid  pid.Pid   // the traced process
+	Op   TraceOp   // what happened
+	Peer pid.Pid   // the other side: sender, receiver, link partner, monitored process; zero if none
+	Text string    // the message or reason, rendered (see TraceOp)
 }
 
 // Kind returns KindTraced.

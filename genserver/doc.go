@@ -54,10 +54,29 @@
 // exit reason. A panic in a callback ends the server with a
 // *process.PanicError and runs Terminate first.
 //
+// # Names
+//
+// A server's name is best declared once, with the server's types, as a
+// [Name]:
+//
+//	var Queue = genserver.NewName[Job, Result, genserver.Never]("queue")
+//
+//	_, err := Queue.Start(ctx, node, &QueueServer{}) // another server type does not compile
+//	res, err := Queue.Ref(node).Call(ctx, job)       // res is a Result
+//
+// Its Ref looks the name up at every use, so it follows the server across
+// restarts; supervisor.NamedGenServer starts a supervised child under it;
+// Via puts it in a [Registrar] (OTP's {via, Module, Name}), and RefOn reaches
+// the server registered under it on another node ({Name, Node}). The
+// untyped forms remain: [WithName] and [WithVia] at start, [Named],
+// [NamedVia] and [NamedOn] to reach a server, with the types spelled out.
+//
 // # Calls from anywhere
 //
 // [Ref.Call] works from any goroutine, process or not. It takes a context;
-// without a deadline the call is bounded by [DefaultCallTimeout]. A call fails
+// without a deadline the call is bounded by [DefaultCallTimeout] (OTP's
+// default of 5 s), and a context made by [WithoutTimeout] lifts that bound
+// (OTP's infinity) while its cancellation still ends the wait. A call fails
 // at once with an error wrapping process.NoProc when the server is dead or
 // the name unknown, with the server's exit reason when it dies before
 // replying, and with [ErrTimeout] when time runs out; the server then keeps

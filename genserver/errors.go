@@ -49,10 +49,10 @@ const (
 // ErrTimeout, ErrCallingSelf, ErrWrongServer, process.ErrNilContext or the
 // context's error.
 type CallError struct {
-	Op     string
-	Server pid.Pid
-	Name   string
-	Reason error
+	Op     string  // OpCall, OpStop or OpCast; empty means OpCall
+	Server pid.Pid // the server, when known by Pid
+	Name   string  // the name it was reached by, or ""
+	Reason error   // why it failed
 }
 
 // Error describes the failure.
@@ -75,7 +75,7 @@ func (e *CallError) Unwrap() error { return e.Reason }
 // took too long: Reason is the error Init returned, a *process.PanicError,
 // ErrTimeout or the context's error.
 type StartError struct {
-	Reason error
+	Reason error // what Init returned, its panic, ErrTimeout or the context's error
 }
 
 // Error describes the failure.
@@ -87,8 +87,8 @@ func (e *StartError) Unwrap() error { return e.Reason }
 // AlreadyStartedError reports that the name given to Start belongs to a
 // running process, Pid. It matches ErrAlreadyStarted under errors.Is.
 type AlreadyStartedError struct {
-	Name string
-	Pid  pid.Pid
+	Name string  // the name asked for
+	Pid  pid.Pid // the process that holds it
 }
 
 // Error describes the failure.

@@ -16,8 +16,35 @@ import (
 	"github.com/spawned-go/spawned/registry"
 )
 
-// DefaultCallTimeout bounds a call or stop whose context has no deadline.
+// DefaultCallTimeout bounds a call or stop whose context has no deadline
+// (OTP's default of 5 s). WithoutTimeout lifts it.
 const DefaultCallTimeout = 5 * time.Second
+
+// unboundedKey marks a context made by WithoutTimeout.
+type unboundedKey struct{}
+
+// WithoutTimeout returns a copy of ctx under which a Call, Stop or GetState
+// without a deadline waits as long as it takes, instead of giving up after
+// DefaultCallTimeout: OTP's infinity. It applies as well to what is built on
+// them, such as a supervisor's calls and Stop. The wait still ends when ctx
+// is cancelled or its deadline (if it has one) passes, and when the server
+// exits. A nil ctx gives nil, which those calls refuse with
+// process.ErrNilContext.
+func WithoutTimeout(ctx context.Context) context.Context {
+	if ctx == nil {
+		return nil
+	}
+	return context.WithValue(ctx, unboundedKey{}, true)
+}
+
+// bounded reports whether a wait under ctx is bounded by DefaultCallTimeout:
+// ctx has no deadline of its own and was not made by WithoutTimeout.
+func bounded(ctx context.Context) bool {
+	if _, ok := ctx.Deadline(); ok {
+		return false
+	}
+	return ctx.Value(unboundedKey{}) == nil
+}
 
 // Behaviour is what a server type implements. Req is the call request type,
 // Rep the reply type and Msg the cast type; Go infers all three from the
@@ -385,7 +412,8 @@ func (r Ref[Req, Rep, Msg]) wrongServer(target pid.Pid, q *core.Proc) error {
 }
 
 // Call sends req and waits for the reply, from any goroutine. Without a
-// deadline on ctx it waits at most DefaultCallTimeout. The error is the one
+// deadline on ctx it waits at most DefaultCallTimeout, or without bound
+// under WithoutTimeout. The error is the one
 // HandleCall returned, or a *CallError when the server did not answer: it
 // wraps process.NoProc (dead server or unknown name), the server's exit
 // reason (it died first, or was killed while handling the call: once the
@@ -446,7 +474,7 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 	default:
 	}
 	var timeout <-chan time.Time
-	if _, ok := ctx.Deadline(); !ok {
+	if bounded(ctx) {
 		t := timers.Get().(*time.Timer)
 		t.Reset(DefaultCallTimeout)
 		defer func() { t.Stop(); timers.Put(t) }()
@@ -490,7 +518,7 @@ func (r Ref[Req, Rep, Msg]) answer(server pid.Pid, res result[Rep]) (Rep, error)
 
 // send queues a call for target, q when Call found it on this node,
 // waiting for room in a full bounded mailbox within ctx's deadline or
-// DefaultCallTimeout.
+// DefaultCallTimeout (none under WithoutTimeout).
 func (r Ref[Req, Rep, Msg]) send(ctx context.Context, q *core.Proc, target pid.Pid, msg any) error {
 	var err error
 	if q != nil {
@@ -559,8 +587,8 @@ func (r Ref[Req, Rep, Msg]) Cast(msg Msg) error {
 // Terminate and exits. The request is the runtime's own, queued like an
 // exit signal: a full bounded mailbox never refuses it. Stop waits until
 // the server has exited, at most until ctx is done or, without a deadline,
-// DefaultCallTimeout; a server that is still terminating then goes on and
-// Stop fails with ErrTimeout. Stopping a dead server fails with
+// DefaultCallTimeout (without bound under WithoutTimeout); a server that is
+// still terminating then goes on and Stop fails with ErrTimeout. Stopping a dead server fails with
 // process.NoProc, a process that is not a GenServer with ErrWrongServer;
 // each failure is a *CallError whose Op is OpStop. A nil ctx fails at once
 // with process.ErrNilContext.
@@ -659,7 +687,7 @@ func (r Ref[Req, Rep, Msg]) callRemote(ctx context.Context, to core.Target, req 
 		return zero, r.fail(to.Pid, err)
 	}
 	var timeout <-chan time.Time
-	if _, ok := ctx.Deadline(); !ok {
+	if bounded(ctx) {
 		t := timers.Get().(*time.Timer)
 		t.Reset(DefaultCallTimeout)
 		defer func() { t.Stop(); timers.Put(t) }()
@@ -690,9 +718,9 @@ func callingSelf(ctx context.Context, target pid.Pid) bool {
 }
 
 // withDefaultTimeout bounds ctx by DefaultCallTimeout unless it has a
-// deadline already.
+// deadline already or was made by WithoutTimeout.
 func withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
+	if !bounded(ctx) {
 		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, DefaultCallTimeout)

@@ -52,7 +52,8 @@ var ErrNoState = errors.New("genserver: the process reports no state")
 // is a system message: it passes a bounded mailbox's limit and is handled
 // between two callbacks, in order with the server's other messages, like
 // any message it cancels a pending IdleTimeout. Without a deadline on ctx,
-// it waits at most DefaultCallTimeout.
+// it waits at most DefaultCallTimeout, or without bound under
+// WithoutTimeout.
 func GetState[Req, Rep, Msg any](ctx context.Context, ref Ref[Req, Rep, Msg]) (any, error) {
 	target, err := ref.resolve(OpCall)
 	if err == errRemoteName || err == nil && target.Node() != ref.node.ID() {

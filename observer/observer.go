@@ -79,10 +79,10 @@ func withSampleEvery(d time.Duration) Option { return func(c *config) { c.every 
 // Switch is an on/off control of the program, shown on the page (a chaos
 // monkey, a feature flag). Flipping it needs WithActions.
 type Switch struct {
-	Name string
-	Help string
-	Get  func() bool
-	Set  func(on bool)
+	Name string        // its label on the page; required
+	Help string        // a sentence shown beside it
+	Get  func() bool   // reports whether it is on; required
+	Set  func(on bool) // turns it on or off; required
 }
 
 // WithSwitch adds a switch to the page.

@@ -3,8 +3,10 @@
 // A process has a [pid.Pid], a mailbox and an exit reason. It runs either a
 // [Func], which receives messages when it chooses (Receive, ReceiveMatch),
 // or a [Handler], which the runtime calls once per message. Processes live
-// in a [Node]'s process table; most programs use the [Default] node, and
-// tests make their own with [NewNode] so they can run in parallel.
+// in a [Node]'s process table. A program makes its node with [NewNode] and
+// stops it when it ends; tests make one each, so they can run in parallel.
+// [Default] is a node that lives as long as the program, for scripts and
+// small tools: the package-level [Spawn] uses it.
 //
 // # Messages and order
 //

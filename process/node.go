@@ -15,8 +15,9 @@ import (
 )
 
 // Node runs processes: it owns a process table, a name registry and process
-// groups. Nodes are independent of each other, so tests can each use their
-// own and run in parallel. Most programs use the [Default] node.
+// groups. A program makes its node with NewNode and stops it when it ends.
+// Nodes are independent of each other, so tests can each use their own and
+// run in parallel.
 type Node core.Node
 
 // NodeOption configures NewNode.
@@ -55,6 +56,9 @@ var (
 )
 
 // Default returns the process-wide default node, creating it on first use.
+// It lives as long as the program and is never stopped: a convenience for
+// scripts and small tools, used by the package-level Spawn. A program that
+// stops in order, or a test, makes its own node with NewNode.
 func Default() *Node {
 	defaultOnce.Do(func() { defaultNode = NewNode() })
 	return defaultNode

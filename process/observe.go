@@ -47,7 +47,11 @@ func (n *Node) Subscribe(opts ...event.Option) *event.Subscription {
 var ErrNotTraced = core.ErrNotTraced
 
 // DefaultTraceEntries is how many entries a trace log keeps.
-const DefaultTraceEntries = core.DefaultTraceEntries
+const DefaultTraceEntries = 256
+
+// The runtime keeps the same number: this fails to compile otherwise.
+var _ [DefaultTraceEntries - core.DefaultTraceEntries]struct{}
+var _ [core.DefaultTraceEntries - DefaultTraceEntries]struct{}
 
 // Trace starts tracing the live process p, as Erlang's sys:trace and dbg
 // do: every message queued for it, taken by its code and sent by it, every

@@ -84,11 +84,11 @@ func (s *Status) UnmarshalText(text []byte) error {
 
 // Info is a snapshot of a live process.
 type Info struct {
-	Pid             pid.Pid
-	Name            string // its registered name, or ""
-	Status          Status
-	Backend         Backend
-	TrapExit        bool
+	Pid             pid.Pid   // the process
+	Name            string    // its registered name, or ""
+	Status          Status    // what it is doing: Waiting, Runnable or Running
+	Backend         Backend   // the backend it runs on
+	TrapExit        bool      // whether it traps exits
 	MessageQueueLen int       // messages queued for it
 	WaitingSenders  int       // senders blocked in SendWait on its bounded mailbox
 	Links           []pid.Pid // its link partners, on any node
@@ -103,7 +103,7 @@ type Info struct {
 
 // Monitor is one monitor in Info.Monitors.
 type Monitor struct {
-	Ref  pid.Ref
+	Ref  pid.Ref // the monitor's reference, as its Down will carry
 	Pid  pid.Pid // the monitored process (for a monitor by name, the holder found, if any)
 	Name string  // for a monitor made by name
 }

@@ -77,8 +77,8 @@ var (
 // KeyTakenError reports that a unique Key is registered to Owner. It
 // matches ErrKeyTaken under errors.Is.
 type KeyTakenError[K comparable] struct {
-	Key   K
-	Owner pid.Pid
+	Key   K       // the key asked for
+	Owner pid.Pid // the process it is registered to
 }
 
 // Error names the key and its owner.
@@ -91,8 +91,8 @@ func (e *KeyTakenError[K]) Is(target error) bool { return target == ErrKeyTaken 
 
 // Entry is one registration: the process Pid registered the key with Value.
 type Entry[V any] struct {
-	Pid   pid.Pid
-	Value V
+	Pid   pid.Pid // the registered process
+	Value V       // the value it registered with
 }
 
 // Keys is a keyed registry, Elixir's Registry made for Go: processes

@@ -50,8 +50,8 @@ func TestSUP06_DynamicSupervisorChildAdministration(t *testing.T) {
 		pidsOf := func(cs []supervisor.Child) []pid.Pid {
 			var ps []pid.Pid
 			for _, c := range cs {
-				if c.ID != "" || c.Status != supervisor.Running || c.Type != supervisor.Worker {
-					t.Fatalf("dynamic child %+v: want id \"\", running worker", c)
+				if c.ID == "" || c.Status != supervisor.Running || c.Type != supervisor.Worker {
+					t.Fatalf("dynamic child %+v: want a label (its argument), running worker", c)
 				}
 				ps = append(ps, c.Pid)
 			}

@@ -112,14 +112,14 @@ func reasonFields(first zap.Field, reason error, more ...zap.Field) []zap.Field 
 // such as the observer, and for debugging: what WhichChildren lists, with
 // each child's restarts and last exit, and the supervisor's own settings.
 type Report struct {
-	Pid       pid.Pid
-	Name      string // its registered name, or ""
-	Dynamic   bool
-	Strategy  Strategy // OneForOne for a dynamic supervisor
-	Intensity int
-	Period    time.Duration
-	Restarts  int // restarts counted in the current intensity window
-	Children  []ChildReport
+	Pid       pid.Pid       // the supervisor
+	Name      string        // its registered name, or ""
+	Dynamic   bool          // whether it is a dynamic supervisor
+	Strategy  Strategy      // OneForOne for a dynamic supervisor
+	Intensity int           // the restarts it allows within Period
+	Period    time.Duration // its intensity window
+	Restarts  int           // restarts counted in the current intensity window
+	Children  []ChildReport // its children, as WhichChildren lists them
 }
 
 // ChildReport is one child in a Report: the Child of WhichChildren, how
@@ -127,9 +127,9 @@ type Report struct {
 // (nil and the zero time if none has).
 type ChildReport struct {
 	Child
-	Restarts   int
-	LastExit   error
-	LastExitAt time.Time
+	Restarts   int       // how many times this supervisor restarted it
+	LastExit   error     // how its last process ended, or nil
+	LastExitAt time.Time // when, or the zero time
 }
 
 // ErrNotSupervisor: Inspect was given a process that is not a supervisor.
@@ -138,7 +138,7 @@ var ErrNotSupervisor = errors.New("supervisor: not a supervisor")
 // Inspect returns the report of the supervisor, static or dynamic,
 // running as p on node: a call to it, answered between two of its
 // callbacks. It fails at once with ErrNotSupervisor for a process that
-// does not describe itself as one, and with a genserver.CallError wrapping
+// does not describe itself as one, and with a *CallError wrapping
 // process.NoProc for a dead one.
 func Inspect(ctx context.Context, node *process.Node, p pid.Pid) (Report, error) {
 	if node == nil {
@@ -147,15 +147,17 @@ func Inspect(ctx context.Context, node *process.Node, p pid.Pid) (Report, error)
 	if b, ok := (*core.Node)(node).Behaviour(p); ok && b != Behaviour {
 		return Report{}, fmt.Errorf("inspect %v: %w (it runs %s)", p, ErrNotSupervisor, b)
 	}
-	return call[Report](ctx, genserver.At[request, any, genserver.Never](node, p), inspect{})
+	return call[Report](ctx, genserver.At[request, any, genserver.Never](node, p), "Inspect", inspect{})
 }
 
 // Inspect returns the supervisor's report (see the function Inspect).
-func (r Ref) Inspect(ctx context.Context) (Report, error) { return call[Report](ctx, r.gs, inspect{}) }
+func (r Ref) Inspect(ctx context.Context) (Report, error) {
+	return call[Report](ctx, r.gs, "Inspect", inspect{})
+}
 
 // Inspect returns the supervisor's report (see the function Inspect).
 func (d Dynamic[A]) Inspect(ctx context.Context) (Report, error) {
-	return call[Report](ctx, d.gs, inspect{})
+	return call[Report](ctx, d.gs, "Inspect", inspect{})
 }
 
 type inspect struct{}

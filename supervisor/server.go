@@ -39,8 +39,9 @@ func (c *child) status() ChildStatus {
 type server struct {
 	spec     Spec
 	dynamic  bool
-	max      int                              // dynamic: the most children at once; 0 means no limit
-	template func(arg any) (ChildSpec, error) // dynamic: the spec of a child started with arg
+	max      int                                          // dynamic: the most children at once; 0 means no limit
+	template func(arg any, seq uint64) (ChildSpec, error) // dynamic: the spec of the seq-th child, started with arg
+	seq      uint64                                       // dynamic: how many StartChild calls reached the template
 	children []*child
 	byPid    map[pid.Pid]*child // the running children by Pid, once there are more than scanChildren
 	restarts []restartsIn       // restarts in the intensity window, oldest first
@@ -119,6 +120,14 @@ func (s *server) Init(ctx *genserver.Ctx) error {
 	}
 	s.self = ctx.Self()
 	s.initReports(ctx)
+	if s.spec.Init != nil {
+		if err := s.spec.Init(ctx.Context(), ctx.Process()); err != nil {
+			if errors.Is(err, ErrIgnore) {
+				return genserver.Ignore // Start returns ErrIgnore
+			}
+			return err
+		}
+	}
 	for _, spec := range s.spec.Children {
 		c := &child{spec: spec.withDefaults()}
 		ignored, err := s.start(ctx, c)
@@ -212,8 +221,14 @@ func noteLinked(ctx context.Context, sup *process.Process, p pid.Pid) {
 	}
 }
 
+// HandleCall answers a request of the API; an error it answers with
+// travels as an *answerError, so the caller tells it from a failed call.
 func (s *server) HandleCall(ctx *genserver.CallCtx[any], req request) (any, error) {
-	return req.handle(s, ctx.Ctx)
+	v, err := req.handle(s, ctx.Ctx)
+	if err != nil {
+		return v, &answerError{err: err}
+	}
+	return v, nil
 }
 
 func (s *server) HandleCast(*genserver.Ctx, genserver.Never) {}
@@ -253,9 +268,38 @@ func (s *server) exited(ctx *genserver.Ctx, c *child, reason error) {
 		if c.spec.Restart == Temporary || s.dynamic {
 			s.remove(c)
 		}
+		if c.spec.Significant && s.autoShutdown() {
+			if ce := s.log.Check(zapcore.InfoLevel, "significant child ended; shutting down"); ce != nil {
+				ce.Write(zap.String("id", c.spec.ID), zap.Stringer("pid", old), zap.Stringer("auto_shutdown", s.spec.AutoShutdown))
+			}
+			ctx.Stop(process.Shutdown)
+		}
 		return
 	}
 	s.restart(ctx, c)
+}
+
+// autoShutdown reports whether the end of a significant child, just
+// recorded, stops the supervisor: always under AnySignificant; under
+// AllSignificant once no significant child is running or due for a restart
+// (for a dynamic supervisor, whose children are all significant: once it
+// has none).
+func (s *server) autoShutdown() bool {
+	switch s.spec.AutoShutdown {
+	case AnySignificant:
+		return true
+	case AllSignificant:
+		if s.dynamic {
+			return len(s.children) == 0
+		}
+		for _, c := range s.children {
+			if c.spec.Significant && (!c.pid.IsZero() || c.restarting) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // restarts reports whether a child of type r is restarted after reason.

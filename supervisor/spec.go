@@ -109,13 +109,25 @@ type StartFunc func(ctx context.Context, sup *process.Process) (pid.Pid, error)
 
 // ChildSpec describes a child of a static supervisor. ID and Start are
 // required; the other fields default to OTP's: Permanent, a 5 s shutdown
-// for workers and Infinity for supervisors, Worker.
+// for workers and Infinity for supervisors, Worker, not significant.
 type ChildSpec struct {
-	ID       string
-	Start    StartFunc
-	Restart  Restart
+	// ID names the child among its siblings: the key of the by-ID calls,
+	// and the "id" of its logs and events.
+	ID string
+	// Start starts the child linked to the supervisor.
+	Start StartFunc
+	// Restart says which exits lead to a restart (Permanent by default).
+	Restart Restart
+	// Shutdown says how the child is stopped (by default 5 s for a
+	// worker, Infinity for a supervisor).
 	Shutdown Shutdown
-	Type     ChildType
+	// Type says whether the child is a worker or a supervisor.
+	Type ChildType
+	// Significant makes the child's own end count for the supervisor's
+	// AutoShutdown (OTP's significant flag). Only a Transient or Temporary
+	// child of a supervisor whose AutoShutdown is not NoAutoShutdown may be
+	// significant; any other combination is an invalid spec.
+	Significant bool
 }
 
 // withDefaults returns s with the zero fields given their defaults.
@@ -130,7 +142,9 @@ func (s ChildSpec) withDefaults() ChildSpec {
 	return s
 }
 
-func (s ChildSpec) validate() error {
+// validate checks the spec of a child of a supervisor whose AutoShutdown is
+// auto.
+func (s ChildSpec) validate(auto AutoShutdown) error {
 	switch {
 	case s.ID == "":
 		return &SpecError{Reason: "missing id"}
@@ -142,8 +156,51 @@ func (s ChildSpec) validate() error {
 		return &SpecError{ID: s.ID, Reason: fmt.Sprintf("invalid child type %d", s.Type)}
 	case s.Shutdown < BrutalKill:
 		return &SpecError{ID: s.ID, Reason: fmt.Sprintf("invalid shutdown %v", time.Duration(s.Shutdown))}
+	case s.Significant && auto == NoAutoShutdown:
+		return &SpecError{ID: s.ID, Reason: "bad combination: a significant child under a supervisor whose AutoShutdown is never"}
+	case s.Significant && s.Restart == Permanent:
+		return &SpecError{ID: s.ID, Reason: "bad combination: a significant child must be transient or temporary, not permanent"}
 	}
 	return nil
+}
+
+// AutoShutdown says whether a supervisor stops itself when its significant
+// children end (OTP 24's auto_shutdown). Only the ends a child comes to by
+// itself count: a Transient child's exit with Normal, Shutdown or
+// ShutdownWith, or a Temporary child's exit with any reason. A child the
+// supervisor stops (TerminateChild, a sibling's restart, its own stop) does
+// not count, nor does a Transient child's crash, which restarts it. The
+// supervisor then stops its other children as at any stop and exits with
+// Shutdown, which its own supervisor sees as a normal shutdown.
+type AutoShutdown uint8
+
+// The automatic shutdown settings.
+const (
+	// NoAutoShutdown is the default: significant children are not
+	// allowed, and the supervisor never stops itself for its children's
+	// ends (OTP's never).
+	NoAutoShutdown AutoShutdown = iota
+	// AnySignificant stops the supervisor when any significant child ends
+	// by itself (OTP's any_significant).
+	AnySignificant
+	// AllSignificant stops the supervisor when a significant child ends by
+	// itself and no other significant child is running or being restarted
+	// (OTP's all_significant). For a dynamic supervisor, whose children are
+	// all significant, that is when its last child ends.
+	AllSignificant
+)
+
+// String returns the name used in logs and in OTP.
+func (a AutoShutdown) String() string {
+	switch a {
+	case NoAutoShutdown:
+		return "never"
+	case AnySignificant:
+		return "any_significant"
+	case AllSignificant:
+		return "all_significant"
+	}
+	return fmt.Sprintf("auto_shutdown(%d)", uint8(a))
 }
 
 // Spec describes a static supervisor.
@@ -156,10 +213,21 @@ type Spec struct {
 	// 5 s. Period is counted in whole seconds, inclusively, as in OTP.
 	Intensity int
 	Period    time.Duration
+	// AutoShutdown says whether the supervisor stops itself when
+	// significant children end; NoAutoShutdown by default.
+	AutoShutdown AutoShutdown
 	// Name registers the supervisor.
 	Name string
 	// Backend runs the supervisor's own process (default Async).
 	Backend process.Backend
+	// Init, if set, runs first at every start and restart of the
+	// supervisor, in its process, before any child starts: the part of
+	// OTP's init/1 that decides whether to start at all. It returns nil to
+	// go on, an error wrapping ErrIgnore to start nothing (OTP's ignore:
+	// Start then returns ErrIgnore, and a parent supervisor keeps the
+	// child without a process), or another error to fail the start with
+	// it. ctx is cancelled when the supervisor exits.
+	Init func(ctx context.Context, sup *process.Process) error
 	// Children are started in order at start, and stopped in reverse order.
 	Children []ChildSpec
 	// Clock returns the current time, by default a monotonic clock. The
@@ -188,10 +256,12 @@ func (s Spec) validate() error {
 		return &SpecError{Reason: fmt.Sprintf("period %v: it must be at least one second", s.Period)}
 	case !s.Backend.Valid():
 		return &SpecError{Reason: fmt.Sprintf("invalid backend %d", s.Backend)}
+	case s.AutoShutdown > AllSignificant:
+		return &SpecError{Reason: fmt.Sprintf("invalid auto shutdown %d", s.AutoShutdown)}
 	}
 	seen := make(map[string]bool, len(s.Children))
 	for _, c := range s.Children {
-		if err := c.validate(); err != nil {
+		if err := c.validate(s.AutoShutdown); err != nil {
 			return err
 		}
 		if seen[c.ID] {
@@ -204,7 +274,9 @@ func (s Spec) validate() error {
 
 // Errors of child management; test with errors.Is.
 var (
-	// ErrIgnore, returned (wrapped or not) by a StartFunc, starts nothing.
+	// ErrIgnore, returned (wrapped or not) by a StartFunc or a Spec's
+	// Init, starts nothing. Start and StartDynamic return it when their
+	// Init did.
 	ErrIgnore = errors.New("supervisor: ignore")
 	// ErrNotFound: no child has that id (or that Pid).
 	ErrNotFound = errors.New("supervisor: child not found")
@@ -233,7 +305,7 @@ var (
 // SpecError reports an invalid supervisor or child spec.
 type SpecError struct {
 	ID     string // the child, if the problem is a child spec
-	Reason string
+	Reason string // what is wrong with it
 }
 
 // Error describes the failure.
@@ -251,8 +323,8 @@ func (e *SpecError) Is(target error) bool { return target == ErrInvalidSpec }
 // supervisor's start (which then fails, after terminating the children it
 // had started) or through StartChild and RestartChild.
 type StartChildError struct {
-	ID     string
-	Reason error
+	ID     string // the child's ID; for a dynamic child, its label
+	Reason error  // why the start failed: the start function's error or panic
 }
 
 // Error describes the failure.
@@ -265,8 +337,8 @@ func (e *StartChildError) Unwrap() error { return e.Reason }
 
 // AlreadyStartedError reports that child ID is running as Pid.
 type AlreadyStartedError struct {
-	ID  string
-	Pid pid.Pid
+	ID  string  // the child's ID
+	Pid pid.Pid // the process it runs as
 }
 
 // Error describes the failure.
