@@ -254,3 +254,16 @@ func ExampleGate() {
 	// Init reached the gate
 	// started: <nil>
 }
+
+func ExampleSpawnIdle() {
+	inTest(func(t testing.TB) {
+		node := spawntest.NewNode(t)
+		target := spawntest.SpawnIdle(t, node, process.WithName("target"))
+		watcher := spawntest.NewProbe(t, node)
+		ref := watcher.Monitor(target)
+
+		spawntest.ExitAndWait(t, node, target, process.Kill)
+		fmt.Println(watcher.ExpectDown(ref).Reason)
+	})
+	// Output: killed
+}
