@@ -76,6 +76,11 @@ func (w *ExitWatch) Exited() bool {
 	}
 }
 
+// Done returns a channel that is closed when the watched process has
+// exited (then Wait returns at once), for a select that waits for the exit
+// or for something else, whichever comes first.
+func (w *ExitWatch) Done() <-chan struct{} { return w.exited }
+
 // WaitExit waits until the process p of node has exited and returns its exit
 // reason (process.NoProc if p was dead already: then its reason is gone; use
 // WatchExit before causing the exit to get it).
