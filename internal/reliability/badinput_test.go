@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 	"github.com/spawned-go/spawned/supervisor"
 )
 
@@ -166,8 +166,8 @@ func badStart(t *testing.T, n *process.Node) (pid.Pid, *process.Process) {
 }
 
 func badNewEnv(t *testing.T) *badEnv {
-	ctx := testkit.Context(t)
-	e := &badEnv{t: t, n: testkit.Node(t), foreign: pid.New(pid.NewNodeID(), 1)}
+	ctx := spawntest.Context(t)
+	e := &badEnv{t: t, n: spawntest.NewNode(t), foreign: pid.New(pid.NewNodeID(), 1)}
 	e.reg = registry.Of(e.n)
 	e.actor, _ = badStart(t, e.n)
 	var err error
@@ -179,7 +179,7 @@ func badNewEnv(t *testing.T) *badEnv {
 		t.Fatal(err)
 	}
 	e.deadProc = <-handles
-	testkit.WaitExit(t, e.n, e.dead)
+	spawntest.WaitExit(t, e.n, e.dead)
 	if e.gs, err = genserver.Start(ctx, e.n, &badServer{}); err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +256,7 @@ func (e *badEnv) inPid(n *process.Node, p pid.Pid, fn func(self *process.Process
 	select {
 	case err := <-j.done:
 		return err
-	case <-time.After(testkit.Timeout):
+	case <-time.After(spawntest.Timeout):
 		return errors.New("the actor did not run the job (hung or dead)")
 	}
 }
@@ -264,7 +264,7 @@ func (e *badEnv) inPid(n *process.Node, p pid.Pid, fn func(self *process.Process
 // receive takes the oldest message matching match from self's mailbox,
 // waiting a little for it.
 func badReceive(self *process.Process, match func(any) bool) (any, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
 	defer cancel()
 	m, err := self.ReceiveMatch(ctx, match)
 	if err != nil {
@@ -452,7 +452,7 @@ func TestBadInput_EveryPublicFunction(t *testing.T) {
 				return fmt.Errorf("exit reason %v, want a *PanicError", r)
 			}
 			return nil
-		case <-time.After(testkit.Timeout):
+		case <-time.After(spawntest.Timeout):
 			return errBadMissing
 		}
 	})
@@ -1505,7 +1505,7 @@ func TestBadInput_EveryPublicFunction(t *testing.T) {
 		select {
 		case o := <-ch:
 			return o
-		case <-time.After(2 * testkit.Timeout):
+		case <-time.After(2 * spawntest.Timeout):
 			return outcome{hung: true}
 		}
 	}
@@ -1521,7 +1521,7 @@ func TestBadInput_EveryPublicFunction(t *testing.T) {
 		switch {
 		case o.hung:
 			hangs++
-			t.Errorf("%s: hung for %v", c.name, 2*testkit.Timeout)
+			t.Errorf("%s: hung for %v", c.name, 2*spawntest.Timeout)
 			continue
 		case o.panicked != nil:
 			panics++
