@@ -13,21 +13,11 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/spawned-go/spawned/genserver"
+	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
 	"github.com/spawned-go/spawned/spawntest"
 )
-
-// hdNoPanic runs f and fails the test if a panic comes out of it.
-func hdNoPanic(t *testing.T, what string, f func()) {
-	t.Helper()
-	defer func() {
-		if v := recover(); v != nil {
-			t.Errorf("%s panicked: %v", what, v)
-		}
-	}()
-	f()
-}
 
 // hdServer runs the functions it is given for its callbacks; a nil one
 // does nothing (a nil call answers with the request).
@@ -253,7 +243,7 @@ func TestHardening07_PanickingHooksAndCallbacks(t *testing.T) {
 		}}, genserver.WithOnExit(func(error) { panic("WithOnExit") }))
 		exit := spawntest.WatchExit(t, n, ref.Pid())
 		var err error
-		hdNoPanic(t, "Call", func() { _, err = ref.Call(spawntest.Context(t), nil) })
+		testkit.NoPanic(t, "Call", func() { _, err = ref.Call(spawntest.Context(t), nil) })
 		var pe *process.PanicError
 		if !errors.As(err, &pe) || pe.Value != "crash" {
 			t.Errorf("call = %v; want the crash", err)
@@ -292,7 +282,7 @@ func TestHardening08_NilContext(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var err error
-			hdNoPanic(t, c.name, func() { err = c.call() })
+			testkit.NoPanic(t, c.name, func() { err = c.call() })
 			if !errors.Is(err, process.ErrNilContext) {
 				t.Errorf("%s(nil ctx) = %v; want ErrNilContext", c.name, err)
 			}

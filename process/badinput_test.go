@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
@@ -339,24 +340,9 @@ func TestBadInput_Table(t *testing.T) {
 // badRun calls f, turning a panic into a value and a hang into a failure.
 func badRun(t *testing.T, f func() error) (err error, panicked any) {
 	t.Helper()
-	type result struct {
-		err error
-		p   any
-	}
-	ch := make(chan result, 1)
-	go func() {
-		var r result
-		defer func() {
-			r.p = recover()
-			ch <- r
-		}()
-		r.err = f()
-	}()
-	select {
-	case r := <-ch:
-		return r.err, r.p
-	case <-time.After(2 * spawntest.Timeout):
+	o := testkit.Try(f, 2*spawntest.Timeout)
+	if o.Hung {
 		t.Fatal("the call hung")
-		return nil, nil
 	}
+	return o.Err, o.Panicked
 }

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
@@ -395,17 +396,6 @@ func TestHardening05_StopFromTheNodesOwnCode(t *testing.T) {
 	})
 }
 
-// hdNoPanic runs f and fails the test if a panic comes out of it.
-func hdNoPanic(t *testing.T, what string, f func()) {
-	t.Helper()
-	defer func() {
-		if v := recover(); v != nil {
-			t.Errorf("%s panicked: %v", what, v)
-		}
-	}()
-	f()
-}
-
 // TestHardening07_CallbackPanicsAreContained: a panic in an OnExit, a
 // Watch notify or a message's Undelivered used to come out of whoever
 // ended the process (the caller of Node.Exit, or a runtime goroutine,
@@ -431,7 +421,7 @@ func TestHardening07_CallbackPanicsAreContained(t *testing.T) {
 				watcher := spawntest.NewProbe(t, n)
 				watcher.Do(func(w *process.Process) error { _, err := link.Monitor(w, p); return err })
 				if end == "node.Exit" {
-					hdNoPanic(t, "node.Exit", func() { n.Exit(p, process.Kill) })
+					testkit.NoPanic(t, "node.Exit", func() { n.Exit(p, process.Kill) })
 				}
 				close(gate)
 				if r := second.Wait(); r == nil {
@@ -442,7 +432,7 @@ func TestHardening07_CallbackPanicsAreContained(t *testing.T) {
 				}
 				logs.Expect(t, "callback panicked")
 				// A dead process's Watch runs notify at once, in Watch.
-				hdNoPanic(t, "Watch of a dead process", func() {
+				testkit.NoPanic(t, "Watch of a dead process", func() {
 					link.Watch(n, p, func(link.Down) { panic("notify at once") })
 				})
 			})
@@ -452,8 +442,8 @@ func TestHardening07_CallbackPanicsAreContained(t *testing.T) {
 		n := spawntest.NewNode(t)
 		p := spawntest.SpawnIdle(t, n)
 		n.Send(p, hdBadMessage{})
-		hdNoPanic(t, "node.Exit", func() { spawntest.ExitAndWait(t, n, p, process.Kill) })
-		hdNoPanic(t, "Send to a dead process", func() { n.Send(p, hdBadMessage{}) })
+		testkit.NoPanic(t, "node.Exit", func() { spawntest.ExitAndWait(t, n, p, process.Kill) })
+		testkit.NoPanic(t, "Send to a dead process", func() { n.Send(p, hdBadMessage{}) })
 	})
 }
 
@@ -521,7 +511,7 @@ func TestHardening08_NilContext(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var err error
-			hdNoPanic(t, c.name, func() { err = c.call() })
+			testkit.NoPanic(t, c.name, func() { err = c.call() })
 			if !errors.Is(err, process.ErrNilContext) {
 				t.Errorf("%s(nil ctx) = %v; want ErrNilContext", c.name, err)
 			}

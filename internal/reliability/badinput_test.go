@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spawned-go/spawned/genserver"
+	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
@@ -1486,63 +1487,41 @@ func TestBadInput_EveryPublicFunction(t *testing.T) {
 	add("supervisor.Dynamic.WhichChildren(nil ctx)", nilCtxErr, func() error { _, err := e.dyn.WhichChildren(nilCtx); return err })
 	add("supervisor.Dynamic.CountChildren(nil ctx)", nilCtxErr, func() error { _, err := e.dyn.CountChildren(nilCtx); return err })
 
-	// Run every case with a recover and a deadline.
-	type outcome struct {
-		err      error
-		panicked any
-		hung     bool
-	}
-	run := func(c badCase) outcome {
-		ch := make(chan outcome, 1)
-		go func() {
-			var o outcome
-			defer func() {
-				o.panicked = recover()
-				ch <- o
-			}()
-			o.err = c.call()
-		}()
-		select {
-		case o := <-ch:
-			return o
-		case <-time.After(2 * spawntest.Timeout):
-			return outcome{hung: true}
-		}
-	}
-	// The order is shuffled by the seed: no case may depend on another.
+	// Run every case with a recover and a deadline (testkit.Try), in an
+	// order shuffled by the seed: no case may depend on another.
 	rng := rand.New(rand.NewPCG(seed, 0xbad))
 	rng.Shuffle(len(cases), func(i, j int) { cases[i], cases[j] = cases[j], cases[i] })
 	kinds := map[string]int{}
 	var noops, accepted []string
 	panics, hangs, undocumented := 0, 0, 0
 	for _, c := range cases {
-		o := run(c)
+		o := testkit.Try(c.call, 2*spawntest.Timeout)
 		var bp *badPanic
 		switch {
-		case o.hung:
+		case o.Hung:
 			hangs++
 			t.Errorf("%s: hung for %v", c.name, 2*spawntest.Timeout)
 			continue
-		case o.panicked != nil:
+		case o.Panicked != nil:
 			panics++
-			t.Errorf("%s: panicked: %v", c.name, o.panicked)
+			t.Errorf("%s: panicked: %v", c.name, o.Panicked)
 			continue
-		case errors.As(o.err, &bp):
+		case errors.As(o.Err, &bp):
 			panics++
 			t.Errorf("%s: panicked inside a process: %v", c.name, bp.v)
 			continue
 		}
 		w := c.want
 		switch {
-		case o.err == nil && w.noop != "":
+		case o.Err == nil && w.noop != "":
 			noops = append(noops, c.name+": "+w.noop)
-		case o.err == nil && w.ok != "":
+		case o.Err == nil && w.ok != "":
 			accepted = append(accepted, c.name+": "+w.ok)
-		case o.err != nil && len(w.errs) > 0 && slices.ContainsFunc(w.errs, func(x error) bool { return errors.Is(o.err, x) }):
-			kinds[badKind(o.err)]++
+		case o.Err != nil && len(w.errs) > 0 && slices.ContainsFunc(w.errs, func(x error) bool { return errors.Is(o.Err, x) }):
+			kinds[badKind(o.Err)]++
 		default:
 			undocumented++
-			t.Errorf("%s: got %v (%T), want %s", c.name, o.err, o.err, w)
+			t.Errorf("%s: got %v (%T), want %s", c.name, o.Err, o.Err, w)
 		}
 	}
 	t.Logf("documented no-ops (%d):\n\t%s", len(noops), strings.Join(noops, "\n\t"))

@@ -6,8 +6,9 @@
 //     monitors between two nodes (internal/loopback's and the cluster's),
 //     which watch how a request reaches the other node's bookkeeping. A
 //     program's tests see a remote link by its effects, with spawntest.
-//   - NoPanic serves the hardening tests, which check that bad input or a
-//     panicking callback never panics out of the runtime.
+//   - NoPanic and Try serve the hardening and bad-input tests, which check
+//     that bad input or a panicking callback never panics out of the
+//     runtime, nor hangs.
 //   - RunExample serves the tests of the example programs, which check the
 //     lines a program prints.
 //
@@ -20,6 +21,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
@@ -74,6 +76,35 @@ func NoPanic(t testing.TB, what string, f func()) {
 		}
 	}()
 	f()
+}
+
+// Outcome is what came of a call that Try made.
+type Outcome struct {
+	Err      error // what the call returned
+	Panicked any   // the value it panicked with, if it did
+	Hung     bool  // it had not returned within the limit
+}
+
+// Try calls f on a goroutine of its own, turning a panic into a value, and
+// waits at most limit for it to return.
+func Try(f func() error, limit time.Duration) Outcome {
+	ch := make(chan Outcome, 1)
+	go func() {
+		var o Outcome
+		defer func() {
+			o.Panicked = recover()
+			ch <- o
+		}()
+		o.Err = f()
+	}()
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	select {
+	case o := <-ch:
+		return o
+	case <-timer.C:
+		return Outcome{Hung: true}
+	}
 }
 
 // RunExample runs an example program's run function and fails the test
