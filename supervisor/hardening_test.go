@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
@@ -141,20 +142,7 @@ func TestHardening08_NilContext(t *testing.T) {
 		{"Dynamic.Stop", func() error { return dyn.Stop(nilCtx) }},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			var err error
-			func() {
-				defer func() {
-					if v := recover(); v != nil {
-						t.Errorf("%s(nil ctx) panicked: %v", c.name, v)
-					}
-				}()
-				err = c.call()
-			}()
-			if !errors.Is(err, process.ErrNilContext) {
-				t.Errorf("%s(nil ctx) = %v; want ErrNilContext", c.name, err)
-			}
-		})
+		testkit.ExpectError(t, c.name, process.ErrNilContext, c.call)
 	}
 	if got := n.Stats().Processes; got != 3 {
 		t.Errorf("%d processes; want the two supervisors and the probe only", got)

@@ -6,9 +6,9 @@
 //     monitors between two nodes (internal/loopback's and the cluster's),
 //     which watch how a request reaches the other node's bookkeeping. A
 //     program's tests see a remote link by its effects, with spawntest.
-//   - NoPanic and Try serve the hardening and bad-input tests, which check
-//     that bad input or a panicking callback never panics out of the
-//     runtime, nor hangs.
+//   - NoPanic, Try and ExpectError serve the hardening and bad-input tests,
+//     which check that bad input or a panicking callback never panics out
+//     of the runtime, nor hangs.
 //   - RunExample serves the tests of the example programs, which check the
 //     lines a program prints.
 //
@@ -17,6 +17,7 @@ package testkit
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"slices"
 	"strings"
@@ -76,6 +77,21 @@ func NoPanic(t testing.TB, what string, f func()) {
 		}
 	}()
 	f()
+}
+
+// ExpectError runs call as a subtest of t named name and fails it unless
+// the call returns an error wrapping want, without a panic: one case of a
+// table of bad input.
+func ExpectError(t *testing.T, name string, want error, call func() error) {
+	t.Helper()
+	t.Run(name, func(t *testing.T) {
+		t.Helper()
+		var err error
+		NoPanic(t, name, func() { err = call() })
+		if !errors.Is(err, want) {
+			t.Errorf("%s = %v; want %v", name, err, want)
+		}
+	})
 }
 
 // Outcome is what came of a call that Try made.
