@@ -67,9 +67,12 @@ func closedWithin(ch <-chan struct{}, limit time.Duration) bool {
 }
 
 // Exited reports whether the watched process has exited, without waiting.
-func (w *ExitWatch) Exited() bool {
+func (w *ExitWatch) Exited() bool { return isClosed(w.exited) }
+
+// isClosed reports whether ch is closed, without waiting.
+func isClosed(ch <-chan struct{}) bool {
 	select {
-	case <-w.exited:
+	case <-ch:
 		return true
 	default:
 		return false
