@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
@@ -220,13 +219,7 @@ func ordReceiveHandler(t *testing.T, n *process.Node, b process.Backend, mode or
 	if _, err := n.SpawnHandler(r, process.WithBackend(b)); err != nil {
 		t.Fatalf("spawn receiver: %v", err)
 	}
-	select {
-	case res := <-r.done:
-		return res
-	case <-time.After(spawntest.Timeout):
-		t.Fatalf("receiver did not get the notice within %v", spawntest.Timeout)
-		return ordResult{}
-	}
+	return spawntest.Recv(t, r.done)
 }
 
 func TestORD01_MessagesBeforeDeathArriveBeforeDown(t *testing.T) {
@@ -319,11 +312,7 @@ func TestORD03_ExitSignalThenMessageStaysInOrder(t *testing.T) {
 						s.Do(func(p *process.Process) error {
 							return p.Send(target, ordBusy{entered: entered, release: release})
 						})
-						select {
-						case <-entered:
-						case <-time.After(spawntest.Timeout):
-							t.Fatalf("round %d: server never got busy", i)
-						}
+						spawntest.Recv(t, entered)
 					}
 
 					var exitErr, sendErr error

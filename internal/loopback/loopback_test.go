@@ -224,13 +224,9 @@ func TestLoopbackMonitors(t *testing.T) {
 		require.NoError(t, err)
 		testkit.Monitored(t, b, r, 1)
 		require.NoError(t, b.Send(r, errBoom))
-		select {
-		case d := <-got:
-			require.Equal(t, r, d.Pid)
-			require.Equal(t, errBoom, d.Reason)
-		case <-time.After(spawntest.Timeout):
-			t.Fatal("no Down")
-		}
+		d := spawntest.Recv(t, got)
+		require.Equal(t, r, d.Pid)
+		require.Equal(t, errBoom, d.Reason)
 	})
 }
 
@@ -360,12 +356,7 @@ func TestLoopbackCalls(t *testing.T) {
 		return err == nil && info.Status == process.Running
 	})
 	net.Cut(b.ID())
-	select {
-	case err := <-failed:
-		require.ErrorIs(t, err, process.NoConnection)
-	case <-time.After(spawntest.Timeout):
-		t.Fatal("the call did not fail")
-	}
+	require.ErrorIs(t, spawntest.Recv(t, failed), process.NoConnection)
 	_, err = byName.Call(ctx, "ping")
 	require.ErrorIs(t, err, process.NoConnection)
 }
