@@ -291,16 +291,7 @@ func TestXREG06_JoinRacingExit(t *testing.T) {
 		for round := range rounds {
 			p := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 			group := fmt.Sprintf("race-%d", round%4)
-			var joinErr error
-			var wg sync.WaitGroup
-			wg.Go(func() { joinErr = r.Join(group, p) })
-			require.NoError(t, n.Exit(p, process.Kill))
-			reason := spawntest.WaitExit(t, n, p)
-			require.True(t, errors.Is(reason, process.Killed) || errors.Is(reason, process.NoProc), "%v", reason)
-			wg.Wait()
-			if joinErr != nil {
-				require.ErrorIs(t, joinErr, process.NoProc, "round %d", round)
-			}
+			regKillDuring(t, n, round, p, func() error { return r.Join(group, p) })
 			require.NotContains(t, r.Members(group), p, "round %d", round)
 		}
 		assert.Empty(t, r.Groups())

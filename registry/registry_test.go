@@ -53,6 +53,22 @@ func regKill(t testing.TB, n *process.Node, p pid.Pid) {
 	require.ErrorIs(t, spawntest.ExitAndWait(t, n, p, process.Kill), process.Killed)
 }
 
+// regKillDuring kills p while op runs on a goroutine of its own, and waits
+// for both. op races the death: it must succeed or fail with NoProc.
+func regKillDuring(t testing.TB, n *process.Node, round int, p pid.Pid, op func() error) {
+	t.Helper()
+	var opErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { opErr = op() })
+	require.NoError(t, n.Exit(p, process.Kill))
+	reason := spawntest.WaitExit(t, n, p)
+	require.True(t, errors.Is(reason, process.Killed) || errors.Is(reason, process.NoProc), "%v", reason)
+	wg.Wait()
+	if opErr != nil {
+		require.ErrorIs(t, opErr, process.NoProc, "round %d", round)
+	}
+}
+
 func TestREG01_RegisterWhereIsRegistered(t *testing.T) {
 	t.Parallel()
 	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
@@ -696,18 +712,7 @@ func TestREGConcurrentRegister_RacingExit(t *testing.T) {
 		for round := range rounds {
 			p := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 			name := fmt.Sprintf("reg-exit-%d", round)
-			var regErr error
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			wg.Go(func() { <-start; regErr = r.Register(name, p) })
-			close(start)
-			require.NoError(t, n.Exit(p, process.Kill))
-			reason := spawntest.WaitExit(t, n, p)
-			require.True(t, errors.Is(reason, process.Killed) || errors.Is(reason, process.NoProc), "%v", reason)
-			wg.Wait()
-			if regErr != nil {
-				require.ErrorIs(t, regErr, process.NoProc, "round %d", round)
-			}
+			regKillDuring(t, n, round, p, func() error { return r.Register(name, p) })
 			_, ok := r.WhereIs(name)
 			require.False(t, ok, "round %d: name of a dead process resolves", round)
 		}
