@@ -699,12 +699,10 @@ func TestDIST18_ACallToANodeThatIsDownOrDoesNotExistFailsAtOnce(t *testing.T) {
 		require.ErrorIs(t, err, process.NoConnection)
 		require.Contains(t, err.Error(), ghostNode.String())
 	}
-	down := make(chan struct{})
-	_, err = link.Watch(a, srv.Pid(), func(link.Down) { close(down) })
-	require.NoError(t, err)
+	down := spawntest.WatchExit(t, a, srv.Pid())
 	testkit.Monitored(t, b, srv.Pid(), 1)
 	cb.Crash()
-	spawntest.Recv(t, down)
+	down.Wait()
 	for _, ref := range []genserver.Ref[any, any, any]{
 		genserver.At[any, any, any](a, srv.Pid()),
 		genserver.NamedOn[any, any, any](a, b.ID(), "gsd"),

@@ -276,13 +276,11 @@ func TestDIST29_FailureDetectionTimes(t *testing.T) {
 	measure := func(what string, lose func(b *child)) time.Duration {
 		b := startChild(t, a, ca, cfg, "b-"+what)
 		r := b.do(ctlReq{Op: "idle"}).Pid
-		down := make(chan struct{})
-		_, err := link.Watch(a, r, func(link.Down) { close(down) })
-		require.NoError(t, err)
+		down := spawntest.WatchExit(t, a, r)
 		b.do(ctlReq{Op: "alive", Pid: r})
 		start := time.Now()
 		lose(b)
-		spawntest.Recv(t, down)
+		down.Wait()
 		took := time.Since(start)
 		t.Logf("%s: Down after %v", what, took)
 		return took
@@ -293,9 +291,7 @@ func TestDIST29_FailureDetectionTimes(t *testing.T) {
 	require.Less(t, disconnected, timingBound(10*time.Millisecond, 5*time.Second))
 
 	start := time.Now()
-	down := make(chan struct{})
-	_, err := link.Watch(a, pid.New(ghostNode, 1), func(link.Down) { close(down) })
-	require.NoError(t, err)
-	spawntest.Recv(t, down)
+	down := spawntest.WatchExit(t, a, pid.New(ghostNode, 1))
+	down.Wait()
 	t.Logf("ghost node: Down after %v", time.Since(start))
 }
