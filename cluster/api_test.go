@@ -12,16 +12,16 @@ import (
 
 	"github.com/spawned-go/spawned/cluster"
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 func TestJoin_BadInput(t *testing.T) {
-	ctx := testkit.Context(t)
+	ctx := spawntest.Context(t)
 	cfg := testConfig(clusterName(t))
 	var nilCtx context.Context
-	_, err := cluster.Join(nilCtx, testkit.Node(t), cfg)
+	_, err := cluster.Join(nilCtx, spawntest.NewNode(t), cfg)
 	require.Error(t, err)
 	_, err = cluster.Join(ctx, nil, cfg)
 	require.ErrorIs(t, err, process.ErrNilNode)
@@ -40,7 +40,7 @@ func TestJoin_BadInput(t *testing.T) {
 	} {
 		c := cfg
 		bad(&c)
-		_, err := cluster.Join(ctx, testkit.Node(t), c)
+		_, err := cluster.Join(ctx, spawntest.NewNode(t), c)
 		require.ErrorIs(t, err, cluster.ErrConfig, name)
 	}
 	n, _ := joinNode(t, cfg, "once")
@@ -48,17 +48,17 @@ func TestJoin_BadInput(t *testing.T) {
 	require.ErrorIs(t, err, cluster.ErrJoined)
 	bad := cfg
 	bad.Password = "wrong"
-	_, err = cluster.Join(ctx, testkit.Node(t), bad)
+	_, err = cluster.Join(ctx, spawntest.NewNode(t), bad)
 	require.Error(t, err)
 }
 
 func TestJoin_NodesSelfAndLeave(t *testing.T) {
 	cfg := testConfig(clusterName(t))
 	a, ca := joinNode(t, cfg, "a")
-	b := testkit.Node(t)
+	b := spawntest.NewNode(t)
 	bcfg := cfg
 	bcfg.Name = "b"
-	cb, err := cluster.Join(testkit.Context(t), b, bcfg)
+	cb, err := cluster.Join(spawntest.Context(t), b, bcfg)
 	require.NoError(t, err)
 	require.Equal(t, cluster.NodeInfo{ID: b.ID(), Name: "b"}, cb.Self())
 	require.Equal(t, []cluster.NodeInfo{{ID: b.ID(), Name: "b"}}, ca.Nodes())
@@ -69,10 +69,10 @@ func TestJoin_NodesSelfAndLeave(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, "a", self.Name)
 
-	pr := testkit.NewProbe(t, a)
+	pr := spawntest.NewProbe(t, a)
 	pr.Do(func(p *process.Process) error { _, err := ca.MonitorNode(p, b.ID()); return err })
-	require.NoError(t, cb.Leave(testkit.Context(t)))
-	require.NoError(t, cb.Leave(testkit.Context(t)), "Leave again")
+	require.NoError(t, cb.Leave(spawntest.Context(t)))
+	require.NoError(t, cb.Leave(spawntest.Context(t)), "Leave again")
 	nd := pr.Receive().(cluster.NodeDown)
 	require.Equal(t, cluster.NodeDown{Node: b.ID(), Name: "b", Reason: cluster.ErrNodeLeft}, nd)
 	require.Empty(t, ca.Nodes())
@@ -80,7 +80,7 @@ func TestJoin_NodesSelfAndLeave(t *testing.T) {
 	require.False(t, ok)
 
 	// After Leave, the node is alone: other nodes' Pids are unreachable.
-	p := testkit.NewProbe(t, b)
+	p := spawntest.NewProbe(t, b)
 	_, err = cb.MonitorNode(nil, a.ID())
 	require.Error(t, err)
 	p.Do(func(proc *process.Process) error {
@@ -94,7 +94,7 @@ func TestJoin_NodesSelfAndLeave(t *testing.T) {
 
 	// And it may join again: the others meet it in a new session.
 	b2cfg := bcfg
-	cb2, err := cluster.Join(testkit.Context(t), b, b2cfg)
+	cb2, err := cluster.Join(spawntest.Context(t), b, b2cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = cb2.Leave(context.Background()) })
 	waitUp(t, ca, b.ID())
@@ -106,7 +106,7 @@ func TestMonitorNode_BadInput(t *testing.T) {
 	a, ca, b, _ := pair(t)
 	_, err := ca.MonitorNode(nil, b.ID())
 	require.Error(t, err)
-	pr := testkit.NewProbe(t, a)
+	pr := spawntest.NewProbe(t, a)
 	pr.Do(func(p *process.Process) error {
 		if _, err := ca.MonitorNode(p, pid.NodeID{}); !errors.Is(err, process.ErrZeroPid) {
 			return fmt.Errorf("zero node: %v", err)
@@ -126,7 +126,7 @@ func TestMonitorNode_BadInput(t *testing.T) {
 	var ref pid.Ref
 	pr.Do(func(p *process.Process) (err error) { ref, err = ca.MonitorNode(p, b.ID()); return err })
 	pr.Exit(nil)
-	testkit.Eventually(t, "the monitor gone with its process", func() bool { return !ca.DemonitorNode(ref) })
+	spawntest.Eventually(t, "the monitor gone with its process", func() bool { return !ca.DemonitorNode(ref) })
 }
 
 // money has its own binary form: it crosses by its methods.
@@ -212,7 +212,7 @@ func TestCodecs_ValuesCrossByTheirCodec(t *testing.T) {
 		}},
 	} {
 		require.NoError(t, a.Send(coll, tc.msg), "%T", tc.msg)
-		m := within(t, got, "message")
+		m := spawntest.Recv(t, got)
 		if tc.check != nil {
 			tc.check(t, m)
 		} else {
@@ -243,7 +243,7 @@ func (typed) HandleCall(_ *genserver.CallCtx[unregisteredReply], req int) (unreg
 
 func TestCodecs_WhatCannotCrossFailsTheCallNotSilently(t *testing.T) {
 	a, _, b, _ := pair(t)
-	ctx := testkit.Context(t)
+	ctx := spawntest.Context(t)
 	srv, err := genserver.Start(ctx, b, typed{})
 	require.NoError(t, err)
 	_, err = genserver.At[int, unregisteredReply, genserver.Never](a, srv.Pid()).Call(ctx, 1)

@@ -20,7 +20,7 @@ import (
 
 	"github.com/spawned-go/spawned/cluster"
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // selfSigned makes a certificate for 127.0.0.1, and a pool that trusts it.
@@ -69,7 +69,7 @@ func TestJoin_TLSAndNKeys(t *testing.T) {
 	require.NoError(t, err)
 	s.Start()
 	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	require.True(t, s.ReadyForConnections(testkit.Timeout))
+	require.True(t, s.ReadyForConnections(spawntest.Timeout))
 
 	cfg := cluster.Config{
 		Cluster: clusterName(t), URL: s.ClientURL(), NKeySeedFile: seedFile,
@@ -77,23 +77,23 @@ func TestJoin_TLSAndNKeys(t *testing.T) {
 	}
 	a, _ := joinNode(t, cfg, "a")
 	b, _ := joinNode(t, cfg, "b")
-	srv, err := genserver.Start(testkit.Context(t), b, echo{})
+	srv, err := genserver.Start(spawntest.Context(t), b, echo{})
 	require.NoError(t, err)
-	rep, err := genserver.At[any, any, any](a, srv.Pid()).Call(testkit.Context(t), "over TLS")
+	rep, err := genserver.At[any, any, any](a, srv.Pid()).Call(spawntest.Context(t), "over TLS")
 	require.NoError(t, err)
 	require.Equal(t, "over TLS", rep)
 
 	// Without the seed, or without trusting the server, no join.
 	bad := cfg
 	bad.NKeySeedFile = ""
-	_, err = cluster.Join(testkit.Context(t), testkit.Node(t), bad)
+	_, err = cluster.Join(spawntest.Context(t), spawntest.NewNode(t), bad)
 	require.Error(t, err)
 	bad = cfg
 	bad.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
-	_, err = cluster.Join(testkit.Context(t), testkit.Node(t), bad)
+	_, err = cluster.Join(spawntest.Context(t), spawntest.NewNode(t), bad)
 	require.Error(t, err)
 	bad = cfg
 	bad.NKeySeedFile = filepath.Join(t.TempDir(), "missing.nk")
-	_, err = cluster.Join(testkit.Context(t), testkit.Node(t), bad)
+	_, err = cluster.Join(spawntest.Context(t), spawntest.NewNode(t), bad)
 	require.ErrorContains(t, err, "nkey")
 }

@@ -4,14 +4,14 @@ import (
 	"testing"
 
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // BenchmarkCall is a call round trip between two nodes of this process,
 // through the embedded server (W9's shape, without the second process).
 func BenchmarkCall(b *testing.B) {
 	a, _, bn, _ := pair(b)
-	ctx := testkit.Context(b)
+	ctx := spawntest.Context(b)
 	srv, err := genserver.Start(ctx, bn, echo{})
 	if err != nil {
 		b.Fatal(err)
@@ -29,7 +29,7 @@ func BenchmarkCall(b *testing.B) {
 // process.
 func BenchmarkCast(b *testing.B) {
 	a, ca, bn, _ := pair(b)
-	ctx := testkit.Context(b)
+	ctx := spawntest.Context(b)
 	srv, err := genserver.Start(ctx, bn, echo{})
 	if err != nil {
 		b.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // Chaos under load: the NATS server restarted, one server of three
@@ -52,10 +53,10 @@ func freePort(t *testing.T) int {
 // the end of the test unless the test did.
 func startServer(t *testing.T, opts ...embedded.Option) *embedded.Server {
 	t.Helper()
-	s, err := embedded.Start(testkit.Context(t), append([]embedded.Option{embedded.WithoutJetStream()}, opts...)...)
+	s, err := embedded.Start(spawntest.Context(t), append([]embedded.Option{embedded.WithoutJetStream()}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+		ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
 		defer cancel()
 		_ = s.Shutdown(ctx)
 	})
@@ -122,7 +123,7 @@ func (l *callLoad) end() (ok, lost, other int64, firstOther error) {
 func (l *callLoad) waitCalls(t *testing.T, n int64) {
 	t.Helper()
 	target := l.ok.Load() + n
-	testkit.Eventually(t, "calls succeeding", func() bool { return l.ok.Load() >= target })
+	spawntest.Eventually(t, "calls succeeding", func() bool { return l.ok.Load() >= target })
 }
 
 // streamLoad sends numbered messages from a process of one node to a
@@ -186,7 +187,7 @@ func nodeEvents(t *testing.T, n *process.Node, c *cluster.Cluster) <-chan any {
 		}
 	})
 	require.NoError(t, err)
-	require.NoError(t, within(t, ready, "subscription"))
+	require.NoError(t, spawntest.Recv(t, ready))
 	return out
 }
 
@@ -195,7 +196,7 @@ func nodeEvents(t *testing.T, n *process.Node, c *cluster.Cluster) <-chan any {
 func expectNode(t *testing.T, events <-chan any, id pid.NodeID, up bool) any {
 	t.Helper()
 	for {
-		m := within(t, events, "node event")
+		m := spawntest.Recv(t, events)
 		switch m := m.(type) {
 		case cluster.NodeUp:
 			if m.Node == id && up {
@@ -238,7 +239,7 @@ func TestChaos_NATSServerRestartedUnderLoad(t *testing.T) {
 	waitUp(t, ca, b.ID())
 	auditA, auditB := ca.Audit(), cb.Audit()
 	eventsA, eventsB := nodeEvents(t, a, ca), nodeEvents(t, b, cb)
-	srv, err := genserver.Start(testkit.Context(t), b, echo{})
+	srv, err := genserver.Start(spawntest.Context(t), b, echo{})
 	require.NoError(t, err)
 	calls := startCalls(genserver.At[any, any, any](a, srv.Pid()))
 	stream := startStream(t, a, b)
@@ -248,8 +249,8 @@ func TestChaos_NATSServerRestartedUnderLoad(t *testing.T) {
 		calls.waitCalls(t, 50)
 		stream.check(t, &last)
 		// Relations across the pair, on both sides.
-		rb := remoteIdle(t, b)
-		pa := testkit.NewProbe(t, a)
+		rb := testkit.SpawnTarget(t, b)
+		pa := spawntest.NewProbe(t, a)
 		var m pid.Ref
 		pa.Do(func(p *process.Process) (err error) {
 			p.TrapExit(true)
@@ -259,16 +260,16 @@ func TestChaos_NATSServerRestartedUnderLoad(t *testing.T) {
 			m, err = link.Monitor(p, rb)
 			return err
 		})
-		ra := remoteIdle(t, a)
-		pb := testkit.NewProbe(t, b)
+		ra := testkit.SpawnTarget(t, a)
+		pb := spawntest.NewProbe(t, b)
 		pb.Do(func(p *process.Process) error { p.TrapExit(true); return link.Link(p, ra) })
-		monitored(t, b, rb, 1)
-		testkit.Eventually(t, "the link recorded on A", func() bool {
+		testkit.Monitored(t, b, rb, 1)
+		spawntest.Eventually(t, "the link recorded on A", func() bool {
 			info, err := a.Info(ra)
 			return err == nil && len(info.Links) == 1
 		})
 
-		ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+		ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
 		require.NoError(t, s.Shutdown(ctx))
 		cancel()
 		// Both sides lose each other, with NoConnection everywhere.
@@ -286,7 +287,7 @@ func TestChaos_NATSServerRestartedUnderLoad(t *testing.T) {
 		expectNode(t, eventsA, b.ID(), true)
 		expectNode(t, eventsB, a.ID(), true)
 		calls.waitCalls(t, 50)
-		testkit.Eventually(t, "the stream flowing again", func() bool { return stream.check(t, &last) > 0 })
+		spawntest.Eventually(t, "the stream flowing again", func() bool { return stream.check(t, &last) > 0 })
 	}
 	ok, lost, other, firstOther := calls.end()
 	t.Logf("calls: %d answered, %d failed with NoConnection, %d otherwise", ok, lost, other)
@@ -314,7 +315,7 @@ func TestChaos_OneServerOfThreeKilledUnderLoad(t *testing.T) {
 			embedded.WithRoutes("chaos", fmt.Sprintf("127.0.0.1:%d", routePorts[i]), routes...))
 	}
 	for _, s := range servers {
-		testkit.Eventually(t, "the servers routed", func() bool { return s.NumRoutes() >= 2 })
+		spawntest.Eventually(t, "the servers routed", func() bool { return s.NumRoutes() >= 2 })
 	}
 	name := clusterName(t)
 	// Each node prefers its own server, then the others.
@@ -333,30 +334,30 @@ func TestChaos_OneServerOfThreeKilledUnderLoad(t *testing.T) {
 	b, cb := joinNode(t, cfgFor(1), "b")
 	c, cc := joinNode(t, cfgFor(2), "c")
 	for _, x := range []*cluster.Cluster{ca, cb, cc} {
-		testkit.Eventually(t, "three nodes", func() bool { return len(x.Nodes()) == 2 })
+		spawntest.Eventually(t, "three nodes", func() bool { return len(x.Nodes()) == 2 })
 	}
 	auditA, auditC := ca.Audit(), cc.Audit()
 	eventsA := nodeEvents(t, a, ca)
-	srvB, err := genserver.Start(testkit.Context(t), b, echo{})
+	srvB, err := genserver.Start(spawntest.Context(t), b, echo{})
 	require.NoError(t, err)
-	srvC, err := genserver.Start(testkit.Context(t), c, echo{})
+	srvC, err := genserver.Start(spawntest.Context(t), c, echo{})
 	require.NoError(t, err)
 	toB := startCalls(genserver.At[any, any, any](a, srvB.Pid()))
 	toC := startCalls(genserver.At[any, any, any](a, srvC.Pid()))
 	stream := startStream(t, a, c)
 	last := -1
 	// A's link to a process of C must survive the loss of B's server.
-	rc := remoteIdle(t, c)
-	pa := testkit.NewProbe(t, a)
+	rc := testkit.SpawnTarget(t, c)
+	pa := spawntest.NewProbe(t, a)
 	pa.Do(func(p *process.Process) error { p.TrapExit(true); return link.Link(p, rc) })
-	testkit.Eventually(t, "the link recorded on C", func() bool {
+	spawntest.Eventually(t, "the link recorded on C", func() bool {
 		info, err := c.Info(rc)
 		return err == nil && len(info.Links) == 1
 	})
 	toB.waitCalls(t, 50)
 	toC.waitCalls(t, 50)
 
-	ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
 	require.NoError(t, servers[1].Shutdown(ctx))
 	cancel()
 	// B lost its server, so A and B lost each other, and meet again once
@@ -365,7 +366,7 @@ func TestChaos_OneServerOfThreeKilledUnderLoad(t *testing.T) {
 	expectNode(t, eventsA, b.ID(), true)
 	toB.waitCalls(t, 50)
 	toC.waitCalls(t, 100)
-	testkit.Eventually(t, "the stream to C flowing", func() bool { return stream.check(t, &last) > 0 })
+	spawntest.Eventually(t, "the stream to C flowing", func() bool { return stream.check(t, &last) > 0 })
 
 	okB, lostB, otherB, errB := toB.end()
 	okC, lostC, otherC, errC := toC.end()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // Section 10 of CONFORMANCE.md, DIST-01..19 and 25..29, with the peer on
@@ -55,41 +55,6 @@ type hello struct{ From pid.Pid }
 // ghostNode is a node id no node has.
 var ghostNode = pid.NewNodeID()
 
-// linked links the probe pr to r on another node and waits until r's node
-// has recorded the link too.
-func linked(t *testing.T, pr *testkit.Probe, rn *process.Node, r pid.Pid) {
-	t.Helper()
-	pr.Do(func(p *process.Process) error { return link.Link(p, r) })
-	testkit.Eventually(t, "the link recorded on the remote node", func() bool {
-		info, err := rn.Info(r)
-		return err == nil && slices.Contains(info.Links, pr.Pid)
-	})
-}
-
-// monitored waits until r's node has recorded n monitors on r.
-func monitored(t *testing.T, rn *process.Node, r pid.Pid, n int) {
-	t.Helper()
-	testkit.Eventually(t, "the monitor recorded on the remote node", func() bool {
-		info, err := rn.Info(r)
-		return err == nil && len(info.MonitoredBy) == n
-	})
-}
-
-// remoteIdle starts a process on n that waits until it is told to exit
-// with a reason (a message of type error).
-func remoteIdle(t *testing.T, n *process.Node, opts ...process.SpawnOption) pid.Pid {
-	t.Helper()
-	p, err := n.Spawn(func(p *process.Process) error {
-		m, err := p.ReceiveMatch(p.Context(), func(m any) bool { _, ok := m.(error); return ok })
-		if err != nil {
-			return err
-		}
-		return m.(error)
-	}, opts...)
-	require.NoError(t, err)
-	return p
-}
-
 // trapper starts a trapping process on n that waits for its context.
 func trapper(t *testing.T, n *process.Node, opts ...process.SpawnOption) pid.Pid {
 	t.Helper()
@@ -105,21 +70,9 @@ func trapper(t *testing.T, n *process.Node, opts ...process.SpawnOption) pid.Pid
 	return p
 }
 
-// within fails the test unless ch gives a value within testkit.Timeout.
-func within[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(testkit.Timeout):
-		t.Fatalf("no %s", what)
-		panic("unreachable")
-	}
-}
-
 func TestDIST01_SendNeverFailsAtTheSender(t *testing.T) {
 	a, _, b, _ := pair(t)
-	pr := testkit.NewProbe(t, a)
+	pr := spawntest.NewProbe(t, a)
 	echo, err := b.Spawn(func(p *process.Process) error {
 		for {
 			m, err := p.Receive(p.Context())
@@ -222,14 +175,14 @@ func TestDIST02_OrderIsKeptAcrossNodesExitSignalsIncluded(t *testing.T) {
 		}
 	})
 	require.NoError(t, err)
-	ref := within(t, refs, "monitor")
-	monitored(t, b, s, 1)
+	ref := spawntest.Recv(t, refs)
+	testkit.Monitored(t, b, s, 1)
 	require.NoError(t, b.Send(s, "go"))
 	require.NoError(t, b.Send(s, recv))
 	for i := 1; i <= n; i++ {
-		require.Equal(t, seq{Tag: "seq", N: i}, within(t, got, "message"))
+		require.Equal(t, seq{Tag: "seq", N: i}, spawntest.Recv(t, got))
 	}
-	require.Equal(t, link.Down{Ref: ref, Pid: s, Reason: errDone}, within(t, got, "Down"))
+	require.Equal(t, link.Down{Ref: ref, Pid: s, Reason: errDone}, spawntest.Recv(t, got))
 
 	// Messages, then an exit signal: the exit comes last.
 	s2, err := b.Spawn(func(p *process.Process) error {
@@ -242,34 +195,34 @@ func TestDIST02_OrderIsKeptAcrossNodesExitSignalsIncluded(t *testing.T) {
 	})
 	require.NoError(t, err)
 	for i := 1; i <= 1000; i++ {
-		require.Equal(t, seq{Tag: "m", N: i}, within(t, got, "message"))
+		require.Equal(t, seq{Tag: "m", N: i}, spawntest.Recv(t, got))
 	}
-	require.Equal(t, link.Exit{From: s2, Reason: errBoom}, within(t, got, "Exit"))
+	require.Equal(t, link.Exit{From: s2, Reason: errBoom}, spawntest.Recv(t, got))
 }
 
 func TestDIST03_AbnormalExitCrossesALinkWithTheSameReason(t *testing.T) {
 	a, _, b, _ := pair(t)
-	r := remoteIdle(t, b)
-	l := testkit.NewProbe(t, a)
-	exited := testkit.ExitWatch(t, a, l.Pid)
-	linked(t, l, b, r)
+	r := testkit.SpawnTarget(t, b)
+	l := spawntest.NewProbe(t, a)
+	exited := spawntest.WatchExit(t, a, l.Pid())
+	testkit.Linked(t, l, b, r)
 	require.NoError(t, b.Send(r, errBoom))
-	require.Equal(t, errBoom, testkit.Recv(t, exited))
+	require.Equal(t, errBoom, exited.Wait())
 
 	// The other way, with a shutdown carrying a cause.
-	r2 := remoteIdle(t, b)
-	watch := testkit.ExitWatch(t, b, r2)
-	l2 := testkit.NewProbe(t, a)
-	linked(t, l2, b, r2)
+	r2 := testkit.SpawnTarget(t, b)
+	watch := spawntest.WatchExit(t, b, r2)
+	l2 := spawntest.NewProbe(t, a)
+	testkit.Linked(t, l2, b, r2)
 	l2.Exit(process.ShutdownWith(errFrop))
-	got := testkit.Recv(t, watch)
+	got := watch.Wait()
 	require.ErrorIs(t, got, process.Shutdown)
 	var se *process.ShutdownError
 	require.ErrorAs(t, got, &se)
 	require.Equal(t, errFrop, se.Cause)
 
 	// A panic crosses with its value's text and its stack.
-	pr := testkit.NewProbe(t, a)
+	pr := spawntest.NewProbe(t, a)
 	pr.Do(func(p *process.Process) error { p.TrapExit(true); return nil })
 	r3, err := b.Spawn(func(p *process.Process) error {
 		if _, err := p.Receive(p.Context()); err != nil {
@@ -280,7 +233,7 @@ func TestDIST03_AbnormalExitCrossesALinkWithTheSameReason(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, err)
-	linked(t, pr, b, r3)
+	testkit.Linked(t, pr, b, r3)
 	require.NoError(t, b.Send(r3, "go"))
 	ex := pr.Receive().(link.Exit)
 	require.Equal(t, r3, ex.From)
@@ -292,38 +245,38 @@ func TestDIST03_AbnormalExitCrossesALinkWithTheSameReason(t *testing.T) {
 
 func TestDIST04_NormalExitAcrossALinkDoesNotKillAndTheLinkGoes(t *testing.T) {
 	a, _, b, _ := pair(t)
-	r := remoteIdle(t, b)
-	l := testkit.NewProbe(t, a)
-	linked(t, l, b, r)
-	watch := testkit.ExitWatch(t, b, r)
+	r := testkit.SpawnTarget(t, b)
+	l := spawntest.NewProbe(t, a)
+	testkit.Linked(t, l, b, r)
+	watch := spawntest.WatchExit(t, b, r)
 	require.NoError(t, b.Send(r, process.Normal))
-	testkit.Recv(t, watch)
-	testkit.Eventually(t, "the link gone", func() bool {
-		info, err := a.Info(l.Pid)
+	watch.Wait()
+	spawntest.Eventually(t, "the link gone", func() bool {
+		info, err := a.Info(l.Pid())
 		return err == nil && len(info.Links) == 0
 	})
-	require.True(t, a.Alive(l.Pid))
+	require.True(t, a.Alive(l.Pid()))
 }
 
 func TestDIST05_TrapExitAcrossNodes(t *testing.T) {
 	a, _, b, _ := pair(t)
-	pr := testkit.NewProbe(t, a)
+	pr := spawntest.NewProbe(t, a)
 	pr.Do(func(p *process.Process) error { p.TrapExit(true); return nil })
 	for _, reason := range []error{errBoom, process.Normal, process.Kill} {
-		r := remoteIdle(t, b)
-		linked(t, pr, b, r)
+		r := testkit.SpawnTarget(t, b)
+		testkit.Linked(t, pr, b, r)
 		require.NoError(t, b.Send(r, reason)) // r exits with reason itself
 		require.Equal(t, link.Exit{From: r, Reason: reason}, pr.Receive(), "reason %v", reason)
 	}
-	r4 := remoteIdle(t, b)
-	linked(t, pr, b, r4)
+	r4 := testkit.SpawnTarget(t, b)
+	testkit.Linked(t, pr, b, r4)
 	pr.Do(func(p *process.Process) error { return link.Unlink(p, r4) })
-	testkit.Eventually(t, "the unlink recorded", func() bool {
+	spawntest.Eventually(t, "the unlink recorded", func() bool {
 		info, err := b.Info(r4)
 		return err == nil && len(info.Links) == 0
 	})
 	require.NoError(t, b.Send(r4, errBoom))
-	testkit.WaitExit(t, b, r4)
+	spawntest.WaitExit(t, b, r4)
 	pr.ExpectEmpty()
 }
 
@@ -333,7 +286,7 @@ func TestDIST06_RemoteKillIsUntrappableAndBecomesKilled(t *testing.T) {
 	got := make(chan any, 8)
 	_, err := b.Spawn(func(p *process.Process) error { return nil }) // warm
 	require.NoError(t, err)
-	pr := testkit.NewProbe(t, a)
+	pr := spawntest.NewProbe(t, a)
 	var ref pid.Ref
 	pr.Do(func(p *process.Process) (err error) {
 		p.TrapExit(true)
@@ -343,7 +296,7 @@ func TestDIST06_RemoteKillIsUntrappableAndBecomesKilled(t *testing.T) {
 		ref, err = link.Monitor(p, tr)
 		return err
 	})
-	monitored(t, b, tr, 1)
+	testkit.Monitored(t, b, tr, 1)
 	pr.Do(func(p *process.Process) error { return p.Exit(tr, process.Kill) })
 	require.ElementsMatch(t, []any{
 		link.Exit{From: tr, Reason: process.Killed},
@@ -354,11 +307,11 @@ func TestDIST06_RemoteKillIsUntrappableAndBecomesKilled(t *testing.T) {
 
 func TestDIST07_ExitSignalsWithOtherReasonsAcrossNodes(t *testing.T) {
 	a, _, b, _ := pair(t)
-	r := remoteIdle(t, b)
-	watch := testkit.ExitWatch(t, b, r)
+	r := testkit.SpawnTarget(t, b)
+	watch := spawntest.WatchExit(t, b, r)
 	require.NoError(t, a.Exit(r, process.Normal)) // ignored by a process that does not trap
 	require.NoError(t, a.Exit(r, errBoom))
-	require.Equal(t, errBoom, testkit.Recv(t, watch))
+	require.Equal(t, errBoom, watch.Wait())
 
 	// A trapping process gets the signal as a message, from the sender.
 	got := make(chan any, 4)
@@ -373,15 +326,15 @@ func TestDIST07_ExitSignalsWithOtherReasonsAcrossNodes(t *testing.T) {
 		}
 	})
 	require.NoError(t, err)
-	pr := testkit.NewProbe(t, a)
+	pr := spawntest.NewProbe(t, a)
 	pr.Do(func(p *process.Process) error {
 		if err := p.Exit(tr, errBoom); err != nil {
 			return err
 		}
 		return p.Exit(tr, process.Normal)
 	})
-	require.Equal(t, link.Exit{From: pr.Pid, Reason: errBoom}, within(t, got, "exit message"))
-	require.Equal(t, link.Exit{From: pr.Pid, Reason: process.Normal}, within(t, got, "exit message"))
+	require.Equal(t, link.Exit{From: pr.Pid(), Reason: errBoom}, spawntest.Recv(t, got))
+	require.Equal(t, link.Exit{From: pr.Pid(), Reason: process.Normal}, spawntest.Recv(t, got))
 
 	// Exit to a dead remote pid or to a pid of no node does nothing.
 	require.NoError(t, a.Exit(r, errBoom))
@@ -390,38 +343,38 @@ func TestDIST07_ExitSignalsWithOtherReasonsAcrossNodes(t *testing.T) {
 
 func TestDIST08_MonitorsAcrossNodes(t *testing.T) {
 	a, _, b, _ := pair(t)
-	pr := testkit.NewProbe(t, a)
+	pr := spawntest.NewProbe(t, a)
 	for _, reason := range []error{errBoom, process.Normal} {
-		r := remoteIdle(t, b)
+		r := testkit.SpawnTarget(t, b)
 		var ref pid.Ref
 		pr.Do(func(p *process.Process) (err error) { ref, err = link.Monitor(p, r); return err })
-		monitored(t, b, r, 1)
+		testkit.Monitored(t, b, r, 1)
 		require.NoError(t, b.Send(r, reason))
 		require.Equal(t, link.Down{Ref: ref, Pid: r, Reason: reason}, pr.Receive())
 	}
-	rn := remoteIdle(t, b, process.WithName("rn"))
+	rn := testkit.SpawnTarget(t, b, process.WithName("rn"))
 	var byName pid.Ref
 	pr.Do(func(p *process.Process) (err error) { byName, err = link.MonitorNameOn(p, b.ID(), "rn"); return err })
-	monitored(t, b, rn, 1)
+	testkit.Monitored(t, b, rn, 1)
 	require.NoError(t, b.Send(rn, errFrop))
 	require.Equal(t, link.Down{Ref: byName, Pid: rn, Reason: errFrop, Name: "rn", Node: b.ID()}, pr.Receive())
 
 	// One way only: the monitoring process dying leaves r alive.
-	r := remoteIdle(t, b)
-	m := testkit.NewProbe(t, a)
+	r := testkit.SpawnTarget(t, b)
+	m := spawntest.NewProbe(t, a)
 	m.Do(func(p *process.Process) error { _, err := link.Monitor(p, r); return err })
-	monitored(t, b, r, 1)
+	testkit.Monitored(t, b, r, 1)
 	m.Exit(errBoom)
-	monitored(t, b, r, 0)
+	testkit.Monitored(t, b, r, 0)
 	require.True(t, b.Alive(r))
 }
 
 func TestDIST09_MonitoringADeadRemotePidGivesNoProcLater(t *testing.T) {
 	a, _, b, _ := pair(t)
-	d := remoteIdle(t, b)
+	d := testkit.SpawnTarget(t, b)
 	require.NoError(t, b.Send(d, process.Normal))
-	testkit.WaitExit(t, b, d)
-	pr := testkit.NewProbe(t, a)
+	spawntest.WaitExit(t, b, d)
+	pr := spawntest.NewProbe(t, a)
 	var m1, m2 pid.Ref
 	pr.Do(func(p *process.Process) (err error) {
 		if m1, err = link.Monitor(p, d); err != nil {
@@ -437,7 +390,7 @@ func TestDIST09_MonitoringADeadRemotePidGivesNoProcLater(t *testing.T) {
 func TestDIST10_AnUnreachableNodeGivesNoConnection(t *testing.T) {
 	a, ca, _, _ := pair(t)
 	ghostPid := pid.New(ghostNode, 9)
-	pr := testkit.NewProbe(t, a)
+	pr := spawntest.NewProbe(t, a)
 	var m1, m2, mn pid.Ref
 	pr.Do(func(p *process.Process) (err error) {
 		p.TrapExit(true)
@@ -461,47 +414,47 @@ func TestDIST10_AnUnreachableNodeGivesNoConnection(t *testing.T) {
 	require.False(t, ca.DemonitorNode(mn))
 
 	// Not trapping: linking returns nil, then the caller dies of it.
-	victim := testkit.NewProbe(t, a)
-	exited := testkit.ExitWatch(t, a, victim.Pid)
+	victim := spawntest.NewProbe(t, a)
+	exited := spawntest.WatchExit(t, a, victim.Pid())
 	victim.Do(func(p *process.Process) error { return link.Link(p, ghostPid) })
-	require.ErrorIs(t, testkit.Recv(t, exited), process.NoConnection)
+	require.ErrorIs(t, exited.Wait(), process.NoConnection)
 	_, ok := ca.Node(ghostNode)
 	require.False(t, ok)
 }
 
 func TestDIST11_DemonitorAcrossNodes(t *testing.T) {
 	a, _, b, _ := pair(t)
-	pr := testkit.NewProbe(t, a)
+	pr := spawntest.NewProbe(t, a)
 
 	// Demonitor before the death: no Down, ever.
-	r := remoteIdle(t, b)
+	r := testkit.SpawnTarget(t, b)
 	pr.Do(func(p *process.Process) error {
 		ref, err := link.Monitor(p, r)
 		if err != nil {
 			return err
 		}
-		monitored(t, b, r, 1)
+		testkit.Monitored(t, b, r, 1)
 		if !link.Demonitor(p, ref) {
 			return errors.New("demonitor of a live monitor reported false")
 		}
 		return nil
 	})
-	monitored(t, b, r, 0)
+	testkit.Monitored(t, b, r, 0)
 	require.NoError(t, b.Send(r, errBoom))
-	testkit.WaitExit(t, b, r)
+	spawntest.WaitExit(t, b, r)
 	pr.ExpectEmpty()
 
 	// The Down queued already: DemonitorFlush removes it; Demonitor leaves
 	// it. Both report false: the monitor had fired.
 	for _, flush := range []bool{true, false} {
-		r := remoteIdle(t, b)
+		r := testkit.SpawnTarget(t, b)
 		var ref pid.Ref
 		pr.Do(func(p *process.Process) (err error) { ref, err = link.Monitor(p, r); return err })
-		monitored(t, b, r, 1)
+		testkit.Monitored(t, b, r, 1)
 		require.NoError(t, b.Send(r, errBoom))
-		testkit.WaitExit(t, b, r)
-		testkit.Eventually(t, "the Down queued", func() bool {
-			info, err := a.Info(pr.Pid)
+		spawntest.WaitExit(t, b, r)
+		spawntest.Eventually(t, "the Down queued", func() bool {
+			info, err := a.Info(pr.Pid())
 			return err == nil && info.MessageQueueLen > 0
 		})
 		pr.Do(func(p *process.Process) error {
@@ -523,20 +476,20 @@ func TestDIST11_DemonitorAcrossNodes(t *testing.T) {
 	}
 
 	// An exit signal then Demonitor at once: no Down, ever.
-	r = remoteIdle(t, b)
+	r = testkit.SpawnTarget(t, b)
 	pr.Do(func(p *process.Process) error {
 		ref, err := link.Monitor(p, r)
 		if err != nil {
 			return err
 		}
-		monitored(t, b, r, 1)
+		testkit.Monitored(t, b, r, 1)
 		if err := p.Exit(r, errBang); err != nil {
 			return err
 		}
 		link.Demonitor(p, ref)
 		return nil
 	})
-	testkit.WaitExit(t, b, r)
+	spawntest.WaitExit(t, b, r)
 	pr.ExpectEmpty()
 	pr.Do(func(p *process.Process) error {
 		if link.Demonitor(p, pid.NewRef(b.ID(), 12345)) {
@@ -549,12 +502,12 @@ func TestDIST11_DemonitorAcrossNodes(t *testing.T) {
 func TestDIST13_DisconnectActsOnBothSidesAndThePidsStayValid(t *testing.T) {
 	a, ca, b, cb := pair(t)
 	// A's side.
-	r1, r2, r3 := remoteIdle(t, b), remoteIdle(t, b), remoteIdle(t, b, process.WithName("nb"))
-	r1exit := testkit.ExitWatch(t, b, r1)
-	l1 := testkit.NewProbe(t, a)
-	l1exit := testkit.ExitWatch(t, a, l1.Pid)
-	linked(t, l1, b, r1)
-	pr := testkit.NewProbe(t, a)
+	r1, r2, r3 := testkit.SpawnTarget(t, b), testkit.SpawnTarget(t, b), testkit.SpawnTarget(t, b, process.WithName("nb"))
+	r1exit := spawntest.WatchExit(t, b, r1)
+	l1 := spawntest.NewProbe(t, a)
+	l1exit := spawntest.WatchExit(t, a, l1.Pid())
+	testkit.Linked(t, l1, b, r1)
+	pr := spawntest.NewProbe(t, a)
 	var m3, mName, mNode, mSub pid.Ref
 	pr.Do(func(p *process.Process) (err error) {
 		p.TrapExit(true)
@@ -573,18 +526,18 @@ func TestDIST13_DisconnectActsOnBothSidesAndThePidsStayValid(t *testing.T) {
 		mSub, err = ca.MonitorNodes(p)
 		return err
 	})
-	linked(t, pr, b, r2)
-	monitored(t, b, r3, 2)
+	testkit.Linked(t, pr, b, r2)
+	testkit.Monitored(t, b, r3, 2)
 	// B's side: BL (not trapping) linked to A's CA1, BT (trapping) linked
 	// to CA2, a monitor on CA1 and a node monitor on A.
-	ca1, ca2 := remoteIdle(t, a), remoteIdle(t, a)
-	ca1exit, ca2exit := testkit.ExitWatch(t, a, ca1), testkit.ExitWatch(t, a, ca2)
-	bl := testkit.NewProbe(t, b)
-	blexit := testkit.ExitWatch(t, b, bl.Pid)
-	linked(t, bl, a, ca1)
-	bt := testkit.NewProbe(t, b)
+	ca1, ca2 := testkit.SpawnTarget(t, a), testkit.SpawnTarget(t, a)
+	ca1exit, ca2exit := spawntest.WatchExit(t, a, ca1), spawntest.WatchExit(t, a, ca2)
+	bl := spawntest.NewProbe(t, b)
+	blexit := spawntest.WatchExit(t, b, bl.Pid())
+	testkit.Linked(t, bl, a, ca1)
+	bt := spawntest.NewProbe(t, b)
 	bt.Do(func(p *process.Process) error { p.TrapExit(true); return nil })
-	linked(t, bt, a, ca2)
+	testkit.Linked(t, bt, a, ca2)
 	var bm pid.Ref
 	bt.Do(func(p *process.Process) (err error) {
 		if bm, err = link.Monitor(p, ca1); err != nil {
@@ -593,12 +546,12 @@ func TestDIST13_DisconnectActsOnBothSidesAndThePidsStayValid(t *testing.T) {
 		_, err = cb.MonitorNode(p, a.ID())
 		return err
 	})
-	monitored(t, a, ca1, 2) // bt's monitor and the test's watch
+	testkit.Monitored(t, a, ca1, 2) // bt's monitor and the test's watch
 
 	require.True(t, ca.Disconnect(b.ID()))
 
 	// On A.
-	require.ErrorIs(t, testkit.Recv(t, l1exit), process.NoConnection)
+	require.ErrorIs(t, l1exit.Wait(), process.NoConnection)
 	got := []any{pr.Receive(), pr.Receive(), pr.Receive(), pr.Receive(), pr.Receive()}
 	var downs []cluster.NodeDown
 	var rest []any
@@ -618,12 +571,12 @@ func TestDIST13_DisconnectActsOnBothSidesAndThePidsStayValid(t *testing.T) {
 		link.Down{Ref: mName, Reason: process.NoConnection, Name: "nb", Node: b.ID()},
 	}, rest)
 	require.False(t, ca.DemonitorNode(mNode))
-	require.ErrorIs(t, testkit.Recv(t, ca1exit), process.NoConnection)
-	require.ErrorIs(t, testkit.Recv(t, ca2exit), process.NoConnection)
+	require.ErrorIs(t, ca1exit.Wait(), process.NoConnection)
+	require.ErrorIs(t, ca2exit.Wait(), process.NoConnection)
 
 	// On B.
-	require.ErrorIs(t, testkit.Recv(t, blexit), process.NoConnection)
-	require.ErrorIs(t, testkit.Recv(t, r1exit), process.NoConnection)
+	require.ErrorIs(t, blexit.Wait(), process.NoConnection)
+	require.ErrorIs(t, r1exit.Wait(), process.NoConnection)
 	gotB := []any{bt.Receive(), bt.Receive(), bt.Receive()}
 	var bNodeDown bool
 	var restB []any
@@ -649,7 +602,7 @@ func TestDIST13_DisconnectActsOnBothSidesAndThePidsStayValid(t *testing.T) {
 	require.Equal(t, "b", up.Name)
 	require.True(t, b.Alive(r3))
 	pr.Do(func(p *process.Process) (err error) { m3, err = link.Monitor(p, r3); return err })
-	monitored(t, b, r3, 1)
+	testkit.Monitored(t, b, r3, 1)
 	require.NoError(t, b.Send(r3, errLater))
 	require.Equal(t, link.Down{Ref: m3, Pid: r3, Reason: errLater}, pr.Receive())
 	require.True(t, ca.DemonitorNode(mSub))
@@ -658,7 +611,7 @@ func TestDIST13_DisconnectActsOnBothSidesAndThePidsStayValid(t *testing.T) {
 
 func TestDIST16_GenServerCallToAServerOnAnotherNode(t *testing.T) {
 	a, _, b, _ := pair(t)
-	ctx := testkit.Context(t)
+	ctx := spawntest.Context(t)
 	srv, err := genserver.Start(ctx, b, echo{}, genserver.WithName("gsd"))
 	require.NoError(t, err)
 
@@ -676,7 +629,7 @@ func TestDIST16_GenServerCallToAServerOnAnotherNode(t *testing.T) {
 	require.ErrorIs(t, err, errBoom)
 
 	// A timeout leaves the server running; the late reply is dropped.
-	pr := testkit.NewProbe(t, a)
+	pr := spawntest.NewProbe(t, a)
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
 	_, err = byPid.Call(short, 300*time.Millisecond)
@@ -700,7 +653,7 @@ func TestDIST17_ACallFailsWithNoConnectionWhenTheNodeIsLostMidCall(t *testing.T)
 	for _, how := range []string{"crash", "disconnect"} {
 		t.Run(how, func(t *testing.T) {
 			a, ca, b, cb := pair(t)
-			ctx := testkit.Context(t)
+			ctx := spawntest.Context(t)
 			srv, err := genserver.Start(ctx, b, echo{}, genserver.WithName("gsd"))
 			require.NoError(t, err)
 			failed := make(chan error, 2)
@@ -715,7 +668,7 @@ func TestDIST17_ACallFailsWithNoConnectionWhenTheNodeIsLostMidCall(t *testing.T)
 					failed <- err
 				}()
 			}
-			testkit.Eventually(t, "the calls at the server", func() bool {
+			spawntest.Eventually(t, "the calls at the server", func() bool {
 				info, err := b.Info(srv.Pid())
 				return err == nil && info.Status == process.Running && info.MessageQueueLen == 1
 			})
@@ -725,7 +678,7 @@ func TestDIST17_ACallFailsWithNoConnectionWhenTheNodeIsLostMidCall(t *testing.T)
 				ca.Disconnect(b.ID())
 			}
 			for range 2 {
-				err := within(t, failed, "failed call")
+				err := spawntest.Recv(t, failed)
 				require.ErrorIs(t, err, process.NoConnection)
 				require.Contains(t, err.Error(), b.ID().String())
 			}
@@ -735,7 +688,7 @@ func TestDIST17_ACallFailsWithNoConnectionWhenTheNodeIsLostMidCall(t *testing.T)
 
 func TestDIST18_ACallToANodeThatIsDownOrDoesNotExistFailsAtOnce(t *testing.T) {
 	a, _, b, cb := pair(t)
-	ctx := testkit.Context(t)
+	ctx := spawntest.Context(t)
 	srv, err := genserver.Start(ctx, b, echo{}, genserver.WithName("gsd"))
 	require.NoError(t, err)
 	for _, ref := range []genserver.Ref[any, any, any]{
@@ -746,12 +699,10 @@ func TestDIST18_ACallToANodeThatIsDownOrDoesNotExistFailsAtOnce(t *testing.T) {
 		require.ErrorIs(t, err, process.NoConnection)
 		require.Contains(t, err.Error(), ghostNode.String())
 	}
-	down := make(chan struct{})
-	_, err = link.Watch(a, srv.Pid(), func(link.Down) { close(down) })
-	require.NoError(t, err)
-	monitored(t, b, srv.Pid(), 1)
+	down := spawntest.WatchExit(t, a, srv.Pid())
+	testkit.Monitored(t, b, srv.Pid(), 1)
 	cb.Crash()
-	within(t, down, "Down")
+	down.Wait()
 	for _, ref := range []genserver.Ref[any, any, any]{
 		genserver.At[any, any, any](a, srv.Pid()),
 		genserver.NamedOn[any, any, any](a, b.ID(), "gsd"),
@@ -763,7 +714,7 @@ func TestDIST18_ACallToANodeThatIsDownOrDoesNotExistFailsAtOnce(t *testing.T) {
 
 func TestDIST19_AnUnregisteredNameOrADeadPidOnALiveNodeGivesNoProc(t *testing.T) {
 	a, _, b, _ := pair(t)
-	ctx := testkit.Context(t)
+	ctx := spawntest.Context(t)
 	_, err := genserver.NamedOn[any, any, any](a, b.ID(), "nope").Call(ctx, "ping")
 	require.ErrorIs(t, err, process.NoProc)
 	require.NotErrorIs(t, err, process.NoConnection)
@@ -773,28 +724,28 @@ func TestDIST19_AnUnregisteredNameOrADeadPidOnALiveNodeGivesNoProc(t *testing.T)
 	_, err = genserver.At[any, any, any](a, srv.Pid()).Call(ctx, "ping")
 	require.ErrorIs(t, err, process.NoProc)
 	// A process that is not a server refuses the call.
-	r := remoteIdle(t, b)
+	r := testkit.SpawnTarget(t, b)
 	_, err = genserver.At[any, any, any](a, r).Call(ctx, "ping")
 	require.ErrorIs(t, err, genserver.ErrWrongServer)
 }
 
 func TestDIST25_LinkingToADeadRemotePidGivesNoProcAsASignal(t *testing.T) {
 	a, _, b, _ := pair(t)
-	d := remoteIdle(t, b)
+	d := testkit.SpawnTarget(t, b)
 	require.NoError(t, b.Send(d, process.Normal))
-	testkit.WaitExit(t, b, d)
-	pr := testkit.NewProbe(t, a)
+	spawntest.WaitExit(t, b, d)
+	pr := spawntest.NewProbe(t, a)
 	pr.Do(func(p *process.Process) error { p.TrapExit(true); return link.Link(p, d) })
 	require.Equal(t, link.Exit{From: d, Reason: process.NoProc}, pr.Receive())
-	victim := testkit.NewProbe(t, a)
-	exited := testkit.ExitWatch(t, a, victim.Pid)
+	victim := spawntest.NewProbe(t, a)
+	exited := spawntest.WatchExit(t, a, victim.Pid())
 	victim.Do(func(p *process.Process) error { return link.Link(p, d) })
-	require.ErrorIs(t, testkit.Recv(t, exited), process.NoProc)
+	require.ErrorIs(t, exited.Wait(), process.NoProc)
 }
 
 func TestDIST26_AnExitSignalThenACallFromTheSameSenderStayInOrder(t *testing.T) {
 	a, _, b, _ := pair(t)
-	ctx := testkit.Context(t)
+	ctx := spawntest.Context(t)
 	for i := range 20 {
 		srv, err := genserver.Start(ctx, b, echo{})
 		require.NoError(t, err, "round %d", i)
@@ -810,19 +761,19 @@ func TestDIST27_ALostPairAffectsOnlyThatPair(t *testing.T) {
 	b, cb := joinNode(t, cfg, "b")
 	c, _ := joinNode(t, cfg, "c")
 	for _, x := range []*cluster.Cluster{ca, cb} {
-		testkit.Eventually(t, "three nodes", func() bool { return len(x.Nodes()) == 2 })
+		spawntest.Eventually(t, "three nodes", func() bool { return len(x.Nodes()) == 2 })
 	}
 	// A holds links to B and C; B cuts C.
-	rb, rc := remoteIdle(t, b), remoteIdle(t, c)
-	pr := testkit.NewProbe(t, a)
+	rb, rc := testkit.SpawnTarget(t, b), testkit.SpawnTarget(t, c)
+	pr := spawntest.NewProbe(t, a)
 	pr.Do(func(p *process.Process) error { p.TrapExit(true); return nil })
-	linked(t, pr, b, rb)
-	linked(t, pr, c, rc)
+	testkit.Linked(t, pr, b, rb)
+	testkit.Linked(t, pr, c, rc)
 	require.True(t, cb.Disconnect(c.ID()))
-	testkit.Eventually(t, "B and C meet again", func() bool { return len(cb.Nodes()) == 2 })
+	spawntest.Eventually(t, "B and C meet again", func() bool { return len(cb.Nodes()) == 2 })
 	pr.ExpectEmpty()
 	require.Len(t, ca.Nodes(), 2)
-	info, err := a.Info(pr.Pid)
+	info, err := a.Info(pr.Pid())
 	require.NoError(t, err)
 	require.ElementsMatch(t, []pid.Pid{rb, rc}, info.Links)
 }
@@ -830,13 +781,13 @@ func TestDIST27_ALostPairAffectsOnlyThatPair(t *testing.T) {
 func TestDIST28_NodeMonitorsStackAndNodeUpIsReported(t *testing.T) {
 	cfg := testConfig(clusterName(t))
 	a, ca := joinNode(t, cfg, "a")
-	b := testkit.Node(t)
+	b := spawntest.NewNode(t)
 	bcfg := cfg
 	bcfg.Name = "b"
-	cb, err := cluster.Join(testkit.Context(t), b, bcfg)
+	cb, err := cluster.Join(spawntest.Context(t), b, bcfg)
 	require.NoError(t, err)
 	waitUp(t, ca, b.ID())
-	pr := testkit.NewProbe(t, a)
+	pr := spawntest.NewProbe(t, a)
 	var m1, sub pid.Ref
 	pr.Do(func(p *process.Process) (err error) {
 		if m1, err = ca.MonitorNode(p, b.ID()); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 func TestFlowControl_AFloodedPeerPushesBackInsteadOfDroppingTheConnection(t *testing.T) {
@@ -51,9 +52,9 @@ func TestFlowControl_AFloodedPeerPushesBackInsteadOfDroppingTheConnection(t *tes
 	require.True(t, ok)
 
 	release()
-	require.NoError(t, a.SendWait(testkit.Context(t), coll, seq{Tag: "flood", N: sent}))
+	require.NoError(t, a.SendWait(spawntest.Context(t), coll, seq{Tag: "flood", N: sent}))
 	for i := 0; i <= sent; i++ {
-		require.Equal(t, seq{Tag: "flood", N: i}, within(t, got, "message"))
+		require.Equal(t, seq{Tag: "flood", N: i}, spawntest.Recv(t, got))
 	}
 }
 
@@ -80,7 +81,7 @@ func TestFlowControl_AFloodArrivesWhole(t *testing.T) {
 	})
 	require.NoError(t, err)
 	for i := range n {
-		require.Equal(t, seq{Tag: "f", N: i}, within(t, got, "message"))
+		require.Equal(t, seq{Tag: "f", N: i}, spawntest.Recv(t, got))
 	}
 	require.NoError(t, <-done)
 }
@@ -147,21 +148,21 @@ func TestProperty_MessagesThenAnExitArriveInOrder(t *testing.T) {
 		defer a.Exit(recv, process.Kill)
 		ref := <-ready
 		if viaLink {
-			testkit.Eventually(t, "the link recorded on B", func() bool {
+			spawntest.Eventually(t, "the link recorded on B", func() bool {
 				info, err := b.Info(sender)
 				return err == nil && len(info.Links) == 1
 			})
 		} else {
-			monitored(t, b, sender, 1)
+			testkit.Monitored(t, b, sender, 1)
 		}
 		_ = b.Send(sender, recv)
 		close(start)
 		for i, want := range msgs {
-			if m := within(t, got, "message"); !equalMsg(m, want) {
+			if m := spawntest.Recv(t, got); !equalMsg(m, want) {
 				rt.Fatalf("message %d: got %#v, want %#v", i, m, want)
 			}
 		}
-		last := within(t, got, "exit")
+		last := spawntest.Recv(t, got)
 		var gotReason error
 		switch m := last.(type) {
 		case link.Down:

@@ -18,10 +18,10 @@ import (
 
 	"github.com/spawned-go/spawned/cluster"
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // Nodes in other OS processes: the test binary runs itself again with
@@ -253,7 +253,7 @@ func startChild(t *testing.T, at *process.Node, ca *cluster.Cluster, cfg cluster
 		}
 	case <-ch.done:
 		t.Fatalf("child %s exited before it was ready", name)
-	case <-time.After(testkit.Timeout):
+	case <-time.After(spawntest.Timeout):
 		t.Fatalf("child %s not ready in time", name)
 	}
 	waitUp(t, ca, ch.ID)
@@ -291,7 +291,7 @@ func (ch *child) kill() {
 // do runs a control command on the child.
 func (ch *child) do(req ctlReq) ctlRep {
 	ch.t.Helper()
-	rep, err := ch.ctl.Call(testkit.Context(ch.t), req)
+	rep, err := ch.ctl.Call(spawntest.Context(ch.t), req)
 	if err != nil {
 		ch.t.Fatalf("child %s: %s: %v", ch.Name, req.Op, err)
 	}

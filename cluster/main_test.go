@@ -12,8 +12,8 @@ import (
 
 	"github.com/spawned-go/spawned/cluster"
 	"github.com/spawned-go/spawned/cluster/embedded"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // srv is the NATS server the tests of this binary share; each test has a
@@ -70,14 +70,14 @@ func testConfig(name string) cluster.Config {
 // test.
 func joinNode(t testing.TB, cfg cluster.Config, nodeName string) (*process.Node, *cluster.Cluster) {
 	t.Helper()
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	cfg.Name = nodeName
-	c, err := cluster.Join(testkit.Context(t), n, cfg)
+	c, err := cluster.Join(spawntest.Context(t), n, cfg)
 	if err != nil {
 		t.Fatalf("join %s: %v", nodeName, err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+		ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
 		defer cancel()
 		if err := c.Leave(ctx); err != nil {
 			t.Errorf("leave %s: %v", nodeName, err)

@@ -16,6 +16,7 @@ import (
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // The crash scenarios, with the peer node in another OS process: killed
@@ -28,11 +29,11 @@ var strictTiming = os.Getenv("SPAWNED_STRICT_TIMING") == "1"
 
 // lossSetup is DIST-12's setup on A, against child node B.
 type lossSetup struct {
-	l1exit           <-chan error
-	pr               *testkit.Probe
+	l1exit           *spawntest.ExitWatch
+	pr               *spawntest.Probe
 	r1, r2, r3, nb   pid.Pid
 	m3, mName        pid.Ref
-	l1               *testkit.Probe
+	l1               *spawntest.Probe
 	nodeMon, nodeSub pid.Ref
 }
 
@@ -42,9 +43,9 @@ func setUpLoss(t *testing.T, a *process.Node, ca *cluster.Cluster, b *child) *lo
 	s.r1 = b.do(ctlReq{Op: "idle"}).Pid
 	s.r2 = b.do(ctlReq{Op: "idle"}).Pid
 	s.r3 = b.do(ctlReq{Op: "idle", Name: "nb"}).Pid
-	s.l1 = testkit.NewProbe(t, a)
-	s.l1exit = testkit.ExitWatch(t, a, s.l1.Pid)
-	s.pr = testkit.NewProbe(t, a)
+	s.l1 = spawntest.NewProbe(t, a)
+	s.l1exit = spawntest.WatchExit(t, a, s.l1.Pid())
+	s.pr = spawntest.NewProbe(t, a)
 	s.pr.Do(func(p *process.Process) (err error) {
 		p.TrapExit(true)
 		if err = link.Link(p, s.r2); err != nil {
@@ -71,7 +72,7 @@ func setUpLoss(t *testing.T, a *process.Node, ca *cluster.Cluster, b *child) *lo
 // expectLoss checks what A receives when B is lost.
 func (s *lossSetup) expectLoss(t *testing.T, b pid.NodeID, why error) {
 	t.Helper()
-	require.ErrorIs(t, testkit.Recv(t, s.l1exit), process.NoConnection)
+	require.ErrorIs(t, s.l1exit.Wait(), process.NoConnection)
 	var rest []any
 	downs := 0
 	for range 5 {
@@ -154,10 +155,10 @@ func TestDIST14_AHungNodeIsNoticedByTheHeartbeatThenTheSameEffects(t *testing.T)
 	b := startChild(t, a, ca, cfg, "b")
 	s := setUpLoss(t, a, ca, b)
 	// On B, a trapping BT linked to A's CA.
-	caPid := remoteIdle(t, a)
-	caExit := testkit.ExitWatch(t, a, caPid)
+	caPid := testkit.SpawnTarget(t, a)
+	caExit := spawntest.WatchExit(t, a, caPid)
 	bt := b.do(ctlReq{Op: "link", Pid: caPid, Trap: true}).Pid
-	testkit.Eventually(t, "the link recorded on A", func() bool {
+	spawntest.Eventually(t, "the link recorded on A", func() bool {
 		info, err := a.Info(caPid)
 		return err == nil && len(info.Links) == 1
 	})
@@ -172,7 +173,7 @@ func TestDIST14_AHungNodeIsNoticedByTheHeartbeatThenTheSameEffects(t *testing.T)
 	t.Logf("SIGSTOP to the last Down: %v (bound %v, at most one interval more)", took,
 		cfg.HeartbeatInterval*time.Duration(cfg.HeartbeatMisses))
 	require.Greater(t, took, cfg.HeartbeatInterval*time.Duration(cfg.HeartbeatMisses-1))
-	require.ErrorIs(t, testkit.Recv(t, caExit), process.NoConnection)
+	require.ErrorIs(t, caExit.Wait(), process.NoConnection)
 
 	// After SIGCONT the nodes meet again in a new session; B's side fired
 	// too: BT got the Exit, R1 (linked to A's L1) is dead, R3 is alive.
@@ -193,7 +194,7 @@ func TestDIST15_ARestartedNodeIsANewIncarnationAndOldPidsAreDead(t *testing.T) {
 	a, ca := joinNode(t, cfg, "a")
 	b1 := startChild(t, a, ca, cfg, "b")
 	old := b1.do(ctlReq{Op: "idle", Name: "nr"}).Pid
-	pr := testkit.NewProbe(t, a)
+	pr := spawntest.NewProbe(t, a)
 	pr.Do(func(p *process.Process) error { _, err := ca.MonitorNode(p, b1.ID); return err })
 	b1.kill()
 	require.Equal(t, b1.ID, pr.Receive().(cluster.NodeDown).Node)
@@ -222,12 +223,12 @@ func TestDIST15_ARestartedNodeIsANewIncarnationAndOldPidsAreDead(t *testing.T) {
 	})
 	require.Equal(t, link.Down{Ref: m, Pid: old, Reason: process.NoProc}, pr.Receive())
 	require.Equal(t, link.Exit{From: old, Reason: process.NoProc}, pr.Receive())
-	_, err := genserver.At[any, any, any](a, old).Call(testkit.Context(t), "ping")
+	_, err := genserver.At[any, any, any](a, old).Call(spawntest.Context(t), "ping")
 	require.ErrorIs(t, err, process.NoProc)
 	require.True(t, b2.do(ctlReq{Op: "alive", Pid: fresh}).Alive)
 	// {nr, B} reaches the new one.
 	require.NoError(t, registry.Of(a).SendOn(b2.ID, "nr", "by name"))
-	testkit.Eventually(t, "the message by name", func() bool {
+	spawntest.Eventually(t, "the message by name", func() bool {
 		msgs, _, _ := b2.events(fresh)
 		return len(msgs) == 1 && msgs[0] == "by name"
 	})
@@ -253,14 +254,14 @@ func TestDIST17_TheServersNodeKilledMidCall(t *testing.T) {
 		}()
 	}
 	// The first call runs, the second waits in the server's mailbox.
-	testkit.Eventually(t, "the calls at the server", func() bool {
+	spawntest.Eventually(t, "the calls at the server", func() bool {
 		info := b.do(ctlReq{Op: "info", Pid: srv})
 		return info.Busy && info.Queue == 1
 	})
 	start := time.Now()
 	b.kill()
 	for range 2 {
-		err := within(t, failed, "failed call")
+		err := spawntest.Recv(t, failed)
 		require.ErrorIs(t, err, process.NoConnection)
 		require.Contains(t, err.Error(), b.ID.String())
 	}
@@ -275,13 +276,11 @@ func TestDIST29_FailureDetectionTimes(t *testing.T) {
 	measure := func(what string, lose func(b *child)) time.Duration {
 		b := startChild(t, a, ca, cfg, "b-"+what)
 		r := b.do(ctlReq{Op: "idle"}).Pid
-		down := make(chan struct{})
-		_, err := link.Watch(a, r, func(link.Down) { close(down) })
-		require.NoError(t, err)
+		down := spawntest.WatchExit(t, a, r)
 		b.do(ctlReq{Op: "alive", Pid: r})
 		start := time.Now()
 		lose(b)
-		within(t, down, "Down")
+		down.Wait()
 		took := time.Since(start)
 		t.Logf("%s: Down after %v", what, took)
 		return took
@@ -292,9 +291,7 @@ func TestDIST29_FailureDetectionTimes(t *testing.T) {
 	require.Less(t, disconnected, timingBound(10*time.Millisecond, 5*time.Second))
 
 	start := time.Now()
-	down := make(chan struct{})
-	_, err := link.Watch(a, pid.New(ghostNode, 1), func(link.Down) { close(down) })
-	require.NoError(t, err)
-	within(t, down, "Down")
+	down := spawntest.WatchExit(t, a, pid.New(ghostNode, 1))
+	down.Wait()
 	t.Logf("ghost node: Down after %v", time.Since(start))
 }

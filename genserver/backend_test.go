@@ -16,9 +16,8 @@ import (
 	"time"
 
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
-	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // Backend equivalence: the same scripts give the same transcripts on every
@@ -172,7 +171,7 @@ type beqRun struct {
 	node  *process.Node
 	srv   *beqServer
 	ref   genserver.Ref[beqReq, int, beqCast]
-	exit  chan error
+	exit  *spawntest.ExitWatch
 	held  chan string
 	lines []string
 }
@@ -181,15 +180,6 @@ type beqStep func(r *beqRun)
 
 func (r *beqRun) log(format string, args ...any) {
 	r.lines = append(r.lines, fmt.Sprintf(format, args...))
-}
-
-func (r *beqRun) wait(ch <-chan struct{}, what string) {
-	r.t.Helper()
-	select {
-	case <-ch:
-	case <-time.After(testkit.Timeout):
-		r.t.Fatalf("%s: timed out", what)
-	}
 }
 
 func beqCall(op beqOp, n int) beqStep {
@@ -215,38 +205,21 @@ func beqHoldCall(r *beqRun) {
 		v, err := r.ref.Call(r.ctx, beqReq{Op: beqHold})
 		r.held <- fmt.Sprintf("held call -> %d %s", v, beqDescribe(err))
 	}()
-	r.wait(r.srv.holding, "hold")
+	spawntest.Recv(r.t, r.srv.holding)
 }
 
 // beqCollect logs the result of the held call.
-func beqCollect(r *beqRun) {
-	select {
-	case s := <-r.held:
-		r.log("%s", s)
-	case <-time.After(testkit.Timeout):
-		r.t.Fatal("held call did not return")
-	}
-}
+func beqCollect(r *beqRun) { r.log("%s", spawntest.Recv(r.t, r.held)) }
 
 func beqRelease(r *beqRun) {
 	r.log("cast release -> %v", r.ref.Cast(beqCast{Release: true}))
 	beqCollect(r)
-	select {
-	case s := <-r.srv.replies:
-		r.log("%s", s)
-	case <-time.After(testkit.Timeout):
-		r.t.Fatal("release did not reply")
-	}
+	r.log("%s", spawntest.Recv(r.t, r.srv.replies))
 }
 
 // beqExited logs the exit reason and whether Terminate ran before it.
 func beqExited(r *beqRun) {
-	select {
-	case reason := <-r.exit:
-		r.log("exit %s", beqReason(reason))
-	case <-time.After(testkit.Timeout):
-		r.t.Fatal("server did not exit")
-	}
+	r.log("exit %s", beqReason(r.exit.Wait()))
 	select {
 	case reason := <-r.srv.terminated:
 		r.log("terminate %s", beqReason(reason))
@@ -263,17 +236,15 @@ func beqKill(r *beqRun) { r.log("kill -> %v", r.node.Exit(r.ref.Pid(), process.K
 
 func beqRunScript(t *testing.T, b process.Backend, steps []beqStep) []string {
 	t.Helper()
-	node := testkit.Node(t)
-	r := &beqRun{t: t, ctx: testkit.Context(t), node: node, srv: newBeqServer(),
-		exit: make(chan error, 1), held: make(chan string, 8)}
+	node := spawntest.NewNode(t)
+	r := &beqRun{t: t, ctx: spawntest.Context(t), node: node, srv: newBeqServer(),
+		held: make(chan string, 8)}
 	ref, err := genserver.Start(r.ctx, node, r.srv, genserver.WithBackend(b))
 	if err != nil {
 		t.Fatalf("%v: start: %v", b, err)
 	}
 	r.ref = ref
-	if _, err := link.Watch(node, ref.Pid(), func(d link.Down) { r.exit <- d.Reason }); err != nil {
-		t.Fatalf("watch: %v", err)
-	}
+	r.exit = spawntest.WatchExit(t, node, ref.Pid())
 	for _, step := range steps {
 		step(r)
 	}
@@ -370,10 +341,10 @@ func TestBackend_EquivalentTranscripts(t *testing.T) {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
 			got := make(map[process.Backend][]string)
-			for _, b := range testkit.Backends {
+			for _, b := range spawntest.Backends() {
 				got[b] = beqRunScript(t, b, sc.steps)
 			}
-			for _, b := range testkit.Backends {
+			for _, b := range spawntest.Backends() {
 				if !slices.Equal(got[b], got[process.Async]) {
 					t.Errorf("%v transcript differs from async:\n%v:\n  %s\nasync:\n  %s", b, b,
 						strings.Join(got[b], "\n  "), strings.Join(got[process.Async], "\n  "))
@@ -452,7 +423,7 @@ func (r *beqRelay) HandleCast(_ *genserver.Ctx, m beqHopCast) {
 // returns the first.
 func beqChain(t *testing.T, node *process.Node, bs ...process.Backend) beqRelayRef {
 	t.Helper()
-	ctx := testkit.Context(t)
+	ctx := spawntest.Context(t)
 	var next *beqRelayRef
 	for i := len(bs) - 1; i >= 0; i-- {
 		ref, err := genserver.Start(ctx, node, &beqRelay{next: next}, genserver.WithBackend(bs[i]))
@@ -467,8 +438,8 @@ func beqChain(t *testing.T, node *process.Node, bs ...process.Backend) beqRelayR
 // beqCheckChain checks every kind of hop through the chain on bs.
 func beqCheckChain(t *testing.T, bs ...process.Backend) {
 	t.Helper()
-	node := testkit.Node(t)
-	ctx := testkit.Context(t)
+	node := spawntest.NewNode(t)
+	ctx := spawntest.Context(t)
 	head := beqChain(t, node, bs...)
 	var names, counts []string
 	for _, b := range bs {
@@ -504,8 +475,8 @@ func beqCheckChain(t *testing.T, bs ...process.Backend) {
 
 func TestBackend_CrossBackendCallMatrix(t *testing.T) {
 	t.Parallel()
-	for _, x := range testkit.Backends {
-		for _, y := range testkit.Backends {
+	for _, x := range spawntest.Backends() {
+		for _, y := range spawntest.Backends() {
 			t.Run(x.String()+"-to-"+y.String(), func(t *testing.T) {
 				t.Parallel()
 				beqCheckChain(t, x, y)
@@ -613,8 +584,8 @@ func TestBackend_BlockedServerDoesNotDelayAsyncTimer(t *testing.T) {
 				t.Fatalf("pipe: %v", err)
 			}
 			t.Cleanup(func() { syscall.Close(fds[0]); syscall.Close(fds[1]) }) // after the node has stopped
-			node := testkit.Node(t)
-			ctx := testkit.Context(t)
+			node := spawntest.NewNode(t)
+			ctx := spawntest.Context(t)
 			blocker := &beqBlocker{entered: make(chan struct{}, 1), release: make(chan struct{}), fd: fds[0]}
 			var once sync.Once
 			release := func() {
@@ -642,15 +613,11 @@ func TestBackend_BlockedServerDoesNotDelayAsyncTimer(t *testing.T) {
 					callDone <- err
 				}()
 			}
-			select {
-			case <-blocker.entered:
-			case <-time.After(testkit.Timeout):
-				t.Fatal("blocker did not start blocking")
-			}
+			spawntest.Recv(t, blocker.entered)
 			for len(ticker.ticks) > 0 { // count only ticks that arrive while it is blocked
 				<-ticker.ticks
 			}
-			deadline := time.After(testkit.Timeout)
+			deadline := time.After(spawntest.Timeout)
 			for i := range wantTicks {
 				select {
 				case <-ticker.ticks:
@@ -668,13 +635,8 @@ func TestBackend_BlockedServerDoesNotDelayAsyncTimer(t *testing.T) {
 			}
 			release()
 			if !tc.cast {
-				select {
-				case err := <-callDone:
-					if err != nil {
-						t.Errorf("blocked call: %v", err)
-					}
-				case <-time.After(testkit.Timeout):
-					t.Fatal("released call did not return")
+				if err := spawntest.Recv(t, callDone); err != nil {
+					t.Errorf("blocked call: %v", err)
 				}
 			}
 			if got, err := srv.Call(ctx, beqBlockReq{}); err != nil || got != "done" {
@@ -747,8 +709,8 @@ func (s *beqTidServer) threads() (tids []int, callbacks []string) {
 
 func TestBackend_ThreadCallbacksShareOneOSThread(t *testing.T) {
 	t.Parallel()
-	node := testkit.Node(t)
-	ctx := testkit.Context(t)
+	node := spawntest.NewNode(t)
+	ctx := spawntest.Context(t)
 
 	// Busy goroutines keep the scheduler moving goroutines between threads.
 	stop := make(chan struct{})
@@ -806,7 +768,7 @@ func TestBackend_ThreadCallbacksShareOneOSThread(t *testing.T) {
 	if !errors.As(err, &pe) {
 		t.Fatalf("panicking call = %v; want a PanicError", err)
 	}
-	testkit.WaitExit(t, node, refB.Pid())
+	spawntest.WaitExit(t, node, refB.Pid())
 
 	all := []string{"HandleCall", "HandleCast", "HandleInfo", "Init", "Terminate"}
 	for name, s := range map[string]*beqTidServer{"stopped": a, "panicked": b} {

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // Benchmarks of the BENCHMARKS.md workloads W1 (start), W2 (call), W3
@@ -31,9 +31,12 @@ func (s *benchGSServer) HandleCast(*genserver.Ctx, benchGSCount) { s.n++ }
 
 type benchGSRef = genserver.Ref[int, int, benchGSCount]
 
-func benchGSStart(b *testing.B, backend process.Backend) (benchGSRef, context.Context) {
+// benchGSStart starts a benchGSServer on backend, on a node of its own that
+// observe has set up.
+func benchGSStart(b *testing.B, backend process.Backend, observe func(*testing.B, *process.Node)) (benchGSRef, context.Context) {
 	b.Helper()
-	node := testkit.Node(b)
+	node := spawntest.NewNode(b)
+	observe(b, node)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	b.Cleanup(cancel)
 	ref, err := genserver.Start(ctx, node, &benchGSServer{}, genserver.WithBackend(backend))
@@ -57,7 +60,7 @@ func benchGSConfirm(b *testing.B, ctx context.Context, ref benchGSRef, want int)
 
 // W1: start minimal servers one after another; each stays alive.
 func BenchmarkW1Start(b *testing.B) {
-	node := testkit.Node(b)
+	node := spawntest.NewNode(b)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
 	b.ReportAllocs()
@@ -68,26 +71,13 @@ func BenchmarkW1Start(b *testing.B) {
 	}
 }
 
+// benchNothing leaves a benchmark's node as it is.
+func benchNothing(*testing.B, *process.Node) {}
+
 // W2: one client goroutine, one server, sequential calls.
 func BenchmarkW2Call(b *testing.B) {
-	for _, backend := range testkit.Backends {
-		b.Run(backend.String(), func(b *testing.B) {
-			ref, ctx := benchGSStart(b, backend)
-			for range 10000 { // warm up, as BENCHMARKS.md asks
-				if _, err := ref.Call(ctx, 1); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				if _, err := ref.Call(ctx, 1); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.StopTimer()
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/call")
-		})
+	for _, backend := range spawntest.Backends() {
+		b.Run(backend.String(), func(b *testing.B) { benchW2(b, backend, benchNothing) })
 	}
 	// The limit reference: a request channel and a reply channel.
 	b.Run("plain-chan", func(b *testing.B) {
@@ -111,32 +101,54 @@ func BenchmarkW2Call(b *testing.B) {
 	})
 }
 
+// benchW2 runs W2 on backend, on a node that observe has set up.
+func benchW2(b *testing.B, backend process.Backend, observe func(*testing.B, *process.Node)) {
+	ref, ctx := benchGSStart(b, backend, observe)
+	for range 10000 { // warm up, as BENCHMARKS.md asks
+		if _, err := ref.Call(ctx, 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := ref.Call(ctx, 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/call")
+}
+
 // W3: one sender casts b.N times; a final call confirms all were handled.
 func BenchmarkW3Cast(b *testing.B) {
-	for _, backend := range testkit.Backends {
-		b.Run(backend.String(), func(b *testing.B) {
-			ref, ctx := benchGSStart(b, backend)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				if err := ref.Cast(benchGSCount{}); err != nil {
-					b.Fatal(err)
-				}
-			}
-			benchGSConfirm(b, ctx, ref, b.N)
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
-		})
+	for _, backend := range spawntest.Backends() {
+		b.Run(backend.String(), func(b *testing.B) { benchW3(b, backend, benchNothing) })
 	}
+}
+
+// benchW3 runs W3 on backend, on a node that observe has set up.
+func benchW3(b *testing.B, backend process.Backend, observe func(*testing.B, *process.Node)) {
+	ref, ctx := benchGSStart(b, backend, observe)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if err := ref.Cast(benchGSCount{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	benchGSConfirm(b, ctx, ref, b.N)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
 
 // W4: 8 sender goroutines cast b.N messages in all; a final call confirms
 // all were handled.
 func BenchmarkW4FanIn(b *testing.B) {
 	const senders = 8
-	for _, backend := range testkit.Backends {
+	for _, backend := range spawntest.Backends() {
 		b.Run(backend.String(), func(b *testing.B) {
-			ref, ctx := benchGSStart(b, backend)
+			ref, ctx := benchGSStart(b, backend, benchNothing)
 			start := make(chan struct{})
 			var wg sync.WaitGroup
 			for s := range senders {

@@ -10,8 +10,8 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // scResult is the outcome of a call made in a goroutine.
@@ -23,7 +23,7 @@ type scResult struct {
 // scCallAsync makes a call in a goroutine and returns where its result
 // arrives.
 func scCallAsync(t *testing.T, ref genserver.Ref[scReq, int, scMsg], req scReq) <-chan scResult {
-	ctx := testkit.Context(t)
+	ctx := spawntest.Context(t)
 	ch := make(chan scResult, 1)
 	go func() {
 		v, err := ref.Call(ctx, req)
@@ -44,9 +44,9 @@ func scExpectPending(t *testing.T, ch <-chan scResult) {
 
 func TestGS06_CallReturnsReply(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		ctx := testkit.Context(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		ctx := spawntest.Context(t)
 		ref, err := genserver.Start(ctx, n, &scServer{}, genserver.WithBackend(b))
 		if err != nil {
 			t.Fatalf("start: %v", err)
@@ -58,7 +58,7 @@ func TestGS06_CallReturnsReply(t *testing.T) {
 			}
 		}
 		// From a process too.
-		probe := testkit.NewProbe(t, n, process.WithBackend(b))
+		probe := spawntest.NewProbe(t, n, process.WithBackend(b))
 		var v int
 		probe.Do(func(p *process.Process) error {
 			v, err = ref.Call(p.Context(), scReq{Op: "get"})
@@ -74,9 +74,9 @@ func TestGS06_CallReturnsReply(t *testing.T) {
 // TestGS06_CallByName: WithName with Named, ByName, and a Ref's Pid.
 func TestGS06_CallByName(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		ctx := testkit.Context(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		ctx := spawntest.Context(t)
 		ref, err := genserver.Start(ctx, n, &scServer{}, genserver.WithBackend(b), genserver.WithName("gs06"))
 		if err != nil {
 			t.Fatalf("start: %v", err)
@@ -130,17 +130,17 @@ var errSCDeferred = errors.New("deferred failure")
 
 func TestGS07_DeferredReply(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		t.Run("from_goroutine", func(t *testing.T) {
-			n := testkit.Node(t)
-			ctx := testkit.Context(t)
+			n := spawntest.NewNode(t)
+			ctx := spawntest.Context(t)
 			srv := &scServer{froms: make(chan genserver.From[int], 1)}
 			ref, err := genserver.Start(ctx, n, srv, genserver.WithBackend(b))
 			if err != nil {
 				t.Fatalf("start: %v", err)
 			}
 			res := scCallAsync(t, ref, scReq{Op: "defer"})
-			from := scRecv(t, srv.froms, "the deferred From")
+			from := spawntest.Recv(t, srv.froms)
 
 			// The server answers other calls while one is deferred.
 			if v, err := ref.Call(ctx, scReq{Op: "add", N: 3}); err != nil || v != 3 {
@@ -150,10 +150,10 @@ func TestGS07_DeferredReply(t *testing.T) {
 
 			replied := make(chan bool, 1)
 			go func() { replied <- from.Reply(42, nil) }()
-			if !scRecv(t, replied, "Reply") {
+			if !spawntest.Recv(t, replied) {
 				t.Fatal("first Reply reported false")
 			}
-			if r := scRecv(t, res, "deferred call"); r.err != nil || r.v != 42 {
+			if r := spawntest.Recv(t, res); r.err != nil || r.v != 42 {
 				t.Fatalf("deferred call: got (%d, %v), want (42, nil)", r.v, r.err)
 			}
 			if from.Reply(43, nil) {
@@ -162,12 +162,12 @@ func TestGS07_DeferredReply(t *testing.T) {
 
 			// A deferred error reply reaches the caller unchanged.
 			res = scCallAsync(t, ref, scReq{Op: "defer"})
-			from = scRecv(t, srv.froms, "the deferred From")
+			from = spawntest.Recv(t, srv.froms)
 			go func() { replied <- from.Reply(0, errSCDeferred) }()
-			if !scRecv(t, replied, "Reply") {
+			if !spawntest.Recv(t, replied) {
 				t.Fatal("error Reply reported false")
 			}
-			r := scRecv(t, res, "deferred call")
+			r := spawntest.Recv(t, res)
 			var ce *genserver.CallError
 			if r.err != errSCDeferred || errors.As(r.err, &ce) {
 				t.Fatalf("deferred error reply: got %v, want %v unchanged", r.err, errSCDeferred)
@@ -177,14 +177,14 @@ func TestGS07_DeferredReply(t *testing.T) {
 			}
 		})
 		t.Run("from_process", func(t *testing.T) {
-			n := testkit.Node(t)
-			ctx := testkit.Context(t)
+			n := spawntest.NewNode(t)
+			ctx := spawntest.Context(t)
 			ref, err := genserver.Start(ctx, n, &scServer{}, genserver.WithBackend(b))
 			if err != nil {
 				t.Fatalf("start: %v", err)
 			}
-			probe := testkit.NewProbe(t, n, process.WithBackend(b))
-			res := scCallAsync(t, ref, scReq{Op: "deferTo", To: probe.Pid})
+			probe := spawntest.NewProbe(t, n, process.WithBackend(b))
+			res := scCallAsync(t, ref, scReq{Op: "deferTo", To: probe.Pid()})
 			msg := probe.Receive()
 			from, ok := msg.(genserver.From[int])
 			if !ok {
@@ -200,7 +200,7 @@ func TestGS07_DeferredReply(t *testing.T) {
 			if !first || second {
 				t.Fatalf("Reply from a process: first %v, second %v; want true, false", first, second)
 			}
-			if r := scRecv(t, res, "deferred call"); r.err != nil || r.v != 7 {
+			if r := spawntest.Recv(t, res); r.err != nil || r.v != 7 {
 				t.Fatalf("deferred call: got (%d, %v), want (7, nil)", r.v, r.err)
 			}
 			probe.ExpectEmpty()
@@ -210,9 +210,9 @@ func TestGS07_DeferredReply(t *testing.T) {
 
 func TestGS12_CastNeverFails(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		ctx := testkit.Context(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		ctx := spawntest.Context(t)
 		ref, err := genserver.Start(ctx, n, &scServer{}, genserver.WithBackend(b))
 		if err != nil {
 			t.Fatalf("start: %v", err)
@@ -258,11 +258,11 @@ type scPlain struct{ Text string }
 
 func TestGS13_HandleInfoIsOptional(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		t.Run("without_handle_info", func(t *testing.T) {
 			core, logs := observer.New(zapcore.WarnLevel)
-			n := testkit.Node(t, process.WithLogger(zap.New(core)))
-			ctx := testkit.Context(t)
+			n := spawntest.NewNode(t, process.WithLogger(zap.New(core)))
+			ctx := spawntest.Context(t)
 			ref, err := genserver.Start(ctx, n, &scServer{}, genserver.WithBackend(b), genserver.WithName("gs13"))
 			if err != nil {
 				t.Fatalf("start: %v", err)
@@ -299,8 +299,8 @@ func TestGS13_HandleInfoIsOptional(t *testing.T) {
 		})
 		t.Run("with_handle_info", func(t *testing.T) {
 			core, logs := observer.New(zapcore.WarnLevel)
-			n := testkit.Node(t, process.WithLogger(zap.New(core)))
-			ctx := testkit.Context(t)
+			n := spawntest.NewNode(t, process.WithLogger(zap.New(core)))
+			ctx := spawntest.Context(t)
 			srv := &scInfoServer{infos: make(chan any, 1)}
 			ref, err := genserver.Start(ctx, n, srv, genserver.WithBackend(b))
 			if err != nil {
@@ -309,7 +309,7 @@ func TestGS13_HandleInfoIsOptional(t *testing.T) {
 			if err := n.Send(ref.Pid(), scPlain{"hello"}); err != nil {
 				t.Fatalf("send: %v", err)
 			}
-			if got := scRecv(t, srv.infos, "HandleInfo"); got != (scPlain{"hello"}) {
+			if got := spawntest.Recv(t, srv.infos); got != (scPlain{"hello"}) {
 				t.Fatalf("HandleInfo got %#v, want %#v", got, scPlain{"hello"})
 			}
 			if v, err := ref.Call(ctx, scReq{Op: "add", N: 1}); err != nil || v != 1 {

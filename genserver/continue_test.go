@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // optServer records the order in which its callbacks saw things.
@@ -46,9 +46,9 @@ func (s *optServer) HandleInfo(_ *genserver.Ctx, msg any) {
 
 func TestGS22_ContinueRunsBeforeQueuedMessages(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		ctx := testkit.Context(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		ctx := spawntest.Context(t)
 		srv := &optServer{release: make(chan struct{})}
 		ref, err := genserver.Start(ctx, n, srv, genserver.WithBackend(b))
 		if err != nil {
@@ -60,7 +60,7 @@ func TestGS22_ContinueRunsBeforeQueuedMessages(t *testing.T) {
 			got <- log
 		}()
 		// The call is queued before the continuation finishes.
-		testkit.Eventually(t, "the call to be queued", func() bool {
+		spawntest.Eventually(t, "the call to be queued", func() bool {
 			in, err := n.Info(ref.Pid())
 			return err == nil && in.MessageQueueLen == 1
 		})
@@ -80,9 +80,9 @@ func TestGS22_ContinueRunsBeforeQueuedMessages(t *testing.T) {
 
 func TestGS21_IdleTimeoutGivesTimeoutInfo(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		ctx := testkit.Context(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		ctx := spawntest.Context(t)
 		release := make(chan struct{})
 		close(release)
 		srv := &optServer{release: release, idle: 20 * time.Millisecond, timeout: make(chan struct{})}
@@ -110,9 +110,9 @@ func TestGS21_IdleTimeoutGivesTimeoutInfo(t *testing.T) {
 
 func TestGS21_MessageBeforeIdleTimeoutCancelsIt(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		ctx := testkit.Context(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		ctx := spawntest.Context(t)
 		release := make(chan struct{})
 		close(release)
 		srv := &optServer{release: release, idle: time.Hour, timeout: make(chan struct{})}

@@ -3,15 +3,15 @@ package genserver_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
-	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // Helpers shared by failure_test.go, terminate_test.go and stop_test.go
@@ -136,7 +136,7 @@ func (s *ftsServer) HandleCall(ctx *genserver.CallCtx[string], req ftsReq) (stri
 		_, err := req.Self.Call(ctx.Context(), ftsReq{Op: ftsPing})
 		return "", err
 	case ftsCallSelfDerived:
-		c, cancel := context.WithTimeout(ctx.Context(), testkit.Timeout)
+		c, cancel := context.WithTimeout(ctx.Context(), spawntest.Timeout)
 		defer cancel()
 		_, err := req.Self.Call(c, ftsReq{Op: ftsPing})
 		return "", err
@@ -177,7 +177,7 @@ func (s *ftsServer) Terminate(_ *genserver.Ctx, reason error) {
 
 func ftsStart(t *testing.T, n *process.Node, b process.Backend, s *ftsServer, opts ...genserver.Option) ftsRef {
 	t.Helper()
-	ref, err := genserver.Start(testkit.Context(t), n, s, append([]genserver.Option{genserver.WithBackend(b)}, opts...)...)
+	ref, err := genserver.Start(spawntest.Context(t), n, s, append([]genserver.Option{genserver.WithBackend(b)}, opts...)...)
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
@@ -185,42 +185,18 @@ func ftsStart(t *testing.T, n *process.Node, b process.Backend, s *ftsServer, op
 }
 
 // ftsStartLink starts s linked to the probe parent, from inside it.
-func ftsStartLink(t *testing.T, parent *testkit.Probe, b process.Backend, s *ftsServer, opts ...genserver.Option) ftsRef {
+func ftsStartLink(t *testing.T, parent *spawntest.Probe, b process.Backend, s *ftsServer, opts ...genserver.Option) ftsRef {
 	t.Helper()
 	var ref ftsRef
 	var err error
 	parent.Do(func(p *process.Process) error {
-		ref, err = genserver.StartLink(testkit.Context(t), p, s, append([]genserver.Option{genserver.WithBackend(b)}, opts...)...)
+		ref, err = genserver.StartLink(spawntest.Context(t), p, s, append([]genserver.Option{genserver.WithBackend(b)}, opts...)...)
 		return nil
 	})
 	if err != nil {
 		t.Fatalf("start link: %v", err)
 	}
 	return ref
-}
-
-// ftsWatch reports p's exit reason on the returned channel; set it up
-// before the exit to learn the real reason (a dead p gives NoProc).
-func ftsWatch(t *testing.T, n *process.Node, p pid.Pid) <-chan error {
-	t.Helper()
-	ch := make(chan error, 1)
-	if _, err := link.Watch(n, p, func(d link.Down) { ch <- d.Reason }); err != nil {
-		t.Fatalf("watch %v: %v", p, err)
-	}
-	return ch
-}
-
-// ftsAwait receives from ch, failing the test after testkit.Timeout.
-func ftsAwait[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(testkit.Timeout):
-		t.Fatalf("%s: nothing within %v", what, testkit.Timeout)
-		var zero T
-		return zero
-	}
 }
 
 // ftsNoTerminate fails if Terminate has run.
@@ -252,7 +228,7 @@ func ftsCallErr(t *testing.T, err error, server pid.Pid, want error) *genserver.
 // ftsPong checks that the server still answers calls.
 func ftsPong(t *testing.T, ref ftsRef) {
 	t.Helper()
-	rep, err := ref.Call(testkit.Context(t), ftsReq{Op: ftsPing})
+	rep, err := ref.Call(spawntest.Context(t), ftsReq{Op: ftsPing})
 	if err != nil || rep != "pong" {
 		t.Fatalf("ping = %q, %v; want pong", rep, err)
 	}
@@ -277,22 +253,14 @@ func ftsCallAsync(ctx context.Context, ref ftsRef, req ftsReq) <-chan ftsResult 
 // length is the only observable of "sent and still queued", so this polls.
 func ftsWaitQueued(t *testing.T, n *process.Node, p pid.Pid, k int) {
 	t.Helper()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(testkit.Timeout)
-	for {
-		info, err := n.Info(p)
-		if err != nil {
-			t.Fatalf("info %v: %v", p, err)
-		}
-		if info.MessageQueueLen >= k {
-			return
-		}
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("%v: %d messages queued after %v; want %d", p, info.MessageQueueLen, testkit.Timeout, k)
-		}
+	var err error
+	spawntest.Eventually(t, fmt.Sprintf("%d messages queued at %v", k, p), func() bool {
+		var info process.Info
+		info, err = n.Info(p)
+		return err != nil || info.MessageQueueLen >= k
+	})
+	if err != nil {
+		t.Fatalf("info %v: %v", p, err)
 	}
 }
 
@@ -304,12 +272,12 @@ var (
 
 func TestGS08_CallTimeoutLeavesServerRunningAndDropsLateReply(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		t.Run("returned late reply", func(t *testing.T) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			s := ftsNew(t)
 			ref := ftsStart(t, n, b, s)
-			caller := testkit.NewProbe(t, n)
+			caller := spawntest.NewProbe(t, n)
 
 			var rep string
 			var err error
@@ -323,7 +291,7 @@ func TestGS08_CallTimeoutLeavesServerRunningAndDropsLateReply(t *testing.T) {
 			if rep != "" {
 				t.Errorf("reply = %q after a timeout; want the zero value", rep)
 			}
-			ftsAwait(t, s.entered, "server took the call")
+			spawntest.Recv(t, s.entered)
 			if !n.Alive(ref.Pid()) {
 				t.Fatal("server died of the caller's timeout")
 			}
@@ -337,10 +305,10 @@ func TestGS08_CallTimeoutLeavesServerRunningAndDropsLateReply(t *testing.T) {
 		})
 
 		t.Run("deferred late reply", func(t *testing.T) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			s := ftsNew(t)
 			ref := ftsStart(t, n, b, s)
-			caller := testkit.NewProbe(t, n)
+			caller := spawntest.NewProbe(t, n)
 
 			var err error
 			caller.Do(func(*process.Process) error {
@@ -350,7 +318,7 @@ func TestGS08_CallTimeoutLeavesServerRunningAndDropsLateReply(t *testing.T) {
 				return nil
 			})
 			ftsCallErr(t, err, ref.Pid(), genserver.ErrTimeout)
-			from := ftsAwait(t, s.froms, "deferred From")
+			from := spawntest.Recv(t, s.froms)
 			if from.Reply("late", nil) {
 				t.Error("From.Reply after the caller timed out = true; want false (dropped)")
 			}
@@ -362,7 +330,7 @@ func TestGS08_CallTimeoutLeavesServerRunningAndDropsLateReply(t *testing.T) {
 		})
 
 		t.Run("no deadline uses the default timeout", func(t *testing.T) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			s := ftsNew(t)
 			ref := ftsStart(t, n, b, s)
 
@@ -374,11 +342,11 @@ func TestGS08_CallTimeoutLeavesServerRunningAndDropsLateReply(t *testing.T) {
 			cctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			res := ftsCallAsync(cctx, ref, ftsReq{Op: ftsDefer})
-			from := ftsAwait(t, s.froms, "deferred From")
+			from := spawntest.Recv(t, s.froms)
 			if !from.Reply("deferred", nil) {
 				t.Fatal("From.Reply = false for a waiting caller")
 			}
-			got := ftsAwait(t, res, "deferred call")
+			got := spawntest.Recv(t, res)
 			if got.err != nil || got.rep != "deferred" {
 				t.Fatalf("deferred call without deadline = %q, %v; want deferred", got.rep, got.err)
 			}
@@ -391,7 +359,7 @@ func TestGS08_CallTimeoutLeavesServerRunningAndDropsLateReply(t *testing.T) {
 
 func TestGS09_CallToDeadServerFailsWithNoProcAtOnce(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		// Without a deadline the call would wait DefaultCallTimeout.
 		prompt := func(t *testing.T, ref ftsRef) error {
 			t.Helper()
@@ -404,29 +372,29 @@ func TestGS09_CallToDeadServerFailsWithNoProcAtOnce(t *testing.T) {
 		}
 
 		t.Run("stopped", func(t *testing.T) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			ref := ftsStart(t, n, b, ftsNew(t))
-			if err := ref.Stop(testkit.Context(t), nil); err != nil {
+			if err := ref.Stop(spawntest.Context(t), nil); err != nil {
 				t.Fatalf("stop: %v", err)
 			}
 			ftsCallErr(t, prompt(t, ref), ref.Pid(), process.NoProc)
 		})
 
 		t.Run("killed", func(t *testing.T) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			ref := ftsStart(t, n, b, ftsNew(t))
-			exit := ftsWatch(t, n, ref.Pid())
+			exit := spawntest.WatchExit(t, n, ref.Pid())
 			n.Exit(ref.Pid(), process.Kill)
-			if r := ftsAwait(t, exit, "server exit"); !errors.Is(r, process.Killed) {
+			if r := exit.Wait(); !errors.Is(r, process.Killed) {
 				t.Fatalf("exit = %v; want Killed", r)
 			}
 			ftsCallErr(t, prompt(t, ref), ref.Pid(), process.NoProc)
 		})
 
 		t.Run("name of a stopped server", func(t *testing.T) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			ref := ftsStart(t, n, b, ftsNew(t), genserver.WithName("gs09"))
-			if err := ref.Stop(testkit.Context(t), nil); err != nil {
+			if err := ref.Stop(spawntest.Context(t), nil); err != nil {
 				t.Fatalf("stop: %v", err)
 			}
 			ce := ftsCallErr(t, prompt(t, ref.ByName()), pid.Pid{}, process.NoProc)
@@ -436,7 +404,7 @@ func TestGS09_CallToDeadServerFailsWithNoProcAtOnce(t *testing.T) {
 		})
 
 		t.Run("unregistered name", func(t *testing.T) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			ref := genserver.Named[ftsReq, string, ftsMsg](n, "gs09-nobody")
 			ce := ftsCallErr(t, prompt(t, ref), pid.Pid{}, process.NoProc)
 			if ce.Name != "gs09-nobody" {
@@ -448,12 +416,12 @@ func TestGS09_CallToDeadServerFailsWithNoProcAtOnce(t *testing.T) {
 
 func TestGS10_ServerDiesWhileHandlingCall(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		t.Run("HandleCall panics", func(t *testing.T) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			ref := ftsStart(t, n, b, ftsNew(t))
-			exit := ftsWatch(t, n, ref.Pid())
-			_, err := ref.Call(testkit.Context(t), ftsReq{Op: ftsPanic})
+			exit := spawntest.WatchExit(t, n, ref.Pid())
+			_, err := ref.Call(spawntest.Context(t), ftsReq{Op: ftsPanic})
 			var ce *genserver.CallError
 			if !errors.As(err, &ce) || ce.Server != ref.Pid() {
 				t.Fatalf("error = %T %v; want a *genserver.CallError naming the server", err, err)
@@ -462,7 +430,7 @@ func TestGS10_ServerDiesWhileHandlingCall(t *testing.T) {
 			if !errors.As(err, &pe) || pe.Value != ftsBoom {
 				t.Fatalf("call error = %v; want a *process.PanicError with %q", err, ftsBoom)
 			}
-			if r := ftsAwait(t, exit, "server exit"); !errors.As(r, &pe) {
+			if r := exit.Wait(); !errors.As(r, &pe) {
 				t.Fatalf("exit = %v; want a *process.PanicError", r)
 			}
 		})
@@ -470,12 +438,12 @@ func TestGS10_ServerDiesWhileHandlingCall(t *testing.T) {
 		t.Run("stop without replying", func(t *testing.T) {
 			for _, reason := range []error{process.Normal, ftsErrStopped} {
 				t.Run(reason.Error(), func(t *testing.T) {
-					n := testkit.Node(t)
+					n := spawntest.NewNode(t)
 					ref := ftsStart(t, n, b, ftsNew(t))
-					exit := ftsWatch(t, n, ref.Pid())
-					_, err := ref.Call(testkit.Context(t), ftsReq{Op: ftsStopNoReply, Reason: reason})
+					exit := spawntest.WatchExit(t, n, ref.Pid())
+					_, err := ref.Call(spawntest.Context(t), ftsReq{Op: ftsStopNoReply, Reason: reason})
 					ftsCallErr(t, err, ref.Pid(), reason)
-					if r := ftsAwait(t, exit, "server exit"); !errors.Is(r, reason) {
+					if r := exit.Wait(); !errors.Is(r, reason) {
 						t.Fatalf("exit = %v; want %v", r, reason)
 					}
 				})
@@ -483,25 +451,25 @@ func TestGS10_ServerDiesWhileHandlingCall(t *testing.T) {
 		})
 
 		t.Run("killed while blocked", func(t *testing.T) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			s := ftsNew(t)
 			ref := ftsStart(t, n, b, s)
-			res := ftsCallAsync(testkit.Context(t), ref, ftsReq{Op: ftsBlock})
-			ftsAwait(t, s.entered, "server took the call")
+			res := ftsCallAsync(spawntest.Context(t), ref, ftsReq{Op: ftsBlock})
+			spawntest.Recv(t, s.entered)
 			n.Exit(ref.Pid(), process.Kill)
 			// The handler is still blocked: the caller must not wait for it.
-			got := ftsAwait(t, res, "call result")
+			got := spawntest.Recv(t, res)
 			ftsCallErr(t, got.err, ref.Pid(), process.Killed)
 			s.releaseCalls() // let the straggler finish
 		})
 
 		t.Run("queued calls fail when killed", func(t *testing.T) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			s := ftsNew(t)
 			ref := ftsStart(t, n, b, s)
-			ctx := testkit.Context(t)
+			ctx := spawntest.Context(t)
 			first := ftsCallAsync(ctx, ref, ftsReq{Op: ftsBlock})
-			ftsAwait(t, s.entered, "server took the call")
+			spawntest.Recv(t, s.entered)
 			const queued = 3
 			var rest []<-chan ftsResult
 			for range queued {
@@ -510,7 +478,7 @@ func TestGS10_ServerDiesWhileHandlingCall(t *testing.T) {
 			ftsWaitQueued(t, n, ref.Pid(), queued)
 			n.Exit(ref.Pid(), process.Kill)
 			for i, ch := range append(rest, first) {
-				got := ftsAwait(t, ch, "call result")
+				got := spawntest.Recv(t, ch)
 				if !errors.Is(got.err, process.Killed) {
 					t.Errorf("call %d: error = %v; want Killed", i, got.err)
 				}
@@ -528,13 +496,13 @@ func TestGS10_ServerDiesWhileHandlingCall(t *testing.T) {
 				{"kill", func(n *process.Node, ref ftsRef) { n.Exit(ref.Pid(), process.Kill) }, process.Killed},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
-					n := testkit.Node(t)
+					n := spawntest.NewNode(t)
 					s := ftsNew(t)
 					ref := ftsStart(t, n, b, s)
-					res := ftsCallAsync(testkit.Context(t), ref, ftsReq{Op: ftsDefer})
-					from := ftsAwait(t, s.froms, "deferred From")
+					res := ftsCallAsync(spawntest.Context(t), ref, ftsReq{Op: ftsDefer})
+					from := spawntest.Recv(t, s.froms)
 					tc.kill(n, ref)
-					got := ftsAwait(t, res, "call result")
+					got := spawntest.Recv(t, res)
 					ftsCallErr(t, got.err, ref.Pid(), tc.want)
 					if from.Reply("too late", nil) {
 						t.Error("From.Reply after the server died = true; want false")
@@ -547,8 +515,8 @@ func TestGS10_ServerDiesWhileHandlingCall(t *testing.T) {
 
 func TestGS11_CallToSelfIsDetected(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		ref := ftsStart(t, n, b, ftsNew(t), genserver.WithName("gs11"))
 		byName := genserver.Named[ftsReq, string, ftsMsg](n, "gs11")
 		for _, tc := range []struct {
@@ -563,7 +531,7 @@ func TestGS11_CallToSelfIsDetected(t *testing.T) {
 		} {
 			// The server's inner call has no deadline: undetected, it would
 			// fail with ErrTimeout after DefaultCallTimeout.
-			_, err := ref.Call(testkit.Context(t), tc.req)
+			_, err := ref.Call(spawntest.Context(t), tc.req)
 			if !errors.Is(err, genserver.ErrCallingSelf) {
 				t.Fatalf("%s: error = %v; want ErrCallingSelf", tc.name, err)
 			}
@@ -585,12 +553,12 @@ func TestGS15_BadReturnHasNoGoAnalogPanicIsNearest(t *testing.T) {
 	// what it returns. The nearest Go analog is a panic in HandleCall: the
 	// server exits with a *process.PanicError and the caller gets a
 	// *CallError wrapping it.
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		s := ftsNew(t)
 		ref := ftsStart(t, n, b, s)
-		exit := ftsWatch(t, n, ref.Pid())
-		_, err := ref.Call(testkit.Context(t), ftsReq{Op: ftsPanic})
+		exit := spawntest.WatchExit(t, n, ref.Pid())
+		_, err := ref.Call(spawntest.Context(t), ftsReq{Op: ftsPanic})
 		var ce *genserver.CallError
 		if !errors.As(err, &ce) {
 			t.Fatalf("error = %T %v; want a *genserver.CallError", err, err)
@@ -599,12 +567,12 @@ func TestGS15_BadReturnHasNoGoAnalogPanicIsNearest(t *testing.T) {
 		if !errors.As(ce.Reason, &pe) || pe.Value != ftsBoom || len(pe.Stack) == 0 {
 			t.Fatalf("CallError.Reason = %v; want a *process.PanicError with %q and a stack", ce.Reason, ftsBoom)
 		}
-		r := ftsAwait(t, exit, "server exit")
+		r := exit.Wait()
 		var exitPanic *process.PanicError
 		if !errors.As(r, &exitPanic) || exitPanic.Value != ftsBoom {
 			t.Fatalf("exit = %v; want a *process.PanicError with %q", r, ftsBoom)
 		}
-		if tr := ftsAwait(t, s.terminated, "Terminate"); !errors.As(tr, &exitPanic) {
+		if tr := spawntest.Recv(t, s.terminated); !errors.As(tr, &exitPanic) {
 			t.Errorf("Terminate reason = %v; want the *process.PanicError", tr)
 		}
 	})

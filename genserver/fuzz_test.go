@@ -8,9 +8,8 @@ import (
 	"time"
 
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
-	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // FuzzServerOps decodes its input into a backend and a sequence of
@@ -136,31 +135,23 @@ func FuzzServerOps(f *testing.F) {
 		int(fuzzYield), 0, int(fuzzCallCheck), 0))
 	f.Add([]byte{})
 
-	node := testkit.Node(f)
+	node := spawntest.NewNode(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b := process.Async
 		if len(data) > 0 {
 			b = process.Backend(data[0] % 3)
 			data = data[1:]
 		}
-		ctx := testkit.Context(t)
-		exit := make(chan error, 1)
+		ctx := spawntest.Context(t)
 		ref, err := genserver.Start(ctx, node, &fuzzServer{}, genserver.WithBackend(b))
 		if err != nil {
 			t.Fatalf("start on %v: %v", b, err)
 		}
-		if _, err := link.Watch(node, ref.Pid(), func(d link.Down) { exit <- d.Reason }); err != nil {
-			t.Fatalf("watch: %v", err)
-		}
+		exit := spawntest.WatchExit(t, node, ref.Pid())
 		waitExit := func(want error) {
 			t.Helper()
-			select {
-			case reason := <-exit:
-				if !errors.Is(reason, want) {
-					t.Fatalf("exit reason %v; want %v", reason, want)
-				}
-			case <-time.After(testkit.Timeout):
-				t.Fatal("server did not exit")
+			if reason := exit.Wait(); !errors.Is(reason, want) {
+				t.Fatalf("exit reason %v; want %v", reason, want)
 			}
 		}
 

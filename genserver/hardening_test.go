@@ -11,38 +11,13 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/spawned-go/spawned/genserver"
 	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 )
-
-// hdWait receives from ch within testkit.Timeout, or fails the test
-// saying what did not happen.
-func hdWait[T any](t testing.TB, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(testkit.Timeout):
-		t.Fatalf("%s: nothing within %v", what, testkit.Timeout)
-		var zero T
-		return zero
-	}
-}
-
-// hdNoPanic runs f and fails the test if a panic comes out of it.
-func hdNoPanic(t *testing.T, what string, f func()) {
-	t.Helper()
-	defer func() {
-		if v := recover(); v != nil {
-			t.Errorf("%s panicked: %v", what, v)
-		}
-	}()
-	f()
-}
 
 // hdServer runs the functions it is given for its callbacks; a nil one
 // does nothing (a nil call answers with the request).
@@ -76,7 +51,7 @@ func (s *hdInitServer) Init(ctx *genserver.Ctx) error {
 
 func hdStart(t testing.TB, n *process.Node, b process.Backend, s *hdServer, opts ...genserver.Option) genserver.Ref[[]byte, int, string] {
 	t.Helper()
-	ref, err := genserver.Start(testkit.Context(t), n, s, append([]genserver.Option{genserver.WithBackend(b)}, opts...)...)
+	ref, err := genserver.Start(spawntest.Context(t), n, s, append([]genserver.Option{genserver.WithBackend(b)}, opts...)...)
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
@@ -92,7 +67,7 @@ func hdStart(t testing.TB, n *process.Node, b process.Backend, s *hdServer, opts
 func TestHardening02_ReplyBeforeNoReplyHoldsNothing(t *testing.T) {
 	const calls = 50_000
 	const payload = 1 << 10 // each call carries 1 KiB, which a kept call keeps
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	ref := hdStart(t, n, process.Async, &hdServer{call: func(ctx *genserver.CallCtx[int], req []byte) (int, error) {
 		if !ctx.From().Reply(len(req), nil) {
 			t.Error("Reply reported the call settled")
@@ -106,7 +81,7 @@ func TestHardening02_ReplyBeforeNoReplyHoldsNothing(t *testing.T) {
 		runtime.ReadMemStats(&m)
 		return m.HeapAlloc
 	}
-	ctx := testkit.Context(t)
+	ctx := spawntest.Context(t)
 	before := heap()
 	for i := range calls {
 		if got, err := ref.Call(ctx, make([]byte, payload)); err != nil || got != payload {
@@ -128,33 +103,33 @@ func TestHardening02_ReplyBeforeNoReplyHoldsNothing(t *testing.T) {
 // with it, its name is free, and a Start whose Init called it fails.
 func TestHardening03_GoexitInCallbacks(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		t.Run("HandleCall", func(t *testing.T) {
-			n := testkit.Node(t, process.WithBlockingPool(1))
+			n := spawntest.NewNode(t, process.WithBlockingPool(1))
 			ref := hdStart(t, n, b, &hdServer{call: func(*genserver.CallCtx[int], []byte) (int, error) {
 				runtime.Goexit()
 				return 0, nil
 			}}, genserver.WithName("hd03"))
-			exit := testkit.ExitWatch(t, n, ref.Pid())
-			_, err := ref.Call(testkit.Context(t), nil)
+			exit := spawntest.WatchExit(t, n, ref.Pid())
+			_, err := ref.Call(spawntest.Context(t), nil)
 			var ce *genserver.CallError
 			if !errors.As(err, &ce) || !errors.Is(err, process.Goexit) {
 				t.Fatalf("call = %v; want a *CallError wrapping Goexit", err)
 			}
-			if r := testkit.Recv(t, exit); !errors.Is(r, process.Goexit) {
+			if r := exit.Wait(); !errors.Is(r, process.Goexit) {
 				t.Errorf("exit %v; want Goexit", r)
 			}
 			if _, ok := registry.Of(n).WhereIs("hd03"); ok {
 				t.Error("the name outlived the server")
 			}
 			again := hdStart(t, n, b, &hdServer{})
-			if got, err := again.Call(testkit.Context(t), []byte("ab")); err != nil || got != 2 {
+			if got, err := again.Call(spawntest.Context(t), []byte("ab")); err != nil || got != 2 {
 				t.Errorf("a later server answered %d, %v", got, err)
 			}
 		})
 		t.Run("Init", func(t *testing.T) {
-			n := testkit.Node(t)
-			_, err := genserver.Start(testkit.Context(t), n, &hdInitServer{hdServer{init: func(*genserver.Ctx) error {
+			n := spawntest.NewNode(t)
+			_, err := genserver.Start(spawntest.Context(t), n, &hdInitServer{hdServer{init: func(*genserver.Ctx) error {
 				runtime.Goexit()
 				return nil
 			}}}, genserver.WithBackend(b))
@@ -164,11 +139,11 @@ func TestHardening03_GoexitInCallbacks(t *testing.T) {
 			}
 		})
 		t.Run("StartLink's parent lives", func(t *testing.T) {
-			n := testkit.Node(t)
-			parent := testkit.NewProbe(t, n)
+			n := spawntest.NewNode(t)
+			parent := spawntest.NewProbe(t, n)
 			var err error
 			parent.Do(func(p *process.Process) error {
-				_, err = genserver.StartLink(testkit.Context(t), p, &hdInitServer{hdServer{init: func(*genserver.Ctx) error {
+				_, err = genserver.StartLink(spawntest.Context(t), p, &hdInitServer{hdServer{init: func(*genserver.Ctx) error {
 					runtime.Goexit()
 					return nil
 				}}}, genserver.WithBackend(b))
@@ -196,7 +171,7 @@ func hdBlocked(t *testing.T, n *process.Node, b process.Backend, gate chan struc
 	if err := ref.Cast("block"); err != nil {
 		t.Fatal(err)
 	}
-	hdWait(t, blocked, "the server to block")
+	spawntest.Recv(t, blocked)
 	if err := ref.Cast("fill"); err != nil {
 		t.Fatal(err)
 	}
@@ -212,12 +187,12 @@ func hdBlocked(t *testing.T, n *process.Node, b process.Backend, gate chan struc
 // request now, never refused for room, and its errors say stop.
 func TestHardening04_StopPastAFullMailbox(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		gate := make(chan struct{})
 		ref := hdBlocked(t, n, b, gate)
 		stopped := make(chan error, 1)
-		go func() { stopped <- ref.Stop(testkit.Context(t), nil) }()
+		go func() { stopped <- ref.Stop(spawntest.Context(t), nil) }()
 		queued := func() bool {
 			info, err := n.Info(ref.Pid())
 			return err == nil && info.MessageQueueLen == 2 // "fill" and the stop request
@@ -227,19 +202,19 @@ func TestHardening04_StopPastAFullMailbox(t *testing.T) {
 			runtime.Gosched()
 		}
 		close(gate)
-		if err := hdWait(t, stopped, "Stop"); err != nil {
+		if err := spawntest.Recv(t, stopped); err != nil {
 			t.Fatalf("stop = %v; want nil", err)
 		}
 		if n.Alive(ref.Pid()) {
 			t.Error("the server outlived Stop")
 		}
-		err := ref.Stop(testkit.Context(t), nil)
+		err := ref.Stop(spawntest.Context(t), nil)
 		if !errors.Is(err, process.NoProc) || !strings.Contains(err.Error(), "genserver: stop ") {
 			t.Errorf("stop of a dead server = %v; want NoProc, in an error that says stop", err)
 		}
 	})
 	t.Run("a timeout says stop", func(t *testing.T) {
-		n := testkit.Node(t)
+		n := spawntest.NewNode(t)
 		gate := make(chan struct{})
 		defer close(gate)
 		ref := hdBlocked(t, n, process.Async, gate)
@@ -259,21 +234,21 @@ func TestHardening04_StopPastAFullMailbox(t *testing.T) {
 // its exit.
 func TestHardening07_PanickingHooksAndCallbacks(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		logged, _ := observer.New(zapcore.DebugLevel)
-		n.SetLogger(zap.New(logged, zap.Hooks(func(zapcore.Entry) error { panic("hook") })))
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		n.SetLogger(spawntest.NewLogs(zapcore.DebugLevel).Logger().WithOptions(
+			zap.Hooks(func(zapcore.Entry) error { panic("hook") })))
 		ref := hdStart(t, n, b, &hdServer{call: func(*genserver.CallCtx[int], []byte) (int, error) {
 			panic("crash")
 		}}, genserver.WithOnExit(func(error) { panic("WithOnExit") }))
-		exit := testkit.ExitWatch(t, n, ref.Pid())
+		exit := spawntest.WatchExit(t, n, ref.Pid())
 		var err error
-		hdNoPanic(t, "Call", func() { _, err = ref.Call(testkit.Context(t), nil) })
+		testkit.NoPanic(t, "Call", func() { _, err = ref.Call(spawntest.Context(t), nil) })
 		var pe *process.PanicError
 		if !errors.As(err, &pe) || pe.Value != "crash" {
 			t.Errorf("call = %v; want the crash", err)
 		}
-		if r := testkit.Recv(t, exit); !errors.As(r, &pe) {
+		if r := exit.Wait(); !errors.As(r, &pe) {
 			t.Errorf("exit %v; want the crash", r)
 		}
 	})
@@ -283,9 +258,9 @@ func TestHardening07_PanickingHooksAndCallbacks(t *testing.T) {
 // Start, Call and Stop; it fails at once with process.ErrNilContext now.
 func TestHardening08_NilContext(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	ref := hdStart(t, n, process.Async, &hdServer{})
-	parent := testkit.NewProbe(t, n)
+	parent := spawntest.NewProbe(t, n)
 	var nilCtx context.Context
 	cases := []struct {
 		name string
@@ -305,13 +280,7 @@ func TestHardening08_NilContext(t *testing.T) {
 		{"Stop", func() error { return ref.Stop(nilCtx, nil) }},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			var err error
-			hdNoPanic(t, c.name, func() { err = c.call() })
-			if !errors.Is(err, process.ErrNilContext) {
-				t.Errorf("%s(nil ctx) = %v; want ErrNilContext", c.name, err)
-			}
-		})
+		testkit.ExpectError(t, c.name, process.ErrNilContext, c.call)
 	}
 	if got := n.Stats().Processes; got != 2 {
 		t.Errorf("%d processes; want the server and the probe only", got)
@@ -330,10 +299,10 @@ func TestHardening09_NoReplyAfterTheKill(t *testing.T) {
 	if testing.Short() {
 		tries = 50
 	}
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		for _, how := range []string{"return", "From.Reply"} {
 			t.Run(how, func(t *testing.T) {
-				n := testkit.Node(t)
+				n := spawntest.NewNode(t)
 				for i := range tries {
 					handling := make(chan struct{})
 					ref := hdStart(t, n, b, &hdServer{call: func(ctx *genserver.CallCtx[int], _ []byte) (int, error) {
@@ -358,11 +327,11 @@ func TestHardening09_NoReplyAfterTheKill(t *testing.T) {
 						}
 						result <- err
 					}()
-					hdWait(t, handling, "HandleCall")
+					spawntest.Recv(t, handling)
 					if err := n.Exit(ref.Pid(), process.Kill); err != nil {
 						t.Fatal(err)
 					}
-					if err := hdWait(t, result, "Call"); !errors.Is(err, process.Killed) {
+					if err := spawntest.Recv(t, result); !errors.Is(err, process.Killed) {
 						t.Fatalf("try %d: call = %v; want Killed", i, err)
 					}
 				}
@@ -384,13 +353,13 @@ func (*hdOther) HandleCast(*genserver.Ctx, int)                                {
 // in words naming what the Ref expects and what the process is.
 func TestHardening10_WrongServerFailsAtOnce(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	ctx := context.Background() // no deadline: a miss would wait DefaultCallTimeout
 	other, err := genserver.Start(ctx, n, &hdOther{}, genserver.WithName("hd10"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain := testkit.SpawnIdle(t, n, process.Async)
+	plain := spawntest.SpawnIdle(t, n)
 	named := genserver.Named[[]byte, int, string](n, "hd10")
 	at := genserver.At[[]byte, int, string](n, other.Pid())
 	atPlain := genserver.At[[]byte, int, string](n, plain)

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // gatedServer blocks in a call asking it to until gate closes, telling
@@ -31,9 +31,9 @@ func (s *gatedServer) HandleCast(*genserver.Ctx, struct{}) { s.casts++ }
 
 func TestMailboxLimit_CastToFullServerFails(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		ctx := testkit.Context(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		ctx := spawntest.Context(t)
 		srv := &gatedServer{gate: make(chan struct{}), entered: make(chan struct{}, 1)}
 		ref, err := genserver.Start(ctx, n, srv, genserver.WithBackend(b), genserver.WithMailboxLimit(2))
 		if err != nil {
@@ -63,7 +63,7 @@ func TestMailboxLimit_CastToFullServerFails(t *testing.T) {
 		}
 		waiting := make(chan int, 1)
 		go func() { n, _ := ref.Call(ctx, false); waiting <- n }()
-		testkit.Eventually(t, "the call to wait for room", func() bool {
+		spawntest.Eventually(t, "the call to wait for room", func() bool {
 			in, err := n.Info(ref.Pid())
 			return err == nil && in.WaitingSenders == 1
 		})
@@ -81,8 +81,8 @@ func TestMailboxLimit_CastToFullServerFails(t *testing.T) {
 // ErrWrongServer instead of waiting for its deadline.
 func TestWrongServer_CallFailsAtOnce(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
-	ctx := testkit.Context(t)
+	n := spawntest.NewNode(t)
+	ctx := spawntest.Context(t)
 	srv := &gatedServer{gate: make(chan struct{}), entered: make(chan struct{}, 1)}
 	ref, err := genserver.Start(ctx, n, srv)
 	if err != nil {

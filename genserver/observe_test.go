@@ -8,9 +8,9 @@ import (
 
 	"github.com/spawned-go/spawned/genserver"
 	"github.com/spawned-go/spawned/internal/core"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // obsCounter reports its state.
@@ -45,9 +45,9 @@ func (obsPanicky) DebugState() any { panic("no state for you") }
 // TestGetState reads a server's state from inside it, in order with its
 // calls, on every backend; servers without it and other processes say so.
 func TestGetState(t *testing.T) {
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		ctx := testkit.Context(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		ctx := spawntest.Context(t)
 		ref, err := genserver.Start(ctx, n, &obsCounter{}, genserver.WithBackend(b), genserver.WithMailboxLimit(1))
 		if err != nil {
 			t.Fatal(err)
@@ -80,11 +80,11 @@ func TestGetState(t *testing.T) {
 		if _, err := genserver.GetState(ctx, panicky); err == nil || !n.Alive(panicky.Pid()) {
 			t.Fatalf("a panicking DebugState: %v, server alive %v", err, n.Alive(panicky.Pid()))
 		}
-		fn := testkit.SpawnIdle(t, n, b)
+		fn := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 		if _, err := genserver.StateOf(ctx, n, fn); !errors.Is(err, genserver.ErrNoState) {
 			t.Fatalf("StateOf a Func process: %v", err)
 		}
-		testkit.ExitAndWait(t, n, ref.Pid(), process.Kill)
+		spawntest.ExitAndWait(t, n, ref.Pid(), process.Kill)
 		if _, err := genserver.GetState(ctx, ref); !errors.Is(err, process.NoProc) {
 			t.Fatalf("GetState of a dead server: %v", err)
 		}
@@ -114,8 +114,8 @@ func (l *latencies) ObserveCall(behaviour string, d time.Duration) {
 // TestCallObserver: with an observer set, each call's latency is reported
 // under the server's type; without one, nothing is.
 func TestCallObserver(t *testing.T) {
-	n := testkit.Node(t)
-	ctx := testkit.Context(t)
+	n := spawntest.NewNode(t)
+	ctx := spawntest.Context(t)
 	ref, err := genserver.Start(ctx, n, &obsCounter{})
 	if err != nil {
 		t.Fatal(err)
@@ -143,8 +143,8 @@ func TestCallObserver(t *testing.T) {
 // TestTrace_CallsAndCasts: a traced server's log shows calls and casts as
 // such.
 func TestTrace_CallsAndCasts(t *testing.T) {
-	n := testkit.Node(t)
-	ctx := testkit.Context(t)
+	n := spawntest.NewNode(t)
+	ctx := spawntest.Context(t)
 	ref, err := genserver.Start(ctx, n, &benchGSServer{})
 	if err != nil {
 		t.Fatal(err)

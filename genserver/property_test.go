@@ -7,8 +7,8 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // Property tests: a counter server against a model, each run on a Backend
@@ -42,7 +42,7 @@ func (c *propCounter) HandleCast(_ *genserver.Ctx, m propCast) { c.n += m.K }
 
 type propRef = genserver.Ref[propReq, int, propCast]
 
-var propBackend = rapid.SampledFrom(testkit.Backends)
+var propBackend = rapid.SampledFrom(spawntest.Backends())
 
 // propStart starts a counter at initial on a drawn backend; it is stopped
 // when the run ends.
@@ -53,7 +53,7 @@ func propStart(rt *rapid.T, ctx context.Context, node *process.Node, label strin
 		rt.Fatalf("start on %v: %v", b, err)
 	}
 	rt.Cleanup(func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+		stopCtx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
 		defer cancel()
 		if err := ref.Stop(stopCtx, nil); err != nil {
 			rt.Errorf("stop: %v", err)
@@ -72,9 +72,9 @@ func propGetValue(rt *rapid.T, ctx context.Context, ref propRef) int {
 
 func TestProp_CounterKeepsInitialState(t *testing.T) {
 	t.Parallel()
-	node := testkit.Node(t)
+	node := spawntest.NewNode(t)
 	rapid.Check(t, func(rt *rapid.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout) // per check: the machine may be busy
+		ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout) // per check: the machine may be busy
 		defer cancel()
 		initial := rapid.Int().Draw(rt, "initial")
 		ref := propStart(rt, ctx, node, "backend", initial)
@@ -86,9 +86,9 @@ func TestProp_CounterKeepsInitialState(t *testing.T) {
 
 func TestProp_IncrementsAddUp(t *testing.T) {
 	t.Parallel()
-	node := testkit.Node(t)
+	node := spawntest.NewNode(t)
 	rapid.Check(t, func(rt *rapid.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout) // per check: the machine may be busy
+		ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout) // per check: the machine may be busy
 		defer cancel()
 		initial := rapid.IntRange(-1000, 1000).Draw(rt, "initial")
 		byCast := rapid.SliceOfN(rapid.Bool(), 0, 100).Draw(rt, "byCast")
@@ -112,9 +112,9 @@ func TestProp_IncrementsAddUp(t *testing.T) {
 
 func TestProp_ReadsAreIdempotent(t *testing.T) {
 	t.Parallel()
-	node := testkit.Node(t)
+	node := spawntest.NewNode(t)
 	rapid.Check(t, func(rt *rapid.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout) // per check: the machine may be busy
+		ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout) // per check: the machine may be busy
 		defer cancel()
 		ref := propStart(rt, ctx, node, "backend", rapid.Int().Draw(rt, "initial"))
 		for _, k := range rapid.SliceOfN(rapid.IntRange(-50, 50), 0, 10).Draw(rt, "adds") {
@@ -134,9 +134,9 @@ func TestProp_ReadsAreIdempotent(t *testing.T) {
 
 func TestProp_ServersKeepIndependentState(t *testing.T) {
 	t.Parallel()
-	node := testkit.Node(t)
+	node := spawntest.NewNode(t)
 	rapid.Check(t, func(rt *rapid.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout) // per check: the machine may be busy
+		ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout) // per check: the machine may be busy
 		defer cancel()
 		count := rapid.IntRange(2, 5).Draw(rt, "servers")
 		refs := make([]propRef, count)
@@ -179,9 +179,9 @@ func TestProp_ServersKeepIndependentState(t *testing.T) {
 
 func TestProp_CastThenCallIsReflected(t *testing.T) {
 	t.Parallel()
-	node := testkit.Node(t)
+	node := spawntest.NewNode(t)
 	rapid.Check(t, func(rt *rapid.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout) // per check: the machine may be busy
+		ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout) // per check: the machine may be busy
 		defer cancel()
 		model := rapid.IntRange(-1000, 1000).Draw(rt, "initial")
 		ref := propStart(rt, ctx, node, "backend", model)

@@ -4,17 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // scReq is the call type of scServer.
@@ -65,43 +64,6 @@ func (s *scServer) HandleCall(cc *genserver.CallCtx[int], req scReq) (int, error
 
 func (s *scServer) HandleCast(_ *genserver.Ctx, msg scMsg) { s.n += msg.N }
 
-// scGate blocks an Init until the test releases it.
-type scGate struct {
-	entered     chan struct{}
-	release     chan struct{}
-	enterOnce   sync.Once
-	releaseOnce sync.Once
-}
-
-// scNewGate returns a gate that is released at cleanup at the latest, so no
-// blocked Init outlives the test.
-func scNewGate(t *testing.T) *scGate {
-	g := &scGate{entered: make(chan struct{}), release: make(chan struct{})}
-	t.Cleanup(g.open)
-	return g
-}
-
-// wait is called by Init: it reports the entry and blocks until open.
-func (g *scGate) wait() {
-	g.enterOnce.Do(func() { close(g.entered) })
-	<-g.release
-}
-
-func (g *scGate) open() { g.releaseOnce.Do(func() { close(g.release) }) }
-
-// scRecv receives from ch or fails the test after testkit.Timeout.
-func scRecv[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(testkit.Timeout):
-		t.Fatalf("timed out waiting for %s", what)
-		var zero T
-		return zero
-	}
-}
-
 // scPidCapture returns an Init hook that reports the server's Pid on the
 // returned channel and then returns result(ctx).
 func scPidCapture(result func(ctx *genserver.Ctx) error) (func(ctx *genserver.Ctx) error, <-chan pid.Pid) {
@@ -113,6 +75,24 @@ func scPidCapture(result func(ctx *genserver.Ctx) error) (func(ctx *genserver.Ct
 		}
 		return result(ctx)
 	}, ch
+}
+
+// scStartLinked makes probe (trapping exits if trap) start a server linked
+// to it whose Init returns result(ctx), with opts on backend b. It returns
+// the server's Pid, as Init saw it, and the start's error.
+func scStartLinked(t *testing.T, probe *spawntest.Probe, b process.Backend, trap bool,
+	result func(ctx *genserver.Ctx) error, opts ...genserver.Option) (pid.Pid, error) {
+	t.Helper()
+	initFn, pids := scPidCapture(result)
+	ctx := spawntest.Context(t)
+	var err error
+	probe.Do(func(p *process.Process) error {
+		p.TrapExit(trap)
+		_, err = genserver.StartLink(ctx, p, &scServer{initFn: initFn},
+			append([]genserver.Option{genserver.WithBackend(b)}, opts...)...)
+		return nil
+	})
+	return spawntest.Recv(t, pids), err
 }
 
 // scExpectNoName fails when name is registered on n.
@@ -134,11 +114,11 @@ func scExpectProcesses(t *testing.T, n *process.Node, want int) {
 // scExpectProbeAlive proves that probe survived: after server's exit is
 // fully propagated (its monitors fire after its links), the probe is alive
 // and still runs commands.
-func scExpectProbeAlive(t *testing.T, n *process.Node, probe *testkit.Probe, server pid.Pid) {
+func scExpectProbeAlive(t *testing.T, n *process.Node, probe *spawntest.Probe, server pid.Pid) {
 	t.Helper()
-	testkit.WaitExit(t, n, server)
-	if !n.Alive(probe.Pid) {
-		t.Fatalf("probe %v was killed by the failed linked start", probe.Pid)
+	spawntest.WaitExit(t, n, server)
+	if !n.Alive(probe.Pid()) {
+		t.Fatalf("probe %v was killed by the failed linked start", probe.Pid())
 	}
 	probe.Do(func(*process.Process) error { return nil })
 	probe.ExpectEmpty()
@@ -146,23 +126,25 @@ func scExpectProbeAlive(t *testing.T, n *process.Node, probe *testkit.Probe, ser
 
 func TestGS01_StartReturnsAfterSlowInit(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		for _, linked := range []bool{false, true} {
 			name := "start"
 			if linked {
 				name = "start_link"
 			}
 			t.Run(name, func(t *testing.T) {
-				n := testkit.Node(t)
-				ctx := testkit.Context(t)
-				gate := scNewGate(t)
+				n := spawntest.NewNode(t)
+				ctx := spawntest.Context(t)
+				gate := spawntest.NewGate(t)
 				parents := make(chan pid.Pid, 1)
+				entered := make(chan struct{})
 				// Init sets the state after the gate: the first call must
 				// see it.
 				srv := &scServer{}
 				srv.initFn = func(ctx *genserver.Ctx) error {
 					parents <- ctx.Parent()
-					gate.wait()
+					close(entered)
+					gate.Wait(context.Background()) // ignores its context, on purpose
 					srv.n = 100
 					return nil
 				}
@@ -171,7 +153,7 @@ func TestGS01_StartReturnsAfterSlowInit(t *testing.T) {
 				early := make(chan bool, 1)
 				queued := make(chan int, 1)
 				go func() {
-					<-gate.entered
+					<-entered
 					early <- returned.Load()
 					// A call by name made during Init waits behind Init.
 					go func() {
@@ -181,15 +163,15 @@ func TestGS01_StartReturnsAfterSlowInit(t *testing.T) {
 						}
 						queued <- v
 					}()
-					gate.open()
+					gate.Open()
 				}()
 
 				var ref genserver.Ref[scReq, int, scMsg]
 				var err error
-				var probe *testkit.Probe
+				var probe *spawntest.Probe
 				opts := []genserver.Option{genserver.WithBackend(b), genserver.WithName("gs01")}
 				if linked {
-					probe = testkit.NewProbe(t, n, process.WithBackend(b))
+					probe = spawntest.NewProbe(t, n, process.WithBackend(b))
 					probe.Do(func(p *process.Process) error {
 						ref, err = genserver.StartLink(ctx, p, srv, opts...)
 						returned.Store(true)
@@ -202,15 +184,15 @@ func TestGS01_StartReturnsAfterSlowInit(t *testing.T) {
 				if err != nil {
 					t.Fatalf("start: %v", err)
 				}
-				if scRecv(t, early, "Init entry") {
+				if spawntest.Recv(t, early) {
 					t.Fatal("Start returned before Init finished")
 				}
 				if ref.Pid().IsZero() || !n.Alive(ref.Pid()) {
 					t.Fatalf("Start returned %v, which is not alive", ref.Pid())
 				}
-				parent := scRecv(t, parents, "Init parent")
-				if linked && parent != probe.Pid {
-					t.Fatalf("Parent() = %v, want the probe %v", parent, probe.Pid)
+				parent := spawntest.Recv(t, parents)
+				if linked && parent != probe.Pid() {
+					t.Fatalf("Parent() = %v, want the probe %v", parent, probe.Pid())
 				}
 				if !linked && !parent.IsZero() {
 					t.Fatalf("Parent() = %v, want the zero Pid", parent)
@@ -219,7 +201,7 @@ func TestGS01_StartReturnsAfterSlowInit(t *testing.T) {
 				if err != nil || v != 101 {
 					t.Fatalf("first call: got (%d, %v), want (101, nil)", v, err)
 				}
-				if got := scRecv(t, queued, "call by name made during Init"); got != 100 && got != 101 {
+				if got := spawntest.Recv(t, queued); got != 100 && got != 101 {
 					t.Fatalf("call by name made during Init: got %d, want the state set by Init", got)
 				}
 				if got := srv.inits.Load(); got != 1 {
@@ -233,9 +215,9 @@ func TestGS01_StartReturnsAfterSlowInit(t *testing.T) {
 // TestGS01_StartRejectsNilArguments: nil node, nil parent, nil server.
 func TestGS01_StartRejectsNilArguments(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		ctx := testkit.Context(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		ctx := spawntest.Context(t)
 		before := len(n.Processes())
 
 		if _, err := genserver.Start(ctx, nil, &scServer{}, genserver.WithBackend(b)); !errors.Is(err, process.ErrNilNode) {
@@ -247,7 +229,7 @@ func TestGS01_StartRejectsNilArguments(t *testing.T) {
 		if _, err := genserver.Start[scReq, int, scMsg](ctx, n, nil, genserver.WithBackend(b)); !errors.Is(err, genserver.ErrNilServer) {
 			t.Fatalf("Start with nil server: got %v, want ErrNilServer", err)
 		}
-		probe := testkit.NewProbe(t, n, process.WithBackend(b))
+		probe := spawntest.NewProbe(t, n, process.WithBackend(b))
 		var err error
 		probe.Do(func(p *process.Process) error {
 			_, err = genserver.StartLink[scReq, int, scMsg](ctx, p, nil, genserver.WithBackend(b))
@@ -264,10 +246,10 @@ var errSCInitStop = errors.New("init says stop")
 
 func TestGS02_InitErrorFailsStart(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		t.Run("start", func(t *testing.T) {
-			n := testkit.Node(t)
-			ctx := testkit.Context(t)
+			n := spawntest.NewNode(t)
+			ctx := spawntest.Context(t)
 			before := len(n.Processes())
 			initFn, pids := scPidCapture(func(*genserver.Ctx) error { return errSCInitStop })
 			ref, err := genserver.Start(ctx, n, &scServer{initFn: initFn}, genserver.WithBackend(b), genserver.WithName("gs02"))
@@ -281,7 +263,7 @@ func TestGS02_InitErrorFailsStart(t *testing.T) {
 			if !ref.Pid().IsZero() {
 				t.Fatalf("failed Start returned Pid %v", ref.Pid())
 			}
-			server := scRecv(t, pids, "server pid")
+			server := spawntest.Recv(t, pids)
 			if n.Alive(server) {
 				t.Fatalf("server %v alive after a failed start", server)
 			}
@@ -289,21 +271,13 @@ func TestGS02_InitErrorFailsStart(t *testing.T) {
 			scExpectNoName(t, n, "gs02")
 		})
 		t.Run("start_link_trapping", func(t *testing.T) {
-			n := testkit.Node(t)
-			ctx := testkit.Context(t)
-			probe := testkit.NewProbe(t, n, process.WithBackend(b))
-			initFn, pids := scPidCapture(func(*genserver.Ctx) error { return errSCInitStop })
-			var err error
-			probe.Do(func(p *process.Process) error {
-				p.TrapExit(true)
-				_, err = genserver.StartLink(ctx, p, &scServer{initFn: initFn}, genserver.WithBackend(b))
-				return nil
-			})
+			n := spawntest.NewNode(t)
+			probe := spawntest.NewProbe(t, n, process.WithBackend(b))
+			server, err := scStartLinked(t, probe, b, true, func(*genserver.Ctx) error { return errSCInitStop })
 			var se *genserver.StartError
 			if !errors.As(err, &se) || !errors.Is(err, errSCInitStop) {
 				t.Fatalf("StartLink: got %v, want a *StartError wrapping %v", err, errSCInitStop)
 			}
-			server := scRecv(t, pids, "server pid")
 			msg := probe.Receive()
 			ex, ok := msg.(link.Exit)
 			if !ok || ex.From != server || !errors.Is(ex.Reason, errSCInitStop) {
@@ -312,30 +286,24 @@ func TestGS02_InitErrorFailsStart(t *testing.T) {
 			probe.ExpectEmpty()
 		})
 		t.Run("start_link_not_trapping", func(t *testing.T) {
-			n := testkit.Node(t)
-			ctx := testkit.Context(t)
-			probe := testkit.NewProbe(t, n, process.WithBackend(b))
-			initFn, pids := scPidCapture(func(*genserver.Ctx) error { return errSCInitStop })
-			var err error
-			probe.Do(func(p *process.Process) error {
-				_, err = genserver.StartLink(ctx, p, &scServer{initFn: initFn}, genserver.WithBackend(b))
-				return nil
-			})
+			n := spawntest.NewNode(t)
+			probe := spawntest.NewProbe(t, n, process.WithBackend(b))
+			server, err := scStartLinked(t, probe, b, false, func(*genserver.Ctx) error { return errSCInitStop })
 			var se *genserver.StartError
 			if !errors.As(err, &se) || !errors.Is(err, errSCInitStop) {
 				t.Fatalf("StartLink: got %v, want a *StartError wrapping %v", err, errSCInitStop)
 			}
-			scExpectProbeAlive(t, n, probe, scRecv(t, pids, "server pid"))
+			scExpectProbeAlive(t, n, probe, server)
 		})
 	})
 }
 
 func TestGS03_InitIgnoreLeavesNothing(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		t.Run("start", func(t *testing.T) {
-			n := testkit.Node(t)
-			ctx := testkit.Context(t)
+			n := spawntest.NewNode(t)
+			ctx := spawntest.Context(t)
 			before := len(n.Processes())
 			initFn, pids := scPidCapture(func(*genserver.Ctx) error { return genserver.Ignore })
 			ref, err := genserver.Start(ctx, n, &scServer{initFn: initFn}, genserver.WithBackend(b), genserver.WithName("gs03"))
@@ -345,7 +313,7 @@ func TestGS03_InitIgnoreLeavesNothing(t *testing.T) {
 			if !ref.Pid().IsZero() {
 				t.Fatalf("ignored Start returned Pid %v", ref.Pid())
 			}
-			server := scRecv(t, pids, "server pid")
+			server := spawntest.Recv(t, pids)
 			if n.Alive(server) {
 				t.Fatalf("server %v alive after Ignore", server)
 			}
@@ -363,20 +331,12 @@ func TestGS03_InitIgnoreLeavesNothing(t *testing.T) {
 		})
 		t.Run("start_link_trapping", func(t *testing.T) {
 			// A trapping parent sees the ignored server exit normal.
-			n := testkit.Node(t)
-			ctx := testkit.Context(t)
-			probe := testkit.NewProbe(t, n, process.WithBackend(b))
-			initFn, pids := scPidCapture(func(*genserver.Ctx) error { return genserver.Ignore })
-			var err error
-			probe.Do(func(p *process.Process) error {
-				p.TrapExit(true)
-				_, err = genserver.StartLink(ctx, p, &scServer{initFn: initFn}, genserver.WithBackend(b), genserver.WithName("gs03"))
-				return nil
-			})
+			n := spawntest.NewNode(t)
+			probe := spawntest.NewProbe(t, n, process.WithBackend(b))
+			server, err := scStartLinked(t, probe, b, true, func(*genserver.Ctx) error { return genserver.Ignore }, genserver.WithName("gs03"))
 			if !errors.Is(err, genserver.ErrIgnored) {
 				t.Fatalf("StartLink: got %v, want ErrIgnored", err)
 			}
-			server := scRecv(t, pids, "server pid")
 			msg := probe.Receive()
 			ex, ok := msg.(link.Exit)
 			if !ok || ex.From != server || !errors.Is(ex.Reason, process.Normal) {
@@ -386,19 +346,13 @@ func TestGS03_InitIgnoreLeavesNothing(t *testing.T) {
 			scExpectNoName(t, n, "gs03")
 		})
 		t.Run("start_link_not_trapping", func(t *testing.T) {
-			n := testkit.Node(t)
-			ctx := testkit.Context(t)
-			probe := testkit.NewProbe(t, n, process.WithBackend(b))
-			initFn, pids := scPidCapture(func(*genserver.Ctx) error { return genserver.Ignore })
-			var err error
-			probe.Do(func(p *process.Process) error {
-				_, err = genserver.StartLink(ctx, p, &scServer{initFn: initFn}, genserver.WithBackend(b), genserver.WithName("gs03"))
-				return nil
-			})
+			n := spawntest.NewNode(t)
+			probe := spawntest.NewProbe(t, n, process.WithBackend(b))
+			server, err := scStartLinked(t, probe, b, false, func(*genserver.Ctx) error { return genserver.Ignore }, genserver.WithName("gs03"))
 			if !errors.Is(err, genserver.ErrIgnored) {
 				t.Fatalf("StartLink: got %v, want ErrIgnored", err)
 			}
-			scExpectProbeAlive(t, n, probe, scRecv(t, pids, "server pid"))
+			scExpectProbeAlive(t, n, probe, server)
 			scExpectNoName(t, n, "gs03")
 		})
 	})
@@ -427,10 +381,10 @@ func scExpectInitPanic(t *testing.T, err error) {
 func TestGS04_InitPanicFailsStart(t *testing.T) {
 	t.Parallel()
 	boom := func(*genserver.Ctx) error { panic("init boom") }
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		t.Run("start", func(t *testing.T) {
-			n := testkit.Node(t)
-			ctx := testkit.Context(t)
+			n := spawntest.NewNode(t)
+			ctx := spawntest.Context(t)
 			before := len(n.Processes())
 			initFn, pids := scPidCapture(boom)
 			ref, err := genserver.Start(ctx, n, &scServer{initFn: initFn}, genserver.WithBackend(b), genserver.WithName("gs04"))
@@ -438,39 +392,25 @@ func TestGS04_InitPanicFailsStart(t *testing.T) {
 			if !ref.Pid().IsZero() {
 				t.Fatalf("failed Start returned Pid %v", ref.Pid())
 			}
-			if server := scRecv(t, pids, "server pid"); n.Alive(server) {
+			if server := spawntest.Recv(t, pids); n.Alive(server) {
 				t.Fatalf("server %v alive after Init panicked", server)
 			}
 			scExpectProcesses(t, n, before)
 			scExpectNoName(t, n, "gs04")
 		})
 		t.Run("start_link_not_trapping", func(t *testing.T) {
-			n := testkit.Node(t)
-			ctx := testkit.Context(t)
-			probe := testkit.NewProbe(t, n, process.WithBackend(b))
-			initFn, pids := scPidCapture(boom)
-			var err error
-			probe.Do(func(p *process.Process) error {
-				_, err = genserver.StartLink(ctx, p, &scServer{initFn: initFn}, genserver.WithBackend(b), genserver.WithName("gs04"))
-				return nil
-			})
+			n := spawntest.NewNode(t)
+			probe := spawntest.NewProbe(t, n, process.WithBackend(b))
+			server, err := scStartLinked(t, probe, b, false, boom, genserver.WithName("gs04"))
 			scExpectInitPanic(t, err)
-			scExpectProbeAlive(t, n, probe, scRecv(t, pids, "server pid"))
+			scExpectProbeAlive(t, n, probe, server)
 			scExpectNoName(t, n, "gs04")
 		})
 		t.Run("start_link_trapping", func(t *testing.T) {
-			n := testkit.Node(t)
-			ctx := testkit.Context(t)
-			probe := testkit.NewProbe(t, n, process.WithBackend(b))
-			initFn, pids := scPidCapture(boom)
-			var err error
-			probe.Do(func(p *process.Process) error {
-				p.TrapExit(true)
-				_, err = genserver.StartLink(ctx, p, &scServer{initFn: initFn}, genserver.WithBackend(b))
-				return nil
-			})
+			n := spawntest.NewNode(t)
+			probe := spawntest.NewProbe(t, n, process.WithBackend(b))
+			server, err := scStartLinked(t, probe, b, true, boom)
 			scExpectInitPanic(t, err)
-			server := scRecv(t, pids, "server pid")
 			msg := probe.Receive()
 			var pe *process.PanicError
 			ex, ok := msg.(link.Exit)
@@ -484,33 +424,29 @@ func TestGS04_InitPanicFailsStart(t *testing.T) {
 
 func TestGS05_StartTimeoutKillsHalfStartedServer(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		// check runs after the failed start: the server is gone, with its
 		// name, while its Init is still blocked; then Init is released.
-		check := func(t *testing.T, n *process.Node, gate *scGate, pids <-chan pid.Pid, before int) {
+		check := func(t *testing.T, n *process.Node, gate *spawntest.Gate, pids <-chan pid.Pid, before int) {
 			t.Helper()
-			server := scRecv(t, pids, "server pid")
-			select {
-			case <-gate.release:
-				t.Fatal("Init was released before Start failed")
-			default:
-			}
+			server := spawntest.Recv(t, pids)
 			if n.Alive(server) {
 				t.Fatalf("half-started server %v still alive", server)
 			}
 			scExpectProcesses(t, n, before)
 			scExpectNoName(t, n, "gs05")
-			gate.open()
+			gate.Open()
 		}
-		blocked := func(gate *scGate) (func(*genserver.Ctx) error, <-chan pid.Pid) {
-			return scPidCapture(func(*genserver.Ctx) error { gate.wait(); return nil })
+		// Init ignores its context, on purpose: only the kill ends it.
+		blocked := func(gate *spawntest.Gate) (func(*genserver.Ctx) error, <-chan pid.Pid) {
+			return scPidCapture(func(*genserver.Ctx) error { gate.Wait(context.Background()); return nil })
 		}
 
 		t.Run("start_timeout", func(t *testing.T) {
-			n := testkit.Node(t)
-			ctx := testkit.Context(t)
+			n := spawntest.NewNode(t)
+			ctx := spawntest.Context(t)
 			before := len(n.Processes())
-			gate := scNewGate(t)
+			gate := spawntest.NewGate(t)
 			initFn, pids := blocked(gate)
 			ref, err := genserver.Start(ctx, n, &scServer{initFn: initFn}, genserver.WithBackend(b),
 				genserver.WithName("gs05"), genserver.WithStartTimeout(50*time.Millisecond))
@@ -529,16 +465,17 @@ func TestGS05_StartTimeoutKillsHalfStartedServer(t *testing.T) {
 			}
 		})
 		t.Run("context_cancelled", func(t *testing.T) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			before := len(n.Processes())
-			gate := scNewGate(t)
-			initFn, pids := blocked(gate)
-			ctx, cancel := context.WithCancel(testkit.Context(t))
+			gate := spawntest.NewGate(t)
+			ctx, cancel := context.WithCancel(spawntest.Context(t))
 			defer cancel()
-			go func() {
-				<-gate.entered
+			// Init cancels the start's context as it starts waiting.
+			initFn, pids := scPidCapture(func(*genserver.Ctx) error {
 				cancel()
-			}()
+				gate.Wait(context.Background())
+				return nil
+			})
 			_, err := genserver.Start(ctx, n, &scServer{initFn: initFn}, genserver.WithBackend(b), genserver.WithName("gs05"))
 			var se *genserver.StartError
 			if !errors.Is(err, context.Canceled) || !errors.As(err, &se) {
@@ -547,11 +484,11 @@ func TestGS05_StartTimeoutKillsHalfStartedServer(t *testing.T) {
 			check(t, n, gate, pids, before)
 		})
 		t.Run("context_deadline", func(t *testing.T) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			before := len(n.Processes())
-			gate := scNewGate(t)
+			gate := spawntest.NewGate(t)
 			initFn, pids := blocked(gate)
-			ctx, cancel := context.WithTimeout(testkit.Context(t), 50*time.Millisecond)
+			ctx, cancel := context.WithTimeout(spawntest.Context(t), 50*time.Millisecond)
 			defer cancel()
 			_, err := genserver.Start(ctx, n, &scServer{initFn: initFn}, genserver.WithBackend(b), genserver.WithName("gs05"))
 			var se *genserver.StartError
@@ -566,11 +503,11 @@ func TestGS05_StartTimeoutKillsHalfStartedServer(t *testing.T) {
 				name = "start_link_trapping"
 			}
 			t.Run(name, func(t *testing.T) {
-				n := testkit.Node(t)
-				ctx := testkit.Context(t)
-				probe := testkit.NewProbe(t, n, process.WithBackend(b))
+				n := spawntest.NewNode(t)
+				ctx := spawntest.Context(t)
+				probe := spawntest.NewProbe(t, n, process.WithBackend(b))
 				before := len(n.Processes())
-				gate := scNewGate(t)
+				gate := spawntest.NewGate(t)
 				initFn, pids := blocked(gate)
 				var err error
 				probe.Do(func(p *process.Process) error {
@@ -583,8 +520,8 @@ func TestGS05_StartTimeoutKillsHalfStartedServer(t *testing.T) {
 					t.Fatalf("StartLink: got %v, want ErrTimeout", err)
 				}
 				check(t, n, gate, pids, before)
-				if !n.Alive(probe.Pid) {
-					t.Fatalf("probe %v was killed with the half-started server", probe.Pid)
+				if !n.Alive(probe.Pid()) {
+					t.Fatalf("probe %v was killed with the half-started server", probe.Pid())
 				}
 				// Start unlinks before the kill, so even a trapping parent
 				// gets no link.Exit (as OTP's proc_lib flushes it).
@@ -596,9 +533,9 @@ func TestGS05_StartTimeoutKillsHalfStartedServer(t *testing.T) {
 
 func TestREG09_StartWithTakenName(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		ctx := testkit.Context(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		ctx := spawntest.Context(t)
 		first, err := genserver.Start(ctx, n, &scServer{}, genserver.WithBackend(b), genserver.WithName("reg09"))
 		if err != nil {
 			t.Fatalf("first start: %v", err)
@@ -633,7 +570,7 @@ func TestREG09_StartWithTakenName(t *testing.T) {
 			t.Fatalf("failed Start returned Pid %v", ref.Pid())
 		}
 
-		probe := testkit.NewProbe(t, n, process.WithBackend(b))
+		probe := spawntest.NewProbe(t, n, process.WithBackend(b))
 		before++
 		third := &scServer{}
 		probe.Do(func(p *process.Process) error {
@@ -668,8 +605,8 @@ func (s *bareServer) HandleCast(_ *genserver.Ctx, _ struct{}) { s.casts++ }
 // it exists, idle, and it serves casts, calls and Stop as any other.
 func TestStart_WithoutInitReturnsAtOnce(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		ctx := context.Background()
 		ref, err := genserver.Start(ctx, n, &bareServer{}, genserver.WithBackend(b), genserver.WithName("bare"))
 		if err != nil {
@@ -700,7 +637,7 @@ func TestStart_WithoutInitReturnsAtOnce(t *testing.T) {
 // Init to wait for.
 func TestStart_CancelledContextStartsNothing(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	before := n.Stats().Spawned

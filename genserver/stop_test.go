@@ -7,36 +7,36 @@ import (
 	"time"
 
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 func TestGS20_StopRunsTerminateAndFailsOnDeadOrSlowServer(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		t.Run("stop with nil reason", func(t *testing.T) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			s := ftsNew(t)
 			ref := ftsStart(t, n, b, s)
-			exit := ftsWatch(t, n, ref.Pid())
-			if err := ref.Stop(testkit.Context(t), nil); err != nil {
+			exit := spawntest.WatchExit(t, n, ref.Pid())
+			if err := ref.Stop(spawntest.Context(t), nil); err != nil {
 				t.Fatalf("stop = %v; want nil", err)
 			}
 			if n.Alive(ref.Pid()) {
 				t.Error("server alive after Stop returned")
 			}
-			if tr := ftsAwait(t, s.terminated, "Terminate"); !errors.Is(tr, process.Normal) {
+			if tr := spawntest.Recv(t, s.terminated); !errors.Is(tr, process.Normal) {
 				t.Fatalf("Terminate reason = %v; want Normal", tr)
 			}
-			if r := ftsAwait(t, exit, "server exit"); !errors.Is(r, process.Normal) {
+			if r := exit.Wait(); !errors.Is(r, process.Normal) {
 				t.Fatalf("exit = %v; want Normal", r)
 			}
 		})
 
 		t.Run("stop without deadline", func(t *testing.T) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			ref := ftsStart(t, n, b, ftsNew(t))
 			start := time.Now()
 			if err := ref.Stop(context.Background(), nil); err != nil {
@@ -49,82 +49,80 @@ func TestGS20_StopRunsTerminateAndFailsOnDeadOrSlowServer(t *testing.T) {
 
 		for _, reason := range []error{ftsErrCustom, process.Shutdown, process.ShutdownWith(ftsErrCustom)} {
 			t.Run("stop with "+reason.Error(), func(t *testing.T) {
-				n := testkit.Node(t)
+				n := spawntest.NewNode(t)
 				s := ftsNew(t)
 				ref := ftsStart(t, n, b, s)
-				exit := ftsWatch(t, n, ref.Pid())
-				if err := ref.Stop(testkit.Context(t), reason); err != nil {
+				exit := spawntest.WatchExit(t, n, ref.Pid())
+				if err := ref.Stop(spawntest.Context(t), reason); err != nil {
 					t.Fatalf("stop = %v; want nil", err)
 				}
-				if tr := ftsAwait(t, s.terminated, "Terminate"); !errors.Is(tr, reason) {
+				if tr := spawntest.Recv(t, s.terminated); !errors.Is(tr, reason) {
 					t.Fatalf("Terminate reason = %v; want %v", tr, reason)
 				}
-				if r := ftsAwait(t, exit, "server exit"); !errors.Is(r, reason) {
+				if r := exit.Wait(); !errors.Is(r, reason) {
 					t.Fatalf("exit = %v; want %v", r, reason)
 				}
 			})
 		}
 
 		t.Run("stop by name releases the name", func(t *testing.T) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			s := ftsNew(t)
 			ftsStart(t, n, b, s, genserver.WithName("gs20"))
 			byName := genserver.Named[ftsReq, string, ftsMsg](n, "gs20")
-			if err := byName.Stop(testkit.Context(t), nil); err != nil {
+			if err := byName.Stop(spawntest.Context(t), nil); err != nil {
 				t.Fatalf("stop = %v; want nil", err)
 			}
 			if p, ok := registry.Of(n).WhereIs("gs20"); ok {
 				t.Errorf("name still registered to %v after Stop", p)
 			}
-			if tr := ftsAwait(t, s.terminated, "Terminate"); !errors.Is(tr, process.Normal) {
+			if tr := spawntest.Recv(t, s.terminated); !errors.Is(tr, process.Normal) {
 				t.Fatalf("Terminate reason = %v; want Normal", tr)
 			}
 		})
 
 		t.Run("stop a dead server", func(t *testing.T) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			s := ftsNew(t)
 			ref := ftsStart(t, n, b, s)
-			if err := ref.Stop(testkit.Context(t), nil); err != nil {
+			if err := ref.Stop(spawntest.Context(t), nil); err != nil {
 				t.Fatalf("first stop = %v; want nil", err)
 			}
-			ftsAwait(t, s.terminated, "Terminate")
-			ftsCallErr(t, ref.Stop(testkit.Context(t), nil), ref.Pid(), process.NoProc)
+			spawntest.Recv(t, s.terminated)
+			ftsCallErr(t, ref.Stop(spawntest.Context(t), nil), ref.Pid(), process.NoProc)
 			ftsNoTerminate(t, s)
 
 			killed := ftsStart(t, n, b, ftsNew(t))
 			n.Exit(killed.Pid(), process.Kill)
-			ftsCallErr(t, killed.Stop(testkit.Context(t), nil), killed.Pid(), process.NoProc)
+			ftsCallErr(t, killed.Stop(spawntest.Context(t), nil), killed.Pid(), process.NoProc)
 		})
 
 		t.Run("stop an unregistered name", func(t *testing.T) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			ref := genserver.Named[ftsReq, string, ftsMsg](n, "gs20-nobody")
-			ce := ftsCallErr(t, ref.Stop(testkit.Context(t), nil), pid.Pid{}, process.NoProc)
+			ce := ftsCallErr(t, ref.Stop(spawntest.Context(t), nil), pid.Pid{}, process.NoProc)
 			if ce.Name != "gs20-nobody" {
 				t.Errorf("CallError.Name = %q; want gs20-nobody", ce.Name)
 			}
 		})
 
 		t.Run("terminate slower than the deadline", func(t *testing.T) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			s := ftsNew(t)
 			s.termBlock = true
 			ref := ftsStart(t, n, b, s)
-			exit := ftsWatch(t, n, ref.Pid())
+			exit := spawntest.WatchExit(t, n, ref.Pid())
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 			defer cancel()
 			ftsCallErr(t, ref.Stop(ctx, ftsErrCustom), ref.Pid(), genserver.ErrTimeout)
-			if tr := ftsAwait(t, s.terminated, "Terminate"); !errors.Is(tr, ftsErrCustom) {
+			if tr := spawntest.Recv(t, s.terminated); !errors.Is(tr, ftsErrCustom) {
 				t.Fatalf("Terminate reason = %v; want %v", tr, ftsErrCustom)
 			}
-			select {
-			case r := <-exit:
-				t.Fatalf("server exited (%v) while Terminate was blocked", r)
-			default:
+			if exit.Exited() {
+				t.Fatalf("server exited (%v) while Terminate was blocked", exit.Wait())
 			}
 			s.releaseTerminate() // the stop goes on after the timeout
-			if r := ftsAwait(t, exit, "server exit"); !errors.Is(r, ftsErrCustom) {
+			if r := exit.Wait(); !errors.Is(r, ftsErrCustom) {
 				t.Fatalf("exit = %v; want %v", r, ftsErrCustom)
 			}
 		})

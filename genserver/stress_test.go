@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // Stress: many concurrent callers and casters on one server, and many
@@ -59,9 +59,9 @@ func TestStress_ConcurrentCallersAndCasters(t *testing.T) {
 		casters        = 4
 		castsPerCaster = 1000
 	)
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		node := testkit.Node(t)
-		ctx := testkit.Context(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		node := spawntest.NewNode(t)
+		ctx := spawntest.Context(t)
 		ref, err := genserver.Start(ctx, node, &stressServer{per: make(map[int]int)}, genserver.WithBackend(b))
 		if err != nil {
 			t.Fatalf("start: %v", err)
@@ -139,9 +139,9 @@ func TestStress_ConcurrentCallersAndCasters(t *testing.T) {
 func TestStress_ManyServersCalledConcurrently(t *testing.T) {
 	t.Parallel()
 	const servers = 1000
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		node := testkit.Node(t)
-		ctx := testkit.Context(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		node := spawntest.NewNode(t)
+		ctx := spawntest.Context(t)
 		refs := make([]genserver.Ref[stressReq, stressRep, stressCast], servers)
 		var wg sync.WaitGroup
 		for i := range refs {

@@ -7,41 +7,38 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 func TestGS14_StopWithReplyRepliesThenTerminatesThenExits(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		for _, reason := range []error{ftsErrStopped, process.Normal} {
 			t.Run(reason.Error(), func(t *testing.T) {
-				n := testkit.Node(t)
+				n := spawntest.NewNode(t)
 				s := ftsNew(t)
 				s.termBlock = true // Terminate waits for the test
-				parent := testkit.NewProbe(t, n)
+				parent := spawntest.NewProbe(t, n)
 				parent.Do(func(p *process.Process) error { p.TrapExit(true); return nil })
 				ref := ftsStartLink(t, parent, b, s)
-				exit := ftsWatch(t, n, ref.Pid())
+				exit := spawntest.WatchExit(t, n, ref.Pid())
 
 				// Terminate cannot finish before this returns: the reply came first.
-				rep, err := ref.Call(testkit.Context(t), ftsReq{Op: ftsStopReply, Reason: reason})
+				rep, err := ref.Call(spawntest.Context(t), ftsReq{Op: ftsStopReply, Reason: reason})
 				if err != nil || rep != "stopping" {
 					t.Fatalf("call = %q, %v; want the reply \"stopping\"", rep, err)
 				}
-				if tr := ftsAwait(t, s.terminated, "Terminate"); !errors.Is(tr, reason) {
+				if tr := spawntest.Recv(t, s.terminated); !errors.Is(tr, reason) {
 					t.Fatalf("Terminate reason = %v; want %v", tr, reason)
 				}
-				select {
-				case r := <-exit:
-					t.Fatalf("server exited (%v) before Terminate returned", r)
-				default:
+				if exit.Exited() {
+					t.Fatalf("server exited (%v) before Terminate returned", exit.Wait())
 				}
 				s.releaseTerminate()
-				if r := ftsAwait(t, exit, "server exit"); !errors.Is(r, reason) {
+				if r := exit.Wait(); !errors.Is(r, reason) {
 					t.Fatalf("exit = %v; want %v", r, reason)
 				}
 				msg := parent.Receive()
@@ -63,7 +60,7 @@ var ftsTriggers = []struct {
 	fire  func(t *testing.T, n *process.Node, ref ftsRef)
 }{
 	{"ctx.Stop in HandleCall", false, func(t *testing.T, _ *process.Node, ref ftsRef) {
-		if rep, err := ref.Call(testkit.Context(t), ftsReq{Op: ftsStopReply, Reason: ftsErrStopped}); err != nil || rep != "stopping" {
+		if rep, err := ref.Call(spawntest.Context(t), ftsReq{Op: ftsStopReply, Reason: ftsErrStopped}); err != nil || rep != "stopping" {
 			t.Errorf("call = %q, %v; want the reply", rep, err)
 		}
 	}},
@@ -75,7 +72,7 @@ var ftsTriggers = []struct {
 	}},
 	{"panic in HandleCall", true, func(t *testing.T, _ *process.Node, ref ftsRef) {
 		var pe *process.PanicError
-		if _, err := ref.Call(testkit.Context(t), ftsReq{Op: ftsPanic}); !errors.As(err, &pe) {
+		if _, err := ref.Call(spawntest.Context(t), ftsReq{Op: ftsPanic}); !errors.As(err, &pe) {
 			t.Errorf("call error = %v; want a *process.PanicError", err)
 		}
 	}},
@@ -89,16 +86,16 @@ var ftsTriggers = []struct {
 
 func TestGS16_TerminateRunsOnStopAndOnCallbackPanic(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		for _, tc := range ftsTriggers {
 			t.Run(tc.name, func(t *testing.T) {
-				n := testkit.Node(t)
+				n := spawntest.NewNode(t)
 				s := ftsNew(t)
 				ref := ftsStart(t, n, b, s)
-				exit := ftsWatch(t, n, ref.Pid())
+				exit := spawntest.WatchExit(t, n, ref.Pid())
 				tc.fire(t, n, ref)
-				tr := ftsAwait(t, s.terminated, "Terminate")
-				r := ftsAwait(t, exit, "server exit")
+				tr := spawntest.Recv(t, s.terminated)
+				r := exit.Wait()
 				if tc.panic {
 					var pe, exitPanic *process.PanicError
 					if !errors.As(tr, &pe) || pe.Value != ftsBoom {
@@ -122,14 +119,14 @@ func TestGS16_TerminateRunsOnStopAndOnCallbackPanic(t *testing.T) {
 }
 
 // ftsObserved returns a node whose logger records entries of level Info and up.
-func ftsObserved(t *testing.T) (*process.Node, *observer.ObservedLogs) {
-	core, logs := observer.New(zapcore.InfoLevel)
-	return testkit.Node(t, process.WithLogger(zap.New(core))), logs
+func ftsObserved(t *testing.T) (*process.Node, *spawntest.Logs) {
+	logs := spawntest.NewLogs(zapcore.InfoLevel)
+	return spawntest.NewNode(t, process.WithLogger(logs.Logger())), logs
 }
 
 func TestGS16_CrashIsReportedAndNormalStopIsNot(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		for _, tc := range ftsTriggers {
 			if !tc.panic {
 				continue
@@ -137,15 +134,15 @@ func TestGS16_CrashIsReportedAndNormalStopIsNot(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				n, logs := ftsObserved(t)
 				ref := ftsStart(t, n, b, ftsNew(t))
-				exit := ftsWatch(t, n, ref.Pid())
+				exit := spawntest.WatchExit(t, n, ref.Pid())
 				tc.fire(t, n, ref)
-				r := ftsAwait(t, exit, "server exit")
+				r := exit.Wait()
 				var found bool
-				for _, e := range logs.FilterLevelExact(zapcore.ErrorLevel).All() {
-					m := e.ContextMap()
-					if m["pid"] != ref.Pid().String() {
+				for _, e := range logs.Filter("", zap.Stringer("pid", ref.Pid())) {
+					if e.Level != zapcore.ErrorLevel {
 						continue
 					}
+					m := e.ContextMap()
 					found = true
 					if m["reason"] != r.Error() {
 						t.Errorf("report reason = %v; want %q", m["reason"], r.Error())
@@ -163,7 +160,7 @@ func TestGS16_CrashIsReportedAndNormalStopIsNot(t *testing.T) {
 
 		t.Run("normal stops", func(t *testing.T) {
 			n, logs := ftsObserved(t)
-			ctx := testkit.Context(t)
+			ctx := spawntest.Context(t)
 			stops := []func(ref ftsRef) error{
 				func(ref ftsRef) error { return ref.Stop(ctx, nil) },
 				func(ref ftsRef) error { return ref.Stop(ctx, process.Shutdown) },
@@ -182,16 +179,18 @@ func TestGS16_CrashIsReportedAndNormalStopIsNot(t *testing.T) {
 			}
 			for i, stop := range stops {
 				ref := ftsStart(t, n, b, ftsNew(t))
-				exit := ftsWatch(t, n, ref.Pid())
+				exit := spawntest.WatchExit(t, n, ref.Pid())
 				if err := stop(ref); err != nil {
 					t.Fatalf("stop %d: %v", i, err)
 				}
-				if r := ftsAwait(t, exit, "server exit"); !process.IsShutdown(r) {
+				if r := exit.Wait(); !process.IsShutdown(r) {
 					t.Fatalf("stop %d: exit = %v; want a normal or shutdown exit", i, r)
 				}
 			}
-			if errs := logs.FilterLevelExact(zapcore.ErrorLevel).All(); len(errs) > 0 {
-				t.Fatalf("normal stops logged errors: %v", errs)
+			for _, e := range logs.All() {
+				if e.Level == zapcore.ErrorLevel {
+					t.Fatalf("normal stops logged errors: %v", logs.All())
+				}
 			}
 		})
 	})
@@ -199,20 +198,20 @@ func TestGS16_CrashIsReportedAndNormalStopIsNot(t *testing.T) {
 
 func TestGS17_TerminateNotCalledOnKill(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		for _, trap := range []bool{true, false} {
 			name := "not trapping"
 			if trap {
 				name = "trapping"
 			}
 			t.Run(name+", idle", func(t *testing.T) {
-				n := testkit.Node(t)
+				n := spawntest.NewNode(t)
 				s := ftsNew(t)
 				s.trap = trap
 				ref := ftsStart(t, n, b, s)
-				exit := ftsWatch(t, n, ref.Pid())
+				exit := spawntest.WatchExit(t, n, ref.Pid())
 				n.Exit(ref.Pid(), process.Kill)
-				if r := ftsAwait(t, exit, "server exit"); !errors.Is(r, process.Killed) {
+				if r := exit.Wait(); !errors.Is(r, process.Killed) {
 					t.Fatalf("exit = %v; want Killed", r)
 				}
 				ftsNoTerminate(t, s)
@@ -231,21 +230,21 @@ func TestGS17_TerminateNotCalledOnKill(t *testing.T) {
 			{"straggler calls ctx.Stop", ftsBlockStop},
 		} {
 			t.Run("trapping, "+tc.name, func(t *testing.T) {
-				n := testkit.Node(t)
+				n := spawntest.NewNode(t)
 				s := ftsNew(t)
 				s.trap = true
 				ref := ftsStart(t, n, b, s)
-				exit := ftsWatch(t, n, ref.Pid())
-				res := ftsCallAsync(testkit.Context(t), ref, ftsReq{Op: tc.op, Reason: ftsErrStopped})
-				ftsAwait(t, s.entered, "server took the call")
+				exit := spawntest.WatchExit(t, n, ref.Pid())
+				res := ftsCallAsync(spawntest.Context(t), ref, ftsReq{Op: tc.op, Reason: ftsErrStopped})
+				spawntest.Recv(t, s.entered)
 				n.Exit(ref.Pid(), process.Kill)
-				if r := ftsAwait(t, exit, "server exit"); !errors.Is(r, process.Killed) {
+				if r := exit.Wait(); !errors.Is(r, process.Killed) {
 					t.Fatalf("exit = %v; want Killed", r)
 				}
-				ftsCallErr(t, ftsAwait(t, res, "call result").err, ref.Pid(), process.Killed)
+				ftsCallErr(t, spawntest.Recv(t, res).err, ref.Pid(), process.Killed)
 				s.releaseCalls()
 				// Stop waits for every goroutine of the node, the straggler too.
-				if err := n.Stop(testkit.Context(t)); err != nil {
+				if err := n.Stop(spawntest.Context(t)); err != nil {
 					t.Fatalf("node stop: %v", err)
 				}
 				ftsNoTerminate(t, s)
@@ -256,56 +255,56 @@ func TestGS17_TerminateNotCalledOnKill(t *testing.T) {
 
 func TestGS18_ParentExitRunsTerminateOnlyWhenTrapping(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		t.Run("trapping", func(t *testing.T) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			s := ftsNew(t)
 			s.trap = true
-			parent := testkit.NewProbe(t, n)
+			parent := spawntest.NewProbe(t, n)
 			ref := ftsStartLink(t, parent, b, s)
-			exit := ftsWatch(t, n, ref.Pid())
-			parentExit := ftsWatch(t, n, parent.Pid)
-			n.Exit(parent.Pid, process.Shutdown)
-			if r := ftsAwait(t, parentExit, "parent exit"); !errors.Is(r, process.Shutdown) {
+			exit := spawntest.WatchExit(t, n, ref.Pid())
+			parentExit := spawntest.WatchExit(t, n, parent.Pid())
+			n.Exit(parent.Pid(), process.Shutdown)
+			if r := parentExit.Wait(); !errors.Is(r, process.Shutdown) {
 				t.Fatalf("parent exit = %v; want Shutdown", r)
 			}
-			if tr := ftsAwait(t, s.terminated, "Terminate"); !errors.Is(tr, process.Shutdown) {
+			if tr := spawntest.Recv(t, s.terminated); !errors.Is(tr, process.Shutdown) {
 				t.Fatalf("Terminate reason = %v; want Shutdown", tr)
 			}
-			if r := ftsAwait(t, exit, "server exit"); !errors.Is(r, process.Shutdown) {
+			if r := exit.Wait(); !errors.Is(r, process.Shutdown) {
 				t.Fatalf("exit = %v; want Shutdown", r)
 			}
 		})
 
 		t.Run("not trapping, idle", func(t *testing.T) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			s := ftsNew(t)
-			parent := testkit.NewProbe(t, n)
+			parent := spawntest.NewProbe(t, n)
 			ref := ftsStartLink(t, parent, b, s)
-			exit := ftsWatch(t, n, ref.Pid())
-			n.Exit(parent.Pid, process.Shutdown)
-			if r := ftsAwait(t, exit, "server exit"); !errors.Is(r, process.Shutdown) {
+			exit := spawntest.WatchExit(t, n, ref.Pid())
+			n.Exit(parent.Pid(), process.Shutdown)
+			if r := exit.Wait(); !errors.Is(r, process.Shutdown) {
 				t.Fatalf("exit = %v; want Shutdown", r)
 			}
 			ftsNoTerminate(t, s)
 		})
 
 		t.Run("not trapping, busy", func(t *testing.T) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			s := ftsNew(t)
-			parent := testkit.NewProbe(t, n)
+			parent := spawntest.NewProbe(t, n)
 			ref := ftsStartLink(t, parent, b, s)
-			exit := ftsWatch(t, n, ref.Pid())
-			res := ftsCallAsync(testkit.Context(t), ref, ftsReq{Op: ftsBlock})
-			ftsAwait(t, s.entered, "server took the call")
-			n.Exit(parent.Pid, process.Shutdown)
+			exit := spawntest.WatchExit(t, n, ref.Pid())
+			res := ftsCallAsync(spawntest.Context(t), ref, ftsReq{Op: ftsBlock})
+			spawntest.Recv(t, s.entered)
+			n.Exit(parent.Pid(), process.Shutdown)
 			// The handler is still blocked: the server dies at once anyway.
-			if r := ftsAwait(t, exit, "server exit"); !errors.Is(r, process.Shutdown) {
+			if r := exit.Wait(); !errors.Is(r, process.Shutdown) {
 				t.Fatalf("exit = %v; want Shutdown", r)
 			}
-			ftsCallErr(t, ftsAwait(t, res, "call result").err, ref.Pid(), process.Shutdown)
+			ftsCallErr(t, spawntest.Recv(t, res).err, ref.Pid(), process.Shutdown)
 			s.releaseCalls()
-			if err := n.Stop(testkit.Context(t)); err != nil {
+			if err := n.Stop(spawntest.Context(t)); err != nil {
 				t.Fatalf("node stop: %v", err)
 			}
 			ftsNoTerminate(t, s)
@@ -315,21 +314,21 @@ func TestGS18_ParentExitRunsTerminateOnlyWhenTrapping(t *testing.T) {
 
 func TestGS19_TrappingServerGetsOtherLinksExitsInHandleInfo(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		s := ftsNew(t)
 		s.trap = true
-		parent := testkit.NewProbe(t, n)
+		parent := spawntest.NewProbe(t, n)
 		ref := ftsStartLink(t, parent, b, s)
 
 		for _, reason := range []error{ftsErrBye, process.Normal} {
-			q := testkit.NewProbe(t, n)
+			q := spawntest.NewProbe(t, n)
 			q.Do(func(p *process.Process) error { return link.Link(p, ref.Pid()) })
 			q.Exit(reason)
-			msg := ftsAwait(t, s.infos, "HandleInfo")
+			msg := spawntest.Recv(t, s.infos)
 			le, ok := msg.(link.Exit)
-			if !ok || le.From != q.Pid || !errors.Is(le.Reason, reason) {
-				t.Fatalf("HandleInfo got %#v; want link.Exit{From: %v, Reason: %v}", msg, q.Pid, reason)
+			if !ok || le.From != q.Pid() || !errors.Is(le.Reason, reason) {
+				t.Fatalf("HandleInfo got %#v; want link.Exit{From: %v, Reason: %v}", msg, q.Pid(), reason)
 			}
 			if !n.Alive(ref.Pid()) {
 				t.Fatalf("server died of a linked process's exit (%v)", reason)
@@ -337,7 +336,7 @@ func TestGS19_TrappingServerGetsOtherLinksExitsInHandleInfo(t *testing.T) {
 			ftsPong(t, ref)
 		}
 		ftsNoTerminate(t, s)
-		if !n.Alive(parent.Pid) {
+		if !n.Alive(parent.Pid()) {
 			t.Fatal("parent died")
 		}
 	})

@@ -1,15 +1,16 @@
 package genserver_test
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // scRegistrar is a minimal genserver.Registrar that records its calls.
@@ -62,9 +63,9 @@ func (r *scRegistrar) calls() ([]scRegCall, []string) {
 
 func TestXREG01_ViaRegistration(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		ctx := testkit.Context(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		ctx := spawntest.Context(t)
 		reg := &scRegistrar{}
 		const name = "xreg01"
 
@@ -141,7 +142,7 @@ func TestXREG01_ViaRegistration(t *testing.T) {
 		if err := n.Exit(again.Pid(), process.Kill); err != nil {
 			t.Fatalf("kill: %v", err)
 		}
-		reason := testkit.WaitExit(t, n, again.Pid())
+		reason := spawntest.WaitExit(t, n, again.Pid())
 		if !errors.Is(reason, process.Killed) && !errors.Is(reason, process.NoProc) {
 			t.Fatalf("killed server exited with %v", reason)
 		}
@@ -161,9 +162,9 @@ func TestXREG01_ViaRegistration(t *testing.T) {
 // leaves no via name behind.
 func TestXREG01_ViaFailedInitUnregisters(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		ctx := testkit.Context(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		ctx := spawntest.Context(t)
 		reg := &scRegistrar{}
 		for _, init := range []func(*genserver.Ctx) error{
 			func(*genserver.Ctx) error { return errSCInitStop },
@@ -178,8 +179,8 @@ func TestXREG01_ViaFailedInitUnregisters(t *testing.T) {
 			}
 		}
 		// A start that times out in Init: the killed server's name goes too.
-		gate := scNewGate(t)
-		_, err := genserver.Start(ctx, n, &scServer{initFn: func(*genserver.Ctx) error { gate.wait(); return nil }},
+		gate := spawntest.NewGate(t)
+		_, err := genserver.Start(ctx, n, &scServer{initFn: func(*genserver.Ctx) error { gate.Wait(context.Background()); return nil }},
 			genserver.WithBackend(b), genserver.WithVia(reg, "xreg01"), genserver.WithStartTimeout(50*time.Millisecond))
 		if !errors.Is(err, genserver.ErrTimeout) {
 			t.Fatalf("Start: got %v, want ErrTimeout", err)
@@ -187,7 +188,7 @@ func TestXREG01_ViaFailedInitUnregisters(t *testing.T) {
 		if p, ok := reg.WhereIsName("xreg01"); ok {
 			t.Fatalf("name left registered to %v after a start timeout", p)
 		}
-		gate.open()
+		gate.Open()
 		if _, err := genserver.Start(ctx, n, &scServer{}, genserver.WithBackend(b), genserver.WithVia(reg, "xreg01")); err != nil {
 			t.Fatalf("start with the freed name: %v", err)
 		}

@@ -3,10 +3,10 @@ package link_test
 import (
 	"testing"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // benchIdle is a Handler that ignores every message: the links do the work.
@@ -27,7 +27,7 @@ func (l linker) HandleMessage(p *process.Process, msg any) error {
 // chain length is the W6 figure (ns per process).
 func BenchmarkW6Cascade(b *testing.B) {
 	const length = 10_000
-	n := testkit.Node(b)
+	n := spawntest.NewNode(b)
 	done := make(chan error, 1)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -8,19 +8,19 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 func TestEXT01_ExitNormalToNonTrappingIsIgnored(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		lnkForKinds(t, func(t *testing.T, k lnkKind) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			target := lnkSpawn(t, n, b, k)
-			sender := testkit.NewProbe(t, n, process.WithBackend(b))
+			sender := spawntest.NewProbe(t, n, process.WithBackend(b))
 			var err error
 			sender.Do(func(p *process.Process) error { err = p.Exit(target.Pid, process.Normal); return nil })
 			if err != nil {
@@ -43,14 +43,14 @@ func TestEXT01_ExitNormalToNonTrappingIsIgnored(t *testing.T) {
 
 func TestEXT02_ExitNormalToTrappingGivesMessage(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		lnkForKinds(t, func(t *testing.T, k lnkKind) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			target := lnkSpawnTrapping(t, n, b, k)
-			sender := testkit.NewProbe(t, n, process.WithBackend(b))
+			sender := spawntest.NewProbe(t, n, process.WithBackend(b))
 
 			sender.Do(func(p *process.Process) error { return p.Exit(target.Pid, process.Normal) })
-			lnkWantExit(t, target.receive(), sender.Pid, process.Normal)
+			lnkWantExit(t, target.receive(), sender.Pid(), process.Normal)
 
 			if err := n.Exit(target.Pid, process.Normal); err != nil {
 				t.Fatal(err)
@@ -68,27 +68,27 @@ func TestEXT02_ExitNormalToTrappingGivesMessage(t *testing.T) {
 func TestEXT03_AbnormalExitKillsNonTrappingWithoutLink(t *testing.T) {
 	t.Parallel()
 	reason := errors.New("r")
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		lnkForKinds(t, func(t *testing.T, k lnkKind) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			target := lnkSpawn(t, n, b, k)
-			sender := testkit.NewProbe(t, n, process.WithBackend(b))
-			w := lnkWatch(t, n, target.Pid)
+			sender := spawntest.NewProbe(t, n, process.WithBackend(b))
+			w := spawntest.WatchExit(t, n, target.Pid)
 			var err error
 			sender.Do(func(p *process.Process) error { err = p.Exit(target.Pid, reason); return nil })
 			if err != nil {
 				t.Fatalf("exit(P, r): %v", err)
 			}
-			lnkWantReason(t, "P", w.wait(), reason)
+			lnkWantReason(t, "P", w.Wait(), reason)
 			sender.ExpectEmpty() // the sender is unaffected
 
 			// The same from a goroutine that is not a process.
 			other := lnkSpawn(t, n, b, k)
-			wo := lnkWatch(t, n, other.Pid)
+			wo := spawntest.WatchExit(t, n, other.Pid)
 			if err := n.Exit(other.Pid, reason); err != nil {
 				t.Fatalf("node exit(P, r): %v", err)
 			}
-			lnkWantReason(t, "P via the node", wo.wait(), reason)
+			lnkWantReason(t, "P via the node", wo.Wait(), reason)
 		})
 	})
 }
@@ -96,15 +96,15 @@ func TestEXT03_AbnormalExitKillsNonTrappingWithoutLink(t *testing.T) {
 func TestEXT04_AbnormalExitToTrappingGivesMessage(t *testing.T) {
 	t.Parallel()
 	reason := errors.New("r")
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		lnkForKinds(t, func(t *testing.T, k lnkKind) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			target := lnkSpawnTrapping(t, n, b, k)
-			sender := testkit.NewProbe(t, n, process.WithBackend(b))
+			sender := spawntest.NewProbe(t, n, process.WithBackend(b))
 
 			sender.Do(func(p *process.Process) error { return p.Exit(target.Pid, reason) })
 
-			lnkWantExit(t, target.receive(), sender.Pid, reason)
+			lnkWantExit(t, target.receive(), sender.Pid(), reason)
 			target.expectEmpty()
 			if !n.Alive(target.Pid) {
 				t.Fatal("a trapping process died of exit(P, r)")
@@ -119,7 +119,7 @@ func TestEXT04_AbnormalExitToTrappingGivesMessage(t *testing.T) {
 
 func TestEXT05_ExitKillBecomesKilled(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		for _, tc := range []struct {
 			name     string
 			trapping bool
@@ -131,7 +131,7 @@ func TestEXT05_ExitKillBecomesKilled(t *testing.T) {
 			{"trapping/from-node", true, true},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				n := testkit.Node(t)
+				n := spawntest.NewNode(t)
 				var target *lnkActor
 				if tc.trapping {
 					target = lnkSpawnTrapping(t, n, b, lnkFunc)
@@ -140,7 +140,7 @@ func TestEXT05_ExitKillBecomesKilled(t *testing.T) {
 				}
 				linked := lnkSpawnTrapping(t, n, b, lnkFunc)
 				linked.do(func(p *process.Process) error { return link.Link(p, target.Pid) })
-				m := testkit.NewProbe(t, n, process.WithBackend(b))
+				m := spawntest.NewProbe(t, n, process.WithBackend(b))
 				m.Do(func(p *process.Process) error { _, err := link.Monitor(p, target.Pid); return err })
 
 				if tc.fromNode {
@@ -148,7 +148,7 @@ func TestEXT05_ExitKillBecomesKilled(t *testing.T) {
 						t.Fatal(err)
 					}
 				} else {
-					s := testkit.NewProbe(t, n, process.WithBackend(b))
+					s := spawntest.NewProbe(t, n, process.WithBackend(b))
 					s.Do(func(p *process.Process) error { return p.Exit(target.Pid, process.Kill) })
 				}
 
@@ -167,10 +167,10 @@ func TestEXT05_ExitKillBecomesKilled(t *testing.T) {
 func TestEXT06_ExitToDeadPidIsNoOp(t *testing.T) {
 	t.Parallel()
 	reason := errors.New("r")
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		dead := lnkDead(t, n, b)
-		sender := testkit.NewProbe(t, n, process.WithBackend(b))
+		sender := spawntest.NewProbe(t, n, process.WithBackend(b))
 		var errs []error
 		sender.Do(func(p *process.Process) error {
 			for _, r := range []error{reason, process.Normal, process.Kill} {
@@ -193,19 +193,19 @@ func TestEXT06_ExitToDeadPidIsNoOp(t *testing.T) {
 func TestEXT07_FirstOfTwoExitSignalsDecides(t *testing.T) {
 	t.Parallel()
 	first, second := errors.New("first"), errors.New("second")
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		lnkForKinds(t, func(t *testing.T, k lnkKind) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			target := lnkSpawn(t, n, b, k)
-			w := lnkWatch(t, n, target.Pid)
-			sender := testkit.NewProbe(t, n, process.WithBackend(b))
+			w := spawntest.WatchExit(t, n, target.Pid)
+			sender := spawntest.NewProbe(t, n, process.WithBackend(b))
 			sender.Do(func(p *process.Process) error {
 				if err := p.Exit(target.Pid, first); err != nil {
 					return err
 				}
 				return p.Exit(target.Pid, second)
 			})
-			r := w.wait()
+			r := w.Wait()
 			lnkWantReason(t, "P", r, first)
 			if errors.Is(r, second) {
 				t.Fatalf("P died with %v, want first", r)
@@ -214,14 +214,14 @@ func TestEXT07_FirstOfTwoExitSignalsDecides(t *testing.T) {
 
 			// The same from a goroutine that is not a process.
 			other := lnkSpawn(t, n, b, k)
-			wo := lnkWatch(t, n, other.Pid)
+			wo := spawntest.WatchExit(t, n, other.Pid)
 			if err := n.Exit(other.Pid, first); err != nil {
 				t.Fatal(err)
 			}
 			if err := n.Exit(other.Pid, second); err != nil {
 				t.Fatal(err)
 			}
-			lnkWantReason(t, "P via the node", wo.wait(), first)
+			lnkWantReason(t, "P via the node", wo.Wait(), first)
 		})
 	})
 }

@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // lnkKind says how a driven process is written: a Func probe or a Handler.
@@ -55,14 +55,14 @@ func (h *lnkHandlerProc) HandleMessage(p *process.Process, msg any) error {
 	return nil
 }
 
-// lnkActor is a process driven by the test: a testkit.Probe (Func) or a
+// lnkActor is a process driven by the test: a spawntest.Probe (Func) or a
 // lnkHandlerProc (Handler).
 type lnkActor struct {
 	t     testing.TB
 	n     *process.Node
 	Pid   pid.Pid
 	kind  lnkKind
-	probe *testkit.Probe
+	probe *spawntest.Probe
 	got   chan any
 }
 
@@ -72,8 +72,8 @@ func lnkNewHandler() *lnkHandlerProc { return &lnkHandlerProc{got: make(chan any
 func lnkSpawn(t testing.TB, n *process.Node, b process.Backend, kind lnkKind) *lnkActor {
 	t.Helper()
 	if kind == lnkFunc {
-		pr := testkit.NewProbe(t, n, process.WithBackend(b))
-		return &lnkActor{t: t, n: n, Pid: pr.Pid, kind: kind, probe: pr}
+		pr := spawntest.NewProbe(t, n, process.WithBackend(b))
+		return &lnkActor{t: t, n: n, Pid: pr.Pid(), kind: kind, probe: pr}
 	}
 	h := lnkNewHandler()
 	p, err := n.SpawnHandler(h, process.WithBackend(b))
@@ -102,8 +102,8 @@ func (a *lnkActor) spawnLinked(b process.Backend, kind lnkKind) *lnkActor {
 		opts := []process.SpawnOption{process.WithLink(p), process.WithBackend(b)}
 		if kind == lnkFunc {
 			var c pid.Pid
-			c, err = p.Node().Spawn(testkit.ProbeLoop, opts...)
-			child = &lnkActor{t: a.t, n: a.n, Pid: c, kind: kind, probe: testkit.Adopt(a.t, a.n, c)}
+			c, err = p.Node().Spawn(spawntest.ProbeLoop, opts...)
+			child = &lnkActor{t: a.t, n: a.n, Pid: c, kind: kind, probe: spawntest.Adopt(a.t, a.n, c)}
 			return nil
 		}
 		h := lnkNewHandler()
@@ -132,8 +132,8 @@ func (a *lnkActor) do(fn func(p *process.Process) error) {
 	}
 	select {
 	case <-c.done:
-	case <-time.After(testkit.Timeout):
-		a.t.Fatalf("handler %v: command did not run within %v (is it dead?)", a.Pid, testkit.Timeout)
+	case <-time.After(spawntest.Timeout):
+		a.t.Fatalf("handler %v: command did not run within %v (is it dead?)", a.Pid, spawntest.Timeout)
 	}
 }
 
@@ -160,11 +160,14 @@ func (a *lnkActor) receive() any {
 	select {
 	case m := <-a.got:
 		return m
-	case <-time.After(testkit.Timeout):
-		a.t.Fatalf("handler %v: no message within %v", a.Pid, testkit.Timeout)
+	case <-time.After(spawntest.Timeout):
+		a.t.Fatalf("handler %v: no message within %v", a.Pid, spawntest.Timeout)
 		return nil
 	}
 }
+
+// lnkMarker is a message that proves nothing else is queued before it.
+type lnkMarker struct{ ID uint64 }
 
 // expectEmpty proves that nothing is queued for the process: a marker sent
 // now is the next message it handles. It also proves the process is alive.
@@ -174,44 +177,12 @@ func (a *lnkActor) expectEmpty() {
 		a.probe.ExpectEmpty()
 		return
 	}
-	m := testkit.Marker{ID: a.n.MakeRef().ID()}
+	m := lnkMarker{ID: a.n.MakeRef().ID()}
 	if err := a.n.Send(a.Pid, m); err != nil {
 		a.t.Fatalf("handler %v: send marker: %v", a.Pid, err)
 	}
 	if got := a.receive(); got != m {
 		a.t.Fatalf("handler %v: expected an empty mailbox, got %#v", a.Pid, got)
-	}
-}
-
-// lnkWatcher waits for the exit of a process watched while it was alive,
-// so that it sees the real reason and not NoProc.
-type lnkWatcher struct {
-	t   testing.TB
-	pid pid.Pid
-	ch  chan link.Down
-}
-
-func lnkWatch(t testing.TB, n *process.Node, p pid.Pid) *lnkWatcher {
-	t.Helper()
-	if !n.Alive(p) {
-		t.Fatalf("watch %v: already dead", p)
-	}
-	w := &lnkWatcher{t: t, pid: p, ch: make(chan link.Down, 1)}
-	if _, err := link.Watch(n, p, func(d link.Down) { w.ch <- d }); err != nil {
-		t.Fatalf("watch %v: %v", p, err)
-	}
-	return w
-}
-
-// wait returns the exit reason of the watched process.
-func (w *lnkWatcher) wait() error {
-	w.t.Helper()
-	select {
-	case d := <-w.ch:
-		return d.Reason
-	case <-time.After(testkit.Timeout):
-		w.t.Fatalf("process %v did not exit within %v", w.pid, testkit.Timeout)
-		return nil
 	}
 }
 
@@ -283,11 +254,11 @@ func lnkIsExit(m any) bool { _, ok := m.(link.Exit); return ok }
 // lnkDead returns the Pid of a process that has exited.
 func lnkDead(t testing.TB, n *process.Node, b process.Backend) pid.Pid {
 	t.Helper()
-	d := testkit.NewProbe(t, n, process.WithBackend(b))
-	w := lnkWatch(t, n, d.Pid)
+	d := spawntest.NewProbe(t, n, process.WithBackend(b))
+	w := spawntest.WatchExit(t, n, d.Pid())
 	d.Exit(nil)
-	lnkWantReason(t, "dead process", w.wait(), process.Normal)
-	return d.Pid
+	lnkWantReason(t, "dead process", w.Wait(), process.Normal)
+	return d.Pid()
 }
 
 // lnkForKinds runs f as a parallel subtest per kind.
@@ -314,16 +285,16 @@ func lnkForKindPairs(t *testing.T, first, second string, f func(t *testing.T, k1
 
 func TestLNK01_NormalExitDoesNotKillLinkedPartner(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		lnkForKindPairs(t, "partner", "exiting", func(t *testing.T, kb, ka lnkKind) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			bProc := lnkSpawn(t, n, b, kb)
 			a := bProc.spawnLinked(b, ka)
-			w := lnkWatch(t, n, a.Pid)
+			w := spawntest.WatchExit(t, n, a.Pid)
 
 			a.exit(nil)
 
-			lnkWantReason(t, "A", w.wait(), process.Normal)
+			lnkWantReason(t, "A", w.Wait(), process.Normal)
 			// The link signal is handled before watchers are told, so it has
 			// reached B by now: B is alive and its mailbox is empty.
 			bProc.expectEmpty()
@@ -340,23 +311,23 @@ func TestLNK01_NormalExitDoesNotKillLinkedPartner(t *testing.T) {
 func TestLNK02_AbnormalExitKillsPartnerWithSameReason(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("boom")
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		lnkForKindPairs(t, "exiting", "partner", func(t *testing.T, ka, kb lnkKind) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			a := lnkSpawn(t, n, b, ka)
 			bProc := lnkSpawn(t, n, b, kb)
 			bProc.do(func(p *process.Process) error { return link.Link(p, a.Pid) })
-			m := testkit.NewProbe(t, n, process.WithBackend(b))
+			m := spawntest.NewProbe(t, n, process.WithBackend(b))
 			var ref pid.Ref
 			m.Do(func(p *process.Process) (err error) {
 				ref, err = link.Monitor(p, bProc.Pid)
 				return err
 			})
-			wa := lnkWatch(t, n, a.Pid)
+			wa := spawntest.WatchExit(t, n, a.Pid)
 
 			a.exit(boom)
 
-			lnkWantReason(t, "A", wa.wait(), boom)
+			lnkWantReason(t, "A", wa.Wait(), boom)
 			d := lnkWantDown(t, m.Receive(), bProc.Pid, boom)
 			if d.Ref != ref {
 				t.Fatalf("DOWN ref %v, want %v", d.Ref, ref)
@@ -372,9 +343,9 @@ func TestLNK02_AbnormalExitKillsPartnerWithSameReason(t *testing.T) {
 func TestLNK03_PanicReasonCarriesValueAndStack(t *testing.T) {
 	t.Parallel()
 	badarg := errors.New("badarg")
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		lnkForKinds(t, func(t *testing.T, k lnkKind) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			parent := lnkSpawnTrapping(t, n, b, lnkFunc)
 			var child pid.Pid
 			parent.do(func(p *process.Process) (err error) {
@@ -423,9 +394,9 @@ func (h lnkPanicky) HandleMessage(*process.Process, any) error { panic(h.v) }
 func TestLNK04_PropagationIsTransitiveAlongChain(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("boom")
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		lnkForKinds(t, func(t *testing.T, k lnkKind) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			a := lnkSpawn(t, n, b, k)
 			bProc := lnkSpawn(t, n, b, k)
 			c := lnkSpawn(t, n, b, k)
@@ -434,13 +405,13 @@ func TestLNK04_PropagationIsTransitiveAlongChain(t *testing.T) {
 			// A trapping observer at the end of the chain sees what C re-emits.
 			obs := lnkSpawnTrapping(t, n, b, k)
 			obs.do(func(p *process.Process) error { return link.Link(p, c.Pid) })
-			wb := lnkWatch(t, n, bProc.Pid)
-			wc := lnkWatch(t, n, c.Pid)
+			wb := spawntest.WatchExit(t, n, bProc.Pid)
+			wc := spawntest.WatchExit(t, n, c.Pid)
 
 			a.exit(boom)
 
-			lnkWantReason(t, "B", wb.wait(), boom)
-			lnkWantReason(t, "C", wc.wait(), boom)
+			lnkWantReason(t, "B", wb.Wait(), boom)
+			lnkWantReason(t, "C", wc.Wait(), boom)
 			lnkWantExit(t, obs.receive(), c.Pid, boom)
 			obs.expectEmpty()
 		})
@@ -453,8 +424,8 @@ func TestLNK04_LongChainCascadeDoesNotRecurse(t *testing.T) {
 	t.Parallel()
 	const length = 1000
 	boom := errors.New("boom")
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		chain := make([]*lnkActor, length)
 		for i := range chain {
 			chain[i] = lnkSpawn(t, n, b, lnkHandler)
@@ -486,7 +457,7 @@ func TestLNK04_LongChainCascadeDoesNotRecurse(t *testing.T) {
 			case d := <-deaths:
 				lnkWantReason(t, fmt.Sprintf("process %d of the chain", d.i), d.reason, boom)
 				maxDepth = max(maxDepth, d.depth)
-			case <-time.After(testkit.Timeout):
+			case <-time.After(spawntest.Timeout):
 				t.Fatalf("the cascade stopped: %d of %d processes still alive", len(n.Processes()), length)
 			}
 		}
@@ -502,50 +473,50 @@ func TestLNK04_LongChainCascadeDoesNotRecurse(t *testing.T) {
 func TestLNK05_LinksAreBidirectional(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("boom")
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		a := testkit.NewProbe(t, n, process.WithBackend(b))
-		bp := testkit.NewProbe(t, n, process.WithBackend(b))
-		bp.Do(func(p *process.Process) error { return link.Link(p, a.Pid) })
-		if links := lnkLinks(t, n, a.Pid); !slices.Equal(links, []pid.Pid{bp.Pid}) {
-			t.Fatalf("A's links %v, want [B %v]", links, bp.Pid)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		a := spawntest.NewProbe(t, n, process.WithBackend(b))
+		bp := spawntest.NewProbe(t, n, process.WithBackend(b))
+		bp.Do(func(p *process.Process) error { return link.Link(p, a.Pid()) })
+		if links := lnkLinks(t, n, a.Pid()); !slices.Equal(links, []pid.Pid{bp.Pid()}) {
+			t.Fatalf("A's links %v, want [B %v]", links, bp.Pid())
 		}
-		wa := lnkWatch(t, n, a.Pid)
+		wa := spawntest.WatchExit(t, n, a.Pid())
 
 		bp.Exit(boom)
 
-		lnkWantReason(t, "A", wa.wait(), boom)
+		lnkWantReason(t, "A", wa.Wait(), boom)
 	})
 }
 
 func TestLNK06_LinkIsIdempotent(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		pp := testkit.NewProbe(t, n, process.WithBackend(b))
-		q := testkit.NewProbe(t, n, process.WithBackend(b))
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		pp := spawntest.NewProbe(t, n, process.WithBackend(b))
+		q := spawntest.NewProbe(t, n, process.WithBackend(b))
 		pp.Do(func(p *process.Process) error {
-			if err := link.Link(p, q.Pid); err != nil {
+			if err := link.Link(p, q.Pid()); err != nil {
 				return err
 			}
-			return link.Link(p, q.Pid)
+			return link.Link(p, q.Pid())
 		})
-		if links := lnkLinks(t, n, pp.Pid); !slices.Equal(links, []pid.Pid{q.Pid}) {
+		if links := lnkLinks(t, n, pp.Pid()); !slices.Equal(links, []pid.Pid{q.Pid()}) {
 			t.Fatalf("P's links after two links %v, want Q exactly once", links)
 		}
-		if links := lnkLinks(t, n, q.Pid); !slices.Equal(links, []pid.Pid{pp.Pid}) {
+		if links := lnkLinks(t, n, q.Pid()); !slices.Equal(links, []pid.Pid{pp.Pid()}) {
 			t.Fatalf("Q's links after two links %v, want P exactly once", links)
 		}
 
 		var err error
-		pp.Do(func(p *process.Process) error { err = link.Unlink(p, q.Pid); return nil })
+		pp.Do(func(p *process.Process) error { err = link.Unlink(p, q.Pid()); return nil })
 		if err != nil {
 			t.Fatalf("unlink: %v", err)
 		}
-		if links := lnkLinks(t, n, pp.Pid); len(links) != 0 {
+		if links := lnkLinks(t, n, pp.Pid()); len(links) != 0 {
 			t.Fatalf("P's links after one unlink %v, want none", links)
 		}
-		if links := lnkLinks(t, n, q.Pid); len(links) != 0 {
+		if links := lnkLinks(t, n, q.Pid()); len(links) != 0 {
 			t.Fatalf("Q's links after one unlink %v, want none", links)
 		}
 	})
@@ -553,15 +524,15 @@ func TestLNK06_LinkIsIdempotent(t *testing.T) {
 
 func TestLNK07_LinkToSelfIsNoOp(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		pp := testkit.NewProbe(t, n, process.WithBackend(b))
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		pp := spawntest.NewProbe(t, n, process.WithBackend(b))
 		var err error
 		pp.Do(func(p *process.Process) error { err = link.Link(p, p.Self()); return nil })
 		if err != nil {
 			t.Fatalf("link(self): %v", err)
 		}
-		if links := lnkLinks(t, n, pp.Pid); len(links) != 0 {
+		if links := lnkLinks(t, n, pp.Pid()); len(links) != 0 {
 			t.Fatalf("links after link(self) %v, want none", links)
 		}
 		pp.ExpectEmpty()
@@ -570,10 +541,10 @@ func TestLNK07_LinkToSelfIsNoOp(t *testing.T) {
 
 func TestLNK08_LinkToDeadWhileTrappingGivesNoProcExit(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		dead := lnkDead(t, n, b)
-		pp := testkit.NewProbe(t, n, process.WithBackend(b))
+		pp := spawntest.NewProbe(t, n, process.WithBackend(b))
 		var err error
 		var queued []any
 		pp.Do(func(p *process.Process) error {
@@ -589,7 +560,7 @@ func TestLNK08_LinkToDeadWhileTrappingGivesNoProcExit(t *testing.T) {
 			t.Fatalf("queued when Link returned: %#v, want one link.Exit", queued)
 		}
 		lnkWantExit(t, queued[0], dead, process.NoProc)
-		if links := lnkLinks(t, n, pp.Pid); len(links) != 0 {
+		if links := lnkLinks(t, n, pp.Pid()); len(links) != 0 {
 			t.Fatalf("links %v after linking to a dead process", links)
 		}
 		pp.ExpectEmpty()
@@ -601,10 +572,10 @@ func TestLNK08_LinkToDeadWhileTrappingGivesNoProcExit(t *testing.T) {
 // itself; returning the error from its Func makes it exit with it.
 func TestLNK09_LinkToDeadWhileNotTrappingReturnsNoProc(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		dead := lnkDead(t, n, b)
-		pp := testkit.NewProbe(t, n, process.WithBackend(b))
+		pp := spawntest.NewProbe(t, n, process.WithBackend(b))
 		var err error
 		var alive bool
 		pp.Do(func(p *process.Process) error {
@@ -625,38 +596,38 @@ func TestLNK09_LinkToDeadWhileNotTrappingReturnsNoProc(t *testing.T) {
 		pp.ExpectEmpty() // alive, and no Exit message queued
 
 		// "Uncaught": the process returns the error and exits with noproc.
-		w := lnkWatch(t, n, pp.Pid)
+		w := spawntest.WatchExit(t, n, pp.Pid())
 		pp.Do(func(p *process.Process) error { return link.Link(p, dead) })
-		lnkWantReason(t, "caller returning the link error", w.wait(), process.NoProc)
+		lnkWantReason(t, "caller returning the link error", w.Wait(), process.NoProc)
 	})
 }
 
 func TestLNK10_UnlinkRemovesLinkOnBothSides(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("boom")
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		caller := testkit.NewProbe(t, n, process.WithBackend(b))
-		pp := testkit.NewProbe(t, n, process.WithBackend(b))
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		caller := spawntest.NewProbe(t, n, process.WithBackend(b))
+		pp := spawntest.NewProbe(t, n, process.WithBackend(b))
 		caller.Do(func(p *process.Process) error {
-			if err := link.Link(p, pp.Pid); err != nil {
+			if err := link.Link(p, pp.Pid()); err != nil {
 				return err
 			}
-			return link.Unlink(p, pp.Pid)
+			return link.Unlink(p, pp.Pid())
 		})
-		if links := lnkLinks(t, n, pp.Pid); len(links) != 0 {
+		if links := lnkLinks(t, n, pp.Pid()); len(links) != 0 {
 			t.Fatalf("P's links after unlink %v, want none", links)
 		}
-		if links := lnkLinks(t, n, caller.Pid); len(links) != 0 {
+		if links := lnkLinks(t, n, caller.Pid()); len(links) != 0 {
 			t.Fatalf("caller's links after unlink %v, want none", links)
 		}
-		w := lnkWatch(t, n, pp.Pid)
+		w := spawntest.WatchExit(t, n, pp.Pid())
 
 		pp.Exit(boom)
 
-		lnkWantReason(t, "P", w.wait(), boom)
+		lnkWantReason(t, "P", w.Wait(), boom)
 		caller.ExpectEmpty()
-		if !n.Alive(caller.Pid) {
+		if !n.Alive(caller.Pid()) {
 			t.Fatal("the caller died of an unlinked process's exit")
 		}
 	})
@@ -665,13 +636,13 @@ func TestLNK10_UnlinkRemovesLinkOnBothSides(t *testing.T) {
 func TestLNK11_NoExitArrivesAfterUnlinkReturns(t *testing.T) {
 	t.Parallel()
 	bang := errors.New("bang")
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		caller := lnkSpawnTrapping(t, n, b, lnkFunc)
 
 		// exit(P, bang) then unlink(P) at once.
 		pp := caller.spawnLinked(b, lnkFunc)
-		wp := lnkWatch(t, n, pp.Pid)
+		wp := spawntest.WatchExit(t, n, pp.Pid)
 		var before []any
 		caller.do(func(p *process.Process) error {
 			if err := p.Exit(pp.Pid, bang); err != nil {
@@ -683,7 +654,7 @@ func TestLNK11_NoExitArrivesAfterUnlinkReturns(t *testing.T) {
 			before = lnkPoll(p, lnkIsExit)
 			return nil
 		})
-		lnkWantReason(t, "P", wp.wait(), bang)
+		lnkWantReason(t, "P", wp.Wait(), bang)
 		if len(before) > 1 {
 			t.Fatalf("%d Exit messages queued at unlink, want at most one", len(before))
 		}
@@ -720,7 +691,7 @@ func TestLNK11_NoExitArrivesAfterUnlinkReturns(t *testing.T) {
 				before = lnkPoll(p, lnkIsExit)
 				// A link's exit signal is handled before the monitors are
 				// told, so after the DOWN a late Exit would be queued.
-				ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+				ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
 				defer cancel()
 				if _, err := p.ReceiveMatch(ctx, func(m any) bool {
 					d, ok := m.(link.Down)
@@ -745,12 +716,12 @@ func TestLNK11_NoExitArrivesAfterUnlinkReturns(t *testing.T) {
 		// cascade, where P may already be dead but its links not yet told.
 		// The caller unlinks from there.
 		pp = caller.spawnLinked(b, lnkFunc)
-		z := testkit.NewProbe(t, n, process.WithBackend(b))
+		z := spawntest.NewProbe(t, n, process.WithBackend(b))
 		z.Do(func(p *process.Process) error { return link.Link(p, pp.Pid) })
-		wp = lnkWatch(t, n, pp.Pid)
+		wp = spawntest.WatchExit(t, n, pp.Pid)
 		before = nil
 		hooked := false
-		if _, err := link.Watch(n, z.Pid, func(link.Down) {
+		if _, err := link.Watch(n, z.Pid(), func(link.Down) {
 			hooked = true
 			caller.do(func(p *process.Process) error {
 				if err := link.Unlink(p, pp.Pid); err != nil {
@@ -762,13 +733,13 @@ func TestLNK11_NoExitArrivesAfterUnlinkReturns(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if err := n.Exit(z.Pid, bang); err != nil { // runs the cascade here
+		if err := n.Exit(z.Pid(), bang); err != nil { // runs the cascade here
 			t.Fatal(err)
 		}
 		if !hooked {
 			t.Fatal("Z's watcher did not run during the exit")
 		}
-		lnkWantReason(t, "P", wp.wait(), bang)
+		lnkWantReason(t, "P", wp.Wait(), bang)
 		if len(before) > 1 {
 			t.Fatalf("%d Exit messages queued at unlink, want at most one", len(before))
 		}
@@ -781,15 +752,15 @@ func TestLNK11_NoExitArrivesAfterUnlinkReturns(t *testing.T) {
 
 func TestLNK12_UnlinkOfDeadOrUnlinkedIsHarmless(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		dead := lnkDead(t, n, b)
-		other := testkit.NewProbe(t, n, process.WithBackend(b))
-		pp := testkit.NewProbe(t, n, process.WithBackend(b))
+		other := spawntest.NewProbe(t, n, process.WithBackend(b))
+		pp := spawntest.NewProbe(t, n, process.WithBackend(b))
 		var errDead, errLive error
 		pp.Do(func(p *process.Process) error {
 			errDead = link.Unlink(p, dead)
-			errLive = link.Unlink(p, other.Pid)
+			errLive = link.Unlink(p, other.Pid())
 			return nil
 		})
 		if errDead != nil {
@@ -806,8 +777,8 @@ func TestLNK12_UnlinkOfDeadOrUnlinkedIsHarmless(t *testing.T) {
 func TestLNK13_SpawnLinkIsAtomic(t *testing.T) {
 	t.Parallel()
 	early := errors.New("early")
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		parent := lnkSpawnTrapping(t, n, b, lnkFunc)
 		for range 100 {
 			var child pid.Pid
@@ -823,48 +794,48 @@ func TestLNK13_SpawnLinkIsAtomic(t *testing.T) {
 
 func TestLNK14_KillOverLinkIsTrappable(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		t.Run("OwnExitKill", func(t *testing.T) {
-			n := testkit.Node(t)
-			a := testkit.NewProbe(t, n, process.WithBackend(b))
+			n := spawntest.NewNode(t)
+			a := spawntest.NewProbe(t, n, process.WithBackend(b))
 			trapper := lnkSpawnTrapping(t, n, b, lnkFunc)
-			plain := testkit.NewProbe(t, n, process.WithBackend(b))
-			trapper.do(func(p *process.Process) error { return link.Link(p, a.Pid) })
-			plain.Do(func(p *process.Process) error { return link.Link(p, a.Pid) })
-			wa := lnkWatch(t, n, a.Pid)
-			wn := lnkWatch(t, n, plain.Pid)
+			plain := spawntest.NewProbe(t, n, process.WithBackend(b))
+			trapper.do(func(p *process.Process) error { return link.Link(p, a.Pid()) })
+			plain.Do(func(p *process.Process) error { return link.Link(p, a.Pid()) })
+			wa := spawntest.WatchExit(t, n, a.Pid())
+			wn := spawntest.WatchExit(t, n, plain.Pid())
 
 			a.Exit(process.Kill) // exit(kill) in A itself
 
-			lnkWantReason(t, "A", wa.wait(), process.Kill)
-			e := lnkWantExit(t, trapper.receive(), a.Pid, process.Kill)
+			lnkWantReason(t, "A", wa.Wait(), process.Kill)
+			e := lnkWantExit(t, trapper.receive(), a.Pid(), process.Kill)
 			if errors.Is(e.Reason, process.Killed) {
 				t.Fatalf("T got %v over the link, want kill", e.Reason)
 			}
 			trapper.expectEmpty() // T survives
-			r := wn.wait()
+			r := wn.Wait()
 			lnkWantReason(t, "N", r, process.Kill)
 			if errors.Is(r, process.Killed) {
 				t.Fatalf("N died with %v, want kill", r)
 			}
 		})
 		t.Run("ExitSignalKill", func(t *testing.T) {
-			n := testkit.Node(t)
-			a := testkit.NewProbe(t, n, process.WithBackend(b))
+			n := spawntest.NewNode(t)
+			a := spawntest.NewProbe(t, n, process.WithBackend(b))
 			trapper := lnkSpawnTrapping(t, n, b, lnkFunc)
-			plain := testkit.NewProbe(t, n, process.WithBackend(b))
-			killer := testkit.NewProbe(t, n, process.WithBackend(b))
-			trapper.do(func(p *process.Process) error { return link.Link(p, a.Pid) })
-			plain.Do(func(p *process.Process) error { return link.Link(p, a.Pid) })
-			wa := lnkWatch(t, n, a.Pid)
-			wn := lnkWatch(t, n, plain.Pid)
+			plain := spawntest.NewProbe(t, n, process.WithBackend(b))
+			killer := spawntest.NewProbe(t, n, process.WithBackend(b))
+			trapper.do(func(p *process.Process) error { return link.Link(p, a.Pid()) })
+			plain.Do(func(p *process.Process) error { return link.Link(p, a.Pid()) })
+			wa := spawntest.WatchExit(t, n, a.Pid())
+			wn := spawntest.WatchExit(t, n, plain.Pid())
 
-			killer.Do(func(p *process.Process) error { return p.Exit(a.Pid, process.Kill) })
+			killer.Do(func(p *process.Process) error { return p.Exit(a.Pid(), process.Kill) })
 
-			lnkWantReason(t, "A", wa.wait(), process.Killed)
-			lnkWantExit(t, trapper.receive(), a.Pid, process.Killed)
+			lnkWantReason(t, "A", wa.Wait(), process.Killed)
+			lnkWantExit(t, trapper.receive(), a.Pid(), process.Killed)
 			trapper.expectEmpty()
-			lnkWantReason(t, "N", wn.wait(), process.Killed)
+			lnkWantReason(t, "N", wn.Wait(), process.Killed)
 			killer.ExpectEmpty()
 		})
 	})

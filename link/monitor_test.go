@@ -7,10 +7,10 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // Section 4 of CONFORMANCE.md: monitors (MON-10 and MON-11, monitors by
@@ -32,21 +32,12 @@ func monTryReceive(p *process.Process) (any, bool) {
 }
 
 // monDrain takes every queued message without waiting.
-func monDrain(p *process.Process) []any {
-	var out []any
-	for {
-		m, ok := monTryReceive(p)
-		if !ok {
-			return out
-		}
-		out = append(out, m)
-	}
-}
+func monDrain(p *process.Process) []any { return lnkPoll(p, func(any) bool { return true }) }
 
 // monAwaitQueued waits until a message for which pred holds is in p's
 // mailbox, leaving it there. It reports whether one was seen in time.
 func monAwaitQueued(p *process.Process, pred func(any) bool) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
 	defer cancel()
 	seen := false
 	_, _ = p.ReceiveMatch(ctx, func(m any) bool {
@@ -88,17 +79,9 @@ func monWantDown(t testing.TB, msg any, ref pid.Ref, target pid.Pid, want error)
 }
 
 // monMonitor makes probe pr monitor target.
-func monMonitor(t testing.TB, pr *testkit.Probe, target pid.Pid) pid.Ref {
+func monMonitor(t testing.TB, pr *spawntest.Probe, target pid.Pid) pid.Ref {
 	t.Helper()
-	var ref pid.Ref
-	var err error
-	pr.Do(func(p *process.Process) error {
-		ref, err = link.Monitor(p, target)
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("monitor %v: %v", target, err)
-	}
+	ref := pr.Monitor(target)
 	if ref.IsZero() {
 		t.Fatalf("monitor %v: zero ref", target)
 	}
@@ -108,25 +91,46 @@ func monMonitor(t testing.TB, pr *testkit.Probe, target pid.Pid) pid.Ref {
 // monKill makes target exit with reason and waits for it.
 func monKill(t testing.TB, n *process.Node, target pid.Pid, reason error) {
 	t.Helper()
-	if r := testkit.ExitAndWait(t, n, target, reason); !errors.Is(r, reason) {
+	if r := spawntest.ExitAndWait(t, n, target, reason); !errors.Is(r, reason) {
 		t.Fatalf("target exited with %v, want %v", r, reason)
+	}
+}
+
+// monNotAlive returns Pids of no live process, each with the reason that a
+// monitor or a watch of it gives at once.
+func monNotAlive(t testing.TB, n *process.Node, b process.Backend) []struct {
+	name   string
+	target pid.Pid
+	want   error
+} {
+	t.Helper()
+	dead := spawntest.SpawnIdle(t, n, process.WithBackend(b))
+	monKill(t, n, dead, monBoom)
+	return []struct {
+		name   string
+		target pid.Pid
+		want   error
+	}{
+		{"dead", dead, process.NoProc},
+		{"never-existed", pid.New(n.ID(), 1<<60), process.NoProc},
+		{"unknown-node", pid.New(pid.NewNodeID(), 1), process.NoConnection},
 	}
 }
 
 func TestMON01_MonitorsAreUnidirectional(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		a := testkit.NewProbe(t, n, process.WithBackend(b))
-		target := testkit.NewProbe(t, n, process.WithBackend(b))
-		monMonitor(t, a, target.Pid)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		a := spawntest.NewProbe(t, n, process.WithBackend(b))
+		target := spawntest.NewProbe(t, n, process.WithBackend(b))
+		monMonitor(t, a, target.Pid())
 
-		exited := testkit.ExitWatch(t, n, a.Pid)
+		exited := spawntest.WatchExit(t, n, a.Pid())
 		a.Exit(monBoom)
-		if r := testkit.Recv(t, exited); !errors.Is(r, monBoom) {
+		if r := exited.Wait(); !errors.Is(r, monBoom) {
 			t.Fatalf("A exited with %v, want boom", r)
 		}
-		if !n.Alive(target.Pid) {
+		if !n.Alive(target.Pid()) {
 			t.Fatal("B died with its monitoring process")
 		}
 		target.ExpectEmpty()
@@ -136,7 +140,7 @@ func TestMON01_MonitorsAreUnidirectional(t *testing.T) {
 
 func TestMON02_DownCarriesReasonIncludingNormal(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		for _, tc := range []struct {
 			name       string
 			exit, want error
@@ -145,12 +149,12 @@ func TestMON02_DownCarriesReasonIncludingNormal(t *testing.T) {
 			{"boom", monBoom, monBoom},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				n := testkit.Node(t)
-				m := testkit.NewProbe(t, n, process.WithBackend(b))
-				target := testkit.NewProbe(t, n, process.WithBackend(b))
-				ref := monMonitor(t, m, target.Pid)
+				n := spawntest.NewNode(t)
+				m := spawntest.NewProbe(t, n, process.WithBackend(b))
+				target := spawntest.NewProbe(t, n, process.WithBackend(b))
+				ref := monMonitor(t, m, target.Pid())
 				target.Exit(tc.exit)
-				monWantDown(t, m.Receive(), ref, target.Pid, tc.want)
+				monWantDown(t, m.Receive(), ref, target.Pid(), tc.want)
 				m.ExpectEmpty()
 			})
 		}
@@ -159,21 +163,11 @@ func TestMON02_DownCarriesReasonIncludingNormal(t *testing.T) {
 
 func TestMON03_MonitorOfDeadPidGivesImmediateNoProc(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		dead := testkit.SpawnIdle(t, n, b)
-		monKill(t, n, dead, monBoom)
-		for _, tc := range []struct {
-			name   string
-			target pid.Pid
-			want   error
-		}{
-			{"dead", dead, process.NoProc},
-			{"never-existed", pid.New(n.ID(), 1<<60), process.NoProc},
-			{"unknown-node", pid.New(pid.NewNodeID(), 1), process.NoConnection},
-		} {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		for _, tc := range monNotAlive(t, n, b) {
 			t.Run(tc.name, func(t *testing.T) {
-				m := testkit.NewProbe(t, n, process.WithBackend(b))
+				m := spawntest.NewProbe(t, n, process.WithBackend(b))
 				var ref pid.Ref
 				var err error
 				var msg any
@@ -198,16 +192,16 @@ func TestMON03_MonitorOfDeadPidGivesImmediateNoProc(t *testing.T) {
 
 func TestMON04_SeveralMonitorsAreIndependent(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		m := testkit.NewProbe(t, n, process.WithBackend(b))
-		target := testkit.SpawnIdle(t, n, b)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		m := spawntest.NewProbe(t, n, process.WithBackend(b))
+		target := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 		r1 := monMonitor(t, m, target)
 		r2 := monMonitor(t, m, target)
 		if r1 == r2 {
 			t.Fatalf("two monitors share ref %v", r1)
 		}
-		info, err := n.Info(m.Pid)
+		info, err := n.Info(m.Pid())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -232,10 +226,10 @@ func TestMON04_SeveralMonitorsAreIndependent(t *testing.T) {
 
 func TestMON05_DemonitorBeforeExitMeansNoDown(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		m := testkit.NewProbe(t, n, process.WithBackend(b))
-		target := testkit.SpawnIdle(t, n, b)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		m := spawntest.NewProbe(t, n, process.WithBackend(b))
+		target := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 		r1 := monMonitor(t, m, target)
 		anchor := monMonitor(t, m, target) // fires, so r1's absence is observable
 		var active bool
@@ -259,13 +253,13 @@ func TestMON05_DemonitorBeforeExitMeansNoDown(t *testing.T) {
 
 func TestMON06_DemonitorFlushRemovesQueuedDown(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		t.Run("queued", func(t *testing.T) {
-			n := testkit.Node(t)
-			m := testkit.NewProbe(t, n, process.WithBackend(b))
-			target := testkit.SpawnIdle(t, n, b)
+			n := spawntest.NewNode(t)
+			m := spawntest.NewProbe(t, n, process.WithBackend(b))
+			target := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 			ref := monMonitor(t, m, target)
-			if err := n.Send(m.Pid, "before"); err != nil {
+			if err := n.Send(m.Pid(), "before"); err != nil {
 				t.Fatal(err)
 			}
 			monKill(t, n, target, monBang)
@@ -295,9 +289,9 @@ func TestMON06_DemonitorFlushRemovesQueuedDown(t *testing.T) {
 			m.ExpectEmpty()
 		})
 		t.Run("active", func(t *testing.T) {
-			n := testkit.Node(t)
-			m := testkit.NewProbe(t, n, process.WithBackend(b))
-			target := testkit.SpawnIdle(t, n, b)
+			n := spawntest.NewNode(t)
+			m := spawntest.NewProbe(t, n, process.WithBackend(b))
+			target := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 			ref := monMonitor(t, m, target)
 			anchor := monMonitor(t, m, target)
 			var active bool
@@ -314,11 +308,11 @@ func TestMON06_DemonitorFlushRemovesQueuedDown(t *testing.T) {
 
 func TestMON07_DemonitorLeavesQueuedDownAndReportsIt(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		m := testkit.NewProbe(t, n, process.WithBackend(b))
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		m := spawntest.NewProbe(t, n, process.WithBackend(b))
 
-		live := testkit.SpawnIdle(t, n, b)
+		live := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 		lref := monMonitor(t, m, live)
 		var active bool
 		m.Do(func(p *process.Process) error { active = link.Demonitor(p, lref); return nil })
@@ -326,7 +320,7 @@ func TestMON07_DemonitorLeavesQueuedDownAndReportsIt(t *testing.T) {
 			t.Error("Demonitor of an active monitor returned false")
 		}
 
-		target := testkit.SpawnIdle(t, n, b)
+		target := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 		ref := monMonitor(t, m, target)
 		monKill(t, n, target, monBang)
 		var queued bool
@@ -348,11 +342,11 @@ func TestMON07_DemonitorLeavesQueuedDownAndReportsIt(t *testing.T) {
 
 func TestMON08_DemonitorOfUnknownOrRemovedRefIsHarmless(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		m := testkit.NewProbe(t, n, process.WithBackend(b))
-		other := testkit.NewProbe(t, n, process.WithBackend(b))
-		target := testkit.SpawnIdle(t, n, b)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		m := spawntest.NewProbe(t, n, process.WithBackend(b))
+		other := spawntest.NewProbe(t, n, process.WithBackend(b))
+		target := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 		ref := monMonitor(t, m, target)
 		oref := monMonitor(t, other, target)
 
@@ -373,7 +367,7 @@ func TestMON08_DemonitorOfUnknownOrRemovedRefIsHarmless(t *testing.T) {
 		if fmt.Sprint(results) != fmt.Sprint(want) {
 			t.Fatalf("Demonitor results = %v, want %v", results, want)
 		}
-		if !n.Alive(m.Pid) {
+		if !n.Alive(m.Pid()) {
 			t.Fatal("the probe died")
 		}
 		m.ExpectEmpty()
@@ -388,11 +382,11 @@ func TestMON08_DemonitorOfUnknownOrRemovedRefIsHarmless(t *testing.T) {
 
 func TestMON09_MonitorSelfIsAllowedAndNeverFires(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		m := testkit.NewProbe(t, n, process.WithBackend(b))
-		r1 := monMonitor(t, m, m.Pid)
-		r2 := monMonitor(t, m, m.Pid)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		m := spawntest.NewProbe(t, n, process.WithBackend(b))
+		r1 := monMonitor(t, m, m.Pid())
+		r2 := monMonitor(t, m, m.Pid())
 		if r1 == r2 {
 			t.Fatalf("two monitors share ref %v", r1)
 		}
@@ -405,9 +399,9 @@ func TestMON09_MonitorSelfIsAllowedAndNeverFires(t *testing.T) {
 		m.ExpectEmpty()
 
 		// Dying with a self monitor (r2) still held is an ordinary exit.
-		exited := testkit.ExitWatch(t, n, m.Pid)
+		exited := spawntest.WatchExit(t, n, m.Pid())
 		m.Exit(monBoom)
-		if r := testkit.Recv(t, exited); !errors.Is(r, monBoom) {
+		if r := exited.Wait(); !errors.Is(r, monBoom) {
 			t.Fatalf("exited with %v, want boom", r)
 		}
 	})
@@ -415,13 +409,13 @@ func TestMON09_MonitorSelfIsAllowedAndNeverFires(t *testing.T) {
 
 func TestMON12_SpawnMonitorIsAtomic(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		m := testkit.NewProbe(t, n)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		m := spawntest.NewProbe(t, n)
 		const rounds = 100
 		var problems []string
 		m.Do(func(p *process.Process) error {
-			ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+			ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
 			defer cancel()
 			for i := range rounds {
 				child, ref, err := p.SpawnMonitor(func(*process.Process) error { return monEarly }, process.WithBackend(b))
@@ -450,14 +444,14 @@ func TestMON12_SpawnMonitorIsAtomic(t *testing.T) {
 func TestMON13_NoDownAfterDemonitorReturns(t *testing.T) {
 	t.Parallel()
 	const rounds = 200
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		// The monitoring process itself sends exit(P, bang), then demonitors.
 		t.Run("exit-then-demonitor", func(t *testing.T) {
-			n := testkit.Node(t)
-			m := testkit.NewProbe(t, n, process.WithBackend(b))
+			n := spawntest.NewNode(t)
+			m := spawntest.NewProbe(t, n, process.WithBackend(b))
 			for i := range rounds {
-				target := testkit.SpawnIdle(t, n, b)
-				exited := testkit.ExitWatch(t, n, target)
+				target := spawntest.SpawnIdle(t, n, process.WithBackend(b))
+				exited := spawntest.WatchExit(t, n, target)
 				var ref pid.Ref
 				var err error
 				var active bool
@@ -477,7 +471,7 @@ func TestMON13_NoDownAfterDemonitorReturns(t *testing.T) {
 					t.Fatalf("round %d: %v", i, err)
 				}
 				monCheckDemonitorRace(t, i, before, ref, target, active)
-				if r := testkit.Recv(t, exited); !errors.Is(r, monBang) {
+				if r := exited.Wait(); !errors.Is(r, monBang) {
 					t.Fatalf("round %d: target exited with %v, want bang", i, r)
 				}
 				m.ExpectEmpty() // nothing after Demonitor returned
@@ -485,12 +479,12 @@ func TestMON13_NoDownAfterDemonitorReturns(t *testing.T) {
 		})
 		// Another goroutine kills P while the monitoring process demonitors.
 		t.Run("concurrent-exit", func(t *testing.T) {
-			n := testkit.Node(t)
-			m := testkit.NewProbe(t, n, process.WithBackend(b))
+			n := spawntest.NewNode(t)
+			m := spawntest.NewProbe(t, n, process.WithBackend(b))
 			fired := 0
 			for i := range rounds {
-				target := testkit.SpawnIdle(t, n, b)
-				exited := testkit.ExitWatch(t, n, target)
+				target := spawntest.SpawnIdle(t, n, process.WithBackend(b))
+				exited := spawntest.WatchExit(t, n, target)
 				start, killed := make(chan struct{}), make(chan error, 1)
 				go func() {
 					<-start
@@ -519,7 +513,7 @@ func TestMON13_NoDownAfterDemonitorReturns(t *testing.T) {
 				if err := <-killed; err != nil {
 					t.Fatalf("round %d: exit: %v", i, err)
 				}
-				if r := testkit.Recv(t, exited); !errors.Is(r, monBang) {
+				if r := exited.Wait(); !errors.Is(r, monBang) {
 					t.Fatalf("round %d: target exited with %v, want bang", i, r)
 				}
 				m.ExpectEmpty() // nothing after Demonitor returned

@@ -6,22 +6,22 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // TestMON10_MonitorByNameReportsNameAndNode: the Down of a monitor by name
 // names the process, the name and the node; an unregistered name gives an
 // immediate Down with NoProc.
 func TestMON10_MonitorByNameReportsNameAndNode(t *testing.T) {
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		frop := errors.New("frop")
-		target := testkit.NewProbe(t, n, process.WithBackend(b), process.WithName("n"))
-		pr := testkit.NewProbe(t, n, process.WithBackend(b))
+		target := spawntest.NewProbe(t, n, process.WithBackend(b), process.WithName("n"))
+		pr := spawntest.NewProbe(t, n, process.WithBackend(b))
 		var ref, none pid.Ref
 		pr.Do(func(p *process.Process) (err error) {
 			if ref, err = link.MonitorName(p, "n"); err != nil {
@@ -32,17 +32,17 @@ func TestMON10_MonitorByNameReportsNameAndNode(t *testing.T) {
 		})
 		require.Equal(t, link.Down{Ref: none, Reason: process.NoProc, Name: "nobody", Node: n.ID()}, pr.Receive())
 		target.Exit(frop)
-		require.Equal(t, link.Down{Ref: ref, Pid: target.Pid, Reason: frop, Name: "n", Node: n.ID()}, pr.Receive())
+		require.Equal(t, link.Down{Ref: ref, Pid: target.Pid(), Reason: frop, Name: "n", Node: n.ID()}, pr.Receive())
 	})
 }
 
 // TestMON11_MonitorByNameBindsAtMonitorTime: re-registering the name to
 // another process does not move the monitor.
 func TestMON11_MonitorByNameBindsAtMonitorTime(t *testing.T) {
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		p1 := testkit.NewProbe(t, n, process.WithBackend(b), process.WithName("n"))
-		pr := testkit.NewProbe(t, n, process.WithBackend(b))
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		p1 := spawntest.NewProbe(t, n, process.WithBackend(b), process.WithName("n"))
+		pr := spawntest.NewProbe(t, n, process.WithBackend(b))
 		var ref pid.Ref
 		pr.Do(func(p *process.Process) (err error) {
 			ref, err = link.MonitorName(p, "n")
@@ -50,17 +50,17 @@ func TestMON11_MonitorByNameBindsAtMonitorTime(t *testing.T) {
 		})
 		reg := registry.Of(n)
 		require.NoError(t, reg.Unregister("n"))
-		p2 := testkit.NewProbe(t, n, process.WithBackend(b), process.WithName("n"))
-		testkit.ExitAndWait(t, n, p2.Pid, process.Kill)
+		p2 := spawntest.NewProbe(t, n, process.WithBackend(b), process.WithName("n"))
+		spawntest.ExitAndWait(t, n, p2.Pid(), process.Kill)
 		pr.ExpectEmpty()
-		testkit.ExitAndWait(t, n, p1.Pid, process.Kill)
-		require.Equal(t, link.Down{Ref: ref, Pid: p1.Pid, Reason: process.Killed, Name: "n", Node: n.ID()}, pr.Receive())
+		spawntest.ExitAndWait(t, n, p1.Pid(), process.Kill)
+		require.Equal(t, link.Down{Ref: ref, Pid: p1.Pid(), Reason: process.Killed, Name: "n", Node: n.ID()}, pr.Receive())
 	})
 }
 
 func TestMonitorNameBadInput(t *testing.T) {
-	n := testkit.Node(t)
-	pr := testkit.NewProbe(t, n)
+	n := spawntest.NewNode(t)
+	pr := spawntest.NewProbe(t, n)
 	var errs [2]error
 	pr.Do(func(p *process.Process) error {
 		_, errs[0] = link.MonitorName(p, "")

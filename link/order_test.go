@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // Section 5 of CONFORMANCE.md: signal ordering.
@@ -155,13 +154,13 @@ func ordRun(t *testing.T, mode ordMode) {
 	if mode == ordLink {
 		reason = ordDone
 	}
-	testkit.ForEachBackend(t, func(t *testing.T, rb process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, rb process.Backend) {
 		for _, recv := range []string{"probe", "handler"} {
 			for _, send := range []string{"func", "handler"} {
-				for _, sb := range testkit.Backends {
+				for _, sb := range spawntest.Backends() {
 					t.Run(fmt.Sprintf("recv=%s/send=%s-%v", recv, send, sb), func(t *testing.T) {
 						t.Parallel()
-						n := testkit.Node(t)
+						n := spawntest.NewNode(t)
 						sender := ordSpawnSender(t, n, send, sb, reason)
 						var res ordResult
 						if recv == "probe" {
@@ -184,7 +183,7 @@ func ordRun(t *testing.T, mode ordMode) {
 
 func ordReceiveProbe(t *testing.T, n *process.Node, b process.Backend, mode ordMode, sender pid.Pid) ordResult {
 	t.Helper()
-	pr := testkit.NewProbe(t, n, process.WithBackend(b))
+	pr := spawntest.NewProbe(t, n, process.WithBackend(b))
 	var res ordResult
 	pr.Do(func(p *process.Process) error {
 		if res.ref, res.err = ordWatchSender(p, mode, sender); res.err == nil {
@@ -196,7 +195,7 @@ func ordReceiveProbe(t *testing.T, n *process.Node, b process.Backend, mode ordM
 		return res
 	}
 	pr.Do(func(p *process.Process) error {
-		ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+		ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
 		defer cancel()
 		for range ordN + 1 {
 			m, err := p.Receive(ctx)
@@ -220,13 +219,7 @@ func ordReceiveHandler(t *testing.T, n *process.Node, b process.Backend, mode or
 	if _, err := n.SpawnHandler(r, process.WithBackend(b)); err != nil {
 		t.Fatalf("spawn receiver: %v", err)
 	}
-	select {
-	case res := <-r.done:
-		return res
-	case <-time.After(testkit.Timeout):
-		t.Fatalf("receiver did not get the notice within %v", testkit.Timeout)
-		return ordResult{}
-	}
+	return spawntest.Recv(t, r.done)
 }
 
 func TestORD01_MessagesBeforeDeathArriveBeforeDown(t *testing.T) {
@@ -284,13 +277,13 @@ func (s ordServer) loop(p *process.Process) error {
 func TestORD03_ExitSignalThenMessageStaysInOrder(t *testing.T) {
 	t.Parallel()
 	const rounds = 50
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		for _, kind := range []string{"handler", "func"} {
 			t.Run(kind, func(t *testing.T) {
-				n := testkit.Node(t)
+				n := spawntest.NewNode(t)
 				var handledAfter atomic.Int64
 				srv := ordServer{&handledAfter}
-				s := testkit.NewProbe(t, n, process.WithBackend(b))
+				s := spawntest.NewProbe(t, n, process.WithBackend(b))
 				for i := range rounds {
 					var target pid.Pid
 					var err error
@@ -319,11 +312,7 @@ func TestORD03_ExitSignalThenMessageStaysInOrder(t *testing.T) {
 						s.Do(func(p *process.Process) error {
 							return p.Send(target, ordBusy{entered: entered, release: release})
 						})
-						select {
-						case <-entered:
-						case <-time.After(testkit.Timeout):
-							t.Fatalf("round %d: server never got busy", i)
-						}
+						spawntest.Recv(t, entered)
 					}
 
 					var exitErr, sendErr error
@@ -343,7 +332,7 @@ func TestORD03_ExitSignalThenMessageStaysInOrder(t *testing.T) {
 				}
 				// Stop waits for all the node's goroutines, so no server code
 				// can still handle a ping after this.
-				ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+				ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
 				defer cancel()
 				if err := n.Stop(ctx); err != nil {
 					t.Fatal(err)

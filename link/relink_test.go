@@ -4,10 +4,10 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // Linking again to a partner that has just died changes nothing while its
@@ -17,9 +17,9 @@ import (
 // (LNK-08), as in Erlang.
 func TestLNK06_RelinkToPartnerDyingGivesOnlyItsRealExit(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		probe := testkit.NewProbe(t, n, process.WithBackend(b))
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		probe := spawntest.NewProbe(t, n, process.WithBackend(b))
 		for range 200 {
 			var child pid.Pid
 			var relink error

@@ -6,16 +6,16 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 func TestTRP01_TrapperGetsExitMessageForNormalExit(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		parent := lnkSpawnTrapping(t, n, b, lnkFunc)
 		child := parent.spawnLinked(b, lnkFunc)
 
@@ -29,16 +29,16 @@ func TestTRP01_TrapperGetsExitMessageForNormalExit(t *testing.T) {
 func TestTRP02_TrapperTurnsAbnormalExitIntoMessage(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("boom")
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		lnkForKindPairs(t, "trapping", "exiting", func(t *testing.T, kp, kc lnkKind) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			parent := lnkSpawnTrapping(t, n, b, kp)
 			child := parent.spawnLinked(b, kc)
-			wc := lnkWatch(t, n, child.Pid)
+			wc := spawntest.WatchExit(t, n, child.Pid)
 
 			child.exit(boom)
 
-			lnkWantReason(t, "C", wc.wait(), boom)
+			lnkWantReason(t, "C", wc.Wait(), boom)
 			lnkWantExit(t, parent.receive(), child.Pid, boom)
 			parent.expectEmpty()
 			if !n.Alive(parent.Pid) {
@@ -53,18 +53,18 @@ func TestTRP02_TrapperTurnsAbnormalExitIntoMessage(t *testing.T) {
 
 func TestTRP03_ExitKillKillsTrappingProcess(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		pp := lnkSpawnTrapping(t, n, b, lnkFunc)
 		q := lnkSpawnTrapping(t, n, b, lnkFunc)
 		q.do(func(p *process.Process) error { return link.Link(p, pp.Pid) })
-		m := testkit.NewProbe(t, n, process.WithBackend(b))
+		m := spawntest.NewProbe(t, n, process.WithBackend(b))
 		var ref pid.Ref
 		m.Do(func(p *process.Process) (err error) {
 			ref, err = link.Monitor(p, pp.Pid)
 			return err
 		})
-		third := testkit.NewProbe(t, n, process.WithBackend(b))
+		third := spawntest.NewProbe(t, n, process.WithBackend(b))
 
 		third.Do(func(p *process.Process) error { return p.Exit(pp.Pid, process.Kill) })
 
@@ -84,9 +84,9 @@ func TestTRP03_ExitKillKillsTrappingProcess(t *testing.T) {
 
 func TestTRP04_TrapExitReturnsPreviousValue(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		lnkForKinds(t, func(t *testing.T, k lnkKind) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			a := lnkSpawn(t, n, b, k)
 			var first, second, third, traps bool
 			a.do(func(p *process.Process) error {
@@ -115,15 +115,15 @@ func TestTRP04_TrapExitReturnsPreviousValue(t *testing.T) {
 func TestTRP05_QueuedExitStaysMessageAfterTrapOff(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("boom")
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		pp := lnkSpawnTrapping(t, n, b, lnkFunc)
 		c := pp.spawnLinked(b, lnkFunc)
-		wc := lnkWatch(t, n, c.Pid)
+		wc := spawntest.WatchExit(t, n, c.Pid)
 		c.exit(boom)
 		// The link signal is handled before watchers are told: the Exit
 		// message is queued in P now.
-		lnkWantReason(t, "C", wc.wait(), boom)
+		lnkWantReason(t, "C", wc.Wait(), boom)
 
 		var prev bool
 		pp.do(func(p *process.Process) error { prev = p.TrapExit(false); return nil })
@@ -142,9 +142,9 @@ func TestTRP05_QueuedExitStaysMessageAfterTrapOff(t *testing.T) {
 func TestTRP06_TrapperExitSelfGetsMessage(t *testing.T) {
 	t.Parallel()
 	reason := errors.New("r")
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		lnkForKinds(t, func(t *testing.T, k lnkKind) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			pp := lnkSpawnTrapping(t, n, b, k)
 			var err error
 			var alive bool
@@ -171,7 +171,7 @@ func TestTRP06_TrapperExitSelfGetsMessage(t *testing.T) {
 func TestTRP07_ExitSelfNormalKillsNonTrappingProcess(t *testing.T) {
 	t.Parallel()
 	die := errors.New("die")
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		for _, tc := range []struct {
 			name   string
 			reason error
@@ -180,8 +180,8 @@ func TestTRP07_ExitSelfNormalKillsNonTrappingProcess(t *testing.T) {
 			{"die", die},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				n := testkit.Node(t)
-				m := testkit.NewProbe(t, n, process.WithBackend(b))
+				n := spawntest.NewNode(t)
+				m := spawntest.NewProbe(t, n, process.WithBackend(b))
 				aliveAfter := make(chan bool, 1)
 				var target pid.Pid
 				m.Do(func(p *process.Process) (err error) {
@@ -200,24 +200,24 @@ func TestTRP07_ExitSelfNormalKillsNonTrappingProcess(t *testing.T) {
 			})
 		}
 		t.Run("handler", func(t *testing.T) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			a := lnkSpawn(t, n, b, lnkHandler)
-			w := lnkWatch(t, n, a.Pid)
+			w := spawntest.WatchExit(t, n, a.Pid)
 			var alive bool
 			a.do(func(p *process.Process) error {
 				_ = p.Exit(p.Self(), process.Normal)
 				alive = p.Alive()
 				return nil
 			})
-			lnkWantReason(t, "handler", w.wait(), process.Normal)
+			lnkWantReason(t, "handler", w.Wait(), process.Normal)
 			if alive {
 				t.Fatal("the handler process was alive right after exit(self(), normal)")
 			}
 		})
 		t.Run("watcher", func(t *testing.T) {
-			n := testkit.Node(t)
-			pp := testkit.NewProbe(t, n, process.WithBackend(b))
-			w := lnkWatch(t, n, pp.Pid)
+			n := spawntest.NewNode(t)
+			pp := spawntest.NewProbe(t, n, process.WithBackend(b))
+			w := spawntest.WatchExit(t, n, pp.Pid())
 			var alive bool
 			pp.Do(func(p *process.Process) error {
 				_ = p.Exit(p.Self(), die)
@@ -227,7 +227,7 @@ func TestTRP07_ExitSelfNormalKillsNonTrappingProcess(t *testing.T) {
 			if alive {
 				t.Fatal("the process was alive right after exit(self(), die)")
 			}
-			lnkWantReason(t, "watcher", w.wait(), die)
+			lnkWantReason(t, "watcher", w.Wait(), die)
 		})
 	})
 }

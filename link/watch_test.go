@@ -6,12 +6,11 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // Watch and Unwatch: monitors held by code that is not a process.
@@ -32,22 +31,11 @@ func (w *watchRecorder) notify(d link.Down) {
 	}
 }
 
-func (w *watchRecorder) wait(t testing.TB) link.Down {
-	t.Helper()
-	select {
-	case d := <-w.ch:
-		return d
-	case <-time.After(testkit.Timeout):
-		t.Fatalf("watch did not fire within %v", testkit.Timeout)
-		return link.Down{}
-	}
-}
-
 // watchStop stops n, which waits for every goroutine it started: no
 // notify can run after it.
 func watchStop(t testing.TB, n *process.Node) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
 	defer cancel()
 	if err := n.Stop(ctx); err != nil {
 		t.Fatal(err)
@@ -56,29 +44,29 @@ func watchStop(t testing.TB, n *process.Node) {
 
 func TestWatch_FiresOnceWithReason(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		for _, tc := range []struct {
 			name string
-			exit func(n *process.Node, pr *testkit.Probe)
+			exit func(n *process.Node, pr *spawntest.Probe)
 			want error
 		}{
-			{"normal", func(_ *process.Node, pr *testkit.Probe) { pr.Exit(nil) }, process.Normal},
-			{"boom", func(_ *process.Node, pr *testkit.Probe) { pr.Exit(monBoom) }, monBoom},
-			{"exit-signal", func(n *process.Node, pr *testkit.Probe) { _ = n.Exit(pr.Pid, monBang) }, monBang},
-			{"kill", func(n *process.Node, pr *testkit.Probe) { _ = n.Exit(pr.Pid, process.Kill) }, process.Killed},
+			{"normal", func(_ *process.Node, pr *spawntest.Probe) { pr.Exit(nil) }, process.Normal},
+			{"boom", func(_ *process.Node, pr *spawntest.Probe) { pr.Exit(monBoom) }, monBoom},
+			{"exit-signal", func(n *process.Node, pr *spawntest.Probe) { _ = n.Exit(pr.Pid(), monBang) }, monBang},
+			{"kill", func(n *process.Node, pr *spawntest.Probe) { _ = n.Exit(pr.Pid(), process.Kill) }, process.Killed},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				n := testkit.Node(t)
-				target := testkit.NewProbe(t, n, process.WithBackend(b))
+				n := spawntest.NewNode(t)
+				target := spawntest.NewProbe(t, n, process.WithBackend(b))
 				w := newWatchRecorder()
-				ref, err := link.Watch(n, target.Pid, w.notify)
+				ref, err := link.Watch(n, target.Pid(), w.notify)
 				if err != nil {
 					t.Fatalf("watch: %v", err)
 				}
 				if ref.IsZero() {
 					t.Fatal("watch returned a zero ref")
 				}
-				info, err := n.Info(target.Pid)
+				info, err := n.Info(target.Pid())
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -92,8 +80,8 @@ func TestWatch_FiresOnceWithReason(t *testing.T) {
 				}
 
 				tc.exit(n, target)
-				monWantDown(t, w.wait(t), ref, target.Pid, tc.want)
-				if link.Unwatch(n, target.Pid, ref) {
+				monWantDown(t, spawntest.Recv(t, w.ch), ref, target.Pid(), tc.want)
+				if link.Unwatch(n, target.Pid(), ref) {
 					t.Error("Unwatch after the watch fired returned true")
 				}
 				watchStop(t, n)
@@ -107,19 +95,9 @@ func TestWatch_FiresOnceWithReason(t *testing.T) {
 
 func TestWatch_DeadPidFiresAtOnceWithNoProc(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		dead := testkit.SpawnIdle(t, n, b)
-		monKill(t, n, dead, monBoom)
-		for _, tc := range []struct {
-			name   string
-			target pid.Pid
-			want   error
-		}{
-			{"dead", dead, process.NoProc},
-			{"never-existed", pid.New(n.ID(), 1<<60), process.NoProc},
-			{"unknown-node", pid.New(pid.NewNodeID(), 1), process.NoConnection},
-		} {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		for _, tc := range monNotAlive(t, n, b) {
 			t.Run(tc.name, func(t *testing.T) {
 				w := newWatchRecorder()
 				ref, err := link.Watch(n, tc.target, w.notify)
@@ -146,9 +124,9 @@ func TestWatch_DeadPidFiresAtOnceWithNoProc(t *testing.T) {
 
 func TestWatch_UnwatchBeforeExitMeansNoNotify(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		target := testkit.SpawnIdle(t, n, b)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		target := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 		w := newWatchRecorder()
 		ref, err := link.Watch(n, target, w.notify)
 		if err != nil {
@@ -184,13 +162,13 @@ func TestWatch_UnwatchBeforeExitMeansNoNotify(t *testing.T) {
 func TestWatch_UnwatchRacingExit(t *testing.T) {
 	t.Parallel()
 	const rounds = 200
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		var recs []*watchRecorder
 		var won []bool
 		for i := range rounds {
-			target := testkit.SpawnIdle(t, n, b)
-			exited := testkit.ExitWatch(t, n, target)
+			target := spawntest.SpawnIdle(t, n, process.WithBackend(b))
+			exited := spawntest.WatchExit(t, n, target)
 			w := newWatchRecorder()
 			ref, err := link.Watch(n, target, w.notify)
 			if err != nil {
@@ -209,11 +187,11 @@ func TestWatch_UnwatchRacingExit(t *testing.T) {
 			if err := <-killed; err != nil {
 				t.Fatalf("round %d: exit: %v", i, err)
 			}
-			if r := testkit.Recv(t, exited); !errors.Is(r, monBang) {
+			if r := exited.Wait(); !errors.Is(r, monBang) {
 				t.Fatalf("round %d: target exited with %v, want bang", i, r)
 			}
 			if !active {
-				monWantDown(t, w.wait(t), ref, target, monBang)
+				monWantDown(t, spawntest.Recv(t, w.ch), ref, target, monBang)
 			}
 			recs = append(recs, w)
 			won = append(won, active)
@@ -236,8 +214,8 @@ func TestWatch_UnwatchRacingExit(t *testing.T) {
 
 func TestWatch_BadInput(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
-	target := testkit.SpawnIdle(t, n, process.Async)
+	n := spawntest.NewNode(t)
+	target := spawntest.SpawnIdle(t, n)
 	notify := func(link.Down) {}
 	if _, err := link.Watch(nil, target, notify); !errors.Is(err, process.ErrNilNode) {
 		t.Errorf("Watch on a nil node: %v, want ErrNilNode", err)

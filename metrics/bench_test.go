@@ -5,9 +5,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/metrics"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 type idle struct{}
@@ -17,7 +17,7 @@ func (idle) HandleMessage(*process.Process, any) error { return nil }
 // One scrape of a node with 10,000 idle processes: the price is paid by the
 // scraper, once per scrape, and by no process.
 func BenchmarkCollect10k(b *testing.B) {
-	n := testkit.Node(b)
+	n := spawntest.NewNode(b)
 	for range 10000 {
 		if _, err := n.SpawnHandler(idle{}); err != nil {
 			b.Fatal(err)

@@ -16,10 +16,10 @@ import (
 
 	"github.com/spawned-go/spawned/event"
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/metrics"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 	"github.com/spawned-go/spawned/supervisor"
 )
 
@@ -63,8 +63,8 @@ func scrape(t *testing.T, h http.Handler) map[string]float64 {
 // crashes, kills, restarts, a failed start, calls and a backlog, and checks
 // what each metric says.
 func TestCollector_AfterAKnownSequence(t *testing.T) {
-	n := testkit.Node(t)
-	ctx := testkit.Context(t)
+	n := spawntest.NewNode(t)
+	ctx := spawntest.Context(t)
 	c := metrics.New(n, metrics.WithCallLatency(), metrics.WithTopMailboxes(2))
 	defer c.Close()
 	reg := prometheus.NewRegistry()
@@ -73,7 +73,7 @@ func TestCollector_AfterAKnownSequence(t *testing.T) {
 
 	// A backlog: a process that never receives, six messages queued, one
 	// of them sent by a process.
-	stuck, err := n.Spawn(testkit.Idle, process.WithName("stuck"))
+	stuck, err := n.Spawn(spawntest.Idle, process.WithName("stuck"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestCollector_AfterAKnownSequence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testkit.WaitExit(t, n, sender)
+	spawntest.WaitExit(t, n, sender)
 	// Exits of each class.
 	for _, fn := range []process.Func{
 		func(*process.Process) error { return nil },
@@ -95,9 +95,9 @@ func TestCollector_AfterAKnownSequence(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		testkit.WaitExit(t, n, p)
+		spawntest.WaitExit(t, n, p)
 	}
-	testkit.ExitAndWait(t, n, testkit.SpawnIdle(t, n, process.Blocking), process.Kill)
+	spawntest.ExitAndWait(t, n, spawntest.SpawnIdle(t, n, process.WithBackend(process.Blocking)), process.Kill)
 
 	// A supervised server: three calls, two crashes, a failed start.
 	sub := n.Subscribe(event.Kinds(event.KindChildRestarted))
@@ -175,7 +175,7 @@ func TestCollector_AfterAKnownSequence(t *testing.T) {
 	}
 
 	// The stuck process goes: its messages stay counted.
-	testkit.ExitAndWait(t, n, stuck, process.Kill)
+	spawntest.ExitAndWait(t, n, stuck, process.Kill)
 	m2 := scrape(t, h)
 	if m2["spawned_messages_received_total"] < received || m2["spawned_messages_handled_total"] < handled {
 		t.Errorf("totals went down: received %v -> %v, handled %v -> %v", received, m2["spawned_messages_received_total"],
@@ -189,18 +189,18 @@ func TestCollector_AfterAKnownSequence(t *testing.T) {
 // TestCollector_Escalation counts a supervisor that gives up, and a
 // collector without a node or closed twice is harmless.
 func TestCollector_Escalation(t *testing.T) {
-	n := testkit.Node(t)
-	ctx := testkit.Context(t)
+	n := spawntest.NewNode(t)
+	ctx := spawntest.Context(t)
 	c := metrics.New(n, metrics.WithConstLabels(prometheus.Labels{"node": "a"}))
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(c)
 	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	sup, err := supervisor.Start(ctx, n, supervisor.Spec{Intensity: 1, Period: time.Hour,
-		Children: []supervisor.ChildSpec{{ID: "w", Start: supervisor.Func(testkit.Idle)}}})
+		Children: []supervisor.ChildSpec{{ID: "w", Start: supervisor.Func(spawntest.Idle)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	down := testkit.ExitWatch(t, n, sup.Pid())
+	down := spawntest.WatchExit(t, n, sup.Pid())
 	crash := func() {
 		r, err := sup.Inspect(ctx)
 		if err != nil {
@@ -209,12 +209,12 @@ func TestCollector_Escalation(t *testing.T) {
 		n.Exit(r.Children[0].Pid, errors.New("crash"))
 	}
 	crash()
-	testkit.Eventually(t, "a restart", func() bool {
+	spawntest.Eventually(t, "a restart", func() bool {
 		r, err := sup.Inspect(ctx)
 		return err == nil && r.Children[0].Restarts == 1
 	})
 	crash() // the second in the hour: the supervisor gives up
-	testkit.Recv(t, down)
+	down.Wait()
 	m := scrape(t, h)
 	label := `{node="a",supervisor="` + sup.Pid().String() + `"}`
 	if m["spawned_supervisor_escalations_total"+label] != 1 || m["spawned_supervisor_restarts_total"+label] != 1 {

@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/observer"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 	"github.com/spawned-go/spawned/supervisor"
 )
 
@@ -33,7 +33,7 @@ func (c *counter) DebugState() any { return c.n }
 // tree starts top (one_for_one) with a counter "w" under it.
 func tree(t *testing.T, n *process.Node) supervisor.Ref {
 	t.Helper()
-	ref, err := supervisor.Start(testkit.Context(t), n, supervisor.Spec{Name: "top", Intensity: 10, Period: time.Hour,
+	ref, err := supervisor.Start(spawntest.Context(t), n, supervisor.Spec{Name: "top", Intensity: 10, Period: time.Hour,
 		Children: []supervisor.ChildSpec{{ID: "w", Start: supervisor.GenServer(func() *counter { return &counter{} }, genserver.WithName("w"))}}})
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +76,7 @@ type treeNode struct {
 // TestHandler_ReadOnly: under any prefix, the page, its files and the API
 // answer; changes are refused.
 func TestHandler_ReadOnly(t *testing.T) {
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	tree(t, n)
 	h := observer.Handler(n, observer.WithTitle("my <node>"))
 	defer h.Close()
@@ -145,7 +145,7 @@ func TestHandler_ReadOnly(t *testing.T) {
 // seen restarted on the tree, a trace switched on records, a switch flips;
 // requests from elsewhere are refused.
 func TestHandler_Actions(t *testing.T) {
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	tree(t, n)
 	var flag atomic.Bool
 	h := observer.Handler(n, observer.WithActions(true),
@@ -169,13 +169,13 @@ func TestHandler_Actions(t *testing.T) {
 		t.Fatal("a refused kill killed")
 	}
 	same := map[string]string{"X-Observer": "1", "Origin": "http://example.com", "Sec-Fetch-Site": "same-origin"}
-	down := testkit.ExitWatch(t, n, w)
+	down := spawntest.WatchExit(t, n, w)
 	if code := call(t, h, "POST", "/api/exit", body, same, nil); code != 200 {
 		t.Fatalf("kill: %d", code)
 	}
-	testkit.Recv(t, down)
+	down.Wait()
 	var tr struct{ Roots []*treeNode }
-	testkit.Eventually(t, "the restart on the tree", func() bool {
+	spawntest.Eventually(t, "the restart on the tree", func() bool {
 		call(t, h, "GET", "/api/tree", "", nil, &tr)
 		c := tr.Roots[0].Children[0]
 		return c.Restarts == 1 && c.Crashed && c.LastExit == "killed" && c.Pid != w.String()
@@ -184,7 +184,7 @@ func TestHandler_Actions(t *testing.T) {
 	if code := call(t, h, "POST", "/api/trace", `{"pid":"`+w2.String()+`","on":true}`, same, nil); code != 200 || !n.Traced(w2) {
 		t.Fatalf("trace on: %d, traced %v", code, n.Traced(w2))
 	}
-	genserver.Named[int, int, genserver.Never](n, "w").Call(testkit.Context(t), 5)
+	genserver.Named[int, int, genserver.Never](n, "w").Call(spawntest.Context(t), 5)
 	var p struct {
 		Traced bool
 		Trace  []struct{ Op, Text string }
@@ -213,7 +213,7 @@ func TestHandler_Actions(t *testing.T) {
 // sampler keeps samples and crash reports while asked, and stops when
 // nobody asks.
 func TestSampler_RunsOnlyWhenAsked(t *testing.T) {
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	h := observer.Handler(n, observer.WithIdle(50*time.Millisecond), observer.WithSampleEvery(5*time.Millisecond))
 	defer h.Close()
 	if h.SamplerRunning() {
@@ -225,12 +225,12 @@ func TestSampler_RunsOnlyWhenAsked(t *testing.T) {
 		t.Fatal("a request did not start the sampler")
 	}
 	p, _ := n.Spawn(func(*process.Process) error { panic("observed") }, process.WithName("doomed"))
-	testkit.WaitExit(t, n, p)
+	spawntest.WaitExit(t, n, p)
 	var dead struct {
 		Alive   bool
 		Crashes []struct{ Reason, Stack, Name string }
 	}
-	testkit.Eventually(t, "the crash report", func() bool {
+	spawntest.Eventually(t, "the crash report", func() bool {
 		return call(t, h, "GET", "/api/process?pid="+url.QueryEscape(p.String()), "", nil, &dead) == 200 && len(dead.Crashes) == 1
 	})
 	if dead.Alive || dead.Crashes[0].Reason != "panic: observed" || dead.Crashes[0].Name != "doomed" || !strings.Contains(dead.Crashes[0].Stack, "goroutine") {
@@ -240,7 +240,7 @@ func TestSampler_RunsOnlyWhenAsked(t *testing.T) {
 	if len(ov.Samples) == 0 {
 		t.Fatal("no samples")
 	}
-	testkit.Eventually(t, "the sampler to stop when idle", func() bool { return !h.SamplerRunning() })
+	spawntest.Eventually(t, "the sampler to stop when idle", func() bool { return !h.SamplerRunning() })
 }
 
 func registryPid(n *process.Node, name string) (pid.Pid, bool) {

@@ -10,9 +10,9 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 var backendSink atomic.Pointer[[]byte]
@@ -31,7 +31,7 @@ func backendChurn(i int) {
 func TestBackend_ThreadFuncKeepsOneOSThread(t *testing.T) {
 	t.Parallel()
 	const rounds = 500
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	type result struct {
 		start int
 		moved []int
@@ -63,17 +63,17 @@ func TestBackend_ThreadFuncKeepsOneOSThread(t *testing.T) {
 			runtime.Gosched()
 		}
 	}
-	r := pkRecv(t, out, "thread process result")
+	r := spawntest.Recv(t, out)
 	if len(r.moved) != 0 {
 		t.Errorf("Thread process started on thread %d but ran on %v", r.start, r.moved)
 	}
-	testkit.WaitExit(t, n, p)
+	spawntest.WaitExit(t, n, p)
 }
 
 func TestBackend_ThreadHandlerKeepsOneOSThread(t *testing.T) {
 	t.Parallel()
 	const rounds = 500
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	var initTid atomic.Int64
 	tids := make(chan int, rounds)
 	h := &pkInitHandler{
@@ -97,13 +97,13 @@ func TestBackend_ThreadHandlerKeepsOneOSThread(t *testing.T) {
 		}
 		if i%2 == 0 {
 			// Let the handler drain and go idle now and then.
-			if tid := pkRecv(t, tids, "handled"); tid != int(initTid.Load()) {
+			if tid := spawntest.Recv(t, tids); tid != int(initTid.Load()) {
 				t.Fatalf("Init ran on thread %d, HandleMessage on %d", initTid.Load(), tid)
 			}
 		}
 	}
 	for range rounds - (rounds+1)/2 {
-		if tid := pkRecv(t, tids, "handled"); tid != int(initTid.Load()) {
+		if tid := spawntest.Recv(t, tids); tid != int(initTid.Load()) {
 			t.Fatalf("Init ran on thread %d, HandleMessage on %d", initTid.Load(), tid)
 		}
 	}
@@ -113,7 +113,7 @@ func TestBackend_ThreadHandlerKeepsOneOSThread(t *testing.T) {
 func TestBackend_AsyncThreadsInformational(t *testing.T) {
 	t.Parallel()
 	const rounds = 200
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	tids := make(chan int, rounds)
 	p, err := n.SpawnHandler(pkHandle(func(_ *process.Process, msg any) error {
 		backendChurn(msg.(int))
@@ -128,7 +128,7 @@ func TestBackend_AsyncThreadsInformational(t *testing.T) {
 		if err := n.Send(p, i); err != nil {
 			t.Fatal(err)
 		}
-		seen[pkRecv(t, tids, "handled")] = true
+		seen[spawntest.Recv(t, tids)] = true
 	}
 	t.Logf("an Async handler ran on %d distinct OS threads over %d messages", len(seen), rounds)
 }
@@ -158,18 +158,18 @@ func TestBackend_BlockingPoolIsBoundedAndAsyncKeepsRunning(t *testing.T) {
 	for _, kind := range kinds {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			n := testkit.Node(t, process.WithBlockingPool(bound))
+			n := spawntest.NewNode(t, process.WithBlockingPool(bound))
 			if b, used := n.BlockingPool(); b != bound || used != 0 {
 				t.Fatalf("BlockingPool() = %d, %d; want %d, 0", b, used, bound)
 			}
 			var held backendHeld
-			gate := pkNewGate(t)
+			gate := spawntest.NewGate(t)
 			started := make(chan struct{}, procs)
 			finished := make(chan struct{}, procs)
 			work := func() {
 				held.enter()
 				started <- struct{}{}
-				gate.Wait() // stands in for a blocking syscall
+				gate.Wait(context.Background()) // stands in for a blocking syscall
 				held.leave()
 				finished <- struct{}{}
 			}
@@ -193,7 +193,7 @@ func TestBackend_BlockingPoolIsBoundedAndAsyncKeepsRunning(t *testing.T) {
 				pids = append(pids, p)
 			}
 			for range bound {
-				pkRecv(t, started, "a Blocking handler to start")
+				spawntest.Recv(t, started)
 			}
 			if _, used := n.BlockingPool(); used != bound {
 				t.Errorf("BlockingPool inUse = %d with every slot held, want %d", used, bound)
@@ -203,7 +203,7 @@ func TestBackend_BlockingPoolIsBoundedAndAsyncKeepsRunning(t *testing.T) {
 			}
 
 			// Every slot is held: Async and Thread processes still answer.
-			probe := testkit.NewProbe(t, n)
+			probe := spawntest.NewProbe(t, n)
 			asyncEcho, err := n.SpawnHandler(pkEchoHandler())
 			if err != nil {
 				t.Fatal(err)
@@ -242,10 +242,10 @@ func TestBackend_BlockingPoolIsBoundedAndAsyncKeepsRunning(t *testing.T) {
 			}()
 			gate.Open()
 			for range procs {
-				pkRecv(t, finished, "a Blocking handler to finish")
+				spawntest.Recv(t, finished)
 			}
 			close(stopSampling)
-			if m := pkRecv(t, sampled, "sampler"); m > bound {
+			if m := spawntest.Recv(t, sampled); m > bound {
 				t.Errorf("BlockingPool inUse reached %d, bound %d", m, bound)
 			}
 			if m := held.max.Load(); m > bound {
@@ -256,10 +256,10 @@ func TestBackend_BlockingPoolIsBoundedAndAsyncKeepsRunning(t *testing.T) {
 			}
 			if kind == "func" {
 				for _, p := range pids {
-					testkit.WaitExit(t, n, p)
+					spawntest.WaitExit(t, n, p)
 				}
 			}
-			pkEventually(t, "every Blocking slot is free", func() bool {
+			spawntest.Eventually(t, "every Blocking slot is free", func() bool {
 				_, used := n.BlockingPool()
 				return used == 0
 			})
@@ -272,8 +272,8 @@ func TestBackend_BlockingPoolIsBoundedAndAsyncKeepsRunning(t *testing.T) {
 func TestBackend_BlockingReceiverFreesItsSlot(t *testing.T) {
 	t.Parallel()
 	const bound, procs = 2, 8
-	n := testkit.Node(t, process.WithBlockingPool(bound))
-	probe := testkit.NewProbe(t, n)
+	n := spawntest.NewNode(t, process.WithBlockingPool(bound))
+	probe := spawntest.NewProbe(t, n)
 	var echoes []pid.Pid
 	for range procs {
 		p, err := n.Spawn(pkEchoFunc, process.WithBackend(process.Blocking))
@@ -307,9 +307,9 @@ func TestBackend_BlockingReceiverFreesItsSlot(t *testing.T) {
 // Func and Handler receivers.
 func TestBackend_CrossBackendMatrix(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t, process.WithBlockingPool(2))
-	for _, from := range testkit.Backends {
-		for _, to := range testkit.Backends {
+	n := spawntest.NewNode(t, process.WithBlockingPool(2))
+	for _, from := range spawntest.Backends() {
+		for _, to := range spawntest.Backends() {
 			for _, kind := range []string{"func", "handler"} {
 				t.Run(fmt.Sprintf("%v_to_%v_%s", from, to, kind), func(t *testing.T) {
 					t.Parallel()
@@ -325,7 +325,7 @@ func TestBackend_CrossBackendMatrix(t *testing.T) {
 					}
 					const rounds = 20
 					done := make(chan error, 1)
-					ctx := testkit.Context(t)
+					ctx := spawntest.Context(t)
 					_, err = n.Spawn(func(p *process.Process) error {
 						done <- func() error {
 							for i := range rounds {
@@ -347,7 +347,7 @@ func TestBackend_CrossBackendMatrix(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if err := pkRecv(t, done, "sender result"); err != nil {
+					if err := spawntest.Recv(t, done); err != nil {
 						t.Fatalf("%v sender to %v %s: %v", from, to, kind, err)
 					}
 					if err := n.Exit(echo, process.Kill); err != nil {

@@ -12,16 +12,17 @@ import (
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // badEnv is what the bad-input cases act on.
 type badEnv struct {
 	n       *process.Node
-	probe   *testkit.Probe // a Func process on n
-	handler pid.Pid        // a Handler process on n that runs badInHandler messages
-	dead    pid.Pid        // a dead process of n
-	foreign pid.Pid        // a pid of a node that does not exist
-	other   *testkit.Probe // a process on another live node
+	probe   *spawntest.Probe // a Func process on n
+	handler pid.Pid          // a Handler process on n that runs badInHandler messages
+	dead    pid.Pid          // a dead process of n
+	foreign pid.Pid          // a pid of a node that does not exist
+	other   *spawntest.Probe // a process on another live node
 
 	stopped    *process.Node
 	stoppedPid pid.Pid // a pid of stopped, alive when it was stopped
@@ -46,8 +47,8 @@ func badBool(b bool) error {
 }
 
 func badNewEnv(t *testing.T) *badEnv {
-	e := &badEnv{n: testkit.Node(t), foreign: pid.New(pid.NewNodeID(), 1)}
-	e.probe = testkit.NewProbe(t, e.n)
+	e := &badEnv{n: spawntest.NewNode(t), foreign: pid.New(pid.NewNodeID(), 1)}
+	e.probe = spawntest.NewProbe(t, e.n)
 	var err error
 	e.handler, err = e.n.SpawnHandler(pkHandle(func(p *process.Process, msg any) error {
 		if m, ok := msg.(badInHandler); ok {
@@ -62,8 +63,8 @@ func badNewEnv(t *testing.T) *badEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testkit.WaitExit(t, e.n, e.dead)
-	e.other = testkit.NewProbe(t, testkit.Node(t))
+	spawntest.WaitExit(t, e.n, e.dead)
+	e.other = spawntest.NewProbe(t, spawntest.NewNode(t))
 
 	e.stopped = process.NewNode(process.WithLogger(nil))
 	e.stoppedPid, err = e.stopped.Spawn(func(p *process.Process) error {
@@ -73,7 +74,7 @@ func badNewEnv(t *testing.T) *badEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := pkStopCtx(testkit.Timeout)
+	ctx, cancel := pkStopCtx(spawntest.Timeout)
 	defer cancel()
 	if err := e.stopped.Stop(ctx); err != nil {
 		t.Fatal(err)
@@ -91,7 +92,7 @@ func (e *badEnv) h() process.Handler {
 // instead of failing from another goroutine.
 func (e *badEnv) inProbe(f func(p *process.Process) error) error {
 	var err error
-	if !e.probe.TryDo(testkit.Timeout, func(p *process.Process) error { err = f(p); return nil }) {
+	if !e.probe.TryDo(spawntest.Timeout, func(p *process.Process) error { err = f(p); return nil }) {
 		return errors.New("probe did not run the case")
 	}
 	return err
@@ -105,7 +106,7 @@ func (e *badEnv) inHandler(f func(p *process.Process) error) error {
 	select {
 	case err := <-m.done:
 		return err
-	case <-time.After(testkit.Timeout):
+	case <-time.After(spawntest.Timeout):
 		return errors.New("handler did not run the case")
 	}
 }
@@ -220,7 +221,7 @@ func TestBadInput_Table(t *testing.T) {
 	// A parent on another node.
 	add("Node.Spawn/WithLink(foreign parent)", process.NoConnection, func() error {
 		var err error
-		if !e.other.TryDo(testkit.Timeout, func(p *process.Process) error {
+		if !e.other.TryDo(spawntest.Timeout, func(p *process.Process) error {
 			_, err = e.n.Spawn(e.fn, process.WithLink(p))
 			return nil
 		}) {
@@ -296,7 +297,7 @@ func TestBadInput_Table(t *testing.T) {
 	add("stopped Node.Processes", nil, func() error { return badBool(len(s.Processes()) != 0) })
 	add("stopped Node.Stats", nil, func() error { return badBool(s.Stats().Processes != 0) })
 	add("stopped Node.Stop", nil, func() error {
-		ctx, cancel := pkStopCtx(testkit.Timeout)
+		ctx, cancel := pkStopCtx(spawntest.Timeout)
 		defer cancel()
 		return s.Stop(ctx)
 	})
@@ -339,24 +340,9 @@ func TestBadInput_Table(t *testing.T) {
 // badRun calls f, turning a panic into a value and a hang into a failure.
 func badRun(t *testing.T, f func() error) (err error, panicked any) {
 	t.Helper()
-	type result struct {
-		err error
-		p   any
-	}
-	ch := make(chan result, 1)
-	go func() {
-		var r result
-		defer func() {
-			r.p = recover()
-			ch <- r
-		}()
-		r.err = f()
-	}()
-	select {
-	case r := <-ch:
-		return r.err, r.p
-	case <-time.After(2 * testkit.Timeout):
+	o := testkit.Try(f, 2*spawntest.Timeout)
+	if o.Hung {
 		t.Fatal("the call hung")
-		return nil, nil
 	}
+	return o.Err, o.Panicked
 }

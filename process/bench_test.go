@@ -170,9 +170,13 @@ func (r *benchRing) HandleMessage(p *process.Process, msg any) error {
 }
 
 // W5: a ring of Handler processes passing one token b.N hops.
-func BenchmarkW5Ring(b *testing.B) {
+func BenchmarkW5Ring(b *testing.B) { benchW5Ring(b, func(*testing.B, *process.Node) {}) }
+
+// benchW5Ring runs W5 on a node that observe has set up.
+func benchW5Ring(b *testing.B, observe func(b *testing.B, n *process.Node)) {
 	const size = 10000
 	n := benchNode(b)
+	observe(b, n)
 	done := make(chan struct{})
 	ring := make([]*benchRing, size)
 	pids := make([]pid.Pid, size)

@@ -2,6 +2,7 @@ package process_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"runtime"
@@ -9,9 +10,9 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // handlerLog records what a handler saw, in order.
@@ -30,14 +31,14 @@ func (l *handlerLog) snapshot() []any {
 
 func TestHandler_InitRunsBeforeAnyMessage(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		gate := pkNewGate(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		gate := spawntest.NewGate(t)
 		var log handlerLog
 		handled := make(chan struct{}, 3)
 		h := &pkInitHandler{
 			init: func(p *process.Process) error {
-				gate.Wait() // messages arrive while Init runs
+				gate.Wait(context.Background()) // messages arrive while Init runs
 				log.add("init")
 				return nil
 			},
@@ -58,7 +59,7 @@ func TestHandler_InitRunsBeforeAnyMessage(t *testing.T) {
 		}
 		gate.Open()
 		for range 3 {
-			pkRecv(t, handled, "a message handled")
+			spawntest.Recv(t, handled)
 		}
 		want := []any{"init", 0, 1, 2}
 		if got := log.snapshot(); fmt.Sprint(got) != fmt.Sprint(want) {
@@ -70,14 +71,14 @@ func TestHandler_InitRunsBeforeAnyMessage(t *testing.T) {
 func TestHandler_InitErrorEndsProcess(t *testing.T) {
 	t.Parallel()
 	errInit := errors.New("init failed")
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		for _, mode := range []string{"error", "panic"} {
-			n := testkit.Node(t)
-			gate := pkNewGate(t)
+			n := spawntest.NewNode(t)
+			gate := spawntest.NewGate(t)
 			var calls atomic.Int32
 			h := &pkInitHandler{
 				init: func(*process.Process) error {
-					gate.Wait()
+					gate.Wait(context.Background())
 					if mode == "panic" {
 						panic("init panic")
 					}
@@ -89,12 +90,12 @@ func TestHandler_InitErrorEndsProcess(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			w := testkit.ExitWatch(t, n, p)
+			w := spawntest.WatchExit(t, n, p)
 			if err := n.Send(p, "queued before init returned"); err != nil {
 				t.Fatal(err)
 			}
 			gate.Open()
-			r := pkRecv(t, w, "exit")
+			r := w.Wait()
 			switch mode {
 			case "error":
 				if !errors.Is(r, errInit) {
@@ -106,7 +107,7 @@ func TestHandler_InitErrorEndsProcess(t *testing.T) {
 					t.Errorf("exit %v, want PanicError{init panic}", r)
 				}
 			}
-			ctx, cancel := pkStopCtx(testkit.Timeout)
+			ctx, cancel := pkStopCtx(spawntest.Timeout)
 			if err := n.Stop(ctx); err != nil { // every goroutine of the node is done
 				t.Error(err)
 			}
@@ -121,8 +122,8 @@ func TestHandler_InitErrorEndsProcess(t *testing.T) {
 func TestHandler_MessagesOneAtATimeInOrder(t *testing.T) {
 	t.Parallel()
 	const senders, perSender = 4, 500
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t, process.WithBlockingPool(2))
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t, process.WithBlockingPool(2))
 		type msg struct{ from, seq int }
 		var inside, overlaps atomic.Int32
 		next := make([]int, senders) // only the handler touches it
@@ -161,7 +162,7 @@ func TestHandler_MessagesOneAtATimeInOrder(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		pkRecv(t, done, "every message handled")
+		spawntest.Recv(t, done)
 		if o := overlaps.Load(); o != 0 {
 			t.Errorf("HandleMessage ran concurrently %d times", o)
 		}
@@ -174,8 +175,8 @@ func TestHandler_MessagesOneAtATimeInOrder(t *testing.T) {
 func TestHandler_ErrorEndsProcess(t *testing.T) {
 	t.Parallel()
 	errStop := errors.New("stop here")
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		cases := []struct {
 			name   string
 			reason error
@@ -192,13 +193,13 @@ func TestHandler_ErrorEndsProcess(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			w := testkit.ExitWatch(t, n, p)
+			w := spawntest.WatchExit(t, n, p)
 			for _, m := range []string{"a", "stop", "b"} {
 				if err := n.Send(p, m); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if r := pkRecv(t, w, "exit"); !errors.Is(r, tc.reason) {
+			if r := w.Wait(); !errors.Is(r, tc.reason) {
 				t.Errorf("%s: exit %v, want %v", tc.name, r, tc.reason)
 			}
 			if got := fmt.Sprint(log.snapshot()); got != "[a stop]" {
@@ -214,8 +215,8 @@ func TestHandler_ErrorEndsProcess(t *testing.T) {
 func TestHandler_PanicBecomesPanicError(t *testing.T) {
 	t.Parallel()
 	type boom struct{ code int }
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		p, err := n.SpawnHandler(pkHandle(func(_ *process.Process, m any) error {
 			if m == "panic" {
 				handlerPanicHere(boom{code: 42})
@@ -225,14 +226,14 @@ func TestHandler_PanicBecomesPanicError(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := testkit.ExitWatch(t, n, p)
+		w := spawntest.WatchExit(t, n, p)
 		if err := n.Send(p, "ok"); err != nil {
 			t.Fatal(err)
 		}
 		if err := n.Send(p, "panic"); err != nil {
 			t.Fatal(err)
 		}
-		r := pkRecv(t, w, "exit")
+		r := w.Wait()
 		var pe *process.PanicError
 		if !errors.As(r, &pe) {
 			t.Fatalf("exit %v (%T), want *PanicError", r, r)
@@ -252,8 +253,8 @@ func TestHandler_PanicBecomesPanicError(t *testing.T) {
 			t.Error("empty Error()")
 		}
 		// The node keeps working, on every backend.
-		probe := testkit.NewProbe(t, n)
-		for _, b2 := range testkit.Backends {
+		probe := spawntest.NewProbe(t, n)
+		for _, b2 := range spawntest.Backends() {
 			echo, err := n.SpawnHandler(pkEchoHandler(), process.WithBackend(b2))
 			if err != nil {
 				t.Fatal(err)
@@ -271,7 +272,7 @@ func handlerPanicHere(v any) { panic(v) }
 // program's goroutine count, so it does not run in parallel with others.
 func TestHandler_IdleAsyncHandlerHoldsNoGoroutine(t *testing.T) {
 	const procs = 10000
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	base := runtime.NumGoroutine()
 	var handled atomic.Int64
 	all := make(chan struct{})
@@ -294,8 +295,8 @@ func TestHandler_IdleAsyncHandlerHoldsNoGoroutine(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pkRecv(t, all, "every process to handle its message")
-	pkEventually(t, fmt.Sprintf("goroutines back near the baseline %d", base), func() bool {
+	spawntest.Recv(t, all)
+	spawntest.Eventually(t, fmt.Sprintf("goroutines back near the baseline %d", base), func() bool {
 		return runtime.NumGoroutine()-n.Stats().Workers < base+50
 	})
 	if s := n.Stats(); s.Processes != procs {
@@ -314,8 +315,8 @@ func TestHandler_IdleAsyncHandlerHoldsNoGoroutine(t *testing.T) {
 // on every backend.
 func TestHandler_WithoutInitHandlesFirstMessages(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		const procs, each = 200, 3
 		got := make(chan int, procs*each)
 		for i := range procs {
@@ -334,7 +335,7 @@ func TestHandler_WithoutInitHandlesFirstMessages(t *testing.T) {
 		}
 		last := make(map[int]int, procs) // per process, the last k seen
 		for range procs * each {
-			v := pkRecv(t, got, "a message sent right after the spawn")
+			v := spawntest.Recv(t, got)
 			i, k := v/each, v%each
 			if prev, ok := last[i]; ok && k != prev+1 || !ok && k != 0 {
 				t.Fatalf("process %d handled message %d after %d", i, k, prev)

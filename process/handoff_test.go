@@ -2,11 +2,10 @@ package process_test
 
 import (
 	"testing"
-	"time"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // handlerFunc adapts a function to process.Handler.
@@ -21,7 +20,7 @@ func TestHandOffSenderThatBlocksDoesNotStrandTheReceiver(t *testing.T) {
 	for _, sender := range []process.Backend{process.Async, process.Blocking} {
 		for _, receiver := range []process.Backend{process.Async, process.Blocking} {
 			t.Run(sender.String()+"_to_"+receiver.String(), func(t *testing.T) {
-				n := testkit.Node(t)
+				n := spawntest.NewNode(t)
 				closer, err := n.SpawnHandler(handlerFunc(func(_ *process.Process, msg any) error {
 					close(msg.(chan struct{}))
 					return nil
@@ -46,11 +45,7 @@ func TestHandOffSenderThatBlocksDoesNotStrandTheReceiver(t *testing.T) {
 					if err := n.Send(waiter, i); err != nil {
 						t.Fatal(err)
 					}
-					select {
-					case <-done:
-					case <-time.After(testkit.Timeout):
-						t.Fatalf("round %d: the receiver never ran", i)
-					}
+					spawntest.Recv(t, done)
 				}
 			})
 		}
@@ -80,8 +75,8 @@ func (r *relay) HandleMessage(p *process.Process, msg any) error {
 // Tokens sent from process to process along a chain keep their order while
 // outside senders feed the chain at the same time, on every backend.
 func TestHandOffKeepsOrderAlongAChain(t *testing.T) {
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		const length, tokens = 50, 2000
 		relays := make([]*relay, length)
 		pids := make([]pid.Pid, length)
@@ -103,12 +98,7 @@ func TestHandOffKeepsOrderAlongAChain(t *testing.T) {
 			}
 			n.Send(pids[0], -1)
 		}()
-		var seen []int
-		select {
-		case seen = <-last:
-		case <-time.After(testkit.Timeout):
-			t.Fatal("the end token never arrived")
-		}
+		seen := spawntest.Recv(t, last)
 		if len(seen) != tokens+1 {
 			t.Fatalf("the last relay saw %d tokens, want %d", len(seen), tokens+1)
 		}

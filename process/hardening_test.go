@@ -4,34 +4,19 @@ import (
 	"context"
 	"errors"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 )
-
-// hdWait receives from ch within testkit.Timeout, or fails the test
-// saying what did not happen.
-func hdWait[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(testkit.Timeout):
-		t.Fatalf("%s: nothing within %v", what, testkit.Timeout)
-		var zero T
-		return zero
-	}
-}
 
 // TestHardening01_ReceiveMatchPredicate: a ReceiveMatch predicate is the
 // process's own code. It used to run under the mailbox's lock: a panic in
@@ -39,9 +24,9 @@ func hdWait[T any](t *testing.T, ch <-chan T, what string) T {
 // out its deadline), and one that called back into the runtime deadlocked.
 func TestHardening01_ReceiveMatchPredicate(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		t.Run("a panic is the exit reason", func(t *testing.T) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			p, err := n.Spawn(func(p *process.Process) error {
 				_, err := p.ReceiveMatch(context.Background(), func(m any) bool { return m.(int) == 7 })
 				return err
@@ -49,12 +34,12 @@ func TestHardening01_ReceiveMatchPredicate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			exit := testkit.ExitWatch(t, n, p)
+			exit := spawntest.WatchExit(t, n, p)
 			if err := n.Send(p, "not an int"); err != nil {
 				t.Fatal(err)
 			}
 			var pe *process.PanicError
-			if r := testkit.Recv(t, exit); !errors.As(r, &pe) {
+			if r := exit.Wait(); !errors.As(r, &pe) {
 				t.Fatalf("exit reason %v; want a *PanicError", r)
 			}
 			if _, ok := registry.Of(n).WhereIs("hd01-panic"); ok {
@@ -66,7 +51,7 @@ func TestHardening01_ReceiveMatchPredicate(t *testing.T) {
 		})
 
 		t.Run("the predicate may call the runtime", func(t *testing.T) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			queued := make(chan int, 1)
 			got := make(chan any, 1)
 			p, err := n.Spawn(func(p *process.Process) error {
@@ -89,22 +74,22 @@ func TestHardening01_ReceiveMatchPredicate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			exit := testkit.ExitWatch(t, n, p)
+			exit := spawntest.WatchExit(t, n, p)
 			n.Send(p, "first")
 			n.Send(p, "second")
-			if q := hdWait(t, queued, "predicate calling Info"); q < 1 {
+			if q := spawntest.Recv(t, queued); q < 1 {
 				t.Errorf("Info saw %d messages queued; want at least 1", q)
 			}
-			if m := hdWait(t, got, "receive"); m != "second" {
+			if m := spawntest.Recv(t, got); m != "second" {
 				t.Errorf("received %v; want second", m)
 			}
-			if r := testkit.Recv(t, exit); !errors.Is(r, process.Normal) {
+			if r := exit.Wait(); !errors.Is(r, process.Normal) {
 				t.Errorf("exit %v; want Normal", r)
 			}
 		})
 
 		t.Run("a receive from the predicate is refused", func(t *testing.T) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			nested := make(chan error, 1)
 			got := make(chan any, 2)
 			p, err := n.Spawn(func(p *process.Process) error {
@@ -128,22 +113,22 @@ func TestHardening01_ReceiveMatchPredicate(t *testing.T) {
 			}
 			n.Send(p, "first")
 			n.Send(p, "second")
-			if err := hdWait(t, nested, "nested receive"); !errors.Is(err, process.ErrNestedReceive) {
+			if err := spawntest.Recv(t, nested); !errors.Is(err, process.ErrNestedReceive) {
 				t.Errorf("nested Receive = %v; want ErrNestedReceive", err)
 			}
-			if m := hdWait(t, got, "receive"); m != "second" {
+			if m := spawntest.Recv(t, got); m != "second" {
 				t.Errorf("matched %v; want second", m)
 			}
-			if m := hdWait(t, got, "receive"); m != "first" {
+			if m := spawntest.Recv(t, got); m != "first" {
 				t.Errorf("then received %v; want first, still queued", m)
 			}
 		})
 
 		t.Run("DemonitorFlush from the predicate", func(t *testing.T) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			monitored := make(chan struct{})
 			got := make(chan any, 2)
-			target := testkit.SpawnIdle(t, n, process.Async)
+			target := spawntest.SpawnIdle(t, n)
 			p, err := n.Spawn(func(p *process.Process) error {
 				ref, err := link.Monitor(p, target)
 				if err != nil {
@@ -172,15 +157,15 @@ func TestHardening01_ReceiveMatchPredicate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			hdWait(t, monitored, "monitor")
-			testkit.ExitAndWait(t, n, target, process.Kill)
+			spawntest.Recv(t, monitored)
+			spawntest.ExitAndWait(t, n, target, process.Kill)
 			for _, m := range []string{"last", "after", "go"} {
 				n.Send(p, m)
 			}
-			if m := hdWait(t, got, "receive"); m != "last" {
+			if m := spawntest.Recv(t, got); m != "last" {
 				t.Errorf("matched %#v; want last (the Down was flushed)", m)
 			}
-			if m := hdWait(t, got, "receive"); m != "after" {
+			if m := spawntest.Recv(t, got); m != "after" {
 				t.Errorf("then received %#v; want after", m)
 			}
 		})
@@ -194,18 +179,18 @@ func TestHardening01_StopHonoursItsContext(t *testing.T) {
 	t.Parallel()
 	n := process.NewNode(process.WithLogger(nil))
 	release := make(chan struct{})
-	if _, err := n.Spawn(testkit.Idle, process.OnExit(func(error) { <-release })); err != nil {
+	if _, err := n.Spawn(spawntest.Idle, process.OnExit(func(error) { <-release })); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	stopped := make(chan error, 1)
 	go func() { stopped <- n.Stop(ctx) }()
-	if err := hdWait(t, stopped, "Stop with a blocked exit callback"); !errors.Is(err, context.DeadlineExceeded) {
+	if err := spawntest.Recv(t, stopped); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Stop = %v; want the deadline's error", err)
 	}
 	close(release)
-	if err := n.Stop(testkit.Context(t)); err != nil {
+	if err := n.Stop(spawntest.Context(t)); err != nil {
 		t.Errorf("second Stop = %v", err)
 	}
 }
@@ -266,11 +251,11 @@ func hdSpawn(t *testing.T, n *process.Node, kind string, code func(p *process.Pr
 // reason Goexit, on every backend and for every kind of process code.
 func TestHardening03_GoexitExits(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		for _, kind := range hdKinds {
 			t.Run(kind, func(t *testing.T) {
-				n := testkit.Node(t, process.WithBlockingPool(1))
-				watcher := testkit.NewProbe(t, n)
+				n := spawntest.NewNode(t, process.WithBlockingPool(1))
+				watcher := spawntest.NewProbe(t, n)
 				var mon pid.Ref
 				gate := make(chan struct{})
 				p := hdSpawn(t, n, kind, func(p *process.Process) error {
@@ -283,9 +268,9 @@ func TestHardening03_GoexitExits(t *testing.T) {
 					mon, err = link.Monitor(w, p)
 					return err
 				})
-				exit := testkit.ExitWatch(t, n, p)
+				exit := spawntest.WatchExit(t, n, p)
 				close(gate)
-				if r := testkit.Recv(t, exit); !errors.Is(r, process.Goexit) {
+				if r := exit.Wait(); !errors.Is(r, process.Goexit) {
 					t.Fatalf("exit reason %v; want Goexit", r)
 				}
 				if d, ok := watcher.Receive().(link.Down); !ok || d.Ref != mon || !errors.Is(d.Reason, process.Goexit) {
@@ -301,7 +286,7 @@ func TestHardening03_GoexitExits(t *testing.T) {
 				// pool of one, a lost slot would stop every Blocking one.
 				ran := make(chan struct{})
 				hdSpawn(t, n, kind, func(*process.Process) error { close(ran); return nil }, process.WithBackend(b))
-				hdWait(t, ran, "a process after the Goexit")
+				spawntest.Recv(t, ran)
 				if s := n.Stats(); s.Stragglers != 0 {
 					t.Errorf("stats %+v; want no stragglers", s)
 				}
@@ -315,14 +300,14 @@ func TestHardening03_GoexitExits(t *testing.T) {
 // waited to run on the dying worker's goroutine still runs.
 func TestHardening03_GoexitLinkedAndHandedOff(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		got := make(chan any, 1)
 		next, err := n.SpawnHandler(hdHandler{handle: func(_ *process.Process, msg any) error { got <- msg; return nil }})
 		if err != nil {
 			t.Fatal(err)
 		}
-		partner := testkit.SpawnIdle(t, n, process.Async)
+		partner := spawntest.SpawnIdle(t, n)
 		p, err := n.SpawnHandler(hdHandler{handle: func(p *process.Process, msg any) error {
 			if err := link.Link(p, partner); err != nil {
 				return err
@@ -334,12 +319,12 @@ func TestHardening03_GoexitLinkedAndHandedOff(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		exit := testkit.ExitWatch(t, n, partner)
+		exit := spawntest.WatchExit(t, n, partner)
 		n.Send(p, "go")
-		if r := testkit.Recv(t, exit); !errors.Is(r, process.Goexit) {
+		if r := exit.Wait(); !errors.Is(r, process.Goexit) {
 			t.Errorf("linked partner died of %v; want Goexit", r)
 		}
-		if m := hdWait(t, got, "the handed-off message"); m != "handed off" {
+		if m := spawntest.Recv(t, got); m != "handed off" {
 			t.Errorf("got %v", m)
 		}
 	})
@@ -349,20 +334,20 @@ func TestHardening03_GoexitLinkedAndHandedOff(t *testing.T) {
 // reports what it returned.
 func TestHardening05_StopFromTheNodesOwnCode(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		for _, kind := range hdKinds {
 			t.Run(kind, func(t *testing.T) {
 				n := process.NewNode(process.WithLogger(nil))
-				testkit.SpawnIdle(t, n, b)
+				spawntest.SpawnIdle(t, n, process.WithBackend(b))
 				stopped := make(chan error, 1)
 				hdSpawn(t, n, kind, func(p *process.Process) error {
 					stopped <- p.Node().Stop(context.Background())
 					return nil
 				}, process.WithBackend(b))
-				if err := hdWait(t, stopped, "Stop from the node's own process"); err != nil {
+				if err := spawntest.Recv(t, stopped); err != nil {
 					t.Fatalf("Stop = %v", err)
 				}
-				if err := n.Stop(testkit.Context(t)); err != nil {
+				if err := n.Stop(spawntest.Context(t)); err != nil {
 					t.Fatalf("Stop from the test = %v", err)
 				}
 				if s := n.Stats(); s.Processes != 0 {
@@ -379,13 +364,13 @@ func TestHardening05_StopFromTheNodesOwnCode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := hdWait(t, stopped, "Stop from an OnExit"); err != nil {
+			if err := spawntest.Recv(t, stopped); err != nil {
 				t.Fatalf("Stop = %v", err)
 			}
 			if n.Alive(p) {
 				t.Error("process alive")
 			}
-			if err := n.Stop(testkit.Context(t)); err != nil {
+			if err := n.Stop(spawntest.Context(t)); err != nil {
 				t.Fatalf("Stop from the test = %v", err)
 			}
 		})
@@ -401,44 +386,14 @@ func TestHardening05_StopFromTheNodesOwnCode(t *testing.T) {
 				t.Fatal(err)
 			}
 			close(gate)
-			if err := hdWait(t, stopped, "Stop from a Watch notify"); err != nil {
+			if err := spawntest.Recv(t, stopped); err != nil {
 				t.Fatalf("Stop = %v", err)
 			}
-			if err := n.Stop(testkit.Context(t)); err != nil {
+			if err := n.Stop(spawntest.Context(t)); err != nil {
 				t.Fatalf("Stop from the test = %v", err)
 			}
 		})
 	})
-}
-
-// hdLogged returns a logger that records what it logs, and the records.
-func hdLogged(hooks ...func(zapcore.Entry) error) (*zap.Logger, *observer.ObservedLogs) {
-	core, logs := observer.New(zapcore.DebugLevel)
-	return zap.New(core, zap.Hooks(hooks...)), logs
-}
-
-// hdLoggedWith waits until a record whose message contains what is logged.
-func hdLoggedWith(t *testing.T, logs *observer.ObservedLogs, what string) {
-	t.Helper()
-	testkit.Eventually(t, "a log of "+what, func() bool {
-		for _, e := range logs.All() {
-			if strings.Contains(e.Message, what) {
-				return true
-			}
-		}
-		return false
-	})
-}
-
-// hdNoPanic runs f and fails the test if a panic comes out of it.
-func hdNoPanic(t *testing.T, what string, f func()) {
-	t.Helper()
-	defer func() {
-		if v := recover(); v != nil {
-			t.Errorf("%s panicked: %v", what, v)
-		}
-	}()
-	f()
 }
 
 // TestHardening07_CallbackPanicsAreContained: a panic in an OnExit, a
@@ -447,12 +402,12 @@ func hdNoPanic(t *testing.T, what string, f func()) {
 // which crashed the program), and the other watchers were never told.
 func TestHardening07_CallbackPanicsAreContained(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		for _, end := range []string{"node.Exit", "own return"} {
 			t.Run(end, func(t *testing.T) {
-				log, logs := hdLogged()
-				n := testkit.Node(t)
-				n.SetLogger(log)
+				logs := spawntest.NewLogs(zapcore.DebugLevel)
+				n := spawntest.NewNode(t)
+				n.SetLogger(logs.Logger())
 				gate := make(chan struct{})
 				p, err := n.Spawn(func(p *process.Process) error { <-gate; return nil },
 					process.WithBackend(b), process.OnExit(func(error) { panic("OnExit") }))
@@ -462,33 +417,33 @@ func TestHardening07_CallbackPanicsAreContained(t *testing.T) {
 				if _, err := link.Watch(n, p, func(link.Down) { panic("notify") }); err != nil {
 					t.Fatal(err)
 				}
-				second := testkit.ExitWatch(t, n, p)
-				watcher := testkit.NewProbe(t, n)
+				second := spawntest.WatchExit(t, n, p)
+				watcher := spawntest.NewProbe(t, n)
 				watcher.Do(func(w *process.Process) error { _, err := link.Monitor(w, p); return err })
 				if end == "node.Exit" {
-					hdNoPanic(t, "node.Exit", func() { n.Exit(p, process.Kill) })
+					testkit.NoPanic(t, "node.Exit", func() { n.Exit(p, process.Kill) })
 				}
 				close(gate)
-				if r := testkit.Recv(t, second); r == nil {
+				if r := second.Wait(); r == nil {
 					t.Error("no reason")
 				}
 				if _, ok := watcher.Receive().(link.Down); !ok {
 					t.Error("the monitor got no Down")
 				}
-				hdLoggedWith(t, logs, "callback panicked")
+				logs.Expect(t, "callback panicked")
 				// A dead process's Watch runs notify at once, in Watch.
-				hdNoPanic(t, "Watch of a dead process", func() {
+				testkit.NoPanic(t, "Watch of a dead process", func() {
 					link.Watch(n, p, func(link.Down) { panic("notify at once") })
 				})
 			})
 		}
 	})
 	t.Run("Undelivered", func(t *testing.T) {
-		n := testkit.Node(t)
-		p := testkit.SpawnIdle(t, n, process.Async)
+		n := spawntest.NewNode(t)
+		p := spawntest.SpawnIdle(t, n)
 		n.Send(p, hdBadMessage{})
-		hdNoPanic(t, "node.Exit", func() { testkit.ExitAndWait(t, n, p, process.Kill) })
-		hdNoPanic(t, "Send to a dead process", func() { n.Send(p, hdBadMessage{}) })
+		testkit.NoPanic(t, "node.Exit", func() { spawntest.ExitAndWait(t, n, p, process.Kill) })
+		testkit.NoPanic(t, "Send to a dead process", func() { n.Send(p, hdBadMessage{}) })
 	})
 }
 
@@ -502,21 +457,21 @@ func (hdBadMessage) Undelivered(error) { panic("Undelivered") }
 // report is lost now, nothing else.
 func TestHardening07_PanickingLogHook(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		for _, kind := range hdKinds {
 			t.Run(kind, func(t *testing.T) {
-				log, _ := hdLogged(func(zapcore.Entry) error { panic("hook") })
-				n := testkit.Node(t)
-				n.SetLogger(log)
+				n := spawntest.NewNode(t)
+				n.SetLogger(spawntest.NewLogs(zapcore.DebugLevel).Logger().WithOptions(
+					zap.Hooks(func(zapcore.Entry) error { panic("hook") })))
 				gate := make(chan struct{})
 				p := hdSpawn(t, n, kind, func(p *process.Process) error {
 					<-gate
 					panic("crash")
 				}, process.WithBackend(b))
-				exit := testkit.ExitWatch(t, n, p)
+				exit := spawntest.WatchExit(t, n, p)
 				close(gate)
 				var pe *process.PanicError
-				if r := testkit.Recv(t, exit); !errors.As(r, &pe) || pe.Value != "crash" {
+				if r := exit.Wait(); !errors.As(r, &pe) || pe.Value != "crash" {
 					t.Errorf("exit reason %v; want the panic", r)
 				}
 			})
@@ -528,16 +483,16 @@ func TestHardening07_PanickingLogHook(t *testing.T) {
 // a documented error now.
 func TestHardening08_NilContext(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
-	actor := testkit.NewProbe(t, n)
+	n := spawntest.NewNode(t)
+	actor := spawntest.NewProbe(t, n)
 	var nilCtx context.Context
 	cases := []struct {
 		name string
 		call func() error
 	}{
-		{"Node.SendWait", func() error { return n.SendWait(nilCtx, actor.Pid, 1) }},
+		{"Node.SendWait", func() error { return n.SendWait(nilCtx, actor.Pid(), 1) }},
 		{"Process.SendWait", func() (err error) {
-			actor.Do(func(p *process.Process) error { err = p.SendWait(nilCtx, actor.Pid, 1); return nil })
+			actor.Do(func(p *process.Process) error { err = p.SendWait(nilCtx, actor.Pid(), 1); return nil })
 			return err
 		}},
 		{"Process.Receive", func() (err error) {
@@ -554,13 +509,7 @@ func TestHardening08_NilContext(t *testing.T) {
 		{"Node.Stop", func() error { return n.Stop(nilCtx) }},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			var err error
-			hdNoPanic(t, c.name, func() { err = c.call() })
-			if !errors.Is(err, process.ErrNilContext) {
-				t.Errorf("%s(nil ctx) = %v; want ErrNilContext", c.name, err)
-			}
-		})
+		testkit.ExpectError(t, c.name, process.ErrNilContext, c.call)
 	}
 	if n.Stats().Processes != 1 {
 		t.Error("a nil context changed something")

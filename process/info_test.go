@@ -8,11 +8,11 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 func infoOf(t *testing.T, n *process.Node, p pid.Pid) process.Info {
@@ -26,27 +26,27 @@ func infoOf(t *testing.T, n *process.Node, p pid.Pid) process.Info {
 
 func TestInfo_Fields(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		probe := testkit.NewProbe(t, n)
-		gate1, gate2 := pkNewGate(t), pkNewGate(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		probe := spawntest.NewProbe(t, n)
+		gate1, gate2 := spawntest.NewGate(t), spawntest.NewGate(t)
 		step := make(chan int, 2)
 		subject, err := n.Spawn(func(p *process.Process) error {
 			p.TrapExit(true)
 			step <- 1
-			gate1.Wait()
+			gate1.Wait(context.Background())
 			for range 2 {
 				if _, err := p.Receive(context.Background()); err != nil {
 					return err
 				}
 			}
 			for i := range 2 {
-				if err := p.Send(probe.Pid, i); err != nil {
+				if err := p.Send(probe.Pid(), i); err != nil {
 					return err
 				}
 			}
 			step <- 2
-			gate2.Wait()
+			gate2.Wait(context.Background())
 			for {
 				if _, err := p.Receive(context.Background()); err != nil {
 					return err
@@ -56,7 +56,7 @@ func TestInfo_Fields(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s := pkRecv(t, step, "step 1"); s != 1 {
+		if s := spawntest.Recv(t, step); s != 1 {
 			t.Fatal(s)
 		}
 		for i := range 3 {
@@ -103,14 +103,14 @@ func TestInfo_Fields(t *testing.T) {
 			t.Errorf("queue %d received %d handled %d sent %d, want 3 3 0 0",
 				in.MessageQueueLen, in.Received, in.Handled, in.Sent)
 		}
-		if !slices.Equal(in.Links, []pid.Pid{probe.Pid}) {
-			t.Errorf("Links = %v, want [%v]", in.Links, probe.Pid)
+		if !slices.Equal(in.Links, []pid.Pid{probe.Pid()}) {
+			t.Errorf("Links = %v, want [%v]", in.Links, probe.Pid())
 		}
 		if len(in.Monitors) != 0 {
 			t.Errorf("Monitors = %v, want none", in.Monitors)
 		}
 		// The probe monitors it, and so does a watch (shown as the zero Pid).
-		wantBy := []pid.Pid{{}, probe.Pid}
+		wantBy := []pid.Pid{{}, probe.Pid()}
 		if !slices.Equal(in.MonitoredBy, wantBy) {
 			t.Errorf("MonitoredBy = %v, want %v", in.MonitoredBy, wantBy)
 		}
@@ -118,7 +118,7 @@ func TestInfo_Fields(t *testing.T) {
 			t.Errorf("Groups = %v, want [g1 g2]", in.Groups)
 		}
 
-		pin := infoOf(t, n, probe.Pid)
+		pin := infoOf(t, n, probe.Pid())
 		if !slices.Equal(pin.Links, []pid.Pid{subject}) {
 			t.Errorf("probe Links = %v", pin.Links)
 		}
@@ -130,7 +130,7 @@ func TestInfo_Fields(t *testing.T) {
 		}
 
 		gate1.Open()
-		if s := pkRecv(t, step, "step 2"); s != 2 {
+		if s := spawntest.Recv(t, step); s != 2 {
 			t.Fatal(s)
 		}
 		in = infoOf(t, n, subject)
@@ -145,7 +145,7 @@ func TestInfo_Fields(t *testing.T) {
 		}
 
 		gate2.Open()
-		pkEventually(t, "the subject waits in Receive with an empty mailbox", func() bool {
+		spawntest.Eventually(t, "the subject waits in Receive with an empty mailbox", func() bool {
 			in, err := n.Info(subject)
 			return err == nil && in.Status == process.Waiting && in.MessageQueueLen == 0 && in.Handled == 3
 		})
@@ -158,7 +158,7 @@ func TestInfo_Fields(t *testing.T) {
 		if _, err := n.Info(subject); !errors.Is(err, process.NoProc) {
 			t.Errorf("Info of a dead pid: %v, want NoProc", err)
 		}
-		pin = infoOf(t, n, probe.Pid)
+		pin = infoOf(t, n, probe.Pid())
 		if len(pin.Links) != 0 || len(pin.Monitors) != 0 {
 			t.Errorf("probe still shows links %v / monitors %v of a dead process", pin.Links, pin.Monitors)
 		}
@@ -167,17 +167,17 @@ func TestInfo_Fields(t *testing.T) {
 
 func TestInfo_HandlerCountersAndStatus(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		target := testkit.NewProbe(t, n)
-		gate := pkNewGate(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		target := spawntest.NewProbe(t, n)
+		gate := spawntest.NewGate(t)
 		blocked := make(chan struct{}, 1)
 		h, err := n.SpawnHandler(pkHandle(func(p *process.Process, msg any) error {
 			if msg == "block" {
 				blocked <- struct{}{}
-				gate.Wait()
+				gate.Wait(context.Background())
 			}
-			return p.Send(target.Pid, msg)
+			return p.Send(target.Pid(), msg)
 		}), process.WithBackend(b))
 		if err != nil {
 			t.Fatal(err)
@@ -187,7 +187,7 @@ func TestInfo_HandlerCountersAndStatus(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		pkRecv(t, blocked, "the handler to block")
+		spawntest.Recv(t, blocked)
 		in := infoOf(t, n, h)
 		if in.Status != process.Running || in.Received != 4 || in.Handled != 1 || in.Sent != 1 || in.MessageQueueLen != 2 {
 			t.Errorf("while blocked: %+v, want Running received 4 handled 1 sent 1 queue 2", in)
@@ -201,7 +201,7 @@ func TestInfo_HandlerCountersAndStatus(t *testing.T) {
 				t.Fatalf("target got %#v, want %q", got, m)
 			}
 		}
-		pkEventually(t, "the handler is idle", func() bool {
+		spawntest.Eventually(t, "the handler is idle", func() bool {
 			in, err := n.Info(h)
 			return err == nil && in.Status == process.Waiting
 		})
@@ -214,35 +214,35 @@ func TestInfo_HandlerCountersAndStatus(t *testing.T) {
 
 func TestInfo_RunnableWhileWaitingForBlockingSlot(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t, process.WithBlockingPool(1))
-	gate := pkNewGate(t)
+	n := spawntest.NewNode(t, process.WithBlockingPool(1))
+	gate := spawntest.NewGate(t)
 	holding := make(chan struct{})
 	if _, err := n.Spawn(func(*process.Process) error {
 		close(holding)
-		gate.Wait()
+		gate.Wait(context.Background())
 		return nil
 	}, process.WithBackend(process.Blocking)); err != nil {
 		t.Fatal(err)
 	}
-	pkRecv(t, holding, "the holder")
+	spawntest.Recv(t, holding)
 	waiter, err := n.Spawn(func(*process.Process) error { return nil }, process.WithBackend(process.Blocking))
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := testkit.ExitWatch(t, n, waiter)
-	pkEventually(t, "the waiter is Runnable", func() bool {
+	w := spawntest.WatchExit(t, n, waiter)
+	spawntest.Eventually(t, "the waiter is Runnable", func() bool {
 		in, err := n.Info(waiter)
 		return err == nil && in.Status == process.Runnable
 	})
 	gate.Open()
-	if r := pkRecv(t, w, "the waiter's exit"); !errors.Is(r, process.Normal) {
+	if r := w.Wait(); !errors.Is(r, process.Normal) {
 		t.Errorf("waiter exit %v", r)
 	}
 }
 
 func TestInfo_ProcessesAndStats(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	if s := n.Stats(); s != (process.Stats{}) {
 		t.Fatalf("fresh node Stats = %+v", s)
 	}
@@ -257,10 +257,10 @@ func TestInfo_ProcessesAndStats(t *testing.T) {
 			p, err = n.Spawn(func(p *process.Process) error {
 				_, err := p.Receive(context.Background())
 				return err
-			}, process.WithBackend(testkit.Backends[i%3]))
+			}, process.WithBackend(spawntest.Backends()[i%3]))
 		} else {
 			p, err = n.SpawnHandler(pkHandle(func(*process.Process, any) error { return process.Normal }),
-				process.WithBackend(testkit.Backends[i%3]))
+				process.WithBackend(spawntest.Backends()[i%3]))
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -280,11 +280,11 @@ func TestInfo_ProcessesAndStats(t *testing.T) {
 	}
 	// Three of them exit.
 	for _, p := range pids[:3] {
-		w := testkit.ExitWatch(t, n, p)
+		w := spawntest.WatchExit(t, n, p)
 		if err := n.Send(p, "exit"); err != nil {
 			t.Fatal(err)
 		}
-		if r := pkRecv(t, w, "exit"); !errors.Is(r, process.Normal) {
+		if r := w.Wait(); !errors.Is(r, process.Normal) {
 			t.Errorf("%v exited with %v", p, r)
 		}
 	}

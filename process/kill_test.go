@@ -6,9 +6,9 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // killAfter is what a killed process's code observed once it was released.
@@ -24,14 +24,14 @@ type killAfter struct {
 // work that ignores its context. It returns the pid, the process's context
 // (once the code is running), and a channel reporting what the code saw
 // after the gate opened.
-func killStuck(t *testing.T, n *process.Node, b process.Backend, kind string, gate *pkGate,
+func killStuck(t *testing.T, n *process.Node, b process.Backend, kind string, gate *spawntest.Gate,
 	to pid.Pid, calls *atomic.Int32) (pid.Pid, <-chan context.Context, <-chan killAfter) {
 	t.Helper()
 	ctxs := make(chan context.Context, 1)
 	after := make(chan killAfter, 1)
 	stuck := func(p *process.Process, receive bool) {
 		ctxs <- p.Context()
-		gate.Wait() // long work that ignores the context
+		gate.Wait(context.Background()) // long work that ignores the context
 		var a killAfter
 		a.alive = p.Alive()
 		a.sendErr = p.Send(to, "sent after the kill")
@@ -86,17 +86,17 @@ func killStuck(t *testing.T, n *process.Node, b process.Backend, kind string, ga
 
 func TestKill_StuckProcessIsDeadAtOnce(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		for _, kind := range []string{"func", "handler", "init"} {
 			t.Run(kind, func(t *testing.T) {
 				t.Parallel()
-				n := testkit.Node(t)
-				probe := testkit.NewProbe(t, n)
-				gate := pkNewGate(t)
+				n := spawntest.NewNode(t)
+				probe := spawntest.NewProbe(t, n)
+				gate := spawntest.NewGate(t)
 				var calls atomic.Int32
-				p, ctxs, after := killStuck(t, n, b, kind, gate, probe.Pid, &calls)
-				ctx := pkRecv(t, ctxs, "the code to start")
-				w := testkit.ExitWatch(t, n, p)
+				p, ctxs, after := killStuck(t, n, b, kind, gate, probe.Pid(), &calls)
+				ctx := spawntest.Recv(t, ctxs)
+				w := spawntest.WatchExit(t, n, p)
 				if s := n.Stats().Stragglers; s != 0 {
 					t.Errorf("Stragglers = %d before the kill", s)
 				}
@@ -116,10 +116,10 @@ func TestKill_StuckProcessIsDeadAtOnce(t *testing.T) {
 						t.Error("Processes lists the killed process")
 					}
 				}
-				if r := pkRecv(t, w, "the watcher's Down"); !errors.Is(r, process.Killed) || errors.Is(r, process.Kill) {
+				if r := w.Wait(); !errors.Is(r, process.Killed) || errors.Is(r, process.Kill) {
 					t.Errorf("exit reason %v, want Killed", r)
 				}
-				if r := testkit.WaitExit(t, n, p); !errors.Is(r, process.NoProc) {
+				if r := spawntest.WaitExit(t, n, p); !errors.Is(r, process.NoProc) {
 					t.Errorf("WaitExit on the dead pid: %v, want NoProc", r)
 				}
 				// The context the code holds is cancelled with cause Killed.
@@ -144,7 +144,7 @@ func TestKill_StuckProcessIsDeadAtOnce(t *testing.T) {
 				}
 
 				gate.Open()
-				a := pkRecv(t, after, "the straggler's report")
+				a := spawntest.Recv(t, after)
 				if a.alive {
 					t.Error("the straggler's Process.Alive is true after the kill")
 				}
@@ -162,9 +162,9 @@ func TestKill_StuckProcessIsDeadAtOnce(t *testing.T) {
 				}
 				// What it sent after the kill was dropped.
 				probe.ExpectEmpty()
-				pkEventually(t, "the straggler count drops to 0", func() bool { return n.Stats().Stragglers == 0 })
+				spawntest.Eventually(t, "the straggler count drops to 0", func() bool { return n.Stats().Stragglers == 0 })
 
-				stop, cancel := pkStopCtx(testkit.Timeout)
+				stop, cancel := pkStopCtx(spawntest.Timeout)
 				defer cancel()
 				if err := n.Stop(stop); err != nil {
 					t.Fatalf("Stop: %v", err)
@@ -191,18 +191,18 @@ func TestKill_BlockingProcessKilledBeforeItsSlot(t *testing.T) {
 	for _, kind := range []string{"func", "handler"} {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			n := testkit.Node(t, process.WithBlockingPool(1))
-			gate := pkNewGate(t)
+			n := spawntest.NewNode(t, process.WithBlockingPool(1))
+			gate := spawntest.NewGate(t)
 			holding := make(chan struct{})
 			holder, err := n.Spawn(func(*process.Process) error {
 				close(holding)
-				gate.Wait()
+				gate.Wait(context.Background())
 				return nil
 			}, process.WithBackend(process.Blocking))
 			if err != nil {
 				t.Fatal(err)
 			}
-			pkRecv(t, holding, "the holder to take the only slot")
+			spawntest.Recv(t, holding)
 
 			var ran atomic.Bool
 			var p pid.Pid
@@ -221,16 +221,16 @@ func TestKill_BlockingProcessKilledBeforeItsSlot(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			w := testkit.ExitWatch(t, n, p)
+			w := spawntest.WatchExit(t, n, p)
 			if err := n.Exit(p, process.Kill); err != nil {
 				t.Fatal(err)
 			}
-			if r := pkRecv(t, w, "exit"); !errors.Is(r, process.Killed) {
+			if r := w.Wait(); !errors.Is(r, process.Killed) {
 				t.Errorf("exit %v, want Killed", r)
 			}
 			gate.Open()
-			testkit.WaitExit(t, n, holder)
-			stop, cancel := pkStopCtx(testkit.Timeout)
+			spawntest.WaitExit(t, n, holder)
+			stop, cancel := pkStopCtx(spawntest.Timeout)
 			defer cancel()
 			if err := n.Stop(stop); err != nil {
 				t.Fatal(err)
@@ -249,8 +249,8 @@ func TestKill_BlockingProcessKilledBeforeItsSlot(t *testing.T) {
 // kill is not counted as a straggler once its code has returned.
 func TestKill_CooperativeProcessReturns(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		started := make(chan struct{})
 		returned := make(chan error, 1)
 		p, err := n.Spawn(func(p *process.Process) error {
@@ -262,17 +262,17 @@ func TestKill_CooperativeProcessReturns(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pkRecv(t, started, "start")
-		w := testkit.ExitWatch(t, n, p)
+		spawntest.Recv(t, started)
+		w := spawntest.WatchExit(t, n, p)
 		if err := n.Exit(p, process.Kill); err != nil {
 			t.Fatal(err)
 		}
-		if c := pkRecv(t, returned, "the code to return"); !errors.Is(c, process.Killed) {
+		if c := spawntest.Recv(t, returned); !errors.Is(c, process.Killed) {
 			t.Errorf("cause %v, want Killed", c)
 		}
-		if r := pkRecv(t, w, "exit"); !errors.Is(r, process.Killed) {
+		if r := w.Wait(); !errors.Is(r, process.Killed) {
 			t.Errorf("exit %v, want Killed (the first reason decides)", r)
 		}
-		pkEventually(t, "no stragglers", func() bool { return n.Stats().Stragglers == 0 })
+		spawntest.Eventually(t, "no stragglers", func() bool { return n.Stats().Stragglers == 0 })
 	})
 }

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // burner burns CPU for the duration it is sent.
@@ -40,11 +40,11 @@ var sink float64
 // behaviour, on every backend; the goroutine profile names a Func process
 // blocked in Receive.
 func TestProfileLabels_CPUProfileNamesTheProcess(t *testing.T) {
-	n := testkit.Node(t, process.WithProfileLabels(true))
+	n := spawntest.NewNode(t, process.WithProfileLabels(true))
 	if !n.ProfileLabels() {
 		t.Fatal("ProfileLabels is off")
 	}
-	for _, b := range testkit.Backends { // one at a time: one CPU profile per program
+	for _, b := range spawntest.Backends() { // one at a time: one CPU profile per program
 		t.Run(b.String(), func(t *testing.T) {
 			br := &burner{done: make(chan struct{})}
 			name := "burner-" + b.String()
@@ -217,7 +217,7 @@ func protoFields(b []byte, f func(field int, v uint64, b []byte) error) error {
 // TestProfileLabels_OffByDefault: a node labels nothing unless asked, and
 // can be switched at run time.
 func TestProfileLabels_OffByDefault(t *testing.T) {
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	if n.ProfileLabels() {
 		t.Fatal("labels on by default")
 	}

@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // limitedReceiver spawns a Func process with a mailbox bounded to limit.
@@ -40,8 +40,8 @@ func limitedReceiver(t *testing.T, n *process.Node, b process.Backend, limit int
 
 func TestMailboxLimit_SendFailsWhenFullAndNothingIsLost(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		gate, out := make(chan struct{}), make(chan any, 16)
 		p := limitedReceiver(t, n, b, 3, gate, out)
 		for i := range 3 {
@@ -69,11 +69,11 @@ func TestMailboxLimit_SendFailsWhenFullAndNothingIsLost(t *testing.T) {
 
 func TestMailboxLimit_SendWaitWaitsForRoomInOrder(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		gate, out := make(chan struct{}), make(chan any, 64)
 		p := limitedReceiver(t, n, b, 2, gate, out)
-		ctx := testkit.Context(t)
+		ctx := spawntest.Context(t)
 		sent := make(chan error, 1)
 		go func() {
 			for i := range 10 {
@@ -84,7 +84,7 @@ func TestMailboxLimit_SendWaitWaitsForRoomInOrder(t *testing.T) {
 			}
 			sent <- nil
 		}()
-		testkit.Eventually(t, "the mailbox to fill", func() bool {
+		spawntest.Eventually(t, "the mailbox to fill", func() bool {
 			in, err := n.Info(p)
 			return err == nil && in.MessageQueueLen == 2
 		})
@@ -102,7 +102,7 @@ func TestMailboxLimit_SendWaitWaitsForRoomInOrder(t *testing.T) {
 
 func TestMailboxLimit_SendWaitGivesUpWithTheContext(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	gate, out := make(chan struct{}), make(chan any, 4)
 	defer close(gate)
 	p := limitedReceiver(t, n, process.Async, 1, gate, out)
@@ -118,14 +118,14 @@ func TestMailboxLimit_SendWaitGivesUpWithTheContext(t *testing.T) {
 
 func TestMailboxLimit_TargetDeathReleasesWaitingSenders(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	gate, out := make(chan struct{}), make(chan any, 4)
 	defer close(gate)
 	p := limitedReceiver(t, n, process.Async, 1, gate, out)
 	n.Send(p, 1)
 	done := make(chan error, 1)
-	go func() { done <- n.SendWait(testkit.Context(t), p, 2) }()
-	testkit.Eventually(t, "a sender to wait", func() bool {
+	go func() { done <- n.SendWait(spawntest.Context(t), p, 2) }()
+	spawntest.Eventually(t, "a sender to wait", func() bool {
 		in, err := n.Info(p)
 		return err == nil && in.WaitingSenders == 1
 	})
@@ -137,7 +137,7 @@ func TestMailboxLimit_TargetDeathReleasesWaitingSenders(t *testing.T) {
 
 func TestMailboxLimit_WaitingSenderThatExitsStopsWaiting(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	gate, out := make(chan struct{}), make(chan any, 4)
 	defer close(gate)
 	target := limitedReceiver(t, n, process.Async, 1, gate, out)
@@ -150,7 +150,7 @@ func TestMailboxLimit_WaitingSenderThatExitsStopsWaiting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testkit.Eventually(t, "the sender to wait", func() bool {
+	spawntest.Eventually(t, "the sender to wait", func() bool {
 		in, err := n.Info(target)
 		return err == nil && in.WaitingSenders == 1
 	})
@@ -162,22 +162,22 @@ func TestMailboxLimit_WaitingSenderThatExitsStopsWaiting(t *testing.T) {
 
 func TestMailboxLimit_SignalsAreNeverRefused(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		gate, out := make(chan struct{}), make(chan any, 16)
 		p := limitedReceiver(t, n, b, 1, gate, out)
 		if err := n.Send(p, "fill"); err != nil {
 			t.Fatal(err)
 		}
 		queued := func(want int) {
-			testkit.Eventually(t, "the queue to grow", func() bool {
+			spawntest.Eventually(t, "the queue to grow", func() bool {
 				in, err := n.Info(p)
 				return err == nil && in.MessageQueueLen == want
 			})
 		}
 		// A timer's message, a link's exit signal and an exit signal all
 		// arrive although the mailbox is full.
-		helper := testkit.NewProbe(t, n)
+		helper := spawntest.NewProbe(t, n)
 		helper.Do(func(h *process.Process) error {
 			if err := link.Link(h, p); err != nil {
 				return err
@@ -210,7 +210,7 @@ func TestMailboxLimit_SignalsAreNeverRefused(t *testing.T) {
 
 func TestMailboxLimit_NegativeLimitIsRejected(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	_, err := n.Spawn(func(*process.Process) error { return nil }, process.WithMailboxLimit(-1))
 	if !errors.Is(err, process.ErrBadMailboxLimit) {
 		t.Fatalf("negative limit: %v", err)

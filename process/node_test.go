@@ -4,60 +4,16 @@ import (
 	"context"
 	"errors"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // Helpers shared by this package's tests; the pk prefix keeps them apart
 // from helpers in other files of the package.
-
-// pkRecv returns the next value from ch, failing the test after
-// testkit.Timeout.
-func pkRecv[T any](t testing.TB, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(testkit.Timeout):
-		t.Fatalf("timed out waiting for %s", what)
-		var zero T
-		return zero
-	}
-}
-
-// pkEventually spins (yielding, never sleeping) until cond holds, failing
-// the test after testkit.Timeout. It is for state that no event announces,
-// such as a goroutine count or a status field.
-func pkEventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(testkit.Timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		runtime.Gosched()
-	}
-}
-
-// pkGate is a channel the test closes once to release blocked work.
-type pkGate struct {
-	ch   chan struct{}
-	once sync.Once
-}
-
-func pkNewGate(t testing.TB) *pkGate {
-	g := &pkGate{ch: make(chan struct{})}
-	t.Cleanup(g.Open) // never leave work blocked behind a failed test
-	return g
-}
-
-func (g *pkGate) Open() { g.once.Do(func() { close(g.ch) }) }
-func (g *pkGate) Wait() { <-g.ch }
 
 // pkHandle adapts a function to process.Handler.
 type pkHandle func(p *process.Process, msg any) error
@@ -110,7 +66,7 @@ func pkEchoFunc(p *process.Process) error {
 }
 
 // pkPingPong runs n round trips from the probe to echo.
-func pkPingPong(t testing.TB, pr *testkit.Probe, echo pid.Pid, n int) {
+func pkPingPong(t testing.TB, pr *spawntest.Probe, echo pid.Pid, n int) {
 	t.Helper()
 	for i := range n {
 		pr.Do(func(p *process.Process) error { return p.Send(echo, pkPing{From: p.Self(), N: i}) })
@@ -127,9 +83,9 @@ func pkStopCtx(d time.Duration) (context.Context, context.CancelFunc) {
 
 func TestNode_StopKillsEveryProcessWithShutdown(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	var pids []pid.Pid
-	for _, b := range testkit.Backends {
+	for _, b := range spawntest.Backends() {
 		f, err := n.Spawn(func(p *process.Process) error {
 			_, err := p.Receive(context.Background())
 			return err
@@ -144,21 +100,21 @@ func TestNode_StopKillsEveryProcessWithShutdown(t *testing.T) {
 		pids = append(pids, f, h)
 	}
 	// A process that traps exits dies too: Stop is untrappable.
-	trapper := testkit.NewProbe(t, n)
+	trapper := spawntest.NewProbe(t, n)
 	trapper.Do(func(p *process.Process) error { p.TrapExit(true); return nil })
-	pids = append(pids, trapper.Pid)
+	pids = append(pids, trapper.Pid())
 
-	watches := make([]<-chan error, len(pids))
+	watches := make([]*spawntest.ExitWatch, len(pids))
 	for i, p := range pids {
-		watches[i] = testkit.ExitWatch(t, n, p)
+		watches[i] = spawntest.WatchExit(t, n, p)
 	}
-	ctx, cancel := pkStopCtx(testkit.Timeout)
+	ctx, cancel := pkStopCtx(spawntest.Timeout)
 	defer cancel()
 	if err := n.Stop(ctx); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
 	for i, w := range watches {
-		if r := pkRecv(t, w, "exit of "+pids[i].String()); !errors.Is(r, process.Shutdown) {
+		if r := w.Wait(); !errors.Is(r, process.Shutdown) {
 			t.Errorf("%v exited with %v, want Shutdown", pids[i], r)
 		}
 		if n.Alive(pids[i]) {
@@ -182,22 +138,22 @@ func TestNode_StopKillsEveryProcessWithShutdown(t *testing.T) {
 
 func TestNode_StopReportsStragglerBeyondDeadline(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		gate := pkNewGate(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		gate := spawntest.NewGate(t)
 		started := make(chan struct{})
 		returned := make(chan struct{})
 		p, err := n.Spawn(func(p *process.Process) error {
 			close(started)
-			gate.Wait() // ignores its context
+			gate.Wait(context.Background()) // ignores its context
 			close(returned)
 			return nil
 		}, process.WithBackend(b))
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := testkit.ExitWatch(t, n, p)
-		pkRecv(t, started, "start")
+		w := spawntest.WatchExit(t, n, p)
+		spawntest.Recv(t, started)
 
 		ctx, cancel := pkStopCtx(50 * time.Millisecond)
 		defer cancel()
@@ -208,7 +164,7 @@ func TestNode_StopReportsStragglerBeyondDeadline(t *testing.T) {
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Stop error %v does not wrap the context's error", err)
 		}
-		if r := pkRecv(t, w, "exit"); !errors.Is(r, process.Shutdown) {
+		if r := w.Wait(); !errors.Is(r, process.Shutdown) {
 			t.Errorf("exit reason %v, want Shutdown", r)
 		}
 		if n.Alive(p) {
@@ -218,8 +174,8 @@ func TestNode_StopReportsStragglerBeyondDeadline(t *testing.T) {
 			t.Errorf("Stragglers = %d, want 1", s)
 		}
 		gate.Open()
-		pkRecv(t, returned, "straggler return")
-		ctx2, cancel2 := pkStopCtx(testkit.Timeout)
+		spawntest.Recv(t, returned)
+		ctx2, cancel2 := pkStopCtx(spawntest.Timeout)
 		defer cancel2()
 		if err := n.Stop(ctx2); err != nil {
 			t.Errorf("Stop after the straggler returned: %v", err)
@@ -232,15 +188,15 @@ func TestNode_StopReportsStragglerBeyondDeadline(t *testing.T) {
 
 func TestNode_PackageFunctionsRouteByNodeID(t *testing.T) {
 	t.Parallel()
-	n1 := testkit.Node(t)
-	n2 := testkit.Node(t)
-	pr1 := testkit.NewProbe(t, n1)
-	pr2 := testkit.NewProbe(t, n2)
+	n1 := spawntest.NewNode(t)
+	n2 := spawntest.NewNode(t)
+	pr1 := spawntest.NewProbe(t, n1)
+	pr2 := spawntest.NewProbe(t, n2)
 
-	if err := process.Send(pr1.Pid, "to-1"); err != nil {
+	if err := process.Send(pr1.Pid(), "to-1"); err != nil {
 		t.Fatal(err)
 	}
-	if err := process.Send(pr2.Pid, "to-2"); err != nil {
+	if err := process.Send(pr2.Pid(), "to-2"); err != nil {
 		t.Fatal(err)
 	}
 	if got := pr1.Receive(); got != "to-1" {
@@ -251,11 +207,11 @@ func TestNode_PackageFunctionsRouteByNodeID(t *testing.T) {
 	}
 	pr1.ExpectEmpty()
 	pr2.ExpectEmpty()
-	if !process.Alive(pr1.Pid) || !process.Alive(pr2.Pid) {
+	if !process.Alive(pr1.Pid()) || !process.Alive(pr2.Pid()) {
 		t.Fatal("process.Alive false for live probes")
 	}
 	// A node does not answer for another node's pids.
-	if n1.Alive(pr2.Pid) || n2.Alive(pr1.Pid) {
+	if n1.Alive(pr2.Pid()) || n2.Alive(pr1.Pid()) {
 		t.Error("Node.Alive true for another node's pid")
 	}
 
@@ -266,12 +222,12 @@ func TestNode_PackageFunctionsRouteByNodeID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := testkit.ExitWatch(t, n2, victim)
+	w := spawntest.WatchExit(t, n2, victim)
 	reason := errors.New("routed exit")
 	if err := process.Exit(victim, reason); err != nil {
 		t.Fatal(err)
 	}
-	if r := pkRecv(t, w, "victim exit"); !errors.Is(r, reason) {
+	if r := w.Wait(); !errors.Is(r, reason) {
 		t.Errorf("victim exited with %v, want %v", r, reason)
 	}
 	if process.Alive(victim) {
@@ -285,22 +241,22 @@ func TestNode_PackageFunctionsRouteByNodeID(t *testing.T) {
 		t.Errorf("Exit to dead pid: %v", err)
 	}
 
-	ctx, cancel := pkStopCtx(testkit.Timeout)
+	ctx, cancel := pkStopCtx(spawntest.Timeout)
 	defer cancel()
 	if err := n2.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := process.Send(pr2.Pid, "x"); !errors.Is(err, process.NoConnection) {
+	if err := process.Send(pr2.Pid(), "x"); !errors.Is(err, process.NoConnection) {
 		t.Errorf("Send to a stopped node's pid: %v, want NoConnection", err)
 	}
-	if err := process.Exit(pr2.Pid, process.Kill); !errors.Is(err, process.NoConnection) {
+	if err := process.Exit(pr2.Pid(), process.Kill); !errors.Is(err, process.NoConnection) {
 		t.Errorf("Exit to a stopped node's pid: %v, want NoConnection", err)
 	}
-	if process.Alive(pr2.Pid) {
+	if process.Alive(pr2.Pid()) {
 		t.Error("Alive true for a stopped node's pid")
 	}
 	// Node 1 is unaffected.
-	if err := process.Send(pr1.Pid, "still"); err != nil {
+	if err := process.Send(pr1.Pid(), "still"); err != nil {
 		t.Fatal(err)
 	}
 	if got := pr1.Receive(); got != "still" {
@@ -326,17 +282,17 @@ func TestNode_DefaultNode(t *testing.T) {
 	if p.Node() != d.ID() {
 		t.Fatalf("process.Spawn pid %v not on the default node %v", p, d.ID())
 	}
-	w := testkit.ExitWatch(t, d, p)
+	w := spawntest.WatchExit(t, d, p)
 	if !process.Alive(p) {
 		t.Error("Alive false for a live default-node process")
 	}
 	if err := process.Send(p, "hello"); err != nil {
 		t.Fatal(err)
 	}
-	if m := pkRecv(t, got, "message"); m != "hello" {
+	if m := spawntest.Recv(t, got); m != "hello" {
 		t.Errorf("got %v", m)
 	}
-	if r := pkRecv(t, w, "exit"); !errors.Is(r, process.Normal) {
+	if r := w.Wait(); !errors.Is(r, process.Normal) {
 		t.Errorf("exit %v, want Normal", r)
 	}
 }
@@ -373,17 +329,17 @@ func TestNode_FuncPanicNeverCrashes(t *testing.T) {
 			}
 		}},
 	}
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		for _, tc := range values {
 			start := make(chan struct{})
 			p, err := n.Spawn(func(*process.Process) error { <-start; tc.panic(); return nil }, process.WithBackend(b))
 			if err != nil {
 				t.Fatal(err)
 			}
-			w := testkit.ExitWatch(t, n, p)
+			w := spawntest.WatchExit(t, n, p)
 			close(start)
-			r := pkRecv(t, w, "exit")
+			r := w.Wait()
 			var pe *process.PanicError
 			if !errors.As(r, &pe) {
 				t.Fatalf("%s: exit %v, want *PanicError", tc.name, r)
@@ -401,7 +357,7 @@ func TestNode_FuncPanicNeverCrashes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pkPingPong(t, testkit.NewProbe(t, n), echo, 3)
+		pkPingPong(t, spawntest.NewProbe(t, n), echo, 3)
 	})
 }
 
@@ -454,15 +410,15 @@ func TestNode_ShutdownWith(t *testing.T) {
 	}
 
 	// A process exiting with ShutdownWith(Normal) is seen as a shutdown.
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	start := make(chan struct{})
 	p, err := n.Spawn(func(*process.Process) error { <-start; return process.ShutdownWith(process.Normal) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := testkit.ExitWatch(t, n, p)
+	w := spawntest.WatchExit(t, n, p)
 	close(start)
-	r := pkRecv(t, w, "exit")
+	r := w.Wait()
 	if !errors.Is(r, process.Shutdown) || process.IsNormal(r) {
 		t.Errorf("exit reason %v: want a shutdown that is not normal", r)
 	}

@@ -3,9 +3,8 @@ package process_test
 import (
 	"testing"
 
-	"github.com/spawned-go/spawned/internal/testkit"
-	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // observeModes are the ways a node is watched in the Observed benchmarks:
@@ -26,7 +25,7 @@ var observeModes = []struct {
 		}()
 	}},
 	{"trace-other", func(b *testing.B, n *process.Node) {
-		if err := n.Trace(testkit.SpawnIdle(b, n, process.Async)); err != nil {
+		if err := n.Trace(spawntest.SpawnIdle(b, n)); err != nil {
 			b.Fatal(err)
 		}
 	}},
@@ -35,33 +34,7 @@ var observeModes = []struct {
 // W5 with the node observed in each mode: what watching costs a hop.
 func BenchmarkW5RingObserved(b *testing.B) {
 	for _, m := range observeModes {
-		b.Run(m.name, func(b *testing.B) {
-			const size = 10000
-			n := benchNode(b)
-			m.set(b, n)
-			done := make(chan struct{})
-			ring := make([]*benchRing, size)
-			pids := make([]pid.Pid, size)
-			for i := range ring {
-				ring[i] = &benchRing{done: done}
-				p, err := n.SpawnHandler(ring[i])
-				if err != nil {
-					b.Fatal(err)
-				}
-				pids[i] = p
-			}
-			for i := range ring {
-				ring[i].next = pids[(i+1)%size]
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			if err := n.Send(pids[0], &benchToken{left: b.N}); err != nil {
-				b.Fatal(err)
-			}
-			benchWait(b, done)
-			b.StopTimer()
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/hop")
-		})
+		b.Run(m.name, func(b *testing.B) { benchW5Ring(b, m.set) })
 	}
 }
 

@@ -4,13 +4,12 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/spawned-go/spawned/event"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // obsEcho is a Handler that forwards every int it gets to a peer.
@@ -29,26 +28,22 @@ type obsNamed struct{}
 func (obsNamed) HandleMessage(*process.Process, any) error { return nil }
 func (obsNamed) Describe() string                          { return "named-thing" }
 
-// nextEvent returns the next event, failing after testkit.Timeout.
+// nextEvent returns the next event, failing after spawntest.Timeout or if
+// the subscription is closed.
 func nextEvent(t *testing.T, sub *event.Subscription) event.Event {
 	t.Helper()
-	select {
-	case e, ok := <-sub.C():
-		if !ok {
-			t.Fatal("subscription closed")
-		}
-		return e
-	case <-time.After(testkit.Timeout):
-		t.Fatal("no event")
-		return nil
+	e := spawntest.Recv(t, sub.C())
+	if e == nil {
+		t.Fatal("subscription closed")
 	}
+	return e
 }
 
 // TestEvents_SpawnedThenExitedInOrder: every process's Spawned comes before
 // its Exited, with what each says, on every backend and for every way out.
 func TestEvents_SpawnedThenExitedInOrder(t *testing.T) {
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		sub := n.Subscribe(event.Kinds(event.KindSpawned, event.KindExited))
 		defer sub.Close()
 		boom := errors.New("boom")
@@ -80,10 +75,10 @@ func TestEvents_SpawnedThenExitedInOrder(t *testing.T) {
 		}
 		stop := process.ShutdownWith(boom)
 		wants[p4] = want{"desc", "named-thing", func(r error) bool { return errors.Is(r, process.Shutdown) }}
-		if r := testkit.ExitAndWait(t, n, p3, process.Kill); !errors.Is(r, process.Killed) {
+		if r := spawntest.ExitAndWait(t, n, p3, process.Kill); !errors.Is(r, process.Killed) {
 			t.Fatalf("p3 exited %v", r)
 		}
-		if r := testkit.ExitAndWait(t, n, p4, stop); r != stop {
+		if r := spawntest.ExitAndWait(t, n, p4, stop); r != stop {
 			t.Fatalf("p4 exited %v", r)
 		}
 		spawned := map[pid.Pid]bool{}
@@ -121,9 +116,9 @@ func TestEvents_SpawnedThenExitedInOrder(t *testing.T) {
 // spawn whose name is taken is seen spawned and exited normally, never
 // half.
 func TestEvents_ParentAndFailedSpawn(t *testing.T) {
-	n := testkit.Node(t)
-	parent := testkit.NewProbe(t, n)
-	if _, err := n.Spawn(testkit.Idle, process.WithName("taken")); err != nil {
+	n := spawntest.NewNode(t)
+	parent := spawntest.NewProbe(t, n)
+	if _, err := n.Spawn(spawntest.Idle, process.WithName("taken")); err != nil {
 		t.Fatal(err)
 	}
 	sub := n.Subscribe()
@@ -131,13 +126,13 @@ func TestEvents_ParentAndFailedSpawn(t *testing.T) {
 	var child pid.Pid
 	parent.Do(func(p *process.Process) error {
 		var err error
-		child, err = p.SpawnLink(testkit.Idle)
+		child, err = p.SpawnLink(spawntest.Idle)
 		return err
 	})
-	if e, ok := nextEvent(t, sub).(event.Spawned); !ok || e.Pid != child || e.Parent != parent.Pid {
-		t.Fatalf("got %+v, want Spawned of %v with parent %v", e, child, parent.Pid)
+	if e, ok := nextEvent(t, sub).(event.Spawned); !ok || e.Pid != child || e.Parent != parent.Pid() {
+		t.Fatalf("got %+v, want Spawned of %v with parent %v", e, child, parent.Pid())
 	}
-	if _, err := n.Spawn(testkit.Idle, process.WithName("taken")); err == nil {
+	if _, err := n.Spawn(spawntest.Idle, process.WithName("taken")); err == nil {
 		t.Fatal("spawn with a taken name succeeded")
 	}
 	s, ok := nextEvent(t, sub).(event.Spawned)
@@ -152,7 +147,7 @@ func TestEvents_ParentAndFailedSpawn(t *testing.T) {
 // TestEvents_SlowSubscriberNeverBlocks: a subscriber that never reads
 // holds up nothing; it learns what it lost.
 func TestEvents_SlowSubscriberNeverBlocks(t *testing.T) {
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	sub := n.Subscribe(event.Buffer(4))
 	defer sub.Close()
 	const count = 2000
@@ -161,7 +156,7 @@ func TestEvents_SlowSubscriberNeverBlocks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		testkit.WaitExit(t, n, p)
+		spawntest.WaitExit(t, n, p)
 	}
 	if got := sub.Dropped(); got != 2*count-4 {
 		t.Fatalf("Dropped = %d, want %d", got, 2*count-4)
@@ -169,7 +164,7 @@ func TestEvents_SlowSubscriberNeverBlocks(t *testing.T) {
 	for range 4 {
 		<-sub.C()
 	}
-	p, _ := n.Spawn(testkit.Idle)
+	p, _ := n.Spawn(spawntest.Idle)
 	if g, ok := nextEvent(t, sub).(event.Gap); !ok || g.Lost != 2*count-4 {
 		t.Fatalf("got %+v, want a Gap of %d", g, 2*count-4)
 	}
@@ -184,12 +179,12 @@ func TestEvents_SlowSubscriberNeverBlocks(t *testing.T) {
 
 // TestInfo_Behaviour: Info says what a process runs.
 func TestInfo_Behaviour(t *testing.T) {
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	for _, tc := range []struct {
 		spawn func() (pid.Pid, error)
 		want  string
 	}{
-		{func() (pid.Pid, error) { return n.Spawn(testkit.Idle) }, "func"},
+		{func() (pid.Pid, error) { return n.Spawn(spawntest.Idle) }, "func"},
 		{func() (pid.Pid, error) { return n.SpawnHandler(&obsEcho{}) }, "*process_test.obsEcho"},
 		{func() (pid.Pid, error) { return n.SpawnHandler(obsNamed{}) }, "named-thing"},
 	} {
@@ -208,16 +203,16 @@ func TestInfo_Behaviour(t *testing.T) {
 // it got, handled and sent, its links, monitors and exit signals, and its
 // exit, as they happened; Traced events carry the same entries.
 func TestTrace_MessagesAndSignals(t *testing.T) {
-	n := testkit.Node(t)
-	probe := testkit.NewProbe(t, n)
-	echo, err := n.SpawnHandler(&obsEcho{to: probe.Pid})
+	n := spawntest.NewNode(t)
+	probe := spawntest.NewProbe(t, n)
+	echo, err := n.SpawnHandler(&obsEcho{to: probe.Pid()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := n.Trace(echo); err != nil {
 		t.Fatal(err)
 	}
-	if !n.Traced(echo) || n.Traced(probe.Pid) {
+	if !n.Traced(echo) || n.Traced(probe.Pid()) {
 		t.Fatal("Traced is wrong")
 	}
 	sub := n.Subscribe(event.Kinds(event.KindTraced))
@@ -241,7 +236,7 @@ func TestTrace_MessagesAndSignals(t *testing.T) {
 		return nil
 	})
 	boom := errors.New("boom")
-	if r := testkit.ExitAndWait(t, n, echo, boom); !errors.Is(r, boom) {
+	if r := spawntest.ExitAndWait(t, n, echo, boom); !errors.Is(r, boom) {
 		t.Fatalf("echo exited %v", r)
 	}
 	log, err := n.TraceLog(echo)
@@ -267,7 +262,7 @@ func TestTrace_MessagesAndSignals(t *testing.T) {
 	if strings.Join(ops, "|") != strings.Join(want, "|") {
 		t.Fatalf("trace:\n%s\nwant:\n%s", strings.Join(ops, "\n"), strings.Join(want, "\n"))
 	}
-	if log[1].Peer != probe.Pid || log[3].Peer != probe.Pid || log[0].Peer != probe.Pid {
+	if log[1].Peer != probe.Pid() || log[3].Peer != probe.Pid() || log[0].Peer != probe.Pid() {
 		t.Errorf("peers: %v %v %v, want the probe", log[0].Peer, log[1].Peer, log[3].Peer)
 	}
 	for i := range want {
@@ -284,32 +279,32 @@ func TestTrace_MessagesAndSignals(t *testing.T) {
 // TestTrace_OnAndOff: untraced, a process records nothing more; its log
 // stays readable; tracing again starts afresh; errors are clear.
 func TestTrace_OnAndOff(t *testing.T) {
-	n := testkit.Node(t)
-	p := testkit.NewProbe(t, n)
-	if _, err := n.TraceLog(p.Pid); !errors.Is(err, process.ErrNotTraced) {
+	n := spawntest.NewNode(t)
+	p := spawntest.NewProbe(t, n)
+	if _, err := n.TraceLog(p.Pid()); !errors.Is(err, process.ErrNotTraced) {
 		t.Fatalf("TraceLog of an untraced process: %v", err)
 	}
 	if err := n.Trace(pid.Pid{}); !errors.Is(err, process.ErrZeroPid) {
 		t.Fatalf("Trace(zero) = %v", err)
 	}
 	dead, _ := n.Spawn(func(*process.Process) error { return nil })
-	testkit.WaitExit(t, n, dead)
+	spawntest.WaitExit(t, n, dead)
 	if err := n.Trace(dead); !errors.Is(err, process.NoProc) {
 		t.Fatalf("Trace(dead) = %v", err)
 	}
-	if err := n.Trace(p.Pid); err != nil {
+	if err := n.Trace(p.Pid()); err != nil {
 		t.Fatal(err)
 	}
-	n.Send(p.Pid, "one")
+	n.Send(p.Pid(), "one")
 	if got := p.Receive(); got != "one" {
 		t.Fatalf("got %v", got)
 	}
-	if !n.Untrace(p.Pid) || n.Untrace(p.Pid) {
+	if !n.Untrace(p.Pid()) || n.Untrace(p.Pid()) {
 		t.Fatal("Untrace reports wrong")
 	}
-	n.Send(p.Pid, "two")
+	n.Send(p.Pid(), "two")
 	p.Receive()
-	log, err := n.TraceLog(p.Pid)
+	log, err := n.TraceLog(p.Pid())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,36 +318,36 @@ func TestTrace_OnAndOff(t *testing.T) {
 	if len(log) == 0 || !strings.Contains(strings.Join(texts, "\n"), `"one"`) {
 		t.Fatalf("log after Untrace: %v", texts)
 	}
-	if err := n.Trace(p.Pid); err != nil {
+	if err := n.Trace(p.Pid()); err != nil {
 		t.Fatal(err)
 	}
-	if log, _ := n.TraceLog(p.Pid); len(log) != 0 {
+	if log, _ := n.TraceLog(p.Pid()); len(log) != 0 {
 		t.Fatalf("a new trace starts with %d entries", len(log))
 	}
 	var nilNode *process.Node
-	if err := nilNode.Trace(p.Pid); !errors.Is(err, process.ErrNilNode) || nilNode.Traced(p.Pid) || nilNode.Untrace(p.Pid) {
+	if err := nilNode.Trace(p.Pid()); !errors.Is(err, process.ErrNilNode) || nilNode.Traced(p.Pid()) || nilNode.Untrace(p.Pid()) {
 		t.Fatal("nil node")
 	}
-	if _, err := nilNode.TraceLog(p.Pid); !errors.Is(err, process.ErrNilNode) {
+	if _, err := nilNode.TraceLog(p.Pid()); !errors.Is(err, process.ErrNilNode) {
 		t.Fatal("nil node TraceLog")
 	}
 }
 
 // TestTrace_Bounded: the log keeps the last entries only.
 func TestTrace_Bounded(t *testing.T) {
-	n := testkit.Node(t)
-	p := testkit.NewProbe(t, n)
-	if err := n.Trace(p.Pid); err != nil {
+	n := spawntest.NewNode(t)
+	p := spawntest.NewProbe(t, n)
+	if err := n.Trace(p.Pid()); err != nil {
 		t.Fatal(err)
 	}
 	const sends = process.DefaultTraceEntries
 	for i := range sends {
-		n.Send(p.Pid, i)
+		n.Send(p.Pid(), i)
 	}
 	for range sends {
 		p.Receive()
 	}
-	log, _ := n.TraceLog(p.Pid)
+	log, _ := n.TraceLog(p.Pid())
 	if len(log) != process.DefaultTraceEntries {
 		t.Fatalf("log has %d entries, want %d", len(log), process.DefaultTraceEntries)
 	}

@@ -4,19 +4,18 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // TestReceiveWithDoneContextIsAfterZero: a done context takes what is
 // queued and waits for nothing (Erlang's receive ... after 0).
 func TestReceiveWithDoneContextIsAfterZero(t *testing.T) {
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		done, cancel := context.WithCancel(context.Background())
 		cancel()
 		type result struct {
@@ -41,12 +40,7 @@ func TestReceiveWithDoneContextIsAfterZero(t *testing.T) {
 		require.NoError(t, n.Send(p, "a"))
 		require.NoError(t, n.Send(p, "b"))
 		close(start)
-		var rs []result
-		select {
-		case rs = <-got:
-		case <-time.After(testkit.Timeout):
-			t.Fatal("the process did not report")
-		}
+		rs := spawntest.Recv(t, got)
 		require.Equal(t, "a", rs[0].msg)
 		require.Equal(t, "b", rs[1].msg)
 		require.True(t, errors.Is(rs[2].err, context.Canceled), "empty mailbox: %v", rs[2].err)

@@ -12,8 +12,8 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // TestCrashReport_SlogAndZap: a crash report carries pid, name,
@@ -24,7 +24,7 @@ func TestCrashReport_SlogAndZap(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		testkit.WaitExit(t, n, p)
+		spawntest.WaitExit(t, n, p)
 		return p.String()
 	}
 	check := func(t *testing.T, m map[string]any, p string) {
@@ -38,7 +38,7 @@ func TestCrashReport_SlogAndZap(t *testing.T) {
 	}
 	t.Run("slog", func(t *testing.T) {
 		var buf bytes.Buffer
-		n := testkit.Node(t, process.WithSlog(slog.New(slog.NewJSONHandler(&buf, nil))))
+		n := spawntest.NewNode(t, process.WithSlog(slog.New(slog.NewJSONHandler(&buf, nil))))
 		p := crash(t, n)
 		var m map[string]any
 		if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
@@ -51,7 +51,7 @@ func TestCrashReport_SlogAndZap(t *testing.T) {
 	})
 	t.Run("zap", func(t *testing.T) {
 		core, logs := observer.New(zapcore.ErrorLevel)
-		n := testkit.Node(t, process.WithLogger(zap.New(core)))
+		n := spawntest.NewNode(t, process.WithLogger(zap.New(core)))
 		p := crash(t, n)
 		all := logs.FilterMessage("process crashed").All()
 		if len(all) != 1 {
@@ -60,7 +60,7 @@ func TestCrashReport_SlogAndZap(t *testing.T) {
 		check(t, all[0].ContextMap(), p)
 	})
 	t.Run("nil", func(t *testing.T) {
-		n := testkit.Node(t, process.WithSlog(nil))
+		n := spawntest.NewNode(t, process.WithSlog(nil))
 		crash(t, n) // silenced: nothing to check but that it works
 	})
 }

@@ -5,15 +5,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 type timerTick struct{ N int }
 
 // timerStart runs start inside the probe and returns the timer's ref.
-func timerStart(t *testing.T, pr *testkit.Probe, start func(p *process.Process) (pid.Ref, error)) pid.Ref {
+func timerStart(t *testing.T, pr *spawntest.Probe, start func(p *process.Process) (pid.Ref, error)) pid.Ref {
 	t.Helper()
 	var ref pid.Ref
 	var err error
@@ -27,7 +27,7 @@ func timerStart(t *testing.T, pr *testkit.Probe, start func(p *process.Process) 
 	return ref
 }
 
-func timerCancel(t *testing.T, pr *testkit.Probe, ref pid.Ref) bool {
+func timerCancel(t *testing.T, pr *spawntest.Probe, ref pid.Ref) bool {
 	t.Helper()
 	var ok bool
 	pr.Do(func(p *process.Process) error { ok = p.CancelTimer(ref); return nil })
@@ -36,9 +36,9 @@ func timerCancel(t *testing.T, pr *testkit.Probe, ref pid.Ref) bool {
 
 func TestTimer_SendAfterDeliversOnce(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		pr := testkit.NewProbe(t, n, process.WithBackend(b))
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		pr := spawntest.NewProbe(t, n, process.WithBackend(b))
 		ref := timerStart(t, pr, func(p *process.Process) (pid.Ref, error) {
 			return p.SendAfter(p.Self(), timerTick{1}, time.Millisecond)
 		})
@@ -61,14 +61,14 @@ func TestTimer_SendAfterDeliversOnce(t *testing.T) {
 
 func TestTimer_SendAfterToAnotherProcess(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
-	owner := testkit.NewProbe(t, n)
-	target := testkit.NewProbe(t, n, process.WithBackend(process.Thread))
+	n := spawntest.NewNode(t)
+	owner := spawntest.NewProbe(t, n)
+	target := spawntest.NewProbe(t, n, process.WithBackend(process.Thread))
 	timerStart(t, owner, func(p *process.Process) (pid.Ref, error) {
-		return p.SendAfter(target.Pid, "hello", time.Millisecond)
+		return p.SendAfter(target.Pid(), "hello", time.Millisecond)
 	})
 	timerStart(t, owner, func(p *process.Process) (pid.Ref, error) {
-		return p.SendAfter(target.Pid, "immediate", 0) // d <= 0 sends at once
+		return p.SendAfter(target.Pid(), "immediate", 0) // d <= 0 sends at once
 	})
 	got := []any{target.Receive(), target.Receive()}
 	if !(got[0] == "immediate" && got[1] == "hello") && !(got[0] == "hello" && got[1] == "immediate") {
@@ -80,9 +80,9 @@ func TestTimer_SendAfterToAnotherProcess(t *testing.T) {
 
 func TestTimer_SendIntervalRepeatsUntilCancelled(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		pr := testkit.NewProbe(t, n, process.WithBackend(b))
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		pr := spawntest.NewProbe(t, n, process.WithBackend(b))
 		ref := timerStart(t, pr, func(p *process.Process) (pid.Ref, error) {
 			return p.SendInterval(p.Self(), timerTick{7}, time.Millisecond)
 		})
@@ -126,9 +126,9 @@ func TestTimer_SendIntervalRepeatsUntilCancelled(t *testing.T) {
 
 func TestTimer_CancelledTimerNeverDelivers(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		pr := testkit.NewProbe(t, n, process.WithBackend(b))
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		pr := spawntest.NewProbe(t, n, process.WithBackend(b))
 		ref := timerStart(t, pr, func(p *process.Process) (pid.Ref, error) {
 			return p.SendAfter(p.Self(), "cancelled", 5*time.Millisecond)
 		})
@@ -151,9 +151,9 @@ func TestTimer_CancelledTimerNeverDelivers(t *testing.T) {
 
 func TestTimer_CancelTimerResults(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
-	pr := testkit.NewProbe(t, n)
-	other := testkit.NewProbe(t, n)
+	n := spawntest.NewNode(t)
+	pr := spawntest.NewProbe(t, n)
+	other := spawntest.NewProbe(t, n)
 
 	pending := timerStart(t, pr, func(p *process.Process) (pid.Ref, error) {
 		return p.SendAfter(p.Self(), "x", time.Hour)
@@ -191,24 +191,24 @@ func TestTimer_CancelTimerResults(t *testing.T) {
 
 func TestTimer_DeadOwnerTimersStop(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		owner := testkit.NewProbe(t, n, process.WithBackend(b))
-		receiver := testkit.NewProbe(t, n)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		owner := spawntest.NewProbe(t, n, process.WithBackend(b))
+		receiver := spawntest.NewProbe(t, n)
 		timerStart(t, owner, func(p *process.Process) (pid.Ref, error) {
-			return p.SendInterval(receiver.Pid, timerTick{1}, time.Millisecond)
+			return p.SendInterval(receiver.Pid(), timerTick{1}, time.Millisecond)
 		})
 		timerStart(t, owner, func(p *process.Process) (pid.Ref, error) {
-			return p.SendAfter(receiver.Pid, "one-shot", 15*time.Millisecond)
+			return p.SendAfter(receiver.Pid(), "one-shot", 15*time.Millisecond)
 		})
 		if got := receiver.Receive(); got != (timerTick{1}) {
 			t.Fatalf("got %#v", got)
 		}
-		w := testkit.ExitWatch(t, n, owner.Pid)
+		w := spawntest.WatchExit(t, n, owner.Pid())
 		owner.Exit(errors.New("owner exits"))
-		pkRecv(t, w, "the owner's exit")
+		w.Wait()
 		// Whatever the owner's timers delivered came before this fence.
-		if err := n.Send(receiver.Pid, "fence"); err != nil {
+		if err := n.Send(receiver.Pid(), "fence"); err != nil {
 			t.Fatal(err)
 		}
 		for {
@@ -222,9 +222,9 @@ func TestTimer_DeadOwnerTimersStop(t *testing.T) {
 		}
 		// A timer of a live process, due after the owner's one-shot deadline
 		// and many intervals later.
-		sentinel := testkit.NewProbe(t, n)
+		sentinel := spawntest.NewProbe(t, n)
 		timerStart(t, sentinel, func(p *process.Process) (pid.Ref, error) {
-			return p.SendAfter(receiver.Pid, "later", 30*time.Millisecond)
+			return p.SendAfter(receiver.Pid(), "later", 30*time.Millisecond)
 		})
 		if got := receiver.Receive(); got != "later" {
 			t.Fatalf("got %#v from a dead owner's timer", got)
@@ -235,8 +235,8 @@ func TestTimer_DeadOwnerTimersStop(t *testing.T) {
 
 func TestTimer_BadInterval(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
-	pr := testkit.NewProbe(t, n)
+	n := spawntest.NewNode(t)
+	pr := spawntest.NewProbe(t, n)
 	for _, d := range []time.Duration{0, -1, -time.Hour} {
 		var err error
 		var ref pid.Ref
@@ -257,11 +257,11 @@ func TestTimer_BadInterval(t *testing.T) {
 // Timer deliveries count as messages sent by the owner.
 func TestTimer_CountsAsSentByOwner(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
-	target := testkit.NewProbe(t, n)
+	n := spawntest.NewNode(t)
+	target := spawntest.NewProbe(t, n)
 	owner, err := n.SpawnHandler(&pkInitHandler{
 		init: func(p *process.Process) error {
-			_, err := p.SendAfter(target.Pid, "t", 0)
+			_, err := p.SendAfter(target.Pid(), "t", 0)
 			return err
 		},
 		handle: func(*process.Process, any) error { return nil },

@@ -6,17 +6,17 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // BenchmarkW8Lookup is workload W8: 10,000 registered names, looked up at
 // random from parallel goroutines. One op is one WhereIs.
 func BenchmarkW8Lookup(b *testing.B) {
 	const names = 10_000
-	n := testkit.Node(b)
+	n := spawntest.NewNode(b)
 	r := registry.Of(n)
 	keys := make([]string, names)
 	for i := range keys {
@@ -58,7 +58,7 @@ func BenchmarkW8Lookup(b *testing.B) {
 // BenchmarkRegisterUnregister registers a name for a live process and
 // removes it again. One op is one Register plus one Unregister.
 func BenchmarkRegisterUnregister(b *testing.B) {
-	n := testkit.Node(b)
+	n := spawntest.NewNode(b)
 	r := registry.Of(n)
 	p, err := n.SpawnHandler(regIdleHandler{})
 	if err != nil {
@@ -115,7 +115,7 @@ func BenchmarkKeysLookup(b *testing.B) {
 		}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			n := testkit.Node(b)
+			n := spawntest.NewNode(b)
 			r, err := registry.NewKeys[string, int](n, registry.KeysOptions{Kind: bc.kind})
 			if err != nil {
 				b.Fatal(err)
@@ -193,7 +193,7 @@ func BenchmarkKeysRegister(b *testing.B) {
 		{"duplicate/shared", registry.Duplicate, true, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			n := testkit.Node(b)
+			n := spawntest.NewNode(b)
 			r, err := registry.NewKeys[string, int](n, registry.KeysOptions{Kind: bc.kind})
 			if err != nil {
 				b.Fatal(err)

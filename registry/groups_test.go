@@ -10,19 +10,19 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 func TestXREG06_JoinTwiceListedTwiceLeaveOnce(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		r := registry.Of(n)
-		p := testkit.SpawnIdle(t, n, b)
+		p := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 
 		require.NoError(t, r.Join("g", p))
 		require.NoError(t, r.Join("g", p))
@@ -50,9 +50,9 @@ func TestXREG06_JoinTwiceListedTwiceLeaveOnce(t *testing.T) {
 
 func TestXREG06_MembersInJoinOrder(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	r := registry.Of(n)
-	a, b, c := testkit.SpawnIdle(t, n, process.Async), testkit.SpawnIdle(t, n, process.Blocking), testkit.SpawnIdle(t, n, process.Thread)
+	a, b, c := spawntest.SpawnIdle(t, n), spawntest.SpawnIdle(t, n, process.WithBackend(process.Blocking)), spawntest.SpawnIdle(t, n, process.WithBackend(process.Thread))
 	for _, p := range []pid.Pid{a, b, a, c} {
 		require.NoError(t, r.Join("g", p))
 	}
@@ -69,11 +69,11 @@ func TestXREG06_MembersInJoinOrder(t *testing.T) {
 
 func TestXREG06_LeaveNonMemberIsNotJoined(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		r := registry.Of(n)
-		p := testkit.SpawnIdle(t, n, b)
-		q := testkit.SpawnIdle(t, n, b)
+		p := spawntest.SpawnIdle(t, n, process.WithBackend(b))
+		q := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 
 		require.ErrorIs(t, r.Leave("nowhere", p), registry.ErrNotJoined)
 
@@ -92,8 +92,8 @@ func TestXREG06_LeaveNonMemberIsNotJoined(t *testing.T) {
 
 func TestXREG06_JoinDeadPidIsNoProc(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		r := registry.Of(n)
 		dead := regDead(t, n, b)
 
@@ -102,7 +102,7 @@ func TestXREG06_JoinDeadPidIsNoProc(t *testing.T) {
 		assert.Empty(t, r.Groups())
 		assert.Zero(t, n.Stats().Groups)
 
-		killed := testkit.SpawnIdle(t, n, b)
+		killed := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 		regKill(t, n, killed)
 		require.ErrorIs(t, r.Join("g", killed), process.NoProc)
 		assert.Empty(t, r.Groups())
@@ -111,9 +111,9 @@ func TestXREG06_JoinDeadPidIsNoProc(t *testing.T) {
 
 func TestXREG06_EmptyGroupName(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	r := registry.Of(n)
-	p := testkit.SpawnIdle(t, n, process.Async)
+	p := spawntest.SpawnIdle(t, n)
 	require.ErrorIs(t, r.Join("", p), registry.ErrEmptyName)
 	require.ErrorIs(t, r.Leave("", p), registry.ErrEmptyName)
 	assert.Empty(t, r.Groups())
@@ -125,22 +125,22 @@ func TestXREG06_EmptyGroupName(t *testing.T) {
 func TestXREG06_ExitRemovesFromAllGroups(t *testing.T) {
 	t.Parallel()
 	crash := errors.New("crash")
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		r := registry.Of(n)
-		stay := testkit.SpawnIdle(t, n, b)
-		monitor := testkit.NewProbe(t, n)
+		stay := spawntest.SpawnIdle(t, n, process.WithBackend(b))
+		monitor := spawntest.NewProbe(t, n)
 		for _, tc := range []struct {
 			name string
-			end  func(pr *testkit.Probe)
+			end  func(pr *spawntest.Probe)
 			want error
 		}{
-			{"normal", func(pr *testkit.Probe) { pr.Exit(nil) }, process.Normal},
-			{"crash", func(pr *testkit.Probe) { pr.Exit(crash) }, crash},
-			{"kill", func(pr *testkit.Probe) { require.NoError(t, n.Exit(pr.Pid, process.Kill)) }, process.Killed},
+			{"normal", func(pr *spawntest.Probe) { pr.Exit(nil) }, process.Normal},
+			{"crash", func(pr *spawntest.Probe) { pr.Exit(crash) }, crash},
+			{"kill", func(pr *spawntest.Probe) { require.NoError(t, n.Exit(pr.Pid(), process.Kill)) }, process.Killed},
 		} {
-			pr := testkit.NewProbe(t, n, process.WithBackend(b))
-			p := pr.Pid
+			pr := spawntest.NewProbe(t, n, process.WithBackend(b))
+			p := pr.Pid()
 			require.NoError(t, r.Join("only", p))
 			require.NoError(t, r.Join("only", p))
 			require.NoError(t, r.Join("shared", stay))
@@ -166,7 +166,7 @@ func TestXREG06_ExitRemovesFromAllGroups(t *testing.T) {
 				recvErr error
 			}
 			monitor.Do(func(mp *process.Process) error {
-				ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+				ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
 				defer cancel()
 				m, err := mp.ReceiveMatch(ctx, func(m any) bool {
 					d, ok := m.(link.Down)
@@ -186,7 +186,7 @@ func TestXREG06_ExitRemovesFromAllGroups(t *testing.T) {
 			assert.Equal(t, []pid.Pid{stay, stay}, seen.shared, tc.name)
 			assert.Equal(t, []string{"shared"}, seen.groups, tc.name)
 
-			require.ErrorIs(t, testkit.WaitExit(t, n, p), process.NoProc) // already dead
+			require.ErrorIs(t, spawntest.WaitExit(t, n, p), process.NoProc) // already dead
 			assert.Empty(t, r.Members("only"))
 			assert.Empty(t, r.Members("third"))
 			assert.Equal(t, []pid.Pid{stay, stay}, r.Members("shared"))
@@ -206,11 +206,11 @@ func TestXREG06_ExitRemovesFromAllGroups(t *testing.T) {
 func TestXREG06_ExitRemovesFromGroupsBeforeWatchFires(t *testing.T) {
 	t.Parallel()
 	const rounds = 300
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		r := registry.Of(n)
 		for round := range rounds {
-			p := testkit.SpawnIdle(t, n, b)
+			p := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 			require.NoError(t, r.Join("a", p))
 			require.NoError(t, r.Join("b", p))
 			require.NoError(t, r.Join("b", p))
@@ -226,11 +226,11 @@ func TestXREG06_ExitRemovesFromGroupsBeforeWatchFires(t *testing.T) {
 func TestXREG06_ConcurrentJoinLeave(t *testing.T) {
 	t.Parallel()
 	const workers, joins = 8, 200
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	r := registry.Of(n)
 	procs := make([]pid.Pid, workers)
 	for i := range procs {
-		procs[i] = testkit.SpawnIdle(t, n, testkit.Backends[i%len(testkit.Backends)])
+		procs[i] = spawntest.SpawnIdle(t, n, process.WithBackend(spawntest.Backends()[i%3]))
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*joins*2)
@@ -285,22 +285,13 @@ func TestXREG06_ConcurrentJoinLeave(t *testing.T) {
 func TestXREG06_JoinRacingExit(t *testing.T) {
 	t.Parallel()
 	const rounds = 300
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		r := registry.Of(n)
 		for round := range rounds {
-			p := testkit.SpawnIdle(t, n, b)
+			p := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 			group := fmt.Sprintf("race-%d", round%4)
-			var joinErr error
-			var wg sync.WaitGroup
-			wg.Go(func() { joinErr = r.Join(group, p) })
-			require.NoError(t, n.Exit(p, process.Kill))
-			reason := testkit.WaitExit(t, n, p)
-			require.True(t, errors.Is(reason, process.Killed) || errors.Is(reason, process.NoProc), "%v", reason)
-			wg.Wait()
-			if joinErr != nil {
-				require.ErrorIs(t, joinErr, process.NoProc, "round %d", round)
-			}
+			regKillDuring(t, n, round, p, func() error { return r.Join(group, p) })
 			require.NotContains(t, r.Members(group), p, "round %d", round)
 		}
 		assert.Empty(t, r.Groups())

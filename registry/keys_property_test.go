@@ -9,11 +9,11 @@ import (
 
 	"pgregory.net/rapid"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // keysModel is what a keyed registry should hold: per key, its entries in
@@ -61,7 +61,7 @@ func TestKeysPropertyAgainstModel(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		n := process.NewNode(process.WithLogger(nil))
 		defer func() {
-			ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+			ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
 			defer cancel()
 			if err := n.Stop(ctx); err != nil {
 				rt.Fatalf("stop: %v", err)
@@ -99,7 +99,7 @@ func TestKeysPropertyAgainstModel(t *testing.T) {
 			}
 			select {
 			case <-done:
-			case <-time.After(testkit.Timeout):
+			case <-time.After(spawntest.Timeout):
 				rt.Fatalf("%v did not exit", p)
 			}
 		}

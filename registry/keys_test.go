@@ -12,11 +12,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // ktNew makes a keyed registry of kind on n, failing the test on error.
@@ -41,35 +41,35 @@ func ktEntries[V any](label map[pid.Pid]string, es []registry.Entry[V]) []string
 // watchers see.
 var ktExits = []struct {
 	name string
-	end  func(t *testing.T, n *process.Node, pr *testkit.Probe)
+	end  func(t *testing.T, n *process.Node, pr *spawntest.Probe)
 }{
-	{"returns", func(t *testing.T, _ *process.Node, pr *testkit.Probe) { pr.Exit(nil) }},
-	{"fails", func(t *testing.T, _ *process.Node, pr *testkit.Probe) { pr.Exit(errors.New("failed")) }},
-	{"panics", func(t *testing.T, _ *process.Node, pr *testkit.Probe) {
+	{"returns", func(t *testing.T, _ *process.Node, pr *spawntest.Probe) { pr.Exit(nil) }},
+	{"fails", func(t *testing.T, _ *process.Node, pr *spawntest.Probe) { pr.Exit(errors.New("failed")) }},
+	{"panics", func(t *testing.T, _ *process.Node, pr *spawntest.Probe) {
 		pr.TryDo(0, func(*process.Process) error { panic("boom") })
 	}},
-	{"killed", func(t *testing.T, n *process.Node, pr *testkit.Probe) {
-		require.NoError(t, n.Exit(pr.Pid, process.Kill))
+	{"killed", func(t *testing.T, n *process.Node, pr *spawntest.Probe) {
+		require.NoError(t, n.Exit(pr.Pid(), process.Kill))
 	}},
-	{"exit signal", func(t *testing.T, n *process.Node, pr *testkit.Probe) {
-		require.NoError(t, n.Exit(pr.Pid, errors.New("told to")))
+	{"exit signal", func(t *testing.T, n *process.Node, pr *spawntest.Probe) {
+		require.NoError(t, n.Exit(pr.Pid(), errors.New("told to")))
 	}},
 }
 
 func TestXREG02_UniqueKeyNamesOneProcess(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		reg := ktNew[string, int](t, n, registry.Unique, 4)
-		owner := testkit.NewProbe(t, n, process.WithBackend(b))
-		other := testkit.NewProbe(t, n, process.WithBackend(b))
+		owner := spawntest.NewProbe(t, n, process.WithBackend(b))
+		other := spawntest.NewProbe(t, n, process.WithBackend(b))
 
-		require.NoError(t, reg.Register("job-1", owner.Pid, 10))
+		require.NoError(t, reg.Register("job-1", owner.Pid(), 10))
 		e, ok := reg.Find("job-1")
 		require.True(t, ok)
-		assert.Equal(t, registry.Entry[int]{Pid: owner.Pid, Value: 10}, e)
+		assert.Equal(t, registry.Entry[int]{Pid: owner.Pid(), Value: 10}, e)
 		assert.Equal(t, []registry.Entry[int]{e}, reg.Lookup("job-1"))
-		assert.Equal(t, []string{"job-1"}, reg.Keys(owner.Pid))
+		assert.Equal(t, []string{"job-1"}, reg.Keys(owner.Pid()))
 		assert.Equal(t, 1, reg.Count("job-1"))
 		assert.Equal(t, 1, reg.Len())
 
@@ -77,8 +77,8 @@ func TestXREG02_UniqueKeyNamesOneProcess(t *testing.T) {
 			name string
 			by   pid.Pid
 		}{
-			{"by the owner itself", owner.Pid},
-			{"by another process", other.Pid},
+			{"by the owner itself", owner.Pid()},
+			{"by another process", other.Pid()},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				err := reg.Register("job-1", tc.by, 20)
@@ -86,30 +86,30 @@ func TestXREG02_UniqueKeyNamesOneProcess(t *testing.T) {
 				require.ErrorAs(t, err, &taken)
 				assert.ErrorIs(t, err, registry.ErrKeyTaken)
 				assert.Equal(t, "job-1", taken.Key)
-				assert.Equal(t, owner.Pid, taken.Owner)
+				assert.Equal(t, owner.Pid(), taken.Owner)
 				assert.Contains(t, err.Error(), `register key "job-1"`)
-				assert.Contains(t, err.Error(), owner.Pid.String())
+				assert.Contains(t, err.Error(), owner.Pid().String())
 				e, _ := reg.Find("job-1")
 				assert.Equal(t, 10, e.Value, "a refused registration changed the entry")
 			})
 		}
-		assert.Equal(t, []string{"job-1"}, reg.Keys(owner.Pid), "a refused registration is listed")
-		assert.Empty(t, reg.Keys(other.Pid))
+		assert.Equal(t, []string{"job-1"}, reg.Keys(owner.Pid()), "a refused registration is listed")
+		assert.Empty(t, reg.Keys(other.Pid()))
 
 		// One process may hold several unique keys.
-		require.NoError(t, reg.Register("job-2", owner.Pid, 30))
-		assert.ElementsMatch(t, []string{"job-1", "job-2"}, reg.Keys(owner.Pid))
+		require.NoError(t, reg.Register("job-2", owner.Pid(), 30))
+		assert.ElementsMatch(t, []string{"job-1", "job-2"}, reg.Keys(owner.Pid()))
 
 		// A dead process's key is free.
 		owner.Exit(nil)
-		testkit.WaitExit(t, n, owner.Pid)
-		require.NoError(t, reg.Register("job-1", other.Pid, 40))
+		spawntest.WaitExit(t, n, owner.Pid())
+		require.NoError(t, reg.Register("job-1", other.Pid(), 40))
 		e, _ = reg.Find("job-1")
-		assert.Equal(t, registry.Entry[int]{Pid: other.Pid, Value: 40}, e)
-		assert.Nil(t, reg.Keys(owner.Pid))
+		assert.Equal(t, registry.Entry[int]{Pid: other.Pid(), Value: 40}, e)
+		assert.Nil(t, reg.Keys(owner.Pid()))
 
 		// A dead process cannot register.
-		err := reg.Register("job-3", owner.Pid, 50)
+		err := reg.Register("job-3", owner.Pid(), 50)
 		assert.ErrorIs(t, err, process.NoProc)
 		assert.Contains(t, err.Error(), `register key "job-3"`)
 		_, ok = reg.Find("job-3")
@@ -122,32 +122,32 @@ func TestXREG02_DeadOwnersKeyIsFreeHowEverItDied(t *testing.T) {
 	for _, exit := range ktExits {
 		t.Run(exit.name, func(t *testing.T) {
 			t.Parallel()
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			reg := ktNew[int, string](t, n, registry.Unique, 0)
-			owner := testkit.NewProbe(t, n)
-			heir := testkit.NewProbe(t, n)
-			require.NoError(t, reg.Register(7, owner.Pid, "old"))
+			owner := spawntest.NewProbe(t, n)
+			heir := spawntest.NewProbe(t, n)
+			require.NoError(t, reg.Register(7, owner.Pid(), "old"))
 
 			// The heir registers from the watch of the owner's exit: the
 			// first moment anyone can know of it.
 			took := make(chan error, 1)
-			_, err := link.Watch(n, owner.Pid, func(link.Down) { took <- reg.Register(7, heir.Pid, "new") })
+			_, err := link.Watch(n, owner.Pid(), func(link.Down) { took <- reg.Register(7, heir.Pid(), "new") })
 			require.NoError(t, err)
 			exit.end(t, n, owner)
-			require.NoError(t, testkit.Recv(t, took))
+			require.NoError(t, spawntest.Recv(t, took))
 			e, ok := reg.Find(7)
 			require.True(t, ok)
-			assert.Equal(t, registry.Entry[string]{Pid: heir.Pid, Value: "new"}, e)
+			assert.Equal(t, registry.Entry[string]{Pid: heir.Pid(), Value: "new"}, e)
 		})
 	}
 }
 
 func TestXREG02_UpdateValue(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	reg := ktNew[string, int](t, n, registry.Unique, 2)
-	owner := testkit.SpawnIdle(t, n, process.Async)
-	other := testkit.SpawnIdle(t, n, process.Async)
+	owner := spawntest.SpawnIdle(t, n)
+	other := spawntest.SpawnIdle(t, n)
 	require.NoError(t, reg.Register("counter", owner, 1))
 
 	v, err := reg.UpdateValue("counter", owner, func(old int) int { return old + 41 })
@@ -199,22 +199,22 @@ func TestXREG02_UpdateValue(t *testing.T) {
 
 func TestXREG03_DuplicateKeys(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		reg := ktNew[string, int](t, n, registry.Duplicate, 4)
-		a := testkit.NewProbe(t, n, process.WithBackend(b))
-		c := testkit.NewProbe(t, n, process.WithBackend(b))
-		label := map[pid.Pid]string{a.Pid: "a", c.Pid: "c"}
+		a := spawntest.NewProbe(t, n, process.WithBackend(b))
+		c := spawntest.NewProbe(t, n, process.WithBackend(b))
+		label := map[pid.Pid]string{a.Pid(): "a", c.Pid(): "c"}
 
 		// Several processes, and one process several times.
-		require.NoError(t, reg.Register("topic", a.Pid, 1))
-		require.NoError(t, reg.Register("topic", c.Pid, 2))
-		require.NoError(t, reg.Register("topic", a.Pid, 3))
-		require.NoError(t, reg.Register("other", a.Pid, 4))
+		require.NoError(t, reg.Register("topic", a.Pid(), 1))
+		require.NoError(t, reg.Register("topic", c.Pid(), 2))
+		require.NoError(t, reg.Register("topic", a.Pid(), 3))
+		require.NoError(t, reg.Register("other", a.Pid(), 4))
 
 		assert.Equal(t, []string{"a=1", "c=2", "a=3"}, ktEntries(label, reg.Lookup("topic")))
-		assert.ElementsMatch(t, []string{"topic", "topic", "other"}, reg.Keys(a.Pid))
-		assert.Equal(t, []string{"topic"}, reg.Keys(c.Pid))
+		assert.ElementsMatch(t, []string{"topic", "topic", "other"}, reg.Keys(a.Pid()))
+		assert.Equal(t, []string{"topic"}, reg.Keys(c.Pid()))
 		assert.Equal(t, 3, reg.Count("topic"))
 		assert.Equal(t, 4, reg.Len())
 		e, ok := reg.Find("topic")
@@ -237,21 +237,21 @@ func TestXREG03_DuplicateKeys(t *testing.T) {
 		assert.False(t, called, "Dispatch called fn for a key without entries")
 
 		// UnregisterMatch removes only the caller's matching entries.
-		removed, err := reg.UnregisterMatch("topic", a.Pid, func(v int) bool { return v == 3 })
+		removed, err := reg.UnregisterMatch("topic", a.Pid(), func(v int) bool { return v == 3 })
 		require.NoError(t, err)
 		assert.Equal(t, 1, removed)
 		assert.Equal(t, []string{"a=1", "c=2"}, ktEntries(label, reg.Lookup("topic")))
-		assert.ElementsMatch(t, []string{"topic", "other"}, reg.Keys(a.Pid))
-		removed, err = reg.UnregisterMatch("topic", a.Pid, func(v int) bool { return v == 2 })
+		assert.ElementsMatch(t, []string{"topic", "other"}, reg.Keys(a.Pid()))
+		removed, err = reg.UnregisterMatch("topic", a.Pid(), func(v int) bool { return v == 2 })
 		require.NoError(t, err)
 		assert.Zero(t, removed, "UnregisterMatch removed another process's entry")
 
 		// Unregister removes every entry of the process under the key.
-		require.NoError(t, reg.Register("topic", a.Pid, 5))
-		require.NoError(t, reg.Unregister("topic", a.Pid))
+		require.NoError(t, reg.Register("topic", a.Pid(), 5))
+		require.NoError(t, reg.Unregister("topic", a.Pid()))
 		assert.Equal(t, []string{"c=2"}, ktEntries(label, reg.Lookup("topic")))
-		assert.Equal(t, []string{"other"}, reg.Keys(a.Pid))
-		require.NoError(t, reg.Unregister("topic", c.Pid))
+		assert.Equal(t, []string{"other"}, reg.Keys(a.Pid()))
+		require.NoError(t, reg.Unregister("topic", c.Pid()))
 		assert.Nil(t, reg.Lookup("topic"))
 		assert.Zero(t, reg.Count("topic"))
 		assert.Equal(t, 1, reg.Len())
@@ -260,12 +260,12 @@ func TestXREG03_DuplicateKeys(t *testing.T) {
 
 func TestXREG03_UnregisterAlwaysSucceeds(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	reg := ktNew[string, int](t, n, registry.Duplicate, 1)
-	live := testkit.SpawnIdle(t, n, process.Async)
-	dead := testkit.SpawnIdle(t, n, process.Async)
+	live := spawntest.SpawnIdle(t, n)
+	dead := spawntest.SpawnIdle(t, n)
 	require.NoError(t, reg.Register("k", live, 1))
-	testkit.ExitAndWait(t, n, dead, process.Kill)
+	spawntest.ExitAndWait(t, n, dead, process.Kill)
 
 	for _, tc := range []struct {
 		name string
@@ -292,17 +292,17 @@ func TestXREG04_EntriesGoBeforeTheExitIsSeen(t *testing.T) {
 	for _, exit := range ktExits {
 		t.Run(exit.name, func(t *testing.T) {
 			t.Parallel()
-			testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-				n := testkit.Node(t)
+			spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+				n := spawntest.NewNode(t)
 				uniq := ktNew[string, int](t, n, registry.Unique, 4)
 				dup := ktNew[string, int](t, n, registry.Duplicate, 4)
-				victim := testkit.NewProbe(t, n, process.WithBackend(b))
-				bystander := testkit.SpawnIdle(t, n, process.Async)
+				victim := spawntest.NewProbe(t, n, process.WithBackend(b))
+				bystander := spawntest.SpawnIdle(t, n)
 				for i := range 20 {
 					key := fmt.Sprint("key-", i)
-					require.NoError(t, uniq.Register(key, victim.Pid, i))
-					require.NoError(t, dup.Register(key, victim.Pid, i))
-					require.NoError(t, dup.Register(key, victim.Pid, -i))
+					require.NoError(t, uniq.Register(key, victim.Pid(), i))
+					require.NoError(t, dup.Register(key, victim.Pid(), i))
+					require.NoError(t, dup.Register(key, victim.Pid(), -i))
 					require.NoError(t, dup.Register(key, bystander, i))
 				}
 
@@ -310,10 +310,10 @@ func TestXREG04_EntriesGoBeforeTheExitIsSeen(t *testing.T) {
 				// Down message) find when they first learn of the exit.
 				look := func() []string {
 					var out []string
-					if k := uniq.Keys(victim.Pid); k != nil {
+					if k := uniq.Keys(victim.Pid()); k != nil {
 						out = append(out, fmt.Sprint("unique keys ", k))
 					}
-					if k := dup.Keys(victim.Pid); k != nil {
+					if k := dup.Keys(victim.Pid()); k != nil {
 						out = append(out, fmt.Sprint("duplicate keys ", k))
 					}
 					if l := uniq.Len(); l != 0 {
@@ -331,10 +331,10 @@ func TestXREG04_EntriesGoBeforeTheExitIsSeen(t *testing.T) {
 					return out
 				}
 				watched := make(chan []string, 1)
-				_, err := link.Watch(n, victim.Pid, func(link.Down) { watched <- look() })
+				_, err := link.Watch(n, victim.Pid(), func(link.Down) { watched <- look() })
 				require.NoError(t, err)
-				monitor := testkit.NewProbe(t, n)
-				monitor.Do(func(p *process.Process) error { _, err := link.Monitor(p, victim.Pid); return err })
+				monitor := spawntest.NewProbe(t, n)
+				monitor.Do(func(p *process.Process) error { _, err := link.Monitor(p, victim.Pid()); return err })
 
 				exit.end(t, n, victim)
 				_, isDown := monitor.Receive().(link.Down)
@@ -349,26 +349,26 @@ func TestXREG04_EntriesGoBeforeTheExitIsSeen(t *testing.T) {
 
 func TestXREG04_EntriesOfALinkedCascadeGoFirst(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	reg := ktNew[string, struct{}](t, n, registry.Unique, 0)
-	root := testkit.NewProbe(t, n)
+	root := spawntest.NewProbe(t, n)
 	var chain []pid.Pid
 	prev := root
 	for i := range 5 {
 		var child pid.Pid
 		prev.Do(func(p *process.Process) error {
 			var err error
-			child, err = p.SpawnLink(testkit.ProbeLoop)
+			child, err = p.SpawnLink(spawntest.ProbeLoop)
 			return err
 		})
 		require.NoError(t, reg.Register(fmt.Sprint("link-", i), child, struct{}{}))
 		chain = append(chain, child)
-		prev = testkit.Adopt(t, n, child)
+		prev = spawntest.Adopt(t, n, child)
 	}
 	found := make(chan int, 1)
-	_, err := link.Watch(n, root.Pid, func(link.Down) { found <- reg.Len() })
+	_, err := link.Watch(n, root.Pid(), func(link.Down) { found <- reg.Len() })
 	require.NoError(t, err)
-	require.NoError(t, n.Exit(root.Pid, errors.New("cascade")))
+	require.NoError(t, n.Exit(root.Pid(), errors.New("cascade")))
 	assert.Zero(t, <-found, "the watcher of the first death found entries of processes that died of it")
 	for _, p := range chain {
 		assert.False(t, n.Alive(p))
@@ -381,12 +381,12 @@ func TestXREG04_NodeStopRemovesEverything(t *testing.T) {
 	reg := ktNew[int, int](t, n, registry.Duplicate, 3)
 	var ps []pid.Pid
 	for i := range 50 {
-		p, err := n.Spawn(testkit.Idle)
+		p, err := n.Spawn(spawntest.Idle)
 		require.NoError(t, err)
 		ps = append(ps, p)
 		require.NoError(t, reg.Register(i%7, p, i))
 	}
-	require.NoError(t, n.Stop(testkit.Context(t)))
+	require.NoError(t, n.Stop(spawntest.Context(t)))
 	assert.Zero(t, reg.Len())
 	assert.Nil(t, reg.Lookup(0))
 	err := reg.Register(1, ps[0], 1)
@@ -396,9 +396,9 @@ func TestXREG04_NodeStopRemovesEverything(t *testing.T) {
 
 func TestKeysAllVisitsEveryEntry(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	reg := ktNew[int, int](t, n, registry.Duplicate, 5)
-	p := testkit.SpawnIdle(t, n, process.Async)
+	p := spawntest.SpawnIdle(t, n)
 	want := map[[2]int]int{}
 	for i := range 300 {
 		require.NoError(t, reg.Register(i%40, p, i))
@@ -422,9 +422,9 @@ func TestKeysAllVisitsEveryEntry(t *testing.T) {
 
 func TestKeysDispatchSliceIsReadOnlySafe(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	reg := ktNew[string, int](t, n, registry.Duplicate, 1)
-	p := testkit.SpawnIdle(t, n, process.Async)
+	p := spawntest.SpawnIdle(t, n)
 	require.NoError(t, reg.Register("t", p, 1))
 	require.NoError(t, reg.Register("t", p, 2))
 	var kept []registry.Entry[int]
@@ -451,11 +451,11 @@ func ktValues[V any](es []registry.Entry[V]) []V {
 
 func TestKeysBadInput(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
-	other := testkit.Node(t)
-	stranger := testkit.SpawnIdle(t, other, process.Async)
+	n := spawntest.NewNode(t)
+	other := spawntest.NewNode(t)
+	stranger := spawntest.SpawnIdle(t, other)
 	reg := ktNew[string, int](t, n, registry.Unique, 1)
-	live := testkit.SpawnIdle(t, n, process.Async)
+	live := spawntest.SpawnIdle(t, n)
 
 	t.Run("options", func(t *testing.T) {
 		for _, tc := range []struct {
@@ -588,10 +588,10 @@ func TestKeysRaceOnPartitions(t *testing.T) {
 	for _, kind := range []registry.Kind{registry.Unique, registry.Duplicate} {
 		t.Run(kind.String(), func(t *testing.T) {
 			t.Parallel()
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			reg := ktNew[int, int](t, n, kind, 3)
 			const workers, procsEach, keys = 4, 150, 50
-			ctx, cancel := context.WithCancel(testkit.Context(t))
+			ctx, cancel := context.WithCancel(spawntest.Context(t))
 			defer cancel()
 
 			// Readers run all along.
@@ -624,7 +624,7 @@ func TestKeysRaceOnPartitions(t *testing.T) {
 			for w := range workers {
 				writers.Go(func() {
 					for i := range procsEach {
-						p, err := n.Spawn(testkit.Idle)
+						p, err := n.Spawn(spawntest.Idle)
 						if !assert.NoError(t, err) {
 							return
 						}

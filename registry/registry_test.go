@@ -7,16 +7,15 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // regIdleHandler is a Handler that ignores every message.
@@ -40,9 +39,9 @@ func regDead(t testing.TB, n *process.Node, b process.Backend) pid.Pid {
 		return err
 	}, process.WithBackend(b))
 	require.NoError(t, err)
-	exited := testkit.ExitWatch(t, n, p)
+	exited := spawntest.WatchExit(t, n, p)
 	require.NoError(t, n.Send(p, "exit"))
-	r := testkit.Recv(t, exited)
+	r := exited.Wait()
 	require.True(t, process.IsNormal(r), "%v", r)
 	require.False(t, n.Alive(p))
 	return p
@@ -51,27 +50,43 @@ func regDead(t testing.TB, n *process.Node, b process.Backend) pid.Pid {
 // regKill kills p with Kill and waits for its exit, which must be Killed.
 func regKill(t testing.TB, n *process.Node, p pid.Pid) {
 	t.Helper()
-	require.ErrorIs(t, testkit.ExitAndWait(t, n, p, process.Kill), process.Killed)
+	require.ErrorIs(t, spawntest.ExitAndWait(t, n, p, process.Kill), process.Killed)
+}
+
+// regKillDuring kills p while op runs on a goroutine of its own, and waits
+// for both. op races the death: it must succeed or fail with NoProc.
+func regKillDuring(t testing.TB, n *process.Node, round int, p pid.Pid, op func() error) {
+	t.Helper()
+	var opErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { opErr = op() })
+	require.NoError(t, n.Exit(p, process.Kill))
+	reason := spawntest.WaitExit(t, n, p)
+	require.True(t, errors.Is(reason, process.Killed) || errors.Is(reason, process.NoProc), "%v", reason)
+	wg.Wait()
+	if opErr != nil {
+		require.ErrorIs(t, opErr, process.NoProc, "round %d", round)
+	}
 }
 
 func TestREG01_RegisterWhereIsRegistered(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		r := registry.Of(n)
-		pr := testkit.NewProbe(t, n, process.WithBackend(b))
+		pr := spawntest.NewProbe(t, n, process.WithBackend(b))
 
-		require.NoError(t, r.Register("reg01", pr.Pid))
+		require.NoError(t, r.Register("reg01", pr.Pid()))
 
 		got, ok := r.WhereIs("reg01")
 		require.True(t, ok)
-		assert.Equal(t, pr.Pid, got)
+		assert.Equal(t, pr.Pid(), got)
 		assert.Contains(t, r.Registered(), "reg01")
 
-		info, err := n.Info(pr.Pid)
+		info, err := n.Info(pr.Pid())
 		require.NoError(t, err)
 		assert.Equal(t, "reg01", info.Name)
-		name, ok := r.NameOf(pr.Pid)
+		name, ok := r.NameOf(pr.Pid())
 		assert.True(t, ok)
 		assert.Equal(t, "reg01", name)
 
@@ -88,11 +103,11 @@ func TestREG01_RegisterWhereIsRegistered(t *testing.T) {
 
 func TestREG01_RegisteredIsSortedAndComplete(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	r := registry.Of(n)
 	assert.Empty(t, r.Registered())
 	for _, name := range []string{"c", "a", "b"} {
-		require.NoError(t, r.Register(name, testkit.SpawnIdle(t, n, process.Async)))
+		require.NoError(t, r.Register(name, spawntest.SpawnIdle(t, n)))
 	}
 	assert.Equal(t, []string{"a", "b", "c"}, r.Registered())
 	assert.Equal(t, 3, n.Stats().Names)
@@ -100,30 +115,30 @@ func TestREG01_RegisteredIsSortedAndComplete(t *testing.T) {
 
 func TestREG02_RegisteringTakenNameFails(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		r := registry.Of(n)
-		owner := testkit.NewProbe(t, n, process.WithBackend(b))
-		other := testkit.SpawnIdle(t, n, b)
-		require.NoError(t, r.Register("reg02", owner.Pid))
+		owner := spawntest.NewProbe(t, n, process.WithBackend(b))
+		other := spawntest.SpawnIdle(t, n, process.WithBackend(b))
+		require.NoError(t, r.Register("reg02", owner.Pid()))
 
 		err := r.Register("reg02", other)
 		require.ErrorIs(t, err, registry.ErrNameTaken)
 		var taken *registry.NameTakenError
 		require.ErrorAs(t, err, &taken)
 		assert.Equal(t, "reg02", taken.Name)
-		assert.Equal(t, owner.Pid, taken.Owner)
+		assert.Equal(t, owner.Pid(), taken.Owner)
 
 		// The owner registering its own name again is refused the same way.
-		err = r.Register("reg02", owner.Pid)
+		err = r.Register("reg02", owner.Pid())
 		require.ErrorIs(t, err, registry.ErrNameTaken)
 		require.ErrorAs(t, err, &taken)
-		assert.Equal(t, owner.Pid, taken.Owner)
+		assert.Equal(t, owner.Pid(), taken.Owner)
 
 		// The old owner keeps the name; the other process got none.
 		got, ok := r.WhereIs("reg02")
 		require.True(t, ok)
-		assert.Equal(t, owner.Pid, got)
+		assert.Equal(t, owner.Pid(), got)
 		_, ok = r.NameOf(other)
 		assert.False(t, ok)
 		info, err := n.Info(other)
@@ -139,10 +154,10 @@ func TestREG02_RegisteringTakenNameFails(t *testing.T) {
 
 func TestREG03_ProcessHasAtMostOneName(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		r := registry.Of(n)
-		p := testkit.SpawnIdle(t, n, b)
+		p := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 		require.NoError(t, r.Register("reg03-a", p))
 
 		err := r.Register("reg03-b", p)
@@ -160,8 +175,8 @@ func TestREG03_ProcessHasAtMostOneName(t *testing.T) {
 
 func TestREG04_RegisteringDeadPidFails(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		r := registry.Of(n)
 		dead := regDead(t, n, b)
 
@@ -174,7 +189,7 @@ func TestREG04_RegisteringDeadPidFails(t *testing.T) {
 		assert.False(t, ok)
 
 		// A killed process is just as dead.
-		killed := testkit.SpawnIdle(t, n, b)
+		killed := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 		regKill(t, n, killed)
 		require.ErrorIs(t, r.Register("reg04", killed), process.NoProc)
 		assert.Empty(t, r.Registered())
@@ -188,13 +203,13 @@ func TestREG04_RegisteringDeadPidFails(t *testing.T) {
 func TestREG05_NameReleasedBeforeExitIsObservable(t *testing.T) {
 	t.Parallel()
 	const rounds = 1000
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		r := registry.Of(n)
 		const name = "reg05"
-		monitor := testkit.NewProbe(t, n)
+		monitor := spawntest.NewProbe(t, n)
 
-		victim := testkit.SpawnIdle(t, n, b)
+		victim := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 		require.NoError(t, r.Register(name, victim))
 		for i := range rounds {
 			var ref pid.Ref
@@ -203,19 +218,12 @@ func TestREG05_NameReleasedBeforeExitIsObservable(t *testing.T) {
 				ref, err = link.Monitor(p, victim)
 				return err
 			})
-			watched := make(chan link.Down, 1)
-			_, err := link.Watch(n, victim, func(d link.Down) { watched <- d })
-			require.NoError(t, err)
+			watched := spawntest.WatchExit(t, n, victim)
 
 			require.NoError(t, n.Exit(victim, process.Kill))
 
 			// Watch: the name is gone when the watch fires.
-			select {
-			case d := <-watched:
-				require.ErrorIs(t, d.Reason, process.Killed, "round %d", i)
-			case <-time.After(testkit.Timeout):
-				t.Fatalf("round %d: victim %v did not exit", i, victim)
-			}
+			require.ErrorIs(t, watched.Wait(), process.Killed, "round %d", i)
 			owner, found := r.WhereIs(name)
 			require.False(t, found, "round %d: name still resolves to %v after the exit was observed", i, owner)
 
@@ -224,7 +232,7 @@ func TestREG05_NameReleasedBeforeExitIsObservable(t *testing.T) {
 			var foundInProc bool
 			var recvErr error
 			monitor.Do(func(p *process.Process) error {
-				ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+				ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
 				defer cancel()
 				var m any
 				m, recvErr = p.ReceiveMatch(ctx, func(m any) bool {
@@ -245,7 +253,7 @@ func TestREG05_NameReleasedBeforeExitIsObservable(t *testing.T) {
 			// The name is free for a new process at once.
 			var next pid.Pid
 			if i%2 == 0 {
-				next = testkit.SpawnIdle(t, n, b)
+				next = spawntest.SpawnIdle(t, n, process.WithBackend(b))
 			} else {
 				next = regSpawnHandler(t, n, b)
 			}
@@ -264,8 +272,8 @@ func TestREG05_NameReleasedBeforeExitIsObservable(t *testing.T) {
 func TestREG05_NameReleasedOnAnyExit(t *testing.T) {
 	t.Parallel()
 	crash := errors.New("crash")
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		r := registry.Of(n)
 		for _, tc := range []struct {
 			name  string
@@ -295,27 +303,27 @@ func TestREG05_NameReleasedOnAnyExit(t *testing.T) {
 				return tc.after()
 			}, process.WithBackend(b), process.WithName(name))
 			require.NoError(t, err)
-			exited := testkit.ExitWatch(t, n, p)
+			exited := spawntest.WatchExit(t, n, p)
 			if tc.after == nil {
 				require.NoError(t, n.Exit(p, process.Shutdown))
 			} else {
 				require.NoError(t, r.Send(name, "go"))
 			}
-			tc.check(t, testkit.Recv(t, exited))
+			tc.check(t, exited.Wait())
 			_, ok := r.WhereIs(name)
 			require.False(t, ok, tc.name)
-			require.NoError(t, r.Register(name, testkit.SpawnIdle(t, n, b)), tc.name)
+			require.NoError(t, r.Register(name, spawntest.SpawnIdle(t, n, process.WithBackend(b))), tc.name)
 		}
 	})
 }
 
 func TestREG06_Unregister(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		r := registry.Of(n)
-		pr := testkit.NewProbe(t, n, process.WithBackend(b))
-		require.NoError(t, r.Register("reg06", pr.Pid))
+		pr := spawntest.NewProbe(t, n, process.WithBackend(b))
+		require.NoError(t, r.Register("reg06", pr.Pid()))
 
 		require.NoError(t, r.Unregister("reg06"))
 		_, ok := r.WhereIs("reg06")
@@ -324,10 +332,10 @@ func TestREG06_Unregister(t *testing.T) {
 
 		require.ErrorIs(t, r.Unregister("reg06"), registry.ErrNotRegistered)
 
-		info, err := n.Info(pr.Pid)
+		info, err := n.Info(pr.Pid())
 		require.NoError(t, err)
 		assert.Empty(t, info.Name)
-		name, ok := r.NameOf(pr.Pid)
+		name, ok := r.NameOf(pr.Pid())
 		assert.False(t, ok)
 		assert.Empty(t, name)
 		var self string
@@ -335,9 +343,9 @@ func TestREG06_Unregister(t *testing.T) {
 		assert.Empty(t, self)
 
 		// The process lives on and may take a name again, even another one.
-		assert.True(t, n.Alive(pr.Pid))
-		require.NoError(t, r.Register("reg06-again", pr.Pid))
-		name, _ = r.NameOf(pr.Pid)
+		assert.True(t, n.Alive(pr.Pid()))
+		require.NoError(t, r.Register("reg06-again", pr.Pid()))
+		name, _ = r.NameOf(pr.Pid())
 		assert.Equal(t, "reg06-again", name)
 		pr.ExpectEmpty()
 	})
@@ -345,16 +353,16 @@ func TestREG06_Unregister(t *testing.T) {
 
 func TestREG06_UnregisterUnknownName(t *testing.T) {
 	t.Parallel()
-	r := registry.Of(testkit.Node(t))
+	r := registry.Of(spawntest.NewNode(t))
 	require.ErrorIs(t, r.Unregister("never"), registry.ErrNotRegistered)
 }
 
 func TestREG07_SendToUnknownNameFailsToDeadPidDoesNot(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		r := registry.Of(n)
-		sender := testkit.NewProbe(t, n, process.WithBackend(b))
+		sender := spawntest.NewProbe(t, n, process.WithBackend(b))
 
 		require.ErrorIs(t, r.Send("nobody", "msg"), registry.ErrNotRegistered)
 		var fromErr error
@@ -375,8 +383,8 @@ func TestREG07_SendToUnknownNameFailsToDeadPidDoesNot(t *testing.T) {
 		require.NoError(t, procErr)
 
 		// A name whose owner died is unknown again.
-		owner := testkit.NewProbe(t, n, process.WithBackend(b))
-		require.NoError(t, r.Register("reg07", owner.Pid))
+		owner := spawntest.NewProbe(t, n, process.WithBackend(b))
+		require.NoError(t, r.Register("reg07", owner.Pid()))
 		require.NoError(t, r.Send("reg07", "one"))
 		sender.Do(func(p *process.Process) error {
 			fromErr = registry.SendFrom(p, "reg07", "two")
@@ -387,7 +395,7 @@ func TestREG07_SendToUnknownNameFailsToDeadPidDoesNot(t *testing.T) {
 		assert.Equal(t, "two", owner.Receive())
 		owner.ExpectEmpty()
 		owner.Exit(nil)
-		testkit.WaitExit(t, n, owner.Pid)
+		spawntest.WaitExit(t, n, owner.Pid())
 		require.ErrorIs(t, r.Send("reg07", "three"), registry.ErrNotRegistered)
 		sender.ExpectEmpty()
 	})
@@ -395,10 +403,10 @@ func TestREG07_SendToUnknownNameFailsToDeadPidDoesNot(t *testing.T) {
 
 func TestREG08_EmptyNameCannotBeRegistered(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		r := registry.Of(n)
-		p := testkit.SpawnIdle(t, n, b)
+		p := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 
 		require.ErrorIs(t, r.Register("", p), registry.ErrEmptyName)
 		assert.Empty(t, r.Registered())
@@ -416,12 +424,12 @@ func TestREG08_EmptyNameCannotBeRegistered(t *testing.T) {
 
 func TestREGSpawnWithName_IsAtomic(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		r := registry.Of(n)
 
 		// A free name is registered before Spawn returns.
-		owner, err := n.Spawn(testkit.Idle, process.WithBackend(b), process.WithName("reg-atomic"))
+		owner, err := n.Spawn(spawntest.Idle, process.WithBackend(b), process.WithName("reg-atomic"))
 		require.NoError(t, err)
 		got, ok := r.WhereIs("reg-atomic")
 		require.True(t, ok)
@@ -448,7 +456,7 @@ func TestREGSpawnWithName_IsAtomic(t *testing.T) {
 
 		// Linked and monitored spawns from a process fail the same way and
 		// leave neither a link nor a monitor behind.
-		parent := testkit.NewProbe(t, n)
+		parent := spawntest.NewProbe(t, n)
 		procsBefore++
 		var linkErr, monErr error
 		var linked, monitored pid.Pid
@@ -461,7 +469,7 @@ func TestREGSpawnWithName_IsAtomic(t *testing.T) {
 		require.ErrorIs(t, monErr, registry.ErrNameTaken)
 		assert.True(t, linked.IsZero())
 		assert.True(t, monitored.IsZero())
-		pinfo, err := n.Info(parent.Pid)
+		pinfo, err := n.Info(parent.Pid())
 		require.NoError(t, err)
 		assert.Empty(t, pinfo.Links)
 		assert.Empty(t, pinfo.Monitors)
@@ -484,11 +492,11 @@ func TestREGSpawnWithName_IsAtomic(t *testing.T) {
 
 func TestREGBadInput_ZeroAndForeignPids(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	r := registry.Of(n)
 	foreign := pid.New(pid.NewNodeID(), 1)
-	otherNode := testkit.Node(t)
-	onOther := testkit.SpawnIdle(t, otherNode, process.Async)
+	otherNode := spawntest.NewNode(t)
+	onOther := spawntest.SpawnIdle(t, otherNode)
 
 	require.ErrorIs(t, r.Register("bad", pid.Pid{}), process.ErrZeroPid)
 	require.ErrorIs(t, r.Register("bad", foreign), process.NoConnection)
@@ -512,8 +520,8 @@ func TestREGBadInput_ZeroAndForeignPids(t *testing.T) {
 
 func TestREGBadInput_ZeroRegistry(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
-	p := testkit.SpawnIdle(t, n, process.Async)
+	n := spawntest.NewNode(t)
+	p := spawntest.SpawnIdle(t, n)
 	for name, r := range map[string]registry.Registry{"zero": {}, "Of(nil)": registry.Of(nil)} {
 		require.ErrorIs(t, r.Register("x", p), process.ErrNilNode, name)
 		require.ErrorIs(t, r.Unregister("x"), process.ErrNilNode, name)
@@ -535,14 +543,14 @@ func TestREGBadInput_ZeroRegistry(t *testing.T) {
 
 func TestREGBadInput_AfterNodeStop(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	r := registry.Of(n)
-	p := testkit.SpawnIdle(t, n, process.Async)
-	q := testkit.SpawnIdle(t, n, process.Async)
+	p := spawntest.SpawnIdle(t, n)
+	q := spawntest.SpawnIdle(t, n)
 	require.NoError(t, r.Register("reg-stop", p))
 	require.NoError(t, r.Join("g", p))
 
-	require.NoError(t, n.Stop(testkit.Context(t)))
+	require.NoError(t, n.Stop(spawntest.Context(t)))
 
 	require.ErrorIs(t, r.Register("reg-stop2", q), process.ErrNodeStopped)
 	require.ErrorIs(t, r.Unregister("reg-stop"), process.ErrNodeStopped)
@@ -556,9 +564,41 @@ func TestREGBadInput_AfterNodeStop(t *testing.T) {
 	assert.Empty(t, r.Registered())
 	assert.Empty(t, r.Groups())
 	assert.Empty(t, r.Members("g"))
-	_, err := n.Spawn(testkit.Idle, process.WithName("reg-stop3"))
+	_, err := n.Spawn(spawntest.Idle, process.WithName("reg-stop3"))
 	require.ErrorIs(t, err, process.ErrNodeStopped)
 	assert.Empty(t, r.Registered())
+}
+
+// regRace runs f(0), ..., f(racers-1) on goroutines of their own, let go
+// together, and returns their errors.
+func regRace(racers int, f func(i int) error) []error {
+	errs := make([]error, racers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range racers {
+		wg.Go(func() {
+			<-start
+			errs[i] = f(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// regOneWinner fails unless exactly one of errs is nil, and returns its
+// index.
+func regOneWinner(t testing.TB, round int, errs []error) int {
+	t.Helper()
+	winner := -1
+	for i, err := range errs {
+		if err == nil {
+			require.Equal(t, -1, winner, "round %d: two winners", round)
+			winner = i
+		}
+	}
+	require.NotEqual(t, -1, winner, "round %d: no winner: %v", round, errs)
+	return winner
 }
 
 // Many goroutines race to register one name, each for its own fresh
@@ -566,35 +606,17 @@ func TestREGBadInput_AfterNodeStop(t *testing.T) {
 func TestREGConcurrentRegister_ExactlyOneWins(t *testing.T) {
 	t.Parallel()
 	const rounds, racers = 200, 8
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		r := registry.Of(n)
 		const name = "reg-race"
 		for round := range rounds {
 			pids := make([]pid.Pid, racers)
 			for i := range pids {
-				pids[i] = testkit.SpawnIdle(t, n, b)
+				pids[i] = spawntest.SpawnIdle(t, n, process.WithBackend(b))
 			}
-			errs := make([]error, racers)
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			for i := range racers {
-				wg.Go(func() {
-					<-start
-					errs[i] = r.Register(name, pids[i])
-				})
-			}
-			close(start)
-			wg.Wait()
-
-			winner := -1
-			for i, err := range errs {
-				if err == nil {
-					require.Equal(t, -1, winner, "round %d: two winners", round)
-					winner = i
-				}
-			}
-			require.NotEqual(t, -1, winner, "round %d: no winner: %v", round, errs)
+			errs := regRace(racers, func(i int) error { return r.Register(name, pids[i]) })
+			winner := regOneWinner(t, round, errs)
 			for i, err := range errs {
 				if i == winner {
 					continue
@@ -627,31 +649,17 @@ func TestREGConcurrentRegister_ExactlyOneWins(t *testing.T) {
 func TestREGConcurrentRegister_OneNamePerProcess(t *testing.T) {
 	t.Parallel()
 	const rounds, racers = 200, 8
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	r := registry.Of(n)
 	for round := range rounds {
-		p := testkit.SpawnIdle(t, n, process.Async)
-		errs := make([]error, racers)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range racers {
-			wg.Go(func() {
-				<-start
-				errs[i] = r.Register(fmt.Sprintf("reg-one-%d-%d", round, i), p)
-			})
-		}
-		close(start)
-		wg.Wait()
-		winner := -1
+		p := spawntest.SpawnIdle(t, n)
+		errs := regRace(racers, func(i int) error { return r.Register(fmt.Sprintf("reg-one-%d-%d", round, i), p) })
+		winner := regOneWinner(t, round, errs)
 		for i, err := range errs {
-			if err == nil {
-				require.Equal(t, -1, winner, "round %d: two names", round)
-				winner = i
-			} else {
+			if i != winner {
 				require.ErrorIs(t, err, registry.ErrAlreadyNamed, "round %d", round)
 			}
 		}
-		require.NotEqual(t, -1, winner, "round %d", round)
 		name, ok := r.NameOf(p)
 		require.True(t, ok)
 		require.Equal(t, fmt.Sprintf("reg-one-%d-%d", round, winner), name)
@@ -666,34 +674,23 @@ func TestREGConcurrentRegister_OneNamePerProcess(t *testing.T) {
 func TestREGConcurrentSpawnWithName_ExactlyOneProcess(t *testing.T) {
 	t.Parallel()
 	const rounds, racers = 100, 8
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		r := registry.Of(n)
 		for round := range rounds {
 			before := len(n.Processes())
 			pids := make([]pid.Pid, racers)
-			errs := make([]error, racers)
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			for i := range racers {
-				wg.Go(func() {
-					<-start
-					pids[i], errs[i] = n.Spawn(testkit.Idle, process.WithBackend(b), process.WithName("reg-spawn-race"))
-				})
-			}
-			close(start)
-			wg.Wait()
-			winner := -1
+			errs := regRace(racers, func(i int) (err error) {
+				pids[i], err = n.Spawn(spawntest.Idle, process.WithBackend(b), process.WithName("reg-spawn-race"))
+				return err
+			})
+			winner := regOneWinner(t, round, errs)
 			for i, err := range errs {
-				if err == nil {
-					require.Equal(t, -1, winner, "round %d: two processes", round)
-					winner = i
-				} else {
+				if i != winner {
 					require.ErrorIs(t, err, registry.ErrNameTaken, "round %d", round)
 					require.True(t, pids[i].IsZero())
 				}
 			}
-			require.NotEqual(t, -1, winner, "round %d", round)
 			require.Len(t, n.Processes(), before+1, "round %d", round)
 			got, ok := r.WhereIs("reg-spawn-race")
 			require.True(t, ok)
@@ -709,24 +706,13 @@ func TestREGConcurrentSpawnWithName_ExactlyOneProcess(t *testing.T) {
 func TestREGConcurrentRegister_RacingExit(t *testing.T) {
 	t.Parallel()
 	const rounds = 300
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		r := registry.Of(n)
 		for round := range rounds {
-			p := testkit.SpawnIdle(t, n, b)
+			p := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 			name := fmt.Sprintf("reg-exit-%d", round)
-			var regErr error
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			wg.Go(func() { <-start; regErr = r.Register(name, p) })
-			close(start)
-			require.NoError(t, n.Exit(p, process.Kill))
-			reason := testkit.WaitExit(t, n, p)
-			require.True(t, errors.Is(reason, process.Killed) || errors.Is(reason, process.NoProc), "%v", reason)
-			wg.Wait()
-			if regErr != nil {
-				require.ErrorIs(t, regErr, process.NoProc, "round %d", round)
-			}
+			regKillDuring(t, n, round, p, func() error { return r.Register(name, p) })
 			_, ok := r.WhereIs(name)
 			require.False(t, ok, "round %d: name of a dead process resolves", round)
 		}

@@ -9,11 +9,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 	"github.com/spawned-go/spawned/supervisor"
 )
 
@@ -36,9 +36,9 @@ var _ genserver.Registrar = registry.ViaRegistrar[int]{}
 
 func TestXREG05_ViaNamesAServer(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		ctx := testkit.Context(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		ctx := spawntest.Context(t)
 		workers := ktNew[string, string](t, n, registry.Unique, 2)
 		via := registry.Via(workers)
 
@@ -91,13 +91,13 @@ func TestXREG05_ViaNameGoesWithTheServer(t *testing.T) {
 			require.NoError(t, n.Exit(ref.Pid(), process.Kill))
 		}},
 		{"stopped with a reason", func(t *testing.T, n *process.Node, ref genserver.Ref[int, int, genserver.Never]) {
-			require.NoError(t, ref.Stop(testkit.Context(t), errors.New("done")))
+			require.NoError(t, ref.Stop(spawntest.Context(t), errors.New("done")))
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			n := testkit.Node(t)
-			ctx := testkit.Context(t)
+			n := spawntest.NewNode(t)
+			ctx := spawntest.Context(t)
 			names := ktNew[string, struct{}](t, n, registry.Unique, 1)
 			via := registry.Via(names)
 			ref, err := genserver.Start(ctx, n, &viaCounter{}, genserver.WithVia(via, "svc"))
@@ -131,8 +131,8 @@ func TestXREG05_ViaNameGoesWithTheServer(t *testing.T) {
 // by key takes the name again, and calls by name reach the new child.
 func TestXREG05_SupervisorRestartTakesTheKeyAgain(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
-	ctx := testkit.Context(t)
+	n := spawntest.NewNode(t)
+	ctx := spawntest.Context(t)
 	names := ktNew[string, int](t, n, registry.Unique, 2)
 	via := registry.Via(names)
 	_, err := supervisor.Start(ctx, n, supervisor.Spec{Intensity: 10, Period: time.Second, Children: []supervisor.ChildSpec{{
@@ -147,8 +147,8 @@ func TestXREG05_SupervisorRestartTakesTheKeyAgain(t *testing.T) {
 
 	old, ok := names.Find("counter")
 	require.True(t, ok)
-	testkit.ExitAndWait(t, n, old.Pid, process.Kill)
-	testkit.Eventually(t, "the restarted child's name", func() bool {
+	spawntest.ExitAndWait(t, n, old.Pid, process.Kill)
+	spawntest.Eventually(t, "the restarted child's name", func() bool {
 		e, ok := names.Find("counter")
 		return ok && e.Pid != old.Pid
 	})
@@ -161,8 +161,8 @@ func TestXREG05_SupervisorRestartTakesTheKeyAgain(t *testing.T) {
 
 func TestXREG05_ViaRefusals(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
-	ctx := testkit.Context(t)
+	n := spawntest.NewNode(t)
+	ctx := spawntest.Context(t)
 
 	t.Run("a failed Init leaves the name free", func(t *testing.T) {
 		names := ktNew[string, int](t, n, registry.Unique, 1)
@@ -184,7 +184,7 @@ func TestXREG05_ViaRefusals(t *testing.T) {
 
 	t.Run("a nil registry refuses every name", func(t *testing.T) {
 		via := registry.Via[int](nil)
-		live := testkit.SpawnIdle(t, n, process.Async)
+		live := spawntest.SpawnIdle(t, n)
 		assert.False(t, via.RegisterName("x", live))
 		_, ok := via.WhereIsName("x")
 		assert.False(t, ok)
@@ -193,8 +193,8 @@ func TestXREG05_ViaRefusals(t *testing.T) {
 
 	t.Run("a dead process gets no name", func(t *testing.T) {
 		names := ktNew[string, int](t, n, registry.Unique, 1)
-		dead := testkit.SpawnIdle(t, n, process.Async)
-		testkit.ExitAndWait(t, n, dead, process.Kill)
+		dead := spawntest.SpawnIdle(t, n)
+		spawntest.ExitAndWait(t, n, dead, process.Kill)
 		assert.False(t, registry.Via(names).RegisterName("x", dead))
 		assert.Zero(t, names.Len())
 	})

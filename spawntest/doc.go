@@ -3,6 +3,7 @@
 //
 // It gives each test its own node (NewNode), stopped when the test ends; a
 // Probe, a process the test drives step by step and whose mailbox it reads;
+// an Idle process, a target that waits to be linked to, monitored or killed;
 // waits for what a test needs to see happen (an exit and its reason with
 // WatchExit and WaitExit, a name taken again after a restart with
 // WaitReregistered, a supervisor's child restarted with WaitChild); a fake

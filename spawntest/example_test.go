@@ -137,6 +137,27 @@ func ExampleWatchExit() {
 	// Output: exited with a panic: asked to crash
 }
 
+func ExampleExitWatch_Done() {
+	inTest(func(t testing.TB) {
+		node := spawntest.NewNode(t)
+		worker := spawntest.NewProbe(t, node)
+		exit := spawntest.WatchExit(t, node, worker.Pid())
+		results := make(chan string, 1)
+		worker.Do(func(p *process.Process) error {
+			return errors.New("crashed") // before it could send a result
+		})
+
+		// Whichever comes first: a result or the exit.
+		select {
+		case r := <-results:
+			fmt.Println("result:", r)
+		case <-exit.Done():
+			fmt.Println("exited before a result:", exit.Wait())
+		}
+	})
+	// Output: exited before a result: crashed
+}
+
 func ExampleWaitReregistered() {
 	inTest(func(t testing.TB) {
 		node := spawntest.NewNode(t)
@@ -253,4 +274,17 @@ func ExampleGate() {
 	// Output:
 	// Init reached the gate
 	// started: <nil>
+}
+
+func ExampleSpawnIdle() {
+	inTest(func(t testing.TB) {
+		node := spawntest.NewNode(t)
+		target := spawntest.SpawnIdle(t, node, process.WithName("target"))
+		watcher := spawntest.NewProbe(t, node)
+		ref := watcher.Monitor(target)
+
+		spawntest.ExitAndWait(t, node, target, process.Kill)
+		fmt.Println(watcher.ExpectDown(ref).Reason)
+	})
+	// Output: killed
 }

@@ -61,11 +61,4 @@ func (g *Gate) WaitReached() {
 }
 
 // Reached reports whether some code has called Wait, without waiting.
-func (g *Gate) Reached() bool {
-	select {
-	case <-g.reached:
-		return true
-	default:
-		return false
-	}
-}
+func (g *Gate) Reached() bool { return isClosed(g.reached) }

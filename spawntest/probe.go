@@ -152,12 +152,8 @@ func (pr *Probe) Node() *process.Node { return pr.node }
 // exitReason returns the probe's recorded exit reason, or lost if there is
 // none (an adopted probe, or the record is not written yet).
 func (pr *Probe) exitReason(lost error) error {
-	if pr.exit != nil {
-		select {
-		case <-pr.exit.done:
-			return pr.exit.reason
-		default:
-		}
+	if pr.exit != nil && isClosed(pr.exit.done) {
+		return pr.exit.reason
 	}
 	return lost
 }

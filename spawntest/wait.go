@@ -67,14 +67,22 @@ func closedWithin(ch <-chan struct{}, limit time.Duration) bool {
 }
 
 // Exited reports whether the watched process has exited, without waiting.
-func (w *ExitWatch) Exited() bool {
+func (w *ExitWatch) Exited() bool { return isClosed(w.exited) }
+
+// isClosed reports whether ch is closed, without waiting.
+func isClosed(ch <-chan struct{}) bool {
 	select {
-	case <-w.exited:
+	case <-ch:
 		return true
 	default:
 		return false
 	}
 }
+
+// Done returns a channel that is closed when the watched process has
+// exited (then Wait returns at once), for a select that waits for the exit
+// or for something else, whichever comes first.
+func (w *ExitWatch) Done() <-chan struct{} { return w.exited }
 
 // WaitExit waits until the process p of node has exited and returns its exit
 // reason (process.NoProc if p was dead already: then its reason is gone; use

@@ -30,12 +30,22 @@ func TestWatchExit_GivesTheReason(t *testing.T) {
 		if w.Exited() {
 			t.Fatalf("%s: Exited before the exit", tc.name)
 		}
+		select {
+		case <-w.Done():
+			t.Fatalf("%s: Done closed before the exit", tc.name)
+		default:
+		}
 		tc.exit(pr)
 		if r := w.Wait(); !tc.want(r) {
 			t.Fatalf("%s: reason %v", tc.name, r)
 		}
 		if r := w.Wait(); !tc.want(r) || !w.Exited() {
 			t.Fatalf("%s: second Wait %v, Exited %v", tc.name, r, w.Exited())
+		}
+		select {
+		case <-w.Done():
+		default:
+			t.Fatalf("%s: Done not closed after the exit", tc.name)
 		}
 	}
 }

@@ -7,14 +7,14 @@ import (
 	"time"
 
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
+	"github.com/spawned-go/spawned/spawntest"
 	"github.com/spawned-go/spawned/supervisor"
 )
 
 // BenchmarkW7Restart measures a crash of a named permanent child and its
 // restart, up to the first successful call by name.
 func BenchmarkW7Restart(b *testing.B) {
-	n := testkit.Node(b)
+	n := spawntest.NewNode(b)
 	ctx := context.Background()
 	_, err := supervisor.Start(ctx, n, supervisor.Spec{
 		Strategy: supervisor.OneForOne, Intensity: 1 << 30, Period: time.Second,

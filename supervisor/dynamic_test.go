@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 	"github.com/spawned-go/spawned/supervisor"
 )
 
@@ -29,9 +29,9 @@ func imDynStart(b process.Backend, events chan<- imEvent, onTerminate func(error
 
 func TestSUP06_DynamicSupervisorChildAdministration(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		ctx := testkit.Context(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		ctx := spawntest.Context(t)
 		events := imEvents()
 		d, err := supervisor.StartDynamic(ctx, n, supervisor.DynamicSpec[string]{
 			Start: imDynStart(b, events, nil), MaxChildren: 3, Intensity: 10, Period: 5 * time.Second,
@@ -93,14 +93,14 @@ func TestSUP06_DynamicSupervisorChildAdministration(t *testing.T) {
 		}
 
 		// TerminateChild by pid; a pid that is not a child is not found.
-		down := testkit.ExitWatch(t, n, pids["x"])
+		down := spawntest.WatchExit(t, n, pids["x"])
 		if err := d.TerminateChild(ctx, pids["x"]); err != nil {
 			t.Fatalf("TerminateChild(x): %v", err)
 		}
 		if e := imExpect(t, events, "dyn", "terminate"); e.Arg != "x" || !errors.Is(e.Reason, process.Shutdown) {
 			t.Fatalf("terminated %+v, want x with shutdown", e)
 		}
-		if r := testkit.Recv(t, down); !errors.Is(r, process.Shutdown) {
+		if r := down.Wait(); !errors.Is(r, process.Shutdown) {
 			t.Fatalf("x exited with %v", r)
 		}
 		for _, p := range []pid.Pid{pids["x"], d.Pid(), {}} {
@@ -155,10 +155,10 @@ func TestSUP06_DynamicSupervisorChildAdministration(t *testing.T) {
 // until all have entered theirs.
 func TestSUP06_DynamicChildrenStopInParallel(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		const k = 3
-		n := testkit.Node(t)
-		ctx := testkit.Context(t)
+		n := spawntest.NewNode(t)
+		ctx := spawntest.Context(t)
 		var entered, met atomic.Int32
 		all := make(chan struct{})
 		onTerminate := func(error) {

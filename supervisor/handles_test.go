@@ -8,17 +8,17 @@ import (
 	"time"
 
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 	"github.com/spawned-go/spawned/supervisor"
 )
 
 // A subtree started by a StartFunc is reachable by name and by Pid.
 func TestHandles_NamedAndAtReachSubtrees(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
-	ctx := testkit.Context(t)
+	n := spawntest.NewNode(t)
+	ctx := spawntest.Context(t)
 	worker := func(ctx context.Context, sup *process.Process, name string) (pid.Pid, error) {
 		ref, err := genserver.StartLink(ctx, sup, &Counter{}, genserver.WithName(name))
 		return ref.Pid(), err
@@ -73,9 +73,9 @@ func TestHandles_NamedAndAtReachSubtrees(t *testing.T) {
 // never a noproc from linking to it again (SUP-08).
 func TestSUP08_TransientChildFinishingDuringItsStartIsNotRestarted(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		ctx := testkit.Context(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		ctx := spawntest.Context(t)
 		var starts atomic.Int64
 		pool, err := supervisor.StartDynamic(ctx, n, supervisor.DynamicSpec[int]{
 			Restart: supervisor.Transient, Intensity: 1, Period: time.Hour,
@@ -98,7 +98,7 @@ func TestSUP08_TransientChildFinishingDuringItsStartIsNotRestarted(t *testing.T)
 		if counts, err := pool.CountChildren(ctx); err != nil {
 			t.Fatalf("count: %v (a restart was counted and the intensity exceeded?)", err)
 		} else if counts.Active != 0 {
-			testkit.Eventually(t, "the finished jobs to be forgotten", func() bool {
+			spawntest.Eventually(t, "the finished jobs to be forgotten", func() bool {
 				c, err := pool.CountChildren(ctx)
 				return err == nil && c.Specs == 0
 			})

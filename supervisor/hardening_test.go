@@ -4,28 +4,14 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 	"github.com/spawned-go/spawned/supervisor"
 )
-
-// hdWait receives from ch within testkit.Timeout, or fails the test
-// saying what did not happen.
-func hdWait[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(testkit.Timeout):
-		t.Fatalf("%s: nothing within %v", what, testkit.Timeout)
-		var zero T
-		return zero
-	}
-}
 
 // TestHardening06_KilledSupervisorTakesItsChildren: a supervisor killed
 // while it stops a child, or while it starts one, used to leave the child
@@ -36,9 +22,9 @@ func hdWait[T any](t *testing.T, ch <-chan T, what string) T {
 // points of restarts and shutdowns.)
 func TestHardening06_KilledSupervisorTakesItsChildren(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		t.Run("while stopping a child", func(t *testing.T) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			shutdownSeen := make(chan struct{})
 			child := make(chan pid.Pid, 1)
 			// A child that traps exits and outlasts the supervisor's
@@ -60,44 +46,44 @@ func TestHardening06_KilledSupervisorTakesItsChildren(t *testing.T) {
 					}
 				}
 			}
-			sup, err := supervisor.Start(testkit.Context(t), n, supervisor.Spec{Backend: b, Children: []supervisor.ChildSpec{
+			sup, err := supervisor.Start(spawntest.Context(t), n, supervisor.Spec{Backend: b, Children: []supervisor.ChildSpec{
 				{ID: "stubborn", Start: supervisor.Func(stubborn, process.WithBackend(b)), Shutdown: supervisor.Infinity},
 			}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			c := hdWait(t, child, "the child")
-			exit := testkit.ExitWatch(t, n, c)
+			c := spawntest.Recv(t, child)
+			exit := spawntest.WatchExit(t, n, c)
 			go sup.TerminateChild(context.Background(), "stubborn") // waits for ever
-			hdWait(t, shutdownSeen, "the child's Shutdown")
+			spawntest.Recv(t, shutdownSeen)
 			if err := n.Exit(sup.Pid(), process.Kill); err != nil {
 				t.Fatal(err)
 			}
-			if r := testkit.Recv(t, exit); !errors.Is(r, process.Killed) {
+			if r := exit.Wait(); !errors.Is(r, process.Killed) {
 				t.Errorf("child exit %v; want Killed, from its supervisor's death", r)
 			}
 		})
 		t.Run("while starting a child", func(t *testing.T) {
-			n := testkit.Node(t)
-			sup, err := supervisor.Start(testkit.Context(t), n, supervisor.Spec{Backend: b})
+			n := spawntest.NewNode(t)
+			sup, err := supervisor.Start(spawntest.Context(t), n, supervisor.Spec{Backend: b})
 			if err != nil {
 				t.Fatal(err)
 			}
-			child := make(chan (<-chan error), 1)
+			child := make(chan *spawntest.ExitWatch, 1)
 			// A start function that does not link, and during which the
 			// supervisor is killed.
 			start := func(ctx context.Context, s *process.Process) (pid.Pid, error) {
-				p, err := s.Node().Spawn(testkit.Idle, process.WithBackend(b))
+				p, err := s.Node().Spawn(spawntest.Idle, process.WithBackend(b))
 				if err != nil {
 					return p, err
 				}
-				child <- testkit.ExitWatch(t, n, p)
+				child <- spawntest.WatchExit(t, n, p)
 				s.Node().Exit(s.Self(), process.Kill)
 				return p, nil
 			}
 			go sup.StartChild(context.Background(), supervisor.ChildSpec{ID: "unlinked", Start: start})
-			exit := hdWait(t, child, "the child")
-			if r := testkit.Recv(t, exit); !errors.Is(r, process.Killed) {
+			exit := spawntest.Recv(t, child)
+			if r := exit.Wait(); !errors.Is(r, process.Killed) {
 				t.Errorf("child exit %v; want Killed", r)
 			}
 		})
@@ -108,22 +94,22 @@ func TestHardening06_KilledSupervisorTakesItsChildren(t *testing.T) {
 // context fail at once with process.ErrNilContext for a nil one.
 func TestHardening08_NilContext(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
-	sup, err := supervisor.Start(testkit.Context(t), n, supervisor.Spec{})
+	n := spawntest.NewNode(t)
+	sup, err := supervisor.Start(spawntest.Context(t), n, supervisor.Spec{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dyn, err := supervisor.StartDynamic(testkit.Context(t), n, supervisor.DynamicSpec[int]{
+	dyn, err := supervisor.StartDynamic(spawntest.Context(t), n, supervisor.DynamicSpec[int]{
 		Start: func(ctx context.Context, s *process.Process, _ int) (pid.Pid, error) {
-			return s.SpawnLink(testkit.Idle)
+			return s.SpawnLink(spawntest.Idle)
 		},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	parent := testkit.NewProbe(t, n)
+	parent := spawntest.NewProbe(t, n)
 	var nilCtx context.Context
-	spec := supervisor.ChildSpec{ID: "c", Start: supervisor.Func(testkit.Idle)}
+	spec := supervisor.ChildSpec{ID: "c", Start: supervisor.Func(spawntest.Idle)}
 	cases := []struct {
 		name string
 		call func() error
@@ -156,20 +142,7 @@ func TestHardening08_NilContext(t *testing.T) {
 		{"Dynamic.Stop", func() error { return dyn.Stop(nilCtx) }},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			var err error
-			func() {
-				defer func() {
-					if v := recover(); v != nil {
-						t.Errorf("%s(nil ctx) panicked: %v", c.name, v)
-					}
-				}()
-				err = c.call()
-			}()
-			if !errors.Is(err, process.ErrNilContext) {
-				t.Errorf("%s(nil ctx) = %v; want ErrNilContext", c.name, err)
-			}
-		})
+		testkit.ExpectError(t, c.name, process.ErrNilContext, c.call)
 	}
 	if got := n.Stats().Processes; got != 3 {
 		t.Errorf("%d processes; want the two supervisors and the probe only", got)

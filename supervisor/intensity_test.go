@@ -6,52 +6,33 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 	"github.com/spawned-go/spawned/supervisor"
 )
-
-// imClock is a fake clock for Spec.Clock: it moves only when told.
-type imClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *imClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *imClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
 
 // imClockBase is a whole second of the injected clock.
 var imClockBase = time.Unix(1_700_000_000, 0)
 
 func TestSUP10_IntensityExceededTerminatesChildrenAndExitsShutdown(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		events := imEvents()
-		clock := &imClock{now: imClockBase} // stays still: every crash is in the window
+		clock := spawntest.NewClock(imClockBase) // stays still: every crash is in the window
 		ref := imStart(t, n, supervisor.Spec{
 			Strategy: supervisor.OneForOne, Intensity: 2, Period: 5 * time.Second, Clock: clock.Now,
 			Children: []supervisor.ChildSpec{imSpec("a", b, events, false), imSpec("b", b, events, true)},
 		})
 		a := imExpect(t, events, "a", "init").Pid
 		bPid := imExpect(t, events, "b", "init").Pid
-		down := testkit.ExitWatch(t, n, ref.Pid())
+		down := spawntest.WatchExit(t, n, ref.Pid())
 
 		// Two crashes: two restarts.
 		for i, reason := range []error{imErrBoom, process.Kill} {
@@ -79,7 +60,7 @@ func TestSUP10_IntensityExceededTerminatesChildrenAndExitsShutdown(t *testing.T)
 			t.Fatalf("a terminated with %v, want a panic", e.Reason)
 		}
 		imExpectTerminated(t, events, "b")
-		if r := testkit.Recv(t, down); !errors.Is(r, process.Shutdown) {
+		if r := down.Wait(); !errors.Is(r, process.Shutdown) {
 			t.Fatalf("supervisor exited with %v, want shutdown", r)
 		}
 		imNoEvents(t, events)
@@ -89,8 +70,8 @@ func TestSUP10_IntensityExceededTerminatesChildrenAndExitsShutdown(t *testing.T)
 
 func TestSUP11_IntensityZeroFirstCrashTakesTheSupervisorDown(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		events := imEvents()
 		ref := imStart(t, n, supervisor.Spec{
 			Intensity: 0, Period: 5 * time.Second,
@@ -98,10 +79,10 @@ func TestSUP11_IntensityZeroFirstCrashTakesTheSupervisorDown(t *testing.T) {
 		})
 		a := imExpect(t, events, "a", "init").Pid
 		imExpect(t, events, "b", "init")
-		down := testkit.ExitWatch(t, n, ref.Pid())
+		down := spawntest.WatchExit(t, n, ref.Pid())
 		n.Exit(a, imErrBoom)
 		imExpectTerminated(t, events, "b")
-		if r := testkit.Recv(t, down); !errors.Is(r, process.Shutdown) {
+		if r := down.Wait(); !errors.Is(r, process.Shutdown) {
 			t.Fatalf("supervisor exited with %v, want shutdown", r)
 		}
 		imNoEvents(t, events) // a was not restarted
@@ -116,11 +97,11 @@ func TestSUP11_IntensityZeroFirstCrashTakesTheSupervisorDown(t *testing.T) {
 func imCrashAt(t testing.TB, n *process.Node, intensity int, period time.Duration, at []time.Time) int {
 	t.Helper()
 	events := imEvents()
-	clock := &imClock{now: at[0]}
+	clock := spawntest.NewClock(at[0])
 	ref := imStart(t, n, supervisor.Spec{Intensity: intensity, Period: period, Clock: clock.Now,
 		Children: []supervisor.ChildSpec{imSpec("a", process.Async, events, false)}})
 	cur := imExpect(t, events, "a", "init").Pid
-	down := testkit.ExitWatch(t, n, ref.Pid())
+	down := spawntest.WatchExit(t, n, ref.Pid())
 	for i, when := range at {
 		clock.Set(when)
 		n.Exit(cur, imErrBoom)
@@ -130,17 +111,17 @@ func imCrashAt(t testing.TB, n *process.Node, intensity int, period time.Duratio
 				t.Fatalf("crash %d: event %v", i, e)
 			}
 			cur = e.Pid
-		case r := <-down:
-			if !errors.Is(r, process.Shutdown) {
+		case <-down.Done():
+			if r := down.Wait(); !errors.Is(r, process.Shutdown) {
 				t.Fatalf("crash %d: supervisor exited with %v, want shutdown", i, r)
 			}
 			imNoEvents(t, events)
 			return i
-		case <-time.After(testkit.Timeout):
+		case <-time.After(spawntest.Timeout):
 			t.Fatalf("crash %d: neither a restart nor an exit", i)
 		}
 	}
-	if err := ref.Stop(testkit.Context(t)); err != nil {
+	if err := ref.Stop(spawntest.Context(t)); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
 	return -1
@@ -174,7 +155,7 @@ func imRunSUP12(t *testing.T, origin time.Time) {
 	for _, tc := range imSUP12Cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			at := make([]time.Time, len(tc.at))
 			for i, d := range tc.at {
 				at[i] = origin.Add(d)
@@ -198,7 +179,7 @@ func TestSUP12_IntensityWindowCountsWholeSecondsInclusively(t *testing.T) {
 // independently of the origin the runtime counts from.
 func TestSUP12_IntensityWindowRelativeToRuntimeSeconds(t *testing.T) {
 	t.Parallel()
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	// A second starts in (lo, hi]. Crashes at lo and mid+1s fall in
 	// adjacent seconds (and escalate) iff no second starts in (lo, mid].
 	lo, hi := time.Duration(0), time.Second
@@ -220,8 +201,8 @@ func TestSUP13_FailingRestartAttemptsCountAndEscalate(t *testing.T) {
 	strategies := []supervisor.Strategy{supervisor.OneForOne, supervisor.OneForAll, supervisor.RestForOne}
 	// setup starts a supervisor (intensity 3, still clock) over a, whose
 	// start fails on attempts 2..failThrough, and b; then crashes a once.
-	setup := func(t *testing.T, s supervisor.Strategy, b process.Backend, failThrough int32) (supervisor.Ref, *atomic.Int32, chan imEvent, <-chan error, *process.Node) {
-		n := testkit.Node(t)
+	setup := func(t *testing.T, s supervisor.Strategy, b process.Backend, failThrough int32) (supervisor.Ref, *atomic.Int32, chan imEvent, *spawntest.ExitWatch, *process.Node) {
+		n := spawntest.NewNode(t)
 		events := imEvents()
 		var attempts atomic.Int32
 		start := func(ctx context.Context, sup *process.Process) (pid.Pid, error) {
@@ -233,24 +214,24 @@ func TestSUP13_FailingRestartAttemptsCountAndEscalate(t *testing.T) {
 				genserver.WithName("a"), genserver.WithBackend(b))
 			return ref.Pid(), err
 		}
-		clock := &imClock{now: imClockBase}
+		clock := spawntest.NewClock(imClockBase)
 		ref := imStart(t, n, supervisor.Spec{
 			Strategy: s, Intensity: intensity, Period: 5 * time.Second, Clock: clock.Now,
 			Children: []supervisor.ChildSpec{{ID: "a", Start: start}, imSpec("b", b, events, true)},
 		})
 		a := imExpect(t, events, "a", "init").Pid
 		imExpect(t, events, "b", "init")
-		down := testkit.ExitWatch(t, n, ref.Pid())
+		down := spawntest.WatchExit(t, n, ref.Pid())
 		n.Exit(a, imErrBoom)
 		return ref, &attempts, events, down, n
 	}
 	for _, s := range strategies {
 		t.Run(s.String(), func(t *testing.T) {
 			t.Parallel()
-			testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+			spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 				t.Run("every attempt fails", func(t *testing.T) {
 					_, attempts, events, down, n := setup(t, s, b, math.MaxInt32)
-					if r := testkit.Recv(t, down); !errors.Is(r, process.Shutdown) {
+					if r := down.Wait(); !errors.Is(r, process.Shutdown) {
 						t.Fatalf("supervisor exited with %v, want shutdown", r)
 					}
 					// The first start, then one attempt per allowed restart:
@@ -289,7 +270,7 @@ func TestSUP13_FailingRestartAttemptsCountAndEscalate(t *testing.T) {
 					// The failed attempts used up the intensity: one more
 					// crash in the window escalates.
 					n.Exit(imWhereIs(t, n, "a"), imErrBoom)
-					if r := testkit.Recv(t, down); !errors.Is(r, process.Shutdown) {
+					if r := down.Wait(); !errors.Is(r, process.Shutdown) {
 						t.Fatalf("supervisor exited with %v, want shutdown", r)
 					}
 					if got := attempts.Load(); got != 1+intensity {

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 	"github.com/spawned-go/spawned/supervisor"
 )
 
@@ -40,8 +40,8 @@ var linkStarts = map[string]func(n *process.Node, other *process.Process) superv
 func TestSupervisorLinksChildrenItsStartFunctionDidNotLink(t *testing.T) {
 	for name, mk := range linkStarts {
 		t.Run(name, func(t *testing.T) {
-			n := testkit.Node(t)
-			other := testkit.NewProbe(t, n)
+			n := spawntest.NewNode(t)
+			other := spawntest.NewProbe(t, n)
 			otherProc := make(chan *process.Process, 1)
 			other.Do(func(p *process.Process) error {
 				p.TrapExit(true) // the crash must not take it down
@@ -54,8 +54,8 @@ func TestSupervisorLinksChildrenItsStartFunctionDidNotLink(t *testing.T) {
 			stratEnd(t, n, first, stratExit{"crash",
 				func(t testing.TB, n *process.Node, p pid.Pid) { n.Exit(p, errW7Crash) },
 				func(r error) bool { return errors.Is(r, errW7Crash) }})
-			ctx := testkit.Context(t)
-			testkit.Eventually(t, "c restarted", func() bool {
+			ctx := spawntest.Context(t)
+			spawntest.Eventually(t, "c restarted", func() bool {
 				cs, err := ref.WhichChildren(ctx)
 				return err == nil && len(cs) == 1 && !cs[0].Pid.IsZero() && cs[0].Pid != first
 			})
@@ -78,7 +78,7 @@ func TestSupervisorStartFunctionsOfThePackageLinkTheirChildren(t *testing.T) {
 	}
 	for name, start := range starts {
 		t.Run(name, func(t *testing.T) {
-			n := testkit.Node(t)
+			n := spawntest.NewNode(t)
 			ref := imStart(t, n, supervisor.Spec{Strategy: supervisor.OneForOne, Intensity: 5, Period: time.Hour,
 				Children: []supervisor.ChildSpec{{ID: "c", Start: start}}})
 			for range 3 {
@@ -86,8 +86,8 @@ func TestSupervisorStartFunctionsOfThePackageLinkTheirChildren(t *testing.T) {
 				stratEnd(t, n, old, stratExit{"crash",
 					func(t testing.TB, n *process.Node, p pid.Pid) { n.Exit(p, process.Kill) },
 					func(r error) bool { return errors.Is(r, process.Killed) }})
-				ctx := testkit.Context(t)
-				testkit.Eventually(t, name+" restarted", func() bool {
+				ctx := spawntest.Context(t)
+				spawntest.Eventually(t, name+" restarted", func() bool {
 					cs, err := ref.WhichChildren(ctx)
 					return err == nil && len(cs) == 1 && !cs[0].Pid.IsZero() && cs[0].Pid != old
 				})

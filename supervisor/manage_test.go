@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 	"github.com/spawned-go/spawned/supervisor"
 )
 
@@ -130,16 +130,10 @@ func imStartFails(calls *atomic.Int32) supervisor.StartFunc {
 
 func imEvents() chan imEvent { return make(chan imEvent, 256) }
 
-// imNext returns the next event, failing after testkit.Timeout.
+// imNext returns the next event, failing after spawntest.Timeout.
 func imNext(t testing.TB, events <-chan imEvent) imEvent {
 	t.Helper()
-	select {
-	case e := <-events:
-		return e
-	case <-time.After(testkit.Timeout):
-		t.Fatalf("no event within %v", testkit.Timeout)
-		return imEvent{}
-	}
+	return spawntest.Recv(t, events)
 }
 
 // imExpect checks that the next event is kind of id.
@@ -175,7 +169,7 @@ func imNoEvents(t testing.TB, events <-chan imEvent) {
 
 func imStart(t testing.TB, n *process.Node, spec supervisor.Spec) supervisor.Ref {
 	t.Helper()
-	ref, err := supervisor.Start(testkit.Context(t), n, spec)
+	ref, err := supervisor.Start(spawntest.Context(t), n, spec)
 	if err != nil {
 		t.Fatalf("supervisor.Start: %v", err)
 	}
@@ -184,7 +178,7 @@ func imStart(t testing.TB, n *process.Node, spec supervisor.Spec) supervisor.Ref
 
 func imWhich(t testing.TB, ref supervisor.Ref) []supervisor.Child {
 	t.Helper()
-	cs, err := ref.WhichChildren(testkit.Context(t))
+	cs, err := ref.WhichChildren(spawntest.Context(t))
 	if err != nil {
 		t.Fatalf("WhichChildren: %v", err)
 	}
@@ -193,7 +187,7 @@ func imWhich(t testing.TB, ref supervisor.Ref) []supervisor.Child {
 
 func imCount(t testing.TB, ref supervisor.Ref) supervisor.Counts {
 	t.Helper()
-	c, err := ref.CountChildren(testkit.Context(t))
+	c, err := ref.CountChildren(spawntest.Context(t))
 	if err != nil {
 		t.Fatalf("CountChildren: %v", err)
 	}
@@ -270,11 +264,11 @@ func TestSUP17_ChildFailingAtStartFailsTheSupervisorAndStopsTheOthers(t *testing
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-				n := testkit.Node(t)
+			spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+				n := spawntest.NewNode(t)
 				events := imEvents()
 				var after atomic.Int32
-				ref, err := supervisor.Start(testkit.Context(t), n, supervisor.Spec{
+				ref, err := supervisor.Start(spawntest.Context(t), n, supervisor.Spec{
 					Children: []supervisor.ChildSpec{
 						imSpec("a", b, events, true),
 						imSpec("b", b, events, true),
@@ -334,7 +328,7 @@ func TestSUP18_InvalidSpecAndFailedStartThroughStartLink(t *testing.T) {
 		for _, tc := range invalid {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel()
-				n := testkit.Node(t)
+				n := spawntest.NewNode(t)
 				check := func(err error) {
 					t.Helper()
 					var se *supervisor.SpecError
@@ -345,26 +339,26 @@ func TestSUP18_InvalidSpecAndFailedStartThroughStartLink(t *testing.T) {
 						t.Fatalf("SpecError.ID = %q, want %q", se.ID, tc.id)
 					}
 				}
-				_, err := supervisor.Start(testkit.Context(t), n, tc.spec)
+				_, err := supervisor.Start(spawntest.Context(t), n, tc.spec)
 				check(err)
-				pr := testkit.NewProbe(t, n)
+				pr := spawntest.NewProbe(t, n)
 				pr.Do(func(p *process.Process) error {
 					p.TrapExit(true)
-					_, err = supervisor.StartLink(testkit.Context(t), p, tc.spec)
+					_, err = supervisor.StartLink(spawntest.Context(t), p, tc.spec)
 					return nil
 				})
 				check(err)
 				// The probe survives; nothing but it is left.
 				pr.Do(func(*process.Process) error { return nil })
-				if ps := n.Processes(); len(ps) != 1 || ps[0] != pr.Pid {
-					t.Fatalf("processes %v, want only the probe %v", ps, pr.Pid)
+				if ps := n.Processes(); len(ps) != 1 || ps[0] != pr.Pid() {
+					t.Fatalf("processes %v, want only the probe %v", ps, pr.Pid())
 				}
 			})
 		}
 	})
 	t.Run("invalid dynamic spec", func(t *testing.T) {
 		t.Parallel()
-		n := testkit.Node(t)
+		n := spawntest.NewNode(t)
 		start := func(context.Context, *process.Process, int) (pid.Pid, error) { return pid.Pid{}, nil }
 		for _, spec := range []supervisor.DynamicSpec[int]{
 			{},
@@ -372,7 +366,7 @@ func TestSUP18_InvalidSpecAndFailedStartThroughStartLink(t *testing.T) {
 			{Start: start, Restart: 9},
 			{Start: start, Intensity: 1, Period: time.Millisecond},
 		} {
-			_, err := supervisor.StartDynamic(testkit.Context(t), n, spec)
+			_, err := supervisor.StartDynamic(spawntest.Context(t), n, spec)
 			var se *supervisor.SpecError
 			if !errors.As(err, &se) || !errors.Is(err, supervisor.ErrInvalidSpec) {
 				t.Fatalf("StartDynamic(%+v): %v, want a *SpecError", spec, err)
@@ -383,13 +377,13 @@ func TestSUP18_InvalidSpecAndFailedStartThroughStartLink(t *testing.T) {
 	failing := supervisor.Spec{Children: []supervisor.ChildSpec{{ID: "bad", Start: imStartFails(nil)}}}
 	t.Run("trapping caller", func(t *testing.T) {
 		t.Parallel()
-		testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-			n := testkit.Node(t)
-			pr := testkit.NewProbe(t, n, process.WithBackend(b))
+		spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+			n := spawntest.NewNode(t)
+			pr := spawntest.NewProbe(t, n, process.WithBackend(b))
 			var err error
 			pr.Do(func(p *process.Process) error {
 				p.TrapExit(true)
-				_, err = supervisor.StartLink(testkit.Context(t), p, failing)
+				_, err = supervisor.StartLink(spawntest.Context(t), p, failing)
 				return nil
 			})
 			var sce *supervisor.StartChildError
@@ -401,14 +395,14 @@ func TestSUP18_InvalidSpecAndFailedStartThroughStartLink(t *testing.T) {
 			if !ok {
 				t.Fatalf("probe got %#v, want a link.Exit", msg)
 			}
-			if ex.From.IsZero() || ex.From == pr.Pid {
+			if ex.From.IsZero() || ex.From == pr.Pid() {
 				t.Fatalf("link.Exit from %v", ex.From)
 			}
 			if !errors.As(ex.Reason, &sce) || sce.ID != "bad" {
 				t.Fatalf("link.Exit reason %v, want the *StartChildError", ex.Reason)
 			}
 			pr.ExpectEmpty()
-			if !n.Alive(pr.Pid) {
+			if !n.Alive(pr.Pid()) {
 				t.Fatal("trapping caller died")
 			}
 			if ps := n.Processes(); len(ps) != 1 {
@@ -418,12 +412,12 @@ func TestSUP18_InvalidSpecAndFailedStartThroughStartLink(t *testing.T) {
 	})
 	t.Run("non-trapping caller", func(t *testing.T) {
 		t.Parallel()
-		testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-			n := testkit.Node(t)
-			pr := testkit.NewProbe(t, n, process.WithBackend(b))
+		spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+			n := spawntest.NewNode(t)
+			pr := spawntest.NewProbe(t, n, process.WithBackend(b))
 			var err error
 			pr.Do(func(p *process.Process) error {
-				_, err = supervisor.StartLink(testkit.Context(t), p, failing)
+				_, err = supervisor.StartLink(spawntest.Context(t), p, failing)
 				return nil
 			})
 			var sce *supervisor.StartChildError
@@ -432,7 +426,7 @@ func TestSUP18_InvalidSpecAndFailedStartThroughStartLink(t *testing.T) {
 			}
 			pr.Do(func(*process.Process) error { return nil })
 			pr.ExpectEmpty()
-			if !n.Alive(pr.Pid) {
+			if !n.Alive(pr.Pid()) {
 				t.Fatal("non-trapping caller died")
 			}
 			if ps := n.Processes(); len(ps) != 1 {
@@ -444,9 +438,9 @@ func TestSUP18_InvalidSpecAndFailedStartThroughStartLink(t *testing.T) {
 
 func TestSUP19_IgnoredChildStartKeepsOrDropsTheSpec(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		ctx := testkit.Context(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		ctx := spawntest.Context(t)
 		events := imEvents()
 		ignoreFn := func(context.Context, *process.Process) (pid.Pid, error) {
 			return pid.Pid{}, fmt.Errorf("im: not now: %w", supervisor.ErrIgnore)
@@ -519,9 +513,9 @@ func TestSUP19_IgnoredChildStartKeepsOrDropsTheSpec(t *testing.T) {
 
 func TestSUP20_ChildStartErrorsThroughTheAPI(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		ctx := testkit.Context(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		ctx := spawntest.Context(t)
 		events := imEvents()
 		var fail atomic.Bool
 		flaky := func(ctx context.Context, sup *process.Process) (pid.Pid, error) {
@@ -592,9 +586,9 @@ func TestSUP20_ChildStartErrorsThroughTheAPI(t *testing.T) {
 
 func TestSUP21_WhichChildrenAndCountChildren(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		ctx := testkit.Context(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		ctx := spawntest.Context(t)
 		events := imEvents()
 		plain := supervisor.Func(func(p *process.Process) error {
 			_, err := p.Receive(p.Context())
@@ -637,9 +631,9 @@ func TestSUP21_WhichChildrenAndCountChildren(t *testing.T) {
 
 func TestSUP22_TerminateRestartDeleteLifeCycle(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		ctx := testkit.Context(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		ctx := spawntest.Context(t)
 		events := imEvents()
 		ref := imStart(t, n, supervisor.Spec{Children: []supervisor.ChildSpec{
 			imSpec("a", b, events, true),
@@ -649,12 +643,12 @@ func TestSUP22_TerminateRestartDeleteLifeCycle(t *testing.T) {
 		b0 := imExpect(t, events, "b", "init")
 
 		// terminate_child: ok, the child dies with Shutdown, its spec stays.
-		down := testkit.ExitWatch(t, n, a0.Pid)
+		down := spawntest.WatchExit(t, n, a0.Pid)
 		if err := ref.TerminateChild(ctx, "a"); err != nil {
 			t.Fatalf("TerminateChild(a): %v", err)
 		}
 		imExpectTerminated(t, events, "a")
-		if r := testkit.Recv(t, down); !errors.Is(r, process.Shutdown) {
+		if r := down.Wait(); !errors.Is(r, process.Shutdown) {
 			t.Fatalf("a exited with %v, want shutdown", r)
 		}
 		if c := imChildOf(t, imWhich(t, ref), "a"); c.Status != supervisor.NotRunning || !c.Pid.IsZero() {

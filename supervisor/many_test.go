@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 	"github.com/spawned-go/spawned/supervisor"
 )
 
@@ -40,8 +40,8 @@ func manyPids(t testing.TB, cs []supervisor.Child) map[string]pid.Pid {
 // crash restarts exactly the child that crashed, and a terminated child's
 // exit is not taken for a crash.
 func TestSUP03_OneForOneWithManyChildren(t *testing.T) {
-	n := testkit.Node(t)
-	ctx := testkit.Context(t)
+	n := spawntest.NewNode(t)
+	ctx := spawntest.Context(t)
 	spec := func(id string) supervisor.ChildSpec {
 		return supervisor.ChildSpec{ID: id, Start: supervisor.GenServer(func() *pidServer { return &pidServer{} })}
 	}
@@ -55,7 +55,7 @@ func TestSUP03_OneForOneWithManyChildren(t *testing.T) {
 		before := manyPids(t, imWhich(t, ref))
 		manyCrash(t, n, before[crash])
 		var after map[string]pid.Pid
-		testkit.Eventually(t, crash+" restarted", func() bool {
+		spawntest.Eventually(t, crash+" restarted", func() bool {
 			cs, err := ref.WhichChildren(ctx)
 			if err != nil {
 				return false
@@ -109,8 +109,8 @@ func TestSUP03_OneForOneWithManyChildren(t *testing.T) {
 // past the children a scan finds: crashes restart the right child, and
 // TerminateChild finds children by Pid and refuses other Pids.
 func TestSUP06_DynamicSupervisorWithManyChildren(t *testing.T) {
-	n := testkit.Node(t)
-	ctx := testkit.Context(t)
+	n := spawntest.NewNode(t)
+	ctx := spawntest.Context(t)
 	d, err := supervisor.StartDynamic(ctx, n, supervisor.DynamicSpec[int]{
 		Start: func(ctx context.Context, sup *process.Process, _ int) (pid.Pid, error) {
 			ref, err := genserver.StartLink(ctx, sup, &pidServer{})
@@ -145,7 +145,7 @@ func TestSUP06_DynamicSupervisorWithManyChildren(t *testing.T) {
 	for _, i := range []int{0, 9, 19} {
 		crashed = append(crashed, pids[i])
 		manyCrash(t, n, pids[i])
-		testkit.Eventually(t, "restart", func() bool {
+		spawntest.Eventually(t, "restart", func() bool {
 			r := running()
 			return len(r) == 20 && !r[pids[i]]
 		})

@@ -14,22 +14,16 @@ import (
 
 	"github.com/spawned-go/spawned/event"
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 	"github.com/spawned-go/spawned/supervisor"
 )
 
-// obsNext returns the next event of sub, failing after testkit.Timeout.
+// obsNext returns the next event of sub, failing after spawntest.Timeout.
 func obsNext(t *testing.T, sub *event.Subscription) event.Event {
 	t.Helper()
-	select {
-	case e := <-sub.C():
-		return e
-	case <-time.After(testkit.Timeout):
-		t.Fatal("no event")
-		return nil
-	}
+	return spawntest.Recv(t, sub.C())
 }
 
 // obsLine renders a supervisor event as a line to compare.
@@ -55,13 +49,13 @@ func obsLine(e event.Event, names map[pid.Pid]string) string {
 // starts, a one_for_all restart, a failed start, the intensity and the
 // end; Inspect tells each child's restarts and last exit.
 func TestEvents_SupervisorReports(t *testing.T) {
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		ctx := testkit.Context(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		ctx := spawntest.Context(t)
 		sub := n.Subscribe(event.Kinds(event.KindChildStarted, event.KindChildRestarted, event.KindChildTerminated,
 			event.KindChildStartFailed, event.KindIntensityReached, event.KindGaveUp))
 		defer sub.Close()
-		worker := supervisor.Func(testkit.Idle, process.WithBackend(b))
+		worker := supervisor.Func(spawntest.Idle, process.WithBackend(b))
 		ref := imStart(t, n, supervisor.Spec{
 			Name: "evsup", Strategy: supervisor.OneForAll, Intensity: 1, Period: time.Hour, Backend: b,
 			Children: []supervisor.ChildSpec{{ID: "a", Start: worker}, {ID: "b", Start: worker}},
@@ -87,11 +81,11 @@ func TestEvents_SupervisorReports(t *testing.T) {
 		}
 		first := children()
 		boom := errors.New("boom")
-		down := testkit.ExitWatch(t, n, first[1].Pid)
+		down := spawntest.WatchExit(t, n, first[1].Pid)
 		if err := n.Exit(first[0].Pid, boom); err != nil {
 			t.Fatal(err)
 		}
-		testkit.Recv(t, down)
+		down.Wait()
 		second := children() // after the restart
 		if second[0].Restarts != 1 || !errors.Is(second[0].LastExit, boom) || second[0].LastExitAt.IsZero() ||
 			second[1].Restarts != 1 || !errors.Is(second[1].LastExit, process.Shutdown) {
@@ -103,11 +97,11 @@ func TestEvents_SupervisorReports(t *testing.T) {
 		}}); !errors.Is(err, bad) {
 			t.Fatalf("StartChild = %v", err)
 		}
-		supDown := testkit.ExitWatch(t, n, sup)
+		supDown := spawntest.WatchExit(t, n, sup)
 		if err := n.Exit(second[1].Pid, boom); err != nil {
 			t.Fatal(err)
 		}
-		if r := testkit.Recv(t, supDown); !errors.Is(r, process.Shutdown) {
+		if r := supDown.Wait(); !errors.Is(r, process.Shutdown) {
 			t.Fatalf("supervisor exited %v", r)
 		}
 		want := []string{
@@ -133,11 +127,11 @@ func TestEvents_SupervisorReports(t *testing.T) {
 // TestInspect_DynamicAndErrors: Inspect by Pid works for a dynamic
 // supervisor and refuses what is not a supervisor.
 func TestInspect_DynamicAndErrors(t *testing.T) {
-	n := testkit.Node(t)
-	ctx := testkit.Context(t)
+	n := spawntest.NewNode(t)
+	ctx := spawntest.Context(t)
 	d, err := supervisor.StartDynamic(ctx, n, supervisor.DynamicSpec[int]{Name: "dyn",
 		Start: func(_ context.Context, sup *process.Process, _ int) (pid.Pid, error) {
-			return sup.SpawnLink(testkit.Idle)
+			return sup.SpawnLink(spawntest.Idle)
 		}})
 	if err != nil {
 		t.Fatal(err)
@@ -168,7 +162,7 @@ func TestInspect_DynamicAndErrors(t *testing.T) {
 		t.Fatalf("Inspect of a GenServer: %v, want ErrNotSupervisor", err)
 	}
 	dead, _ := n.Spawn(func(*process.Process) error { return nil })
-	testkit.WaitExit(t, n, dead)
+	spawntest.WaitExit(t, n, dead)
 	if _, err := supervisor.Inspect(ctx, n, dead); !errors.Is(err, process.NoProc) {
 		t.Fatalf("Inspect of a dead process: %v, want NoProc", err)
 	}
@@ -213,20 +207,20 @@ func (b *syncBuffer) records(t *testing.T) map[string]map[string]any {
 // and stack.
 func TestSlog_ServerAndSupervisorReports(t *testing.T) {
 	var buf syncBuffer
-	n := testkit.Node(t, process.WithSlog(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))))
-	ctx := testkit.Context(t)
+	n := spawntest.NewNode(t, process.WithSlog(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))))
+	ctx := spawntest.Context(t)
 	imStart(t, n, supervisor.Spec{Name: "slogsup", Intensity: 5, Period: time.Hour, Children: []supervisor.ChildSpec{
 		{ID: "crasher", Start: supervisor.GenServer(func() *slogCrasher { return &slogCrasher{} }, genserver.WithName("crasher"))},
 	}})
 	old := imWhereIs(t, n, "crasher")
-	down := testkit.ExitWatch(t, n, old)
+	down := spawntest.WatchExit(t, n, old)
 	sub := n.Subscribe(event.Kinds(event.KindChildRestarted))
 	defer sub.Close()
 	genserver.At[int, int, genserver.Never](n, old).Call(ctx, 1)
-	testkit.Recv(t, down)
+	down.Wait()
 	obsNext(t, sub)
 	var recs map[string]map[string]any
-	testkit.Eventually(t, "the reports", func() bool {
+	spawntest.Eventually(t, "the reports", func() bool {
 		recs = buf.records(t)
 		return recs["genserver terminated"] != nil && recs["child terminated"] != nil && recs["child restarted"] != nil
 	})

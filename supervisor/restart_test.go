@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 	"github.com/spawned-go/spawned/supervisor"
 )
 
@@ -52,9 +52,9 @@ var stratExits = map[string]stratExit{
 // stratEnd makes child p exit as e says and checks its reason.
 func stratEnd(t testing.TB, n *process.Node, p pid.Pid, e stratExit) {
 	t.Helper()
-	done := testkit.ExitWatch(t, n, p)
+	done := spawntest.WatchExit(t, n, p)
 	e.trigger(t, n, p)
-	if r := testkit.Recv(t, done); !e.check(r) {
+	if r := done.Wait(); !e.check(r) {
 		t.Fatalf("%s: child exited with %v", e.name, r)
 	}
 }
@@ -99,8 +99,8 @@ func stratExpectRestarted(t testing.TB, n *process.Node, ref supervisor.Ref, id 
 // process (a restart would be done in the same step, so it never shows).
 func stratExpectStopped(t testing.TB, ref supervisor.Ref, log *stratLog, id string) {
 	t.Helper()
-	ctx := testkit.Context(t)
-	testkit.Eventually(t, id+" not running", func() bool {
+	ctx := spawntest.Context(t)
+	spawntest.Eventually(t, id+" not running", func() bool {
 		cs, err := ref.WhichChildren(ctx)
 		return err == nil && len(cs) == 1 && cs[0].Status == supervisor.NotRunning
 	})
@@ -119,8 +119,8 @@ func stratExpectStopped(t testing.TB, ref supervisor.Ref, log *stratLog, id stri
 
 func TestSUP07_PermanentChildRestartsOnAnyExit(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		log := newStratLog()
 		ref := imStart(t, n, supervisor.Spec{
 			Intensity: 10, Period: 5 * time.Second, Backend: b,
@@ -152,8 +152,8 @@ func TestSUP08_TransientChildRestartsOnlyOnAbnormalExit(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.exit, func(t *testing.T) {
 			t.Parallel()
-			testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-				n := testkit.Node(t)
+			spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+				n := spawntest.NewNode(t)
 				log := newStratLog()
 				ref := imStart(t, n, supervisor.Spec{Backend: b, Children: []supervisor.ChildSpec{
 					stratChild("t", log, b, stratRestart(supervisor.Transient)),
@@ -179,11 +179,11 @@ func TestSUP09_TemporaryChildIsNeverRestartedAndItsSpecIsRemoved(t *testing.T) {
 	for _, exit := range []string{"normal", "shutdown", "shutdown_with", "boom", "panic", "killed"} {
 		t.Run(exit, func(t *testing.T) {
 			t.Parallel()
-			testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+			spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 				for _, how := range []string{"spec", "start_child"} {
 					t.Run(how, func(t *testing.T) {
-						n := testkit.Node(t)
-						ctx := testkit.Context(t)
+						n := spawntest.NewNode(t)
+						ctx := spawntest.Context(t)
 						log := newStratLog()
 						tmp := stratChild("tmp", log, b, stratRestart(supervisor.Temporary))
 						spec := supervisor.Spec{Backend: b}
@@ -201,7 +201,7 @@ func TestSUP09_TemporaryChildIsNeverRestartedAndItsSpecIsRemoved(t *testing.T) {
 							t.Fatalf("WhichChildren before = %+v", cs)
 						}
 						stratEnd(t, n, old, stratExits[exit])
-						testkit.Eventually(t, "temporary spec removed", func() bool {
+						spawntest.Eventually(t, "temporary spec removed", func() bool {
 							cs, err := ref.WhichChildren(ctx)
 							return err == nil && len(cs) == 0
 						})

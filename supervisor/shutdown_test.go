@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 	"github.com/spawned-go/spawned/supervisor"
 )
 
@@ -37,7 +37,7 @@ func TestSUP02_ShutdownInReverseStartOrder(t *testing.T) {
 		{"ref_stop", func(t *testing.T, n *process.Node, spec supervisor.Spec) (pid.Pid, func()) {
 			ref := imStart(t, n, spec)
 			return ref.Pid(), func() {
-				if err := ref.Stop(testkit.Context(t)); err != nil {
+				if err := ref.Stop(spawntest.Context(t)); err != nil {
 					t.Errorf("Stop: %v", err)
 				}
 			}
@@ -51,11 +51,11 @@ func TestSUP02_ShutdownInReverseStartOrder(t *testing.T) {
 			}
 		}, process.Shutdown},
 		{"parent_exits", func(t *testing.T, n *process.Node, spec supervisor.Spec) (pid.Pid, func()) {
-			probe := testkit.NewProbe(t, n)
+			probe := spawntest.NewProbe(t, n)
 			var ref supervisor.Ref
 			var err error
 			probe.Do(func(p *process.Process) error {
-				ref, err = supervisor.StartLink(testkit.Context(t), p, spec)
+				ref, err = supervisor.StartLink(spawntest.Context(t), p, spec)
 				return nil
 			})
 			if err != nil {
@@ -67,8 +67,8 @@ func TestSUP02_ShutdownInReverseStartOrder(t *testing.T) {
 	for _, way := range ways {
 		t.Run(way.name, func(t *testing.T) {
 			t.Parallel()
-			testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-				n := testkit.Node(t)
+			spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+				n := spawntest.NewNode(t)
 				log := newStratLog()
 				sup, stop := way.start(t, n, supervisor.Spec{Backend: b, Children: []supervisor.ChildSpec{
 					stratChild("a", log, b, stratTrap),
@@ -76,13 +76,13 @@ func TestSUP02_ShutdownInReverseStartOrder(t *testing.T) {
 					stratChild("c", log, b, stratTrap),
 				}})
 				starts := stratExpect(t, log, "start:a", "start:b", "start:c")
-				exits := make([]<-chan error, len(starts))
+				exits := make([]*spawntest.ExitWatch, len(starts))
 				for i, e := range starts {
-					exits[i] = testkit.ExitWatch(t, n, e.Pid)
+					exits[i] = spawntest.WatchExit(t, n, e.Pid)
 				}
-				supExit := testkit.ExitWatch(t, n, sup)
+				supExit := spawntest.WatchExit(t, n, sup)
 				stop()
-				if r := testkit.Recv(t, supExit); !errors.Is(r, way.supReason) {
+				if r := supExit.Wait(); !errors.Is(r, way.supReason) {
 					t.Errorf("supervisor exited with %v, want %v", r, way.supReason)
 				}
 				evs := stratExpect(t, log, "start:a", "start:b", "start:c", "stop:c", "stop:b", "stop:a")
@@ -92,7 +92,7 @@ func TestSUP02_ShutdownInReverseStartOrder(t *testing.T) {
 					}
 				}
 				for i, e := range starts {
-					if r := testkit.Recv(t, exits[i]); !errors.Is(r, process.Shutdown) {
+					if r := exits[i].Wait(); !errors.Is(r, process.Shutdown) {
 						t.Errorf("%s exited with %v, want shutdown", e.ID, r)
 					}
 				}
@@ -106,15 +106,15 @@ func TestSUP14_BrutalKillKillsWithoutTerminate(t *testing.T) {
 	for _, how := range []string{"stop", "terminate_child"} {
 		t.Run(how, func(t *testing.T) {
 			t.Parallel()
-			testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-				n := testkit.Node(t)
-				ctx := testkit.Context(t)
+			spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+				n := spawntest.NewNode(t)
+				ctx := spawntest.Context(t)
 				log := newStratLog()
 				ref := imStart(t, n, supervisor.Spec{Backend: b, Children: []supervisor.ChildSpec{
 					stratChild("k", log, b, stratTrap, stratShutdown(supervisor.BrutalKill)),
 				}})
 				k := stratExpect(t, log, "start:k")[0].Pid
-				exit := testkit.ExitWatch(t, n, k)
+				exit := spawntest.WatchExit(t, n, k)
 				switch how {
 				case "stop":
 					if err := ref.Stop(ctx); err != nil {
@@ -125,7 +125,7 @@ func TestSUP14_BrutalKillKillsWithoutTerminate(t *testing.T) {
 						t.Fatalf("TerminateChild: %v", err)
 					}
 				}
-				if r := testkit.Recv(t, exit); !errors.Is(r, process.Killed) {
+				if r := exit.Wait(); !errors.Is(r, process.Killed) {
 					t.Fatalf("k exited with %v, want killed", r)
 				}
 				if evs := log.snapshot(); len(evs) != 1 {
@@ -148,9 +148,9 @@ func TestSUP15_ShutdownTimeoutThenKill(t *testing.T) {
 	for _, how := range []string{"stop", "terminate_child"} {
 		t.Run(how, func(t *testing.T) {
 			t.Parallel()
-			testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-				n := testkit.Node(t)
-				ctx := testkit.Context(t)
+			spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+				n := spawntest.NewNode(t)
+				ctx := spawntest.Context(t)
 				hold, release := stratRelease(t)
 				log := newStratLog()
 				// Stopped in reverse: stubborn first, then good.
@@ -159,7 +159,7 @@ func TestSUP15_ShutdownTimeoutThenKill(t *testing.T) {
 					stratChild("stubborn", log, b, stratHold(hold), stratShutdown(supervisor.Shutdown(d))),
 				}})
 				starts := stratExpect(t, log, "start:good", "start:stubborn")
-				goodExit, stubbornExit := testkit.ExitWatch(t, n, starts[0].Pid), testkit.ExitWatch(t, n, starts[1].Pid)
+				goodExit, stubbornExit := spawntest.WatchExit(t, n, starts[0].Pid), spawntest.WatchExit(t, n, starts[1].Pid)
 				begin := time.Now()
 				var err error
 				if how == "stop" {
@@ -175,7 +175,7 @@ func TestSUP15_ShutdownTimeoutThenKill(t *testing.T) {
 				if took < d {
 					t.Errorf("%s took %v, less than the shutdown timeout %v", how, took, d)
 				}
-				if r := testkit.Recv(t, stubbornExit); !errors.Is(r, process.Killed) {
+				if r := stubbornExit.Wait(); !errors.Is(r, process.Killed) {
 					t.Errorf("stubborn exited with %v, want killed", r)
 				}
 				want := []string{"start:good", "start:stubborn", "stop:stubborn"}
@@ -189,7 +189,7 @@ func TestSUP15_ShutdownTimeoutThenKill(t *testing.T) {
 					}
 				}
 				if how == "stop" {
-					if r := testkit.Recv(t, goodExit); !errors.Is(r, process.Shutdown) {
+					if r := goodExit.Wait(); !errors.Is(r, process.Shutdown) {
 						t.Errorf("good exited with %v, want shutdown", r)
 					}
 				} else if !n.Alive(starts[0].Pid) {
@@ -206,9 +206,9 @@ func TestSUP16_ChildSpecDefaults(t *testing.T) {
 	if supervisor.DefaultWorkerShutdown != supervisor.Shutdown(5*time.Second) {
 		t.Errorf("DefaultWorkerShutdown = %v, want 5s", time.Duration(supervisor.DefaultWorkerShutdown))
 	}
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		ctx := testkit.Context(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		ctx := spawntest.Context(t)
 		log := newStratLog()
 		ref := imStart(t, n, supervisor.Spec{Backend: b})
 		table := []struct {
@@ -247,8 +247,8 @@ func TestSUP16_ChildSpecDefaults(t *testing.T) {
 func TestSUP16_DefaultShutdownWaitsForWorkersAndSubtrees(t *testing.T) {
 	t.Parallel()
 	const d = 200 * time.Millisecond
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		hold, release := stratRelease(t)
 		log := newStratLog()
 		// sub (a supervisor with the default shutdown) takes at least d to
@@ -264,17 +264,17 @@ func TestSUP16_DefaultShutdownWaitsForWorkersAndSubtrees(t *testing.T) {
 		}})
 		stratExpect(t, log, "start:w", "start:g")
 		pids := stratPids(t, ref, "w", "sub")
-		wExit, subExit := testkit.ExitWatch(t, n, pids["w"]), testkit.ExitWatch(t, n, pids["sub"])
+		wExit, subExit := spawntest.WatchExit(t, n, pids["w"]), spawntest.WatchExit(t, n, pids["sub"])
 		begin := time.Now()
-		if err := ref.Stop(testkit.Context(t)); err != nil {
+		if err := ref.Stop(spawntest.Context(t)); err != nil {
 			t.Fatalf("Stop: %v", err)
 		}
 		took := time.Since(begin)
 		t.Logf("stop took %v", took)
-		if r := testkit.Recv(t, subExit); !errors.Is(r, process.Shutdown) {
+		if r := subExit.Wait(); !errors.Is(r, process.Shutdown) {
 			t.Errorf("sub exited with %v, want shutdown (waited for, not killed)", r)
 		}
-		if r := testkit.Recv(t, wExit); !errors.Is(r, process.Shutdown) {
+		if r := wExit.Wait(); !errors.Is(r, process.Shutdown) {
 			t.Errorf("w exited with %v, want shutdown (given time, not killed)", r)
 		}
 		evs := stratExpect(t, log, "start:w", "start:g", "stop:g", "stop:w")
@@ -326,14 +326,14 @@ func TestSUP16_InvalidSpecsStartNothing(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			n := testkit.Node(t)
-			ctx := testkit.Context(t)
+			n := spawntest.NewNode(t)
+			ctx := spawntest.Context(t)
 			spec := tc.spec
 			spec.Name = "sup16"
 			before := calls.Load()
 			_, err := supervisor.Start(ctx, n, spec)
 			stratSpecError(t, err)
-			probe := testkit.NewProbe(t, n)
+			probe := spawntest.NewProbe(t, n)
 			probe.Do(func(p *process.Process) error {
 				_, err = supervisor.StartLink(ctx, p, spec)
 				return nil
@@ -342,7 +342,7 @@ func TestSUP16_InvalidSpecsStartNothing(t *testing.T) {
 			if got := calls.Load() - before; got != 0 {
 				t.Errorf("%d start functions ran", got)
 			}
-			if ps := n.Processes(); len(ps) != 1 || ps[0] != probe.Pid {
+			if ps := n.Processes(); len(ps) != 1 || ps[0] != probe.Pid() {
 				t.Errorf("processes = %v, want only the probe", ps)
 			}
 			if p, ok := registry.Of(n).WhereIs("sup16"); ok {
@@ -352,8 +352,8 @@ func TestSUP16_InvalidSpecsStartNothing(t *testing.T) {
 	}
 	// StartChild rejects the same child specs and keeps nothing.
 	t.Run("start_child", func(t *testing.T) {
-		n := testkit.Node(t)
-		ctx := testkit.Context(t)
+		n := spawntest.NewNode(t)
+		ctx := spawntest.Context(t)
 		ref := imStart(t, n, supervisor.Spec{})
 		for _, c := range childCases {
 			before := calls.Load()

@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 	"github.com/spawned-go/spawned/supervisor"
 )
 
@@ -56,7 +56,7 @@ func (l *stratLog) snapshot() []stratEvent {
 // wait returns the log once it holds at least n events.
 func (l *stratLog) wait(t testing.TB, n int) []stratEvent {
 	t.Helper()
-	timeout := time.After(testkit.Timeout)
+	timeout := time.After(spawntest.Timeout)
 	for {
 		l.mu.Lock()
 		if len(l.events) >= n {
@@ -242,8 +242,8 @@ var stratBoom = errors.New("boom")
 
 func TestSUP01_ChildrenStartInSpecOrderSynchronously(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		log := newStratLog()
 		ref := imStart(t, n, supervisor.Spec{Backend: b, Children: []supervisor.ChildSpec{
 			stratChild("c7", log, b, stratNamed),
@@ -270,8 +270,8 @@ func TestSUP01_ChildrenStartInSpecOrderSynchronously(t *testing.T) {
 
 func TestSUP03_OneForOneRestartsOnlyTheFailedChild(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		log := newStratLog()
 		ref := imStart(t, n, supervisor.Spec{Strategy: supervisor.OneForOne, Backend: b, Children: []supervisor.ChildSpec{
 			stratChild("a", log, b, stratTrap),
@@ -280,7 +280,7 @@ func TestSUP03_OneForOneRestartsOnlyTheFailedChild(t *testing.T) {
 		before := stratPids(t, ref, "a", "b")
 		stratSend(t, n, before["b"], stratCmd{Crash: true})
 		var pe *process.PanicError
-		if r := testkit.WaitExit(t, n, before["b"]); !errors.As(r, &pe) {
+		if r := spawntest.WaitExit(t, n, before["b"]); !errors.As(r, &pe) {
 			t.Fatalf("b exited with %v, want a panic", r)
 		}
 		evs := stratExpect(t, log, "start:a", "start:b", "stop:b", "start:b")
@@ -296,8 +296,8 @@ func TestSUP03_OneForOneRestartsOnlyTheFailedChild(t *testing.T) {
 
 func TestSUP04_OneForAllTerminatesInReverseAndRestartsInOrder(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		log := newStratLog()
 		ref := imStart(t, n, supervisor.Spec{Strategy: supervisor.OneForAll, Backend: b, Children: []supervisor.ChildSpec{
 			stratChild("a", log, b, stratTrap),
@@ -305,9 +305,9 @@ func TestSUP04_OneForAllTerminatesInReverseAndRestartsInOrder(t *testing.T) {
 			stratChild("c", log, b, stratTrap),
 		}})
 		before := stratPids(t, ref, "a", "b", "c")
-		exits := map[string]<-chan error{}
+		exits := map[string]*spawntest.ExitWatch{}
 		for id, p := range before {
-			exits[id] = testkit.ExitWatch(t, n, p)
+			exits[id] = spawntest.WatchExit(t, n, p)
 		}
 		stratSend(t, n, before["b"], stratCmd{Crash: true})
 		evs := stratExpect(t, log,
@@ -320,12 +320,12 @@ func TestSUP04_OneForAllTerminatesInReverseAndRestartsInOrder(t *testing.T) {
 			}
 		}
 		for _, id := range []string{"a", "c"} {
-			if r := testkit.Recv(t, exits[id]); !errors.Is(r, process.Shutdown) {
+			if r := exits[id].Wait(); !errors.Is(r, process.Shutdown) {
 				t.Errorf("%s exited with %v, want shutdown", id, r)
 			}
 		}
 		var pe *process.PanicError
-		if r := testkit.Recv(t, exits["b"]); !errors.As(r, &pe) {
+		if r := exits["b"].Wait(); !errors.As(r, &pe) {
 			t.Errorf("b exited with %v, want a panic", r)
 		}
 		after := stratPids(t, ref, "a", "b", "c")
@@ -339,8 +339,8 @@ func TestSUP04_OneForAllTerminatesInReverseAndRestartsInOrder(t *testing.T) {
 
 func TestSUP05_RestForOneRestartsTheFailedChildAndLaterOnes(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
 		log := newStratLog()
 		ref := imStart(t, n, supervisor.Spec{Strategy: supervisor.RestForOne, Backend: b, Children: []supervisor.ChildSpec{
 			stratChild("a", log, b, stratTrap),
@@ -348,7 +348,7 @@ func TestSUP05_RestForOneRestartsTheFailedChildAndLaterOnes(t *testing.T) {
 			stratChild("c", log, b, stratTrap),
 		}})
 		before := stratPids(t, ref, "a", "b", "c")
-		cExit := testkit.ExitWatch(t, n, before["c"])
+		cExit := spawntest.WatchExit(t, n, before["c"])
 		stratSend(t, n, before["b"], stratCmd{Crash: true})
 		evs := stratExpect(t, log,
 			"start:a", "start:b", "start:c",
@@ -357,7 +357,7 @@ func TestSUP05_RestForOneRestartsTheFailedChildAndLaterOnes(t *testing.T) {
 		if !errors.Is(evs[4].Reason, process.Shutdown) {
 			t.Errorf("c terminated with %v, want shutdown", evs[4].Reason)
 		}
-		if r := testkit.Recv(t, cExit); !errors.Is(r, process.Shutdown) {
+		if r := cExit.Wait(); !errors.Is(r, process.Shutdown) {
 			t.Errorf("c exited with %v, want shutdown", r)
 		}
 		after := stratPids(t, ref, "a", "b", "c")
@@ -390,8 +390,8 @@ func TestSUP24_TemporaryBystanderIsNotRestarted(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.strategy.String(), func(t *testing.T) {
 			t.Parallel()
-			testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-				n := testkit.Node(t)
+			spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+				n := spawntest.NewNode(t)
 				log := newStratLog()
 				var specs []supervisor.ChildSpec
 				var want []string
@@ -411,8 +411,8 @@ func TestSUP24_TemporaryBystanderIsNotRestarted(t *testing.T) {
 					Clock: func() time.Time { return clock }, Children: specs,
 				})
 				before := stratPids(t, ref, tc.ids...)
-				tmpExit := testkit.ExitWatch(t, n, before["tmp"])
-				supExit := testkit.ExitWatch(t, n, ref.Pid())
+				tmpExit := spawntest.WatchExit(t, n, before["tmp"])
+				supExit := spawntest.WatchExit(t, n, ref.Pid())
 				stratSend(t, n, before["b"], stratCmd{Crash: true})
 				evs := stratExpect(t, log, append(want, tc.events...)...)
 				for _, e := range evs[len(want):] {
@@ -420,19 +420,17 @@ func TestSUP24_TemporaryBystanderIsNotRestarted(t *testing.T) {
 						t.Errorf("%v with %v, want shutdown", e, e.Reason)
 					}
 				}
-				if r := testkit.Recv(t, tmpExit); !errors.Is(r, process.Shutdown) {
+				if r := tmpExit.Wait(); !errors.Is(r, process.Shutdown) {
 					t.Errorf("tmp exited with %v, want shutdown", r)
 				}
 				// The call is queued after anything the restart caused.
 				stratPids(t, ref, tc.left...)
-				counts, err := ref.CountChildren(testkit.Context(t))
+				counts, err := ref.CountChildren(spawntest.Context(t))
 				if err != nil || counts.Specs != len(tc.left) || counts.Active != len(tc.left) {
 					t.Errorf("CountChildren = %+v, %v; want %d specs, all active", counts, err, len(tc.left))
 				}
-				select {
-				case r := <-supExit:
-					t.Fatalf("supervisor exited with %v", r)
-				default:
+				if supExit.Exited() {
+					t.Fatalf("supervisor exited with %v", supExit.Wait())
 				}
 				if got := log.snapshot(); len(got) != len(evs) {
 					t.Errorf("more events than expected: %v", stratNames(got))

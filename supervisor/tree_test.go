@@ -5,17 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"runtime"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 	"github.com/spawned-go/spawned/supervisor"
 )
 
@@ -33,9 +32,9 @@ func imStartSup(spec supervisor.Spec, refs chan<- supervisor.Ref) supervisor.Sta
 
 func TestSUP23_NestedSupervisorRestartsWithItsStaticSpecsOnly(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		ctx := testkit.Context(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		ctx := spawntest.Context(t)
 		events := imEvents()
 		nestedRefs := make(chan supervisor.Ref, 4)
 		nestedSpec := supervisor.Spec{Backend: b, Children: []supervisor.ChildSpec{imSpec("n1", b, events, false)}}
@@ -54,17 +53,12 @@ func TestSUP23_NestedSupervisorRestartsWithItsStaticSpecsOnly(t *testing.T) {
 			t.Fatalf("nested children %v", got)
 		}
 
-		down := testkit.ExitWatch(t, n, nested.Pid())
+		down := spawntest.WatchExit(t, n, nested.Pid())
 		n.Exit(nested.Pid(), process.Kill)
-		if r := testkit.Recv(t, down); !errors.Is(r, process.Killed) {
+		if r := down.Wait(); !errors.Is(r, process.Killed) {
 			t.Fatalf("nested exited with %v, want killed", r)
 		}
-		var nested2 supervisor.Ref
-		select {
-		case nested2 = <-nestedRefs:
-		case <-time.After(testkit.Timeout):
-			t.Fatal("nested supervisor not restarted")
-		}
+		nested2 := spawntest.Recv(t, nestedRefs)
 		if nested2.Pid() == nested.Pid() {
 			t.Fatal("restarted nested supervisor kept its pid")
 		}
@@ -81,7 +75,7 @@ func TestSUP23_NestedSupervisorRestartsWithItsStaticSpecsOnly(t *testing.T) {
 			t.Fatalf("n1 %+v", cs[0])
 		}
 		for _, p := range []pid.Pid{extra, n1} {
-			if r := testkit.WaitExit(t, n, p); !errors.Is(r, process.Killed) && !errors.Is(r, process.NoProc) {
+			if r := spawntest.WaitExit(t, n, p); !errors.Is(r, process.Killed) && !errors.Is(r, process.NoProc) {
 				t.Fatalf("child %v of the killed supervisor exited with %v", p, r)
 			}
 		}
@@ -91,15 +85,15 @@ func TestSUP23_NestedSupervisorRestartsWithItsStaticSpecsOnly(t *testing.T) {
 		if c := imChildOf(t, imWhich(t, top), "nested"); c.Pid != nested2.Pid() || c.Status != supervisor.Running {
 			t.Fatalf("top's nested child %+v", c)
 		}
-		testkit.Eventually(t, "top, nested and n1 only", func() bool { return len(n.Processes()) == 3 })
+		spawntest.Eventually(t, "top, nested and n1 only", func() bool { return len(n.Processes()) == 3 })
 	})
 }
 
 func TestXREG07_NameFollowsTheRestartedChildAndTheOldPidIsDead(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := testkit.Node(t)
-		ctx := testkit.Context(t)
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		n := spawntest.NewNode(t)
+		ctx := spawntest.Context(t)
 		refs := make(chan imRef, 4)
 		imStart(t, n, supervisor.Spec{Children: []supervisor.ChildSpec{{ID: "w", Start: imStartRefs(
 			func() *imWorker { return &imWorker{id: "w"} }, refs, genserver.WithName("xreg"), genserver.WithBackend(b))}}})
@@ -114,12 +108,7 @@ func TestXREG07_NameFollowsTheRestartedChildAndTheOldPidIsDead(t *testing.T) {
 		if !errors.As(err, &pe) {
 			t.Fatalf("crash call: %v, want the panic", err)
 		}
-		var cur imRef
-		select {
-		case cur = <-refs:
-		case <-time.After(testkit.Timeout):
-			t.Fatal("child not restarted")
-		}
+		cur := spawntest.Recv(t, refs)
 		if cur.Pid() == old.Pid() {
 			t.Fatal("restarted child kept its pid")
 		}
@@ -160,9 +149,9 @@ func TestSupervisorTree_ConvergesAfterRandomCrashes(t *testing.T) {
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 
-	n := testkit.Node(t)
-	ctx := testkit.Context(t)
-	backends := testkit.Backends
+	n := spawntest.NewNode(t)
+	ctx := spawntest.Context(t)
+	backends := spawntest.Backends()
 	worker := func(name string, i int) supervisor.ChildSpec {
 		return imSpec(name, backends[i%len(backends)], nil, i%2 == 0)
 	}
@@ -224,18 +213,7 @@ func TestSupervisorTree_ConvergesAfterRandomCrashes(t *testing.T) {
 	var kinds [3]int
 	for i := range crashes {
 		name := names[rng.IntN(len(names))]
-		var p pid.Pid
-		deadline := time.Now().Add(testkit.Timeout)
-		for {
-			var ok bool
-			if p, ok = registry.Of(n).WhereIs(name); ok {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("crash %d: %s not restarted within %v", i, name, testkit.Timeout)
-			}
-			runtime.Gosched()
-		}
+		p := spawntest.WaitName(t, n, name) // restarted after an earlier crash
 		kind := rng.IntN(3)
 		kinds[kind]++
 		switch kind {
@@ -254,19 +232,14 @@ func TestSupervisorTree_ConvergesAfterRandomCrashes(t *testing.T) {
 	// Every worker answers by name.
 	for _, name := range names {
 		ref := genserver.Named[imReq, string, imReq](n, name)
-		deadline := time.Now().Add(testkit.Timeout)
-		for {
-			got, err := ref.Call(ctx, imReq{Op: "ping"})
-			if err == nil {
-				if got != name+"/" {
-					t.Fatalf("%s answered %q", name, got)
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s does not answer: %v", name, err)
-			}
-			runtime.Gosched()
+		var got string
+		spawntest.Eventually(t, name+" answers", func() bool {
+			var err error
+			got, err = ref.Call(ctx, imReq{Op: "ping"})
+			return err == nil
+		})
+		if got != name+"/" {
+			t.Fatalf("%s answered %q", name, got)
 		}
 	}
 	// Every supervisor lists all its children running.
@@ -281,7 +254,7 @@ func TestSupervisorTree_ConvergesAfterRandomCrashes(t *testing.T) {
 		}
 		return true
 	}
-	testkit.Eventually(t, "all children running", func() bool {
+	spawntest.Eventually(t, "all children running", func() bool {
 		mid1, mid2, dyn := tr.refs()
 		cs, err := top.WhichChildren(ctx)
 		if !allRunning(cs, err, 3) {
@@ -303,5 +276,5 @@ func TestSupervisorTree_ConvergesAfterRandomCrashes(t *testing.T) {
 		t.Fatalf("top children changed: %+v, was %+v", got, topChildren)
 	}
 	// top, mid1, mid2, dyn, 6 workers, 3 dynamic children.
-	testkit.Eventually(t, "the tree's process count", func() bool { return len(n.Processes()) == 13 })
+	spawntest.Eventually(t, "the tree's process count", func() bool { return len(n.Processes()) == 13 })
 }

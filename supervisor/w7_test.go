@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 	"github.com/spawned-go/spawned/supervisor"
 )
 
@@ -43,7 +43,7 @@ type w7Bench struct {
 
 // newW7Bench starts the supervisor and its child and calls the child once.
 func newW7Bench(b *testing.B) *w7Bench {
-	w := &w7Bench{node: testkit.Node(b), restarted: make(chan struct{}, 1)}
+	w := &w7Bench{node: spawntest.NewNode(b), restarted: make(chan struct{}, 1)}
 	start := supervisor.GenServer(func() *pidServer { return &pidServer{} }, genserver.WithName("w7"))
 	timed := func(ctx context.Context, sup *process.Process) (pid.Pid, error) {
 		w.entered.Store(time.Now().UnixNano())

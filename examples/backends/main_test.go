@@ -1,11 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/spawned-go/spawned/internal/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -14,16 +15,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // heartbeat's threshold is generous and the Blocking facts are bounds that
 // hold on any machine.
 func TestRun(t *testing.T) {
-	var out bytes.Buffer
-	if err := run(&out); err != nil {
-		t.Fatal(err)
-	}
-	got := out.String()
-	for _, want := range wantLines {
-		if !strings.Contains(got, want) {
-			t.Errorf("output lacks %q:\n%s", want, got)
-		}
-	}
+	got := testkit.RunExample(t, run, wantLines)
 	if n := strings.Count(got, "the heartbeat kept ticking: true"); n != 3 {
 		t.Errorf("the heartbeat kept ticking on %d backends of 3:\n%s", n, got)
 	}

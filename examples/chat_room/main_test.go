@@ -1,25 +1,18 @@
 package main
 
 import (
-	"bytes"
-	"strings"
+	"io"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/spawned-go/spawned/internal/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestRun(t *testing.T) {
-	var out bytes.Buffer
-	if err := run(&out, 50); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range wantLines {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("output lacks %q:\n%s", want, out.String())
-		}
-	}
+	testkit.RunExample(t, func(w io.Writer) error { return run(w, 50) }, wantLines)
 }
 
 var wantLines = []string{

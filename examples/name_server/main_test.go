@@ -1,26 +1,16 @@
 package main
 
 import (
-	"bytes"
-	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/spawned-go/spawned/internal/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func TestRun(t *testing.T) {
-	var out bytes.Buffer
-	if err := run(&out); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range wantLines {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("output lacks %q:\n%s", want, out.String())
-		}
-	}
-}
+func TestRun(t *testing.T) { testkit.RunExample(t, run, wantLines) }
 
 var wantLines = []string{
 	`register "logger": <nil>`,

@@ -1,26 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/spawned-go/spawned/internal/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestRun(t *testing.T) {
-	var out bytes.Buffer
-	if err := run(&out); err != nil {
-		t.Fatalf("run: %v\n%s", err, out.String())
-	}
-	got := out.String()
-	for _, want := range wantLines {
-		if !strings.Contains(got, want) {
-			t.Errorf("output lacks %q:\n%s", want, got)
-		}
-	}
+	got := testkit.RunExample(t, run, wantLines)
 	// Some lines must come in a fixed order: a crash and what it sets off,
 	// and the shutdown in reverse start order.
 	for _, seq := range wantInOrder {

@@ -18,13 +18,14 @@ import (
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // pair returns two connected nodes, A and B, and their network.
 func pair(t *testing.T) (a, b *process.Node, net *loopback.Net) {
-	a, b = testkit.Node(t), testkit.Node(t)
+	a, b = spawntest.NewNode(t), spawntest.NewNode(t)
 	net = loopback.New()
 	t.Cleanup(net.Close)
 	net.Join(a)
@@ -34,44 +35,9 @@ func pair(t *testing.T) (a, b *process.Node, net *loopback.Net) {
 
 var errBoom = errors.New("boom")
 
-// linked links the probe pr to r on another node and waits until r's node
-// has recorded the link too (a link request travels like a message).
-func linked(t *testing.T, pr *testkit.Probe, rn *process.Node, r pid.Pid) {
-	t.Helper()
-	pr.Do(func(p *process.Process) error { return link.Link(p, r) })
-	testkit.Eventually(t, "the link recorded on the remote node", func() bool {
-		info, err := rn.Info(r)
-		return err == nil && slices.Contains(info.Links, pr.Pid)
-	})
-}
-
-// monitored waits until r's node has recorded n monitors on r.
-func monitored(t *testing.T, rn *process.Node, r pid.Pid, n int) {
-	t.Helper()
-	testkit.Eventually(t, "the monitor recorded on the remote node", func() bool {
-		info, err := rn.Info(r)
-		return err == nil && len(info.MonitoredBy) == n
-	})
-}
-
-// remoteIdle starts a process on n that waits until it is told to exit
-// with a reason (a message of type error).
-func remoteIdle(t *testing.T, n *process.Node, opts ...process.SpawnOption) pid.Pid {
-	t.Helper()
-	p, err := n.Spawn(func(p *process.Process) error {
-		m, err := p.ReceiveMatch(p.Context(), func(m any) bool { _, ok := m.(error); return ok })
-		if err != nil {
-			return err
-		}
-		return m.(error)
-	}, opts...)
-	require.NoError(t, err)
-	return p
-}
-
 func TestLoopbackOrderThenDown(t *testing.T) {
 	a, b, _ := pair(t)
-	pr := testkit.NewProbe(t, a)
+	pr := spawntest.NewProbe(t, a)
 	const n = 2000
 	var ref pid.Ref
 	sender, err := b.Spawn(func(p *process.Process) error {
@@ -79,7 +45,7 @@ func TestLoopbackOrderThenDown(t *testing.T) {
 			return err
 		}
 		for i := range n {
-			p.Send(pr.Pid, i)
+			p.Send(pr.Pid(), i)
 		}
 		return errBoom
 	})
@@ -98,29 +64,29 @@ func TestLoopbackOrderThenDown(t *testing.T) {
 func TestLoopbackLinks(t *testing.T) {
 	a, b, _ := pair(t)
 	t.Run("abnormal exit kills across the link with the same reason", func(t *testing.T) {
-		r := remoteIdle(t, b)
-		l := testkit.NewProbe(t, a)
-		exited := testkit.ExitWatch(t, a, l.Pid)
-		linked(t, l, b, r)
+		r := testkit.SpawnTarget(t, b)
+		l := spawntest.NewProbe(t, a)
+		exited := spawntest.WatchExit(t, a, l.Pid())
+		testkit.Linked(t, l, b, r)
 		require.NoError(t, b.Send(r, errBoom))
-		require.Equal(t, errBoom, testkit.Recv(t, exited))
+		require.Equal(t, errBoom, exited.Wait())
 	})
 	t.Run("normal exit does not kill and the link goes", func(t *testing.T) {
-		r := remoteIdle(t, b)
-		l := testkit.NewProbe(t, a)
-		linked(t, l, b, r)
-		watch := testkit.ExitWatch(t, b, r)
+		r := testkit.SpawnTarget(t, b)
+		l := spawntest.NewProbe(t, a)
+		testkit.Linked(t, l, b, r)
+		watch := spawntest.WatchExit(t, b, r)
 		require.NoError(t, b.Send(r, process.Normal))
-		testkit.Recv(t, watch)
+		watch.Wait()
 		l.ExpectEmpty() // the link's exit signal, ignored, was handled before the marker
-		testkit.Eventually(t, "the link gone", func() bool {
-			info, err := a.Info(l.Pid)
+		spawntest.Eventually(t, "the link gone", func() bool {
+			info, err := a.Info(l.Pid())
 			return err == nil && len(info.Links) == 0
 		})
 	})
 	t.Run("trapping partner gets Exit; unlink stops it", func(t *testing.T) {
-		r, r2 := remoteIdle(t, b), remoteIdle(t, b)
-		pr := testkit.NewProbe(t, a)
+		r, r2 := testkit.SpawnTarget(t, b), testkit.SpawnTarget(t, b)
+		pr := spawntest.NewProbe(t, a)
 		pr.Do(func(p *process.Process) error {
 			p.TrapExit(true)
 			if err := link.Link(p, r); err != nil {
@@ -131,9 +97,9 @@ func TestLoopbackLinks(t *testing.T) {
 			}
 			return link.Unlink(p, r2)
 		})
-		testkit.Eventually(t, "the link recorded on the remote node", func() bool {
+		spawntest.Eventually(t, "the link recorded on the remote node", func() bool {
 			info, err := b.Info(r)
-			return err == nil && slices.Contains(info.Links, pr.Pid)
+			return err == nil && slices.Contains(info.Links, pr.Pid())
 		})
 		require.NoError(t, b.Send(r2, errBoom))
 		require.NoError(t, b.Send(r, errBoom))
@@ -141,25 +107,25 @@ func TestLoopbackLinks(t *testing.T) {
 		pr.ExpectEmpty()
 	})
 	t.Run("local death crosses to the remote partner", func(t *testing.T) {
-		r := remoteIdle(t, b)
-		watch := testkit.ExitWatch(t, b, r)
-		pr := testkit.NewProbe(t, a)
-		linked(t, pr, b, r)
+		r := testkit.SpawnTarget(t, b)
+		watch := spawntest.WatchExit(t, b, r)
+		pr := spawntest.NewProbe(t, a)
+		testkit.Linked(t, pr, b, r)
 		shutdown := process.ShutdownWith(errBoom)
 		pr.Exit(shutdown)
-		require.Equal(t, shutdown, testkit.Recv(t, watch))
+		require.Equal(t, shutdown, watch.Wait())
 	})
 	t.Run("dead remote pid: NoProc comes as a signal", func(t *testing.T) {
-		r := remoteIdle(t, b)
+		r := testkit.SpawnTarget(t, b)
 		require.NoError(t, b.Send(r, process.Normal))
-		testkit.WaitExit(t, b, r)
-		pr := testkit.NewProbe(t, a)
+		spawntest.WaitExit(t, b, r)
+		pr := spawntest.NewProbe(t, a)
 		pr.Do(func(p *process.Process) error { p.TrapExit(true); return link.Link(p, r) })
 		require.Equal(t, link.Exit{From: r, Reason: process.NoProc}, pr.Receive())
-		victim := testkit.NewProbe(t, a)
-		exited := testkit.ExitWatch(t, a, victim.Pid)
+		victim := spawntest.NewProbe(t, a)
+		exited := spawntest.WatchExit(t, a, victim.Pid())
 		victim.Do(func(p *process.Process) error { return link.Link(p, r) })
-		require.ErrorIs(t, testkit.Recv(t, exited), process.NoProc)
+		require.ErrorIs(t, exited.Wait(), process.NoProc)
 	})
 }
 
@@ -171,7 +137,7 @@ func TestLoopbackExitSignals(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, err)
-	pr := testkit.NewProbe(t, a)
+	pr := spawntest.NewProbe(t, a)
 	var ref pid.Ref
 	pr.Do(func(p *process.Process) error {
 		p.TrapExit(true)
@@ -190,19 +156,19 @@ func TestLoopbackExitSignals(t *testing.T) {
 		link.Down{Ref: ref, Pid: trapper, Reason: process.Killed},
 	}, got)
 
-	r := remoteIdle(t, b)
-	watch := testkit.ExitWatch(t, b, r)
+	r := testkit.SpawnTarget(t, b)
+	watch := spawntest.WatchExit(t, b, r)
 	require.NoError(t, a.Exit(r, process.Normal)) // ignored
 	require.NoError(t, a.Exit(r, errBoom))
-	require.ErrorIs(t, testkit.Recv(t, watch), errBoom)
+	require.ErrorIs(t, watch.Wait(), errBoom)
 }
 
 func TestLoopbackMonitors(t *testing.T) {
 	a, b, _ := pair(t)
 	t.Run("by pid and by name", func(t *testing.T) {
-		r := remoteIdle(t, b)
-		named := remoteIdle(t, b, process.WithName("rn"))
-		pr := testkit.NewProbe(t, a)
+		r := testkit.SpawnTarget(t, b)
+		named := testkit.SpawnTarget(t, b, process.WithName("rn"))
+		pr := spawntest.NewProbe(t, a)
 		var byPid, byName pid.Ref
 		pr.Do(func(p *process.Process) (err error) {
 			if byPid, err = link.Monitor(p, r); err != nil {
@@ -211,18 +177,18 @@ func TestLoopbackMonitors(t *testing.T) {
 			byName, err = link.MonitorNameOn(p, b.ID(), "rn")
 			return err
 		})
-		monitored(t, b, r, 1)
-		monitored(t, b, named, 1)
+		testkit.Monitored(t, b, r, 1)
+		testkit.Monitored(t, b, named, 1)
 		require.NoError(t, b.Send(r, errBoom))
 		require.Equal(t, link.Down{Ref: byPid, Pid: r, Reason: errBoom}, pr.Receive())
 		require.NoError(t, b.Send(named, errBoom))
 		require.Equal(t, link.Down{Ref: byName, Pid: named, Reason: errBoom, Name: "rn", Node: b.ID()}, pr.Receive())
 	})
 	t.Run("dead pid and unregistered name: NoProc later", func(t *testing.T) {
-		r := remoteIdle(t, b)
+		r := testkit.SpawnTarget(t, b)
 		require.NoError(t, b.Send(r, process.Normal))
-		testkit.WaitExit(t, b, r)
-		pr := testkit.NewProbe(t, a)
+		spawntest.WaitExit(t, b, r)
+		pr := spawntest.NewProbe(t, a)
 		var m1, m2 pid.Ref
 		pr.Do(func(p *process.Process) (err error) {
 			if m1, err = link.Monitor(p, r); err != nil {
@@ -235,46 +201,42 @@ func TestLoopbackMonitors(t *testing.T) {
 		require.Equal(t, link.Down{Ref: m2, Reason: process.NoProc, Name: "nope", Node: b.ID()}, pr.Receive())
 	})
 	t.Run("demonitor: no Down afterwards", func(t *testing.T) {
-		r := remoteIdle(t, b)
-		pr := testkit.NewProbe(t, a)
+		r := testkit.SpawnTarget(t, b)
+		pr := spawntest.NewProbe(t, a)
 		pr.Do(func(p *process.Process) error {
 			ref, err := link.Monitor(p, r)
 			if err != nil {
 				return err
 			}
-			monitored(t, b, r, 1)
+			testkit.Monitored(t, b, r, 1)
 			if !link.Demonitor(p, ref) {
 				return errors.New("demonitor of a live monitor reported false")
 			}
 			return p.Exit(r, errBoom)
 		})
-		testkit.WaitExit(t, b, r)
+		spawntest.WaitExit(t, b, r)
 		pr.ExpectEmpty()
 	})
 	t.Run("watch from outside any process", func(t *testing.T) {
-		r := remoteIdle(t, b)
+		r := testkit.SpawnTarget(t, b)
 		got := make(chan link.Down, 1)
 		_, err := link.Watch(a, r, func(d link.Down) { got <- d })
 		require.NoError(t, err)
-		monitored(t, b, r, 1)
+		testkit.Monitored(t, b, r, 1)
 		require.NoError(t, b.Send(r, errBoom))
-		select {
-		case d := <-got:
-			require.Equal(t, r, d.Pid)
-			require.Equal(t, errBoom, d.Reason)
-		case <-time.After(testkit.Timeout):
-			t.Fatal("no Down")
-		}
+		d := spawntest.Recv(t, got)
+		require.Equal(t, r, d.Pid)
+		require.Equal(t, errBoom, d.Reason)
 	})
 }
 
 func TestLoopbackNodeLost(t *testing.T) {
 	a, b, net := pair(t)
-	r1, r2, r3 := remoteIdle(t, b), remoteIdle(t, b), remoteIdle(t, b, process.WithName("nb"))
-	l1 := testkit.NewProbe(t, a)
-	l1exit := testkit.ExitWatch(t, a, l1.Pid)
-	linked(t, l1, b, r1)
-	pr := testkit.NewProbe(t, a)
+	r1, r2, r3 := testkit.SpawnTarget(t, b), testkit.SpawnTarget(t, b), testkit.SpawnTarget(t, b, process.WithName("nb"))
+	l1 := spawntest.NewProbe(t, a)
+	l1exit := spawntest.WatchExit(t, a, l1.Pid())
+	testkit.Linked(t, l1, b, r1)
+	pr := spawntest.NewProbe(t, a)
 	var m3, mName pid.Ref
 	pr.Do(func(p *process.Process) (err error) {
 		p.TrapExit(true)
@@ -290,15 +252,15 @@ func TestLoopbackNodeLost(t *testing.T) {
 	// B's side: a process linked to A's probe.
 	bl, err := b.Spawn(func(p *process.Process) error { <-p.Context().Done(); return nil })
 	require.NoError(t, err)
-	blExit := testkit.ExitWatch(t, b, bl)
+	blExit := spawntest.WatchExit(t, b, bl)
 	pr.Do(func(p *process.Process) error { return link.Link(p, bl) })
-	linked(t, pr, b, r2)
-	linked(t, pr, b, bl)
-	monitored(t, b, r3, 2)
+	testkit.Linked(t, pr, b, r2)
+	testkit.Linked(t, pr, b, bl)
+	testkit.Monitored(t, b, r3, 2)
 
 	net.Cut(b.ID())
 
-	require.ErrorIs(t, testkit.Recv(t, l1exit), process.NoConnection)
+	require.ErrorIs(t, l1exit.Wait(), process.NoConnection)
 	got := []any{pr.Receive(), pr.Receive(), pr.Receive(), pr.Receive()}
 	require.ElementsMatch(t, []any{
 		link.Exit{From: r2, Reason: process.NoConnection},
@@ -306,7 +268,7 @@ func TestLoopbackNodeLost(t *testing.T) {
 		link.Down{Ref: m3, Pid: r3, Reason: process.NoConnection},
 		link.Down{Ref: mName, Reason: process.NoConnection, Name: "nb", Node: b.ID()},
 	}, got)
-	require.ErrorIs(t, testkit.Recv(t, blExit), process.NoConnection)
+	require.ErrorIs(t, blExit.Wait(), process.NoConnection)
 
 	// Afterwards, the lost node's Pids give NoConnection at once.
 	pr.Do(func(p *process.Process) error {
@@ -346,7 +308,7 @@ func (echo) HandleCast(*genserver.Ctx, any) {}
 
 func TestLoopbackCalls(t *testing.T) {
 	a, b, net := pair(t)
-	ctx := testkit.Context(t)
+	ctx := spawntest.Context(t)
 	srv, err := genserver.Start(ctx, b, echo{}, genserver.WithName("gsd"))
 	require.NoError(t, err)
 
@@ -389,24 +351,19 @@ func TestLoopbackCalls(t *testing.T) {
 		_, err := genserver.At[any, any, any](a, srv2.Pid()).Call(context.Background(), time.Minute)
 		failed <- err
 	}()
-	testkit.Eventually(t, "the server in its call", func() bool {
+	spawntest.Eventually(t, "the server in its call", func() bool {
 		info, err := b.Info(srv2.Pid())
 		return err == nil && info.Status == process.Running
 	})
 	net.Cut(b.ID())
-	select {
-	case err := <-failed:
-		require.ErrorIs(t, err, process.NoConnection)
-	case <-time.After(testkit.Timeout):
-		t.Fatal("the call did not fail")
-	}
+	require.ErrorIs(t, spawntest.Recv(t, failed), process.NoConnection)
 	_, err = byName.Call(ctx, "ping")
 	require.ErrorIs(t, err, process.NoConnection)
 }
 
 func TestLoopbackCastAndStop(t *testing.T) {
 	a, b, _ := pair(t)
-	ctx := testkit.Context(t)
+	ctx := spawntest.Context(t)
 	got := make(chan any, 1)
 	srv, err := genserver.Start(ctx, b, &recorder{got: got}, genserver.WithName("rec"))
 	require.NoError(t, err)
@@ -426,7 +383,7 @@ func (r *recorder) HandleCast(_ *genserver.Ctx, m string)                { r.got
 // call from the same sender never lets the call succeed.
 func TestLoopbackExitThenCall(t *testing.T) {
 	a, b, _ := pair(t)
-	ctx := testkit.Context(t)
+	ctx := spawntest.Context(t)
 	for i := range 20 {
 		srv, err := genserver.Start(ctx, b, echo{})
 		require.NoError(t, err, "round %d", i)
@@ -438,7 +395,7 @@ func TestLoopbackExitThenCall(t *testing.T) {
 
 func TestLoopbackSendByName(t *testing.T) {
 	a, b, _ := pair(t)
-	pr := testkit.NewProbe(t, a)
+	pr := spawntest.NewProbe(t, a)
 	echoes, err := b.Spawn(func(p *process.Process) error {
 		for {
 			m, err := p.Receive(p.Context())
@@ -450,8 +407,8 @@ func TestLoopbackSendByName(t *testing.T) {
 		}
 	}, process.WithName("echo"))
 	require.NoError(t, err)
-	require.NoError(t, registry.Of(a).SendOn(b.ID(), "echo", pr.Pid))
-	require.NoError(t, registry.Of(a).SendOn(b.ID(), "nope", pr.Pid)) // dropped, no error
+	require.NoError(t, registry.Of(a).SendOn(b.ID(), "echo", pr.Pid()))
+	require.NoError(t, registry.Of(a).SendOn(b.ID(), "nope", pr.Pid())) // dropped, no error
 	require.Equal(t, fmt.Sprint("echo from ", echoes), pr.Receive())
 	pr.ExpectEmpty()
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 	"github.com/spawned-go/spawned/supervisor"
 )
 
@@ -166,8 +167,8 @@ func badStart(t *testing.T, n *process.Node) (pid.Pid, *process.Process) {
 }
 
 func badNewEnv(t *testing.T) *badEnv {
-	ctx := testkit.Context(t)
-	e := &badEnv{t: t, n: testkit.Node(t), foreign: pid.New(pid.NewNodeID(), 1)}
+	ctx := spawntest.Context(t)
+	e := &badEnv{t: t, n: spawntest.NewNode(t), foreign: pid.New(pid.NewNodeID(), 1)}
 	e.reg = registry.Of(e.n)
 	e.actor, _ = badStart(t, e.n)
 	var err error
@@ -179,7 +180,7 @@ func badNewEnv(t *testing.T) *badEnv {
 		t.Fatal(err)
 	}
 	e.deadProc = <-handles
-	testkit.WaitExit(t, e.n, e.dead)
+	spawntest.WaitExit(t, e.n, e.dead)
 	if e.gs, err = genserver.Start(ctx, e.n, &badServer{}); err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +257,7 @@ func (e *badEnv) inPid(n *process.Node, p pid.Pid, fn func(self *process.Process
 	select {
 	case err := <-j.done:
 		return err
-	case <-time.After(testkit.Timeout):
+	case <-time.After(spawntest.Timeout):
 		return errors.New("the actor did not run the job (hung or dead)")
 	}
 }
@@ -264,7 +265,7 @@ func (e *badEnv) inPid(n *process.Node, p pid.Pid, fn func(self *process.Process
 // receive takes the oldest message matching match from self's mailbox,
 // waiting a little for it.
 func badReceive(self *process.Process, match func(any) bool) (any, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
 	defer cancel()
 	m, err := self.ReceiveMatch(ctx, match)
 	if err != nil {
@@ -452,7 +453,7 @@ func TestBadInput_EveryPublicFunction(t *testing.T) {
 				return fmt.Errorf("exit reason %v, want a *PanicError", r)
 			}
 			return nil
-		case <-time.After(testkit.Timeout):
+		case <-time.After(spawntest.Timeout):
 			return errBadMissing
 		}
 	})
@@ -1486,63 +1487,41 @@ func TestBadInput_EveryPublicFunction(t *testing.T) {
 	add("supervisor.Dynamic.WhichChildren(nil ctx)", nilCtxErr, func() error { _, err := e.dyn.WhichChildren(nilCtx); return err })
 	add("supervisor.Dynamic.CountChildren(nil ctx)", nilCtxErr, func() error { _, err := e.dyn.CountChildren(nilCtx); return err })
 
-	// Run every case with a recover and a deadline.
-	type outcome struct {
-		err      error
-		panicked any
-		hung     bool
-	}
-	run := func(c badCase) outcome {
-		ch := make(chan outcome, 1)
-		go func() {
-			var o outcome
-			defer func() {
-				o.panicked = recover()
-				ch <- o
-			}()
-			o.err = c.call()
-		}()
-		select {
-		case o := <-ch:
-			return o
-		case <-time.After(2 * testkit.Timeout):
-			return outcome{hung: true}
-		}
-	}
-	// The order is shuffled by the seed: no case may depend on another.
+	// Run every case with a recover and a deadline (testkit.Try), in an
+	// order shuffled by the seed: no case may depend on another.
 	rng := rand.New(rand.NewPCG(seed, 0xbad))
 	rng.Shuffle(len(cases), func(i, j int) { cases[i], cases[j] = cases[j], cases[i] })
 	kinds := map[string]int{}
 	var noops, accepted []string
 	panics, hangs, undocumented := 0, 0, 0
 	for _, c := range cases {
-		o := run(c)
+		o := testkit.Try(c.call, 2*spawntest.Timeout)
 		var bp *badPanic
 		switch {
-		case o.hung:
+		case o.Hung:
 			hangs++
-			t.Errorf("%s: hung for %v", c.name, 2*testkit.Timeout)
+			t.Errorf("%s: hung for %v", c.name, 2*spawntest.Timeout)
 			continue
-		case o.panicked != nil:
+		case o.Panicked != nil:
 			panics++
-			t.Errorf("%s: panicked: %v", c.name, o.panicked)
+			t.Errorf("%s: panicked: %v", c.name, o.Panicked)
 			continue
-		case errors.As(o.err, &bp):
+		case errors.As(o.Err, &bp):
 			panics++
 			t.Errorf("%s: panicked inside a process: %v", c.name, bp.v)
 			continue
 		}
 		w := c.want
 		switch {
-		case o.err == nil && w.noop != "":
+		case o.Err == nil && w.noop != "":
 			noops = append(noops, c.name+": "+w.noop)
-		case o.err == nil && w.ok != "":
+		case o.Err == nil && w.ok != "":
 			accepted = append(accepted, c.name+": "+w.ok)
-		case o.err != nil && len(w.errs) > 0 && slices.ContainsFunc(w.errs, func(x error) bool { return errors.Is(o.err, x) }):
-			kinds[badKind(o.err)]++
+		case o.Err != nil && len(w.errs) > 0 && slices.ContainsFunc(w.errs, func(x error) bool { return errors.Is(o.Err, x) }):
+			kinds[badKind(o.Err)]++
 		default:
 			undocumented++
-			t.Errorf("%s: got %v (%T), want %s", c.name, o.err, o.err, w)
+			t.Errorf("%s: got %v (%T), want %s", c.name, o.Err, o.Err, w)
 		}
 	}
 	t.Logf("documented no-ops (%d):\n\t%s", len(noops), strings.Join(noops, "\n\t"))

@@ -15,11 +15,11 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 	"github.com/spawned-go/spawned/supervisor"
 )
 
@@ -540,8 +540,8 @@ func TestChaos_TreeUnderLoadConverges(t *testing.T) {
 	// may be left once its node has stopped.
 	goroutinesBefore := goleak.IgnoreCurrent()
 
-	n := testkit.Node(t)
-	ctx := testkit.Context(t)
+	n := spawntest.NewNode(t)
+	ctx := spawntest.Context(t)
 	tr := newChaosTree(n)
 	top, err := supervisor.Start(ctx, n, tr.topSpec())
 	if err != nil {
@@ -584,8 +584,8 @@ func TestChaos_TreeUnderLoadConverges(t *testing.T) {
 			t.Logf("last convergence problem: %s", problem)
 		}
 	}()
-	ctx = testkit.Context(t) // the first one may have run out during a long run
-	testkit.Eventually(t, "the tree to converge to its full shape", func() bool {
+	ctx = spawntest.Context(t) // the first one may have run out during a long run
+	spawntest.Eventually(t, "the tree to converge to its full shape", func() bool {
 		problem = tr.converged(ctx, top)
 		return problem == ""
 	})
@@ -619,7 +619,7 @@ func TestChaos_TreeUnderLoadConverges(t *testing.T) {
 
 	// After Stop: no process, no straggler, no goroutine.
 	tr.stopping.Store(true)
-	stopCtx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+	stopCtx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
 	defer cancel()
 	if err := n.Stop(stopCtx); err != nil {
 		t.Errorf("node stop: %v", err)

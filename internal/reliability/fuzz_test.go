@@ -15,11 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // FuzzOps decodes its input into a sequence of operations on processes,
@@ -70,7 +70,7 @@ func FuzzOps(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		n := process.NewNode(process.WithLogger(nil))
 		defer func() {
-			ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+			ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
 			defer cancel()
 			if err := n.Stop(ctx); err != nil {
 				t.Errorf("node stop: %v", err)
@@ -383,8 +383,8 @@ func (r *fzRun) cmd(p *fzProc, fn func(self *process.Process) error) {
 		if err != nil {
 			r.t.Fatalf("command to %d (alive in the model): %v", p.id, err)
 		}
-	case <-time.After(testkit.Timeout):
-		r.t.Fatalf("command to %d did not run within %v", p.id, testkit.Timeout)
+	case <-time.After(spawntest.Timeout):
+		r.t.Fatalf("command to %d did not run within %v", p.id, spawntest.Timeout)
 	}
 }
 
@@ -427,7 +427,7 @@ func (r *fzRun) newProc(p pid.Pid, rec *fzRecorder, handler bool) *fzProc {
 	return q
 }
 
-func fzBackend(b byte) process.Backend { return testkit.Backends[int(b)%len(testkit.Backends)] }
+func fzBackend(b byte) process.Backend { return spawntest.Backends()[int(b)%len(spawntest.Backends())] }
 
 func (r *fzRun) addLink(a, b *fzProc) {
 	if a == b {
@@ -964,7 +964,7 @@ func (r *fzRun) diff() string {
 // once deliver from theirs.
 func (r *fzRun) settle(after string) {
 	r.t.Helper()
-	deadline := time.Now().Add(testkit.Timeout)
+	deadline := time.Now().Add(spawntest.Timeout)
 	for {
 		d := r.diff()
 		if d == "" {

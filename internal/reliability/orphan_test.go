@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 	"github.com/spawned-go/spawned/supervisor"
 )
 
@@ -72,7 +72,7 @@ func orphanStart(kind int, b process.Backend) supervisor.StartFunc {
 		trap := kind == orphanTrappingServer
 		return supervisor.GenServer(func() *orphanWorker { return &orphanWorker{trap: trap} }, genserver.WithBackend(b))
 	case orphanFunc:
-		return supervisor.Func(testkit.Idle, process.WithBackend(b))
+		return supervisor.Func(spawntest.Idle, process.WithBackend(b))
 	case orphanTrappingFunc:
 		return supervisor.Func(orphanTrapper, process.WithBackend(b))
 	}
@@ -95,7 +95,7 @@ func orphanChildKind(r *rand.Rand) int {
 // supervisor.
 func orphanAllDead(t *testing.T, f *raceFigures, n *process.Node, what string) {
 	t.Helper()
-	deadline := time.Now().Add(testkit.Timeout)
+	deadline := time.Now().Add(spawntest.Timeout)
 	for {
 		live := n.Processes()
 		if len(live) == 0 {
@@ -132,7 +132,7 @@ func TestHardening06_SupervisorKillsLeaveNoOrphan(t *testing.T) {
 		"during-restart", "during-stop", "during-terminate-child", "during-intensity-shutdown", "during-start-child",
 		"children", "subtrees", "orphans", "failed", "leaks")
 	kills := raceIterations(3400, 10) // per backend of the supervisor: 10,200 in all, 102,000 long
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		r := raceRand(seed, t)
 		n := raceNode(t, f)
 		for i := range kills {
@@ -153,7 +153,7 @@ func orphanTry(t *testing.T, f *raceFigures, r *rand.Rand, n *process.Node, b pr
 	if event == 3 {
 		intensity = 0 // the first restart exceeds it: the supervisor shuts down
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
 	defer cancel()
 	var sup pid.Pid
 	var children []pid.Pid
@@ -170,7 +170,7 @@ func orphanTry(t *testing.T, f *raceFigures, r *rand.Rand, n *process.Node, b pr
 				f.add("subtrees", 1)
 			}
 			spec.Children = append(spec.Children, supervisor.ChildSpec{
-				ID: fmt.Sprint(j), Start: orphanStart(kind, testkit.Backends[r.IntN(3)]),
+				ID: fmt.Sprint(j), Start: orphanStart(kind, spawntest.Backends()[r.IntN(3)]),
 				Shutdown: orphanShutdowns[r.IntN(len(orphanShutdowns))],
 			})
 		}
@@ -195,13 +195,13 @@ func orphanTry(t *testing.T, f *raceFigures, r *rand.Rand, n *process.Node, b pr
 			return nil
 		}
 		stop = func() error { return ref.Stop(ctx) }
-		late := supervisor.ChildSpec{ID: "late", Start: orphanStart(orphanChildKind(r), testkit.Backends[r.IntN(3)])}
+		late := supervisor.ChildSpec{ID: "late", Start: orphanStart(orphanChildKind(r), spawntest.Backends()[r.IntN(3)])}
 		startChild = func() error { _, err := ref.StartChild(ctx, late); return err }
 		f.add([]string{"one_for_one", "one_for_all", "rest_for_one"}[strategy], 1)
 	} else {
 		dyn, err := supervisor.StartDynamic(ctx, n, supervisor.DynamicSpec[[2]int]{
 			Start: func(ctx context.Context, s *process.Process, arg [2]int) (pid.Pid, error) {
-				return orphanStart(arg[0], testkit.Backends[arg[1]])(ctx, s)
+				return orphanStart(arg[0], spawntest.Backends()[arg[1]])(ctx, s)
 			},
 			Shutdown: orphanShutdowns[r.IntN(len(orphanShutdowns))], Intensity: intensity, Period: time.Hour, Backend: b,
 		})

@@ -13,11 +13,11 @@ import (
 	"time"
 
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 	"github.com/spawned-go/spawned/supervisor"
 )
 
@@ -107,8 +107,8 @@ func (f *raceFigures) fail(t *testing.T, format string, args ...any) {
 // cleanup), a process or straggler left in its table counts as a leak.
 func raceNode(t *testing.T, f *raceFigures) *process.Node {
 	var n *process.Node
-	t.Cleanup(func() { raceCheckStopped(t, f, n) }) // runs after testkit's stop
-	n = testkit.Node(t)
+	t.Cleanup(func() { raceCheckStopped(t, f, n) }) // runs after spawntest's stop
+	n = spawntest.NewNode(t)
 	return n
 }
 
@@ -162,7 +162,7 @@ func (raceTargetHandler) HandleMessage(_ *process.Process, m any) error {
 
 // raceSpawnTarget spawns a target on b, a Func process or a Handler one,
 // and returns it with its exit reason to come.
-func raceSpawnTarget(t *testing.T, n *process.Node, r *rand.Rand, b process.Backend) (pid.Pid, <-chan error) {
+func raceSpawnTarget(t *testing.T, n *process.Node, r *rand.Rand, b process.Backend) (pid.Pid, *spawntest.ExitWatch) {
 	t.Helper()
 	var p pid.Pid
 	var err error
@@ -174,30 +174,7 @@ func raceSpawnTarget(t *testing.T, n *process.Node, r *rand.Rand, b process.Back
 	if err != nil {
 		t.Fatalf("spawn target: %v", err)
 	}
-	return p, raceWatch(t, n, p)
-}
-
-// raceWatch returns the exit reason to come of the live process p; a watch
-// set now, before any race, sees the real reason.
-func raceWatch(t *testing.T, n *process.Node, p pid.Pid) <-chan error {
-	t.Helper()
-	ch := make(chan error, 1)
-	if _, err := link.Watch(n, p, func(d link.Down) { ch <- d.Reason }); err != nil {
-		t.Fatalf("watch %v: %v", p, err)
-	}
-	return ch
-}
-
-// raceAwait waits for an exit reason from raceWatch.
-func raceAwait(t *testing.T, exit <-chan error) error {
-	t.Helper()
-	select {
-	case r := <-exit:
-		return r
-	case <-time.After(testkit.Timeout):
-		t.Fatalf("no exit within %v", testkit.Timeout)
-		return nil
-	}
+	return p, spawntest.WatchExit(t, n, p)
 }
 
 // The ways a race ends a target.
@@ -258,7 +235,7 @@ func (k raceKiller) String() string { return raceKillerNames[k.kind] }
 type raceMarker struct{ id int }
 
 // raceUntilMarker receives the probe's messages up to the marker.
-func raceUntilMarker(pr *testkit.Probe, m raceMarker) []any {
+func raceUntilMarker(pr *spawntest.Probe, m raceMarker) []any {
 	var before []any
 	for {
 		msg := pr.Receive()
@@ -278,14 +255,14 @@ func TestRace_CallByNameDuringRestart(t *testing.T) {
 		"iterations", "restarts", "calls", "replies", "noproc", "crash-reason", "slowest-call", "failed", "leaks")
 	iterations := raceIterations(200, 50)
 	const clients, callsEach = 4, 20
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		r := raceRand(seed, t)
 		n := raceNode(t, f)
 		name := "race-call-" + b.String()
 		type ref = genserver.Ref[chaosReq, chaosRep, chaosCast]
 		started := make(chan ref, 4)
-		_, err := supervisor.Start(testkit.Context(t), n, supervisor.Spec{
-			Intensity: 1 << 20, Period: time.Second, Backend: testkit.Backends[r.IntN(3)],
+		_, err := supervisor.Start(spawntest.Context(t), n, supervisor.Spec{
+			Intensity: 1 << 20, Period: time.Second, Backend: spawntest.Backends()[r.IntN(3)],
 			Children: []supervisor.ChildSpec{{ID: "w", Start: func(ctx context.Context, sup *process.Process) (pid.Pid, error) {
 				gs, err := genserver.StartLink(ctx, sup, &chaosWorker{id: name}, genserver.WithName(name), genserver.WithBackend(b))
 				if err == nil {
@@ -309,7 +286,7 @@ func TestRace_CallByNameDuringRestart(t *testing.T) {
 				wg.Go(func() {
 					<-go1
 					for range callsEach {
-						ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+						ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
 						start := time.Now()
 						rep, err := named.Call(ctx, chaosReq{Op: "ping"})
 						cancel()
@@ -333,7 +310,7 @@ func TestRace_CallByNameDuringRestart(t *testing.T) {
 					}
 				})
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+			ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
 			switch crash {
 			case 0:
 				crashed = func(err error) bool { return errors.Is(err, process.Killed) }
@@ -368,7 +345,7 @@ func TestRace_CallByNameDuringRestart(t *testing.T) {
 				cur = next
 				f.add("restarts", 1)
 			case <-ctx.Done():
-				t.Fatalf("the child was not restarted within %v", testkit.Timeout)
+				t.Fatalf("the child was not restarted within %v", spawntest.Timeout)
 			}
 			done := make(chan struct{})
 			go func() { wg.Wait(); close(done) }()
@@ -395,11 +372,11 @@ func TestRace_MonitorLinkDuringExit(t *testing.T) {
 		"iterations", "killed", "monitor-down-reason", "monitor-down-noproc",
 		"trap-link-exit-reason", "trap-link-exit-noproc", "link-died-of-reason", "link-error-noproc", "failed", "leaks")
 	iterations := raceIterations(1000, 100)
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		r := raceRand(seed, t)
 		n := raceNode(t, f)
-		watcher := testkit.NewProbe(t, n, process.WithBackend(testkit.Backends[r.IntN(3)]))
-		trapper := testkit.NewProbe(t, n, process.WithBackend(testkit.Backends[r.IntN(3)]))
+		watcher := spawntest.NewProbe(t, n, process.WithBackend(spawntest.Backends()[r.IntN(3)]))
+		trapper := spawntest.NewProbe(t, n, process.WithBackend(spawntest.Backends()[r.IntN(3)]))
 		trapper.Do(func(p *process.Process) error { p.TrapExit(true); return nil })
 		for range iterations {
 			f.add("iterations", 1)
@@ -457,8 +434,8 @@ func TestRace_MonitorLinkDuringExit(t *testing.T) {
 				}
 				trapper.ExpectEmpty()
 			case 2: // link from a process that does not trap
-				linker := testkit.NewProbe(t, n, process.WithBackend(testkit.Backends[r.IntN(3)]))
-				linkerExit := raceWatch(t, n, linker.Pid)
+				linker := spawntest.NewProbe(t, n, process.WithBackend(spawntest.Backends()[r.IntN(3)]))
+				linkerExit := spawntest.WatchExit(t, n, linker.Pid())
 				var err error
 				raceOn(linker, go1, spins, func(p *process.Process) {
 					err = link.Link(p, target)
@@ -474,7 +451,7 @@ func TestRace_MonitorLinkDuringExit(t *testing.T) {
 					f.raceRetire(t, linker, linkerExit)
 					break
 				}
-				if reason := raceAwait(t, linkerExit); !killer.matches(reason) {
+				if reason := linkerExit.Wait(); !killer.matches(reason) {
 					f.fail(t, "linked to a target ended by %v, the linker died of %v", killer, reason)
 				}
 				f.add("link-died-of-reason", 1)
@@ -494,11 +471,11 @@ func TestRace_UnlinkDemonitorDuringExit(t *testing.T) {
 		"iterations", "killed", "demonitor-in-time", "demonitor-down-first",
 		"trap-unlink-in-time", "trap-unlink-exit-first", "unlink-in-time", "unlink-died-first", "late-signals", "failed", "leaks")
 	iterations := raceIterations(1000, 100)
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		r := raceRand(seed, t)
 		n := raceNode(t, f)
-		watcher := testkit.NewProbe(t, n, process.WithBackend(testkit.Backends[r.IntN(3)]))
-		trapper := testkit.NewProbe(t, n, process.WithBackend(testkit.Backends[r.IntN(3)]))
+		watcher := spawntest.NewProbe(t, n, process.WithBackend(spawntest.Backends()[r.IntN(3)]))
+		trapper := spawntest.NewProbe(t, n, process.WithBackend(spawntest.Backends()[r.IntN(3)]))
 		trapper.Do(func(p *process.Process) error { p.TrapExit(true); return nil })
 		for i := range iterations {
 			f.add("iterations", 1)
@@ -569,8 +546,8 @@ func TestRace_UnlinkDemonitorDuringExit(t *testing.T) {
 				}
 				f.raceExpectNothingLate(t, trapper)
 			case 2: // unlink from a process that does not trap
-				linker := testkit.NewProbe(t, n, process.WithBackend(testkit.Backends[r.IntN(3)]))
-				linkerExit := raceWatch(t, n, linker.Pid)
+				linker := spawntest.NewProbe(t, n, process.WithBackend(spawntest.Backends()[r.IntN(3)]))
+				linkerExit := spawntest.WatchExit(t, n, linker.Pid())
 				linker.Do(func(p *process.Process) error {
 					if err := link.Link(p, target); err != nil {
 						f.fail(t, "link: %v", err)
@@ -586,16 +563,16 @@ func TestRace_UnlinkDemonitorDuringExit(t *testing.T) {
 				wg.Wait()
 				if aliveAfter {
 					// Unlinked in time: the exit must not reach it later.
-					if !n.Alive(linker.Pid) {
+					if !n.Alive(linker.Pid()) {
 						f.add("late-signals", 1)
-						f.fail(t, "the linker died of a link it had removed: %v", raceAwait(t, linkerExit))
+						f.fail(t, "the linker died of a link it had removed: %v", linkerExit.Wait())
 						break
 					}
 					f.raceRetire(t, linker, linkerExit)
 					f.add("unlink-in-time", 1)
 					break
 				}
-				if reason := raceAwait(t, linkerExit); !killer.matches(reason) {
+				if reason := linkerExit.Wait(); !killer.matches(reason) {
 					f.fail(t, "linker died of %v racing %v", reason, killer)
 				}
 				f.add("unlink-died-first", 1)
@@ -607,7 +584,7 @@ func TestRace_UnlinkDemonitorDuringExit(t *testing.T) {
 
 // raceOn releases the killer waiting on go1 and, after spins, runs op on
 // pr's process, so that op races the kill.
-func raceOn(pr *testkit.Probe, go1 chan struct{}, spins int, op func(p *process.Process)) {
+func raceOn(pr *spawntest.Probe, go1 chan struct{}, spins int, op func(p *process.Process)) {
 	pr.Do(func(p *process.Process) error {
 		close(go1)
 		raceSpin(spins)
@@ -618,9 +595,9 @@ func raceOn(pr *testkit.Probe, go1 chan struct{}, spins int, op func(p *process.
 
 // raceTargetDied checks that the target died of killer's reason, and
 // counts it.
-func (f *raceFigures) raceTargetDied(t *testing.T, targetExit <-chan error, killer raceKiller) {
+func (f *raceFigures) raceTargetDied(t *testing.T, targetExit *spawntest.ExitWatch, killer raceKiller) {
 	t.Helper()
-	if r := raceAwait(t, targetExit); !killer.matches(r) {
+	if r := targetExit.Wait(); !killer.matches(r) {
 		f.fail(t, "target ended by %v exited with %v", killer, r)
 	}
 	f.add("killed", 1)
@@ -628,11 +605,11 @@ func (f *raceFigures) raceTargetDied(t *testing.T, targetExit <-chan error, kill
 
 // raceRetire ends a linker that outlived the target: nothing may be queued
 // for it, and it exits normally.
-func (f *raceFigures) raceRetire(t *testing.T, linker *testkit.Probe, linkerExit <-chan error) {
+func (f *raceFigures) raceRetire(t *testing.T, linker *spawntest.Probe, linkerExit *spawntest.ExitWatch) {
 	t.Helper()
 	linker.ExpectEmpty()
 	linker.Exit(nil)
-	if reason := raceAwait(t, linkerExit); !errors.Is(reason, process.Normal) {
+	if reason := linkerExit.Wait(); !errors.Is(reason, process.Normal) {
 		f.fail(t, "the linker that outlived the target exited with %v", reason)
 	}
 }
@@ -640,7 +617,7 @@ func (f *raceFigures) raceRetire(t *testing.T, linker *testkit.Probe, linkerExit
 // raceSignals takes what pr received up to marker and counts the signals
 // that signal recognises (it returns the signal's reason), each of which
 // must carry killer's reason; any other message fails the test.
-func (f *raceFigures) raceSignals(t *testing.T, pr *testkit.Probe, marker raceMarker, killer raceKiller, what string, signal func(any) (error, bool)) int {
+func (f *raceFigures) raceSignals(t *testing.T, pr *spawntest.Probe, marker raceMarker, killer raceKiller, what string, signal func(any) (error, bool)) int {
 	t.Helper()
 	n := 0
 	for _, m := range raceUntilMarker(pr, marker) {
@@ -659,7 +636,7 @@ func (f *raceFigures) raceSignals(t *testing.T, pr *testkit.Probe, marker raceMa
 
 // raceExpectNothingLate checks that nothing was queued after the marker:
 // the probe's mailbox is empty.
-func (f *raceFigures) raceExpectNothingLate(t *testing.T, pr *testkit.Probe) {
+func (f *raceFigures) raceExpectNothingLate(t *testing.T, pr *spawntest.Probe) {
 	t.Helper()
 	var late []any
 	pr.Do(func(p *process.Process) error {
@@ -688,12 +665,12 @@ func TestRace_RegisterDuringExit(t *testing.T) {
 	f := newRaceFigures(t, "races/register-during-exit", seed,
 		"iterations", "killed", "registered-then-released", "noproc", "reused", "failed", "leaks")
 	iterations := raceIterations(1000, 100)
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		r := raceRand(seed, t)
 		n := raceNode(t, f)
 		reg := registry.Of(n)
 		name := "race-reg-" + b.String()
-		successor := testkit.NewProbe(t, n, process.WithBackend(testkit.Backends[r.IntN(3)]))
+		successor := spawntest.NewProbe(t, n, process.WithBackend(spawntest.Backends()[r.IntN(3)]))
 		for range iterations {
 			f.add("iterations", 1)
 			target, targetExit := raceSpawnTarget(t, n, r, b)
@@ -723,7 +700,7 @@ func TestRace_RegisterDuringExit(t *testing.T) {
 				f.fail(t, "dead %v still named %q", target, got)
 			}
 			// The name is free for the next process at once.
-			if err := reg.Register(name, successor.Pid); err != nil {
+			if err := reg.Register(name, successor.Pid()); err != nil {
 				f.fail(t, "register the freed name: %v", err)
 				continue
 			}
@@ -775,7 +752,7 @@ func TestRace_CastStormDuringShutdown(t *testing.T) {
 	f := newRaceFigures(t, "races/cast-storm-during-shutdown", seed, append(keys, "hung", "failed", "leaks")...)
 	iterations := raceIterations(60, 100)
 	const casters, castsEach = 8, 150
-	testkit.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
 		r := raceRand(seed, t)
 		for range iterations {
 			f.add("iterations", 1)
@@ -783,14 +760,14 @@ func TestRace_CastStormDuringShutdown(t *testing.T) {
 			n := process.NewNode(process.WithLogger(nil))
 			t.Cleanup(func() { n.Stop(context.Background()) }) // if the iteration fails; Stop again is harmless
 			f.add("nodes", 1)
-			ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+			ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
 			srv := &raceStormServer{handled: &sync.Mutex{}, count: new(int64)}
 			ref, err := genserver.Start(ctx, n, srv, genserver.WithName("storm"), genserver.WithBackend(b))
 			if err != nil {
 				cancel()
 				t.Fatalf("start: %v", err)
 			}
-			exited := raceWatch(t, n, ref.Pid())
+			exited := spawntest.WatchExit(t, n, ref.Pid())
 			named := genserver.Named[raceStormReq, int64, int](n, "storm")
 
 			var wg sync.WaitGroup
@@ -843,8 +820,8 @@ func TestRace_CastStormDuringShutdown(t *testing.T) {
 			}
 			f.add("by-"+ways[way], 1)
 			select {
-			case reason := <-exited:
-				if !want(reason) {
+			case <-exited.Done():
+				if reason := exited.Wait(); !want(reason) {
 					f.fail(t, "stopped by %s, the server exited with %v", ways[way], reason)
 				}
 			case <-ctx.Done():

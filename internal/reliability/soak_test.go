@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // The soak suites run a long series of short-lived processes, links,
@@ -76,7 +76,7 @@ func soakSettle(t *testing.T, n *process.Node, before soakSnapshot) (soakSnapsho
 			s.Groups == before.stats.Groups && s.Stragglers == before.stats.Stragglers &&
 			g <= before.goroutines+extraWorkers
 	}
-	deadline := time.Now().Add(testkit.Timeout)
+	deadline := time.Now().Add(spawntest.Timeout)
 	for !settled(n.Stats(), runtime.NumGoroutine()) && time.Now().Before(deadline) {
 		runtime.Gosched()
 	}
@@ -200,7 +200,7 @@ func soakDriver(count int, seed uint64, c *soakCounts) process.Func {
 }
 
 func soakReceive(p *process.Process, what string, match func(any) bool) (any, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
 	defer cancel()
 	m, err := p.ReceiveMatch(ctx, match)
 	if err != nil {
@@ -410,7 +410,7 @@ func soakRun(t *testing.T, n *process.Node, count int, seed uint64) soakCounts {
 func TestSoak_SpawnLinkMonitorExit(t *testing.T) {
 	seed := seedFromEnv(t)
 	cycles := soakCycles()
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	start := time.Now()
 	soakRun(t, n, soakWarmup, seed^1)
 	before := soakMeasure(n)
@@ -560,12 +560,12 @@ func regRun(n *process.Node, pool []pid.Pid, count, base int, rng *rand.Rand, c 
 func TestSoak_RegisterUnregister(t *testing.T) {
 	seed := seedFromEnv(t)
 	cycles := soakCycles()
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	rng := rand.New(rand.NewPCG(seed, 0x4e6))
 	start := time.Now()
 	pool := make([]pid.Pid, regPool)
 	for i := range pool {
-		b := testkit.Backends[i%len(testkit.Backends)]
+		b := spawntest.Backends()[i%len(spawntest.Backends())]
 		p, err := n.SpawnHandler(regHolder{}, process.WithBackend(b))
 		if err != nil {
 			t.Fatal(err)

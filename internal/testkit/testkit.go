@@ -1,12 +1,26 @@
-// Package testkit holds what the runtime's own tests use on top of the
-// public test kit, package spawntest: the names those tests were written
-// with, kept while they move to spawntest, and a few helpers the public kit
-// has no use for (Idle, SpawnIdle, Marker).
+// Package testkit holds the few helpers that the runtime's own tests share
+// and that the public test kit, package spawntest, leaves out on purpose:
+// they check the runtime itself rather than code built on it.
+//
+//   - Linked, Monitored and SpawnTarget serve the tests of links and
+//     monitors between two nodes (internal/loopback's and the cluster's),
+//     which watch how a request reaches the other node's bookkeeping. A
+//     program's tests see a remote link by its effects, with spawntest.
+//   - NoPanic, Try and ExpectError serve the hardening and bad-input tests,
+//     which check that bad input or a panicking callback never panics out
+//     of the runtime, nor hangs.
+//   - RunExample serves the tests of the example programs, which check the
+//     lines a program prints.
+//
+// Everything else a test needs is in spawntest.
 package testkit
 
 import (
-	"context"
+	"bytes"
 	"errors"
+	"io"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,142 +29,114 @@ import (
 	"github.com/spawned-go/spawned/spawntest"
 )
 
-// Timeout bounds every wait in a test; reaching it fails the test. It is
-// spawntest's default.
-const Timeout = spawntest.DefaultTimeout
-
-// Backends lists every backend, for table-driven tests.
-var Backends = spawntest.Backends()
-
-// ForEachBackend runs f as a parallel subtest per backend
-// (spawntest.ForEachBackend).
-func ForEachBackend(t *testing.T, f func(t *testing.T, b process.Backend)) {
+// Linked links the probe pr to r on another node, rn, and waits until rn
+// has recorded the link too (a link request travels like a message).
+func Linked(t testing.TB, pr *spawntest.Probe, rn *process.Node, r pid.Pid) {
 	t.Helper()
-	spawntest.ForEachBackend(t, f)
+	pr.Link(r)
+	spawntest.Eventually(t, "the link recorded on the remote node", func() bool {
+		info, err := rn.Info(r)
+		return err == nil && slices.Contains(info.Links, pr.Pid())
+	})
 }
 
-// Node returns a silent node that is stopped when the test ends
-// (spawntest.NewNode).
-func Node(t testing.TB, opts ...process.NodeOption) *process.Node {
+// Monitored waits until r's node, rn, has recorded n monitors on r.
+func Monitored(t testing.TB, rn *process.Node, r pid.Pid, n int) {
 	t.Helper()
-	return spawntest.NewNode(t, opts...)
+	spawntest.Eventually(t, "the monitor recorded on the remote node", func() bool {
+		info, err := rn.Info(r)
+		return err == nil && len(info.MonitoredBy) == n
+	})
 }
 
-// Context returns a context that ends after Timeout or with the test
-// (spawntest.Context).
-func Context(t testing.TB) context.Context { return spawntest.Context(t) }
-
-// Probe is a spawntest.Probe whose Pid is a field, as the runtime's tests
-// use it.
-type Probe struct {
-	*spawntest.Probe
-	Pid pid.Pid
-	t   testing.TB
-}
-
-// ErrExitNow, returned from a Do function, makes the probe exit Normal.
-// Returning process.Normal does the same.
-var ErrExitNow = errors.New("probe: exit now")
-
-// NewProbe spawns a probe on n with the given options.
-func NewProbe(t testing.TB, n *process.Node, opts ...process.SpawnOption) *Probe {
+// SpawnTarget starts a process on n, with opts, that waits until it is
+// sent an error and exits with it as its reason: a target that a test on
+// another node ends with a message.
+func SpawnTarget(t testing.TB, n *process.Node, opts ...process.SpawnOption) pid.Pid {
 	t.Helper()
-	return wrap(t, spawntest.NewProbe(t, n, opts...))
-}
-
-// Adopt returns a Probe for a process that runs ProbeLoop (for example one
-// spawned with SpawnLink or SpawnMonitor inside another probe).
-func Adopt(t testing.TB, n *process.Node, p pid.Pid) *Probe {
-	t.Helper()
-	return wrap(t, spawntest.Adopt(t, n, p))
-}
-
-func wrap(t testing.TB, pr *spawntest.Probe) *Probe { return &Probe{Probe: pr, Pid: pr.Pid(), t: t} }
-
-// ProbeLoop is the body of a probe process, for spawning probes with
-// Process.SpawnLink and Process.SpawnMonitor.
-func ProbeLoop(p *process.Process) error { return spawntest.ProbeLoop(p) }
-
-// exitNow maps ErrExitNow to process.Normal.
-func exitNow(fn func(p *process.Process) error) func(p *process.Process) error {
-	return func(p *process.Process) error {
-		if err := fn(p); !errors.Is(err, ErrExitNow) {
+	p, err := n.Spawn(func(p *process.Process) error {
+		m, err := p.ReceiveMatch(p.Context(), func(m any) bool { _, ok := m.(error); return ok })
+		if err != nil {
 			return err
 		}
-		return process.Normal
-	}
-}
-
-// Do runs fn inside the probe process and waits for it. A non-nil error
-// from fn makes the probe exit with that reason (ErrExitNow: Normal).
-func (pr *Probe) Do(fn func(p *process.Process) error) {
-	pr.t.Helper()
-	pr.Probe.Do(exitNow(fn))
-}
-
-// TryDo is Do that reports false instead of failing when the probe does not
-// run fn within d (for example because it is dead).
-func (pr *Probe) TryDo(d time.Duration, fn func(p *process.Process) error) bool {
-	return pr.Probe.TryDo(d, exitNow(fn))
-}
-
-// Marker is a message the test sends to prove that nothing else is queued
-// before it.
-type Marker struct{ ID uint64 }
-
-// Idle is the body of a process that does nothing until it exits.
-func Idle(p *process.Process) error {
-	<-p.Context().Done()
-	return nil
-}
-
-// SpawnIdle starts an Idle process on backend b.
-func SpawnIdle(t testing.TB, n *process.Node, b process.Backend) pid.Pid {
-	t.Helper()
-	p, err := n.Spawn(Idle, process.WithBackend(b))
+		return m.(error)
+	}, opts...)
 	if err != nil {
-		t.Fatalf("spawn: %v", err)
+		t.Fatalf("testkit: SpawnTarget: %v", err)
 	}
 	return p
 }
 
-// ExitWatch watches the live process p and returns a channel that receives
-// its exit reason once (NoProc if p is already dead).
-func ExitWatch(t testing.TB, n *process.Node, p pid.Pid) <-chan error {
+// NoPanic runs f and fails the test (without stopping it) if a panic comes
+// out of f; what names the call.
+func NoPanic(t testing.TB, what string, f func()) {
 	t.Helper()
-	ch := make(chan error, 1)
-	if _, err := watch(n, p, func(reason error) { ch <- reason }); err != nil {
-		t.Fatalf("watch %v: %v", p, err)
+	defer func() {
+		if v := recover(); v != nil {
+			t.Errorf("%s panicked: %v", what, v)
+		}
+	}()
+	f()
+}
+
+// ExpectError runs call as a subtest of t named name and fails it unless
+// the call returns an error wrapping want, without a panic: one case of a
+// table of bad input.
+func ExpectError(t *testing.T, name string, want error, call func() error) {
+	t.Helper()
+	t.Run(name, func(t *testing.T) {
+		t.Helper()
+		var err error
+		NoPanic(t, name, func() { err = call() })
+		if !errors.Is(err, want) {
+			t.Errorf("%s = %v; want %v", name, err, want)
+		}
+	})
+}
+
+// Outcome is what came of a call that Try made.
+type Outcome struct {
+	Err      error // what the call returned
+	Panicked any   // the value it panicked with, if it did
+	Hung     bool  // it had not returned within the limit
+}
+
+// Try calls f on a goroutine of its own, turning a panic into a value, and
+// waits at most limit for it to return.
+func Try(f func() error, limit time.Duration) Outcome {
+	ch := make(chan Outcome, 1)
+	go func() {
+		var o Outcome
+		defer func() {
+			o.Panicked = recover()
+			ch <- o
+		}()
+		o.Err = f()
+	}()
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	select {
+	case o := <-ch:
+		return o
+	case <-timer.C:
+		return Outcome{Hung: true}
 	}
-	return ch
 }
 
-// Recv waits for an exit reason from ch, failing the test after Timeout
-// (spawntest.Recv).
-func Recv(t testing.TB, ch <-chan error) error {
+// RunExample runs an example program's run function and fails the test
+// unless it succeeds and its output holds each of want. It returns the
+// output, for checks of its own.
+func RunExample(t testing.TB, run func(w io.Writer) error, want []string) string {
 	t.Helper()
-	return spawntest.Recv(t, ch)
-}
-
-// WaitExit waits until the process p has exited and returns its reason
-// (spawntest.WaitExit).
-func WaitExit(t testing.TB, n *process.Node, p pid.Pid) error {
-	t.Helper()
-	return spawntest.WaitExit(t, n, p)
-}
-
-// ExitAndWait sends p an exit signal with reason from outside any process,
-// waits until p has exited and returns the reason it exited with
-// (spawntest.ExitAndWait).
-func ExitAndWait(t testing.TB, n *process.Node, p pid.Pid, reason error) error {
-	t.Helper()
-	return spawntest.ExitAndWait(t, n, p, reason)
-}
-
-// Eventually waits until cond holds, for state that no message announces
-// (a queue length, a counter), and fails the test after Timeout
-// (spawntest.Eventually).
-func Eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	spawntest.Eventually(t, what, cond)
+	var out bytes.Buffer
+	if err := run(&out); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	got := out.String()
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("output lacks %q:\n%s", w, got)
+		}
+	}
+	return got
 }
