@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/spawned-go/spawned/internal/testkit"
+	"github.com/spawned-go/spawned/spawntest"
 	"sync"
 	"testing"
 
@@ -11,7 +13,6 @@ import (
 
 	"github.com/spawned-go/spawned/cluster"
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
@@ -37,9 +38,9 @@ func trio(t testing.TB) (nodes [3]*process.Node, cs [3]*cluster.Cluster) {
 
 func TestDIST20_ExactlyOneOfConcurrentGlobalRegistrationsWins(t *testing.T) {
 	nodes, cs := trio(t)
-	ctx := testkit.Context(t)
+	ctx := spawntest.Context(t)
 	t.Run("two nodes at once", func(t *testing.T) {
-		pb, pc := remoteIdle(t, nodes[1]), remoteIdle(t, nodes[2])
+		pb, pc := testkit.SpawnTarget(t, nodes[1]), testkit.SpawnTarget(t, nodes[2])
 		errs := make([]error, 2)
 		var wg sync.WaitGroup
 		wg.Add(2)
@@ -66,20 +67,20 @@ func TestDIST20_ExactlyOneOfConcurrentGlobalRegistrationsWins(t *testing.T) {
 		if winner.Node() == nodes[2].ID() {
 			owner = cs[2]
 		}
-		require.ErrorIs(t, cs[0].Names().Register(ctx, "gdup", remoteIdle(t, nodes[0])), registry.ErrNameTaken)
+		require.ErrorIs(t, cs[0].Names().Register(ctx, "gdup", testkit.SpawnTarget(t, nodes[0])), registry.ErrNameTaken)
 		require.ErrorIs(t, owner.Names().Register(ctx, "other", winner), registry.ErrAlreadyNamed)
 		_ = loser
 		// Send by global name reaches the owner; an unknown name is an error.
-		exited := testkit.ExitWatch(t, nodeOf(nodes, winner), winner)
+		exited := spawntest.WatchExit(t, nodeOf(nodes, winner), winner)
 		require.NoError(t, cs[0].Names().Send("gdup", errDone))
-		require.ErrorIs(t, testkit.Recv(t, exited), errDone)
+		require.ErrorIs(t, exited.Wait(), errDone)
 		require.ErrorIs(t, cs[0].Names().Send("nope", "x"), registry.ErrNotRegistered)
 		// When the owner died the name is gone: on its node at once, on the
 		// others a frame later (before any Down of it: DIST-21).
 		_, ok := owner.Names().WhereIs("gdup")
 		require.False(t, ok)
 		for _, c := range cs {
-			testkit.Eventually(t, "the name gone", func() bool {
+			spawntest.Eventually(t, "the name gone", func() bool {
 				_, ok := c.Names().WhereIs("gdup")
 				return !ok
 			})
@@ -93,7 +94,7 @@ func TestDIST20_ExactlyOneOfConcurrentGlobalRegistrationsWins(t *testing.T) {
 			var wins []pid.Pid
 			for i := range 100 {
 				n, c := nodes[i%3], cs[i%3]
-				p := remoteIdle(t, n)
+				p := testkit.SpawnTarget(t, n)
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
@@ -119,13 +120,13 @@ func TestDIST20_ExactlyOneOfConcurrentGlobalRegistrationsWins(t *testing.T) {
 	})
 	t.Run("bad input", func(t *testing.T) {
 		names := cs[0].Names()
-		p := remoteIdle(t, nodes[0])
+		p := testkit.SpawnTarget(t, nodes[0])
 		require.ErrorIs(t, names.Register(ctx, "", p), registry.ErrEmptyName)
 		require.ErrorIs(t, names.Register(ctx, "x", pid.Pid{}), process.ErrZeroPid)
-		require.ErrorIs(t, names.Register(ctx, "x", remoteIdle(t, nodes[1])), cluster.ErrNotLocal)
+		require.ErrorIs(t, names.Register(ctx, "x", testkit.SpawnTarget(t, nodes[1])), cluster.ErrNotLocal)
 		require.ErrorIs(t, names.Register(nil, "x", p), process.ErrNilContext) //nolint:staticcheck // nil on purpose
-		dead := remoteIdle(t, nodes[0])
-		testkit.ExitAndWait(t, nodes[0], dead, errDone)
+		dead := testkit.SpawnTarget(t, nodes[0])
+		spawntest.ExitAndWait(t, nodes[0], dead, errDone)
 		require.ErrorIs(t, names.Register(ctx, "x", dead), process.NoProc)
 		require.ErrorIs(t, names.Unregister(ctx, "never"), registry.ErrNotRegistered)
 		var nilNames *cluster.Names
@@ -177,21 +178,21 @@ func downThenLookup(t *testing.T, n *process.Node, names *cluster.Names, target 
 func TestDIST21_AGlobalNameIsReleasedBeforeItsOwnersDownAndCanBeTakenAtOnce(t *testing.T) {
 	t.Run("the owner dies", func(t *testing.T) {
 		nodes, cs := trio(t)
-		ctx := testkit.Context(t)
+		ctx := spawntest.Context(t)
 		for round := range 20 {
 			name := fmt.Sprintf("gn-%d", round)
-			p := remoteIdle(t, nodes[1])
+			p := testkit.SpawnTarget(t, nodes[1])
 			require.NoError(t, cs[1].Names().Register(ctx, name, p))
 			seenA := downThenLookup(t, nodes[0], cs[0].Names(), p, name)
 			seenC := downThenLookup(t, nodes[2], cs[2].Names(), p, name)
-			monitored(t, nodes[1], p, 2)
+			testkit.Monitored(t, nodes[1], p, 2)
 			require.NoError(t, nodes[1].Send(p, errBoom))
 			for _, seen := range []<-chan downSeen{seenA, seenC} {
-				got := within(t, seen, "the Down")
+				got := spawntest.Recv(t, seen)
 				require.ErrorIs(t, got.down.Reason, errBoom)
 				require.False(t, got.found, "round %d: the name was still found (%v) when the Down arrived", round, got.owner)
 			}
-			q := remoteIdle(t, nodes[0])
+			q := testkit.SpawnTarget(t, nodes[0])
 			require.NoError(t, cs[0].Names().Register(ctx, name, q), "taken again at once")
 			got, ok := cs[2].Names().WhereIs(name)
 			require.True(t, ok)
@@ -200,19 +201,19 @@ func TestDIST21_AGlobalNameIsReleasedBeforeItsOwnersDownAndCanBeTakenAtOnce(t *t
 	})
 	t.Run("the owner's node is lost", func(t *testing.T) {
 		nodes, cs := trio(t)
-		ctx := testkit.Context(t)
-		p := remoteIdle(t, nodes[1])
+		ctx := spawntest.Context(t)
+		p := testkit.SpawnTarget(t, nodes[1])
 		require.NoError(t, cs[1].Names().Register(ctx, "gn", p))
 		seenA := downThenLookup(t, nodes[0], cs[0].Names(), p, "gn")
 		seenC := downThenLookup(t, nodes[2], cs[2].Names(), p, "gn")
-		monitored(t, nodes[1], p, 2)
+		testkit.Monitored(t, nodes[1], p, 2)
 		cs[1].Crash()
 		for _, seen := range []<-chan downSeen{seenA, seenC} {
-			got := within(t, seen, "the Down")
+			got := spawntest.Recv(t, seen)
 			require.ErrorIs(t, got.down.Reason, process.NoConnection)
 			require.False(t, got.found, "the name was still found when the Down arrived")
 		}
-		q := remoteIdle(t, nodes[0])
+		q := testkit.SpawnTarget(t, nodes[0])
 		require.NoError(t, cs[0].Names().Register(ctx, "gn", q), "taken again at once")
 		require.NoError(t, cs[2].Names().Send("gn", "hi"))
 		got, ok := cs[2].Names().WhereIs("gn")
@@ -221,17 +222,17 @@ func TestDIST21_AGlobalNameIsReleasedBeforeItsOwnersDownAndCanBeTakenAtOnce(t *t
 	})
 	t.Run("unregister, then register elsewhere", func(t *testing.T) {
 		nodes, cs := trio(t)
-		ctx := testkit.Context(t)
-		p := remoteIdle(t, nodes[1])
+		ctx := spawntest.Context(t)
+		p := testkit.SpawnTarget(t, nodes[1])
 		require.NoError(t, cs[1].Names().Register(ctx, "u", p))
 		name, ok := cs[1].Names().NameOf(p)
 		require.True(t, ok)
 		require.Equal(t, "u", name)
 		require.NoError(t, cs[1].Names().Unregister(ctx, "u"))
-		q := remoteIdle(t, nodes[2])
+		q := testkit.SpawnTarget(t, nodes[2])
 		require.NoError(t, cs[2].Names().Register(ctx, "u", q))
 		require.NoError(t, cs[1].Names().Register(ctx, "u2", p), "p may take a name again")
-		testkit.Eventually(t, "the registered names everywhere", func() bool {
+		spawntest.Eventually(t, "the registered names everywhere", func() bool {
 			return fmt.Sprint(cs[0].Names().Registered()) == "[u u2]"
 		})
 	})
@@ -252,7 +253,7 @@ func (s *gsEcho) HandleCall(_ *genserver.CallCtx[pid.NodeID], req string) (pid.N
 
 func TestGlobalNamesThroughGenServerVia(t *testing.T) {
 	nodes, cs := trio(t)
-	ctx := testkit.Context(t)
+	ctx := spawntest.Context(t)
 	// A globally named server on B, reached by name from A and C.
 	ref, err := genserver.Start(ctx, nodes[1], &gsEcho{node: nodes[1].ID()}, genserver.WithVia(cs[1].Names(), "svc"))
 	require.NoError(t, err)
@@ -272,7 +273,7 @@ func TestGlobalNamesThroughGenServerVia(t *testing.T) {
 	// A has not necessarily heard of the old server's death yet (a frame
 	// away): a call may still reach it and fail with NoProc; the next one
 	// finds the new server.
-	testkit.Eventually(t, "the Ref following the name to C", func() bool {
+	spawntest.Eventually(t, "the Ref following the name to C", func() bool {
 		got, err = fromA.Call(ctx, "where")
 		return err == nil && got == nodes[2].ID()
 	})
@@ -282,10 +283,10 @@ func TestGlobalNamesThroughGenServerVia(t *testing.T) {
 
 func TestGlobalNamesWithoutJetStream(t *testing.T) {
 	// A node that cannot reach the store refuses to register, clearly.
-	n := testkit.Node(t)
-	c, err := cluster.Join(testkit.Context(t), n, testConfig(clusterName(t)))
+	n := spawntest.NewNode(t)
+	c, err := cluster.Join(spawntest.Context(t), n, testConfig(clusterName(t)))
 	require.NoError(t, err)
 	require.NoError(t, c.Leave(context.Background()))
-	p := remoteIdle(t, n)
-	require.ErrorIs(t, c.Names().Register(testkit.Context(t), "x", p), cluster.ErrLeft)
+	p := testkit.SpawnTarget(t, n)
+	require.ErrorIs(t, c.Names().Register(spawntest.Context(t), "x", p), cluster.ErrLeft)
 }

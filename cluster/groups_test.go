@@ -2,6 +2,8 @@ package cluster_test
 
 import (
 	"context"
+	"github.com/spawned-go/spawned/internal/testkit"
+	"github.com/spawned-go/spawned/spawntest"
 	"testing"
 	"time"
 
@@ -10,7 +12,6 @@ import (
 
 	"github.com/spawned-go/spawned/cluster"
 	"github.com/spawned-go/spawned/genserver"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
@@ -22,7 +23,7 @@ import (
 func sameMembers(t *testing.T, cs []*cluster.Cluster, group string, want ...pid.Pid) {
 	t.Helper()
 	for _, c := range cs {
-		testkit.Eventually(t, "the members of "+group, func() bool {
+		spawntest.Eventually(t, "the members of "+group, func() bool {
 			got := c.Groups().Members(group)
 			return len(got) == len(want) && assert.ElementsMatch(noT{}, want, got)
 		})
@@ -40,7 +41,7 @@ func TestDIST23_ProcessGroupsAcrossNodes(t *testing.T) {
 	cs := cs3[:]
 	a, b := nodes[0], nodes[1]
 	ga, gb := cs[0].Groups(), cs[1].Groups()
-	p, q := remoteIdle(t, a), remoteIdle(t, b)
+	p, q := testkit.SpawnTarget(t, a), testkit.SpawnTarget(t, b)
 
 	// A member joined on A is seen on B; B's local members are its own.
 	require.NoError(t, ga.Join("grp", p))
@@ -59,7 +60,7 @@ func TestDIST23_ProcessGroupsAcrossNodes(t *testing.T) {
 	sameMembers(t, cs, "grp", p, q)
 
 	// A monitor sees joins and leaves, from any node.
-	mon := testkit.NewProbe(t, nodes[2])
+	mon := spawntest.NewProbe(t, nodes[2])
 	var ref pid.Ref
 	var now []pid.Pid
 	mon.Do(func(self *process.Process) (err error) {
@@ -67,17 +68,17 @@ func TestDIST23_ProcessGroupsAcrossNodes(t *testing.T) {
 		return err
 	})
 	require.ElementsMatch(t, []pid.Pid{p, q}, now)
-	r := remoteIdle(t, a)
+	r := testkit.SpawnTarget(t, a)
 	require.NoError(t, ga.Join("grp", r))
 	require.Equal(t, cluster.GroupJoined{Ref: ref, Group: "grp", Members: []pid.Pid{r}}, mon.Receive())
 
 	// A member that exits leaves everywhere.
-	testkit.ExitAndWait(t, a, r, errDone)
+	spawntest.ExitAndWait(t, a, r, errDone)
 	require.Equal(t, cluster.GroupLeft{Ref: ref, Group: "grp", Members: []pid.Pid{r}}, mon.Receive())
 	sameMembers(t, cs, "grp", p, q)
 
 	// On node loss, its members are gone before the NodeDown arrives.
-	watcher := testkit.NewProbe(t, a)
+	watcher := spawntest.NewProbe(t, a)
 	seen := make(chan []pid.Pid, 1)
 	watcher.Do(func(self *process.Process) error {
 		_, err := cs[0].MonitorNode(self, b.ID())
@@ -90,19 +91,19 @@ func TestDIST23_ProcessGroupsAcrossNodes(t *testing.T) {
 		}
 	}()
 	cs[1].Crash()
-	require.Equal(t, []pid.Pid{p}, within(t, seen, "the NodeDown"))
+	require.Equal(t, []pid.Pid{p}, spawntest.Recv(t, seen))
 	require.Equal(t, cluster.GroupLeft{Ref: ref, Group: "grp", Members: []pid.Pid{q}}, mon.Receive())
 	require.Equal(t, []string{"grp"}, ga.Groups(), "the group keeps A's member")
 	require.True(t, cs[2].Groups().Demonitor(ref))
-	testkit.ExitAndWait(t, a, p, errDone)
-	testkit.Eventually(t, "the group gone", func() bool { return len(cs[2].Groups().Groups()) == 0 })
+	spawntest.ExitAndWait(t, a, p, errDone)
+	spawntest.Eventually(t, "the group gone", func() bool { return len(cs[2].Groups().Groups()) == 0 })
 	mon.ExpectEmpty()
 }
 
 func TestProcessGroupsSyncWithANodeThatComesUp(t *testing.T) {
 	cfg := testConfig(clusterName(t))
 	a, ca := joinNode(t, cfg, "a")
-	p := remoteIdle(t, a)
+	p := testkit.SpawnTarget(t, a)
 	require.NoError(t, ca.Groups().Join("early", p, p))
 	_, cb := joinNode(t, cfg, "b")
 	waitUp(t, cb, ca.Self().ID)
@@ -138,10 +139,10 @@ func TestDIST24_RemoteSpawn(t *testing.T) {
 	a, ca, b, cb := pair(t)
 	registerFactories(t, ca)
 	registerFactories(t, cb)
-	ctx := testkit.Context(t)
+	ctx := spawntest.Context(t)
 	t.Run("spawn_link: a trapping parent gets the Exit", func(t *testing.T) {
 		for range 20 {
-			pr := testkit.NewProbe(t, a)
+			pr := spawntest.NewProbe(t, a)
 			var child pid.Pid
 			pr.Do(func(self *process.Process) (err error) {
 				self.TrapExit(true)
@@ -154,7 +155,7 @@ func TestDIST24_RemoteSpawn(t *testing.T) {
 	})
 	t.Run("spawn_monitor: the Down arrives", func(t *testing.T) {
 		for range 20 {
-			pr := testkit.NewProbe(t, a)
+			pr := spawntest.NewProbe(t, a)
 			var child pid.Pid
 			var ref pid.Ref
 			pr.Do(func(self *process.Process) (err error) {
@@ -168,14 +169,14 @@ func TestDIST24_RemoteSpawn(t *testing.T) {
 		child, err := exitWith.Spawn(ctx, ca, b.ID(), "wait")
 		require.NoError(t, err)
 		require.True(t, b.Alive(child))
-		pr := testkit.NewProbe(t, a)
+		pr := spawntest.NewProbe(t, a)
 		pr.Do(func(self *process.Process) (err error) {
 			child, err = exitWith.SpawnLink(ctx, self, ca, b.ID(), "wait")
 			return err
 		})
-		exited := testkit.ExitWatch(t, b, child)
-		require.NoError(t, a.Exit(pr.Pid, errBoom))
-		require.ErrorIs(t, testkit.Recv(t, exited), errBoom)
+		exited := spawntest.WatchExit(t, b, child)
+		require.NoError(t, a.Exit(pr.Pid(), errBoom))
+		require.ErrorIs(t, exited.Wait(), errBoom)
 	})
 	t.Run("an unknown factory or an unreachable node is an error and no Pid", func(t *testing.T) {
 		unknown := cluster.NewFactory[string]("nope")
@@ -211,7 +212,7 @@ func TestDIST24_RemoteSpawn(t *testing.T) {
 		first := kids[0].Pid
 		require.Equal(t, b.ID(), first.Node())
 		require.NoError(t, b.Exit(first, process.Kill))
-		testkit.Eventually(t, "the child restarted on B", func() bool {
+		spawntest.Eventually(t, "the child restarted on B", func() bool {
 			kids, err := sup.WhichChildren(context.Background())
 			return err == nil && !kids[0].Pid.IsZero() && kids[0].Pid != first && kids[0].Pid.Node() == b.ID()
 		})

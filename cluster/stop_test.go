@@ -3,12 +3,13 @@ package cluster_test
 import (
 	"context"
 	"errors"
+	"github.com/spawned-go/spawned/internal/testkit"
+	"github.com/spawned-go/spawned/spawntest"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/spawned-go/spawned/cluster"
-	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/process"
 )
@@ -18,16 +19,16 @@ import (
 // and then takes the node out of the cluster (the others see it go).
 func TestStoppingANodeLeavesItsCluster(t *testing.T) {
 	a, ca, b, cb := pair(t)
-	r := remoteIdle(t, b)
-	pr := testkit.NewProbe(t, a)
+	r := testkit.SpawnTarget(t, b)
+	pr := spawntest.NewProbe(t, a)
 	pr.Do(func(p *process.Process) error {
 		p.TrapExit(true)
 		_, err := ca.MonitorNode(p, cb.Self().ID)
 		return err
 	})
-	linked(t, pr, b, r)
+	testkit.Linked(t, pr, b, r)
 
-	ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
 	defer cancel()
 	require.NoError(t, b.Stop(ctx))
 
@@ -36,5 +37,5 @@ func TestStoppingANodeLeavesItsCluster(t *testing.T) {
 	require.True(t, ok, "a NodeDown after the link's exit")
 	require.Equal(t, cb.Self().ID, down.Node)
 	require.True(t, errors.Is(down.Reason, process.NoConnection), "reason %v", down.Reason)
-	testkit.Eventually(t, "b gone from a's view", func() bool { _, ok := ca.Node(cb.Self().ID); return !ok })
+	spawntest.Eventually(t, "b gone from a's view", func() bool { _, ok := ca.Node(cb.Self().ID); return !ok })
 }

@@ -659,17 +659,17 @@ func TestStart_CancelledContextStartsNothing(t *testing.T) {
 }
 
 func TestStartWithProcessOptions(t *testing.T) {
-	n := testkit.Node(t)
+	n := spawntest.NewNode(t)
 	exited := make(chan error, 1)
-	ref, err := genserver.Start(testkit.Context(t), n, &scServer{},
+	ref, err := genserver.Start(spawntest.Context(t), n, &scServer{},
 		genserver.WithProcessOptions(process.OnExit(func(reason error) { exited <- reason }), nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ref.Stop(testkit.Context(t), process.Shutdown); err != nil {
+	if err := ref.Stop(spawntest.Context(t), process.Shutdown); err != nil {
 		t.Fatal(err)
 	}
-	if reason := testkit.Recv(t, exited); !errors.Is(reason, process.Shutdown) {
+	if reason := spawntest.Recv(t, exited); !errors.Is(reason, process.Shutdown) {
 		t.Fatalf("exit reason %v", reason)
 	}
 }
