@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/spawned-go/spawned/internal/testkit"
-	"github.com/spawned-go/spawned/spawntest"
 	"sync"
 	"testing"
 
@@ -13,10 +11,12 @@ import (
 
 	"github.com/spawned-go/spawned/cluster"
 	"github.com/spawned-go/spawned/genserver"
+	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // trio returns three nodes of a cluster of the test's own, all up.

@@ -2,8 +2,6 @@ package cluster_test
 
 import (
 	"context"
-	"github.com/spawned-go/spawned/internal/testkit"
-	"github.com/spawned-go/spawned/spawntest"
 	"testing"
 	"time"
 
@@ -12,10 +10,12 @@ import (
 
 	"github.com/spawned-go/spawned/cluster"
 	"github.com/spawned-go/spawned/genserver"
+	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
+	"github.com/spawned-go/spawned/spawntest"
 	"github.com/spawned-go/spawned/supervisor"
 )
 

@@ -3,15 +3,15 @@ package cluster_test
 import (
 	"context"
 	"errors"
-	"github.com/spawned-go/spawned/internal/testkit"
-	"github.com/spawned-go/spawned/spawntest"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/spawned-go/spawned/cluster"
+	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // TestStoppingANodeLeavesItsCluster: Node.Stop without Leave kills the

@@ -2,7 +2,6 @@ package loopback_test
 
 import (
 	"errors"
-	"github.com/spawned-go/spawned/spawntest"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -11,6 +10,7 @@ import (
 	"github.com/spawned-go/spawned/link"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/spawntest"
 )
 
 // A process spawned for a parent of another node that exits at once: its
