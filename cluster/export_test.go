@@ -84,3 +84,16 @@ func (a *SessionAudit) Violations() (violations []string, cuts, delivered int) {
 	}
 	return append([]string(nil), a.violations...), len(a.cut), delivered
 }
+
+// PutName writes name -> p in the store as a registration does, without
+// the node's bookkeeping: what a Register leaves behind when its write went
+// through but its answer was lost with the connection.
+func (n *Names) PutName(ctx context.Context, name string, p pid.Pid) error {
+	h := n.kv.Load()
+	if h == nil {
+		return ErrNamesUnavailable
+	}
+	val, _ := p.MarshalBinary()
+	_, err := h.kv.Create(ctx, key(name), val)
+	return err
+}
