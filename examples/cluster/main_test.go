@@ -184,7 +184,9 @@ func TestNodesDoNotOutliveTheDirector(t *testing.T) {
 				t.Fatal(err)
 			}
 			cmd := exec.Command(self)
-			cmd.Env = append(os.Environ(), envDirector+"=1")
+			// A director killed leaves its NATS server's store behind: in
+			// the test's own directory.
+			cmd.Env = append(os.Environ(), envDirector+"=1", "TMPDIR="+t.TempDir())
 			var stderr strings.Builder
 			cmd.Stderr = &stderr
 			stdout, err := cmd.StdoutPipe()

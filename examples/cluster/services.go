@@ -74,7 +74,7 @@ func (g *greeter) HandleCall(_ *genserver.CallCtx[Greeting], h Hello) (Greeting,
 // client of a real service would.
 const (
 	greeterWork  = 5 * time.Millisecond
-	retryAfter   = 20 * time.Millisecond
+	retryAfter   = 5 * time.Millisecond
 	callTimeout  = 500 * time.Millisecond
 	lateAfter    = callTimeout + 250*time.Millisecond // a call that returns later has hung
 	flowingAfter = 20                                 // answers from one greeter before telling the director
