@@ -142,13 +142,17 @@ func (n *nodeRun) meet(ctx context.Context) error {
 	return nil
 }
 
+// commandTimeout bounds what a command waits for: a supervisor's start or
+// stop.
+const commandTimeout = 10 * time.Second
+
 // obey runs the director's commands.
 func (n *nodeRun) obey(in *os.File) error {
-	ctx := context.Background()
 	var sup supervisor.Ref
 	stop := make(chan struct{})
 	sc := bufio.NewScanner(in)
 	for sc.Scan() {
+		ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 		var err error
 		switch cmd := sc.Text(); cmd {
 		case cmdSupervise:
@@ -165,10 +169,12 @@ func (n *nodeRun) obey(in *os.File) error {
 			if !sup.Pid().IsZero() {
 				err = sup.Stop(ctx)
 			}
+			cancel()
 			return err
 		default:
 			err = fmt.Errorf("unknown command %q", cmd)
 		}
+		cancel()
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc.Text(), err)
 		}
