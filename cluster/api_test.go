@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -257,4 +258,32 @@ func TestCodecs_WhatCannotCrossFailsTheCallNotSilently(t *testing.T) {
 	_, err = genserver.At[any, any, any](a, echoSrv.Pid()).Call(ctx, make([]byte, 2<<20))
 	require.ErrorIs(t, err, cluster.ErrTooLarge)
 	require.ErrorIs(t, genserver.At[any, any, any](a, echoSrv.Pid()).Cast(unregisteredReply{}), cluster.ErrNotRegistered)
+}
+
+func TestJoin_EveryNodeHasItsNameFromTheMomentItIsUp(t *testing.T) {
+	// Nodes joining at once meet in every order: whichever frame of a peer
+	// comes first, the peer is never up here without its name.
+	for round := range 10 {
+		cfg := testConfig(clusterName(t))
+		var wg sync.WaitGroup
+		for _, name := range []string{"a", "b", "c"} {
+			wg.Go(func() {
+				n := spawntest.NewNode(t)
+				c := cfg
+				c.Name = name
+				cl, err := cluster.Join(spawntest.Context(t), n, c)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				t.Cleanup(func() { _ = cl.Leave(context.Background()) })
+				for _, info := range cl.Nodes() {
+					if info.Name == "" {
+						t.Errorf("round %d: %s reaches %s, with no name", round, name, info.ID)
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
 }

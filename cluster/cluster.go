@@ -513,6 +513,12 @@ func (c *Cluster) cutAll(why error) {
 // whether it was not; subscribers hear of it in order with its NodeDowns.
 func (c *Cluster) upLocked(p *peer, s uint64) bool {
 	st, _ := p.load()
+	if st != stUp {
+		// A control frame first: it carries this node's name, and the
+		// peer takes this node to be up on the first frame of the session
+		// it gets (here the group sync of peerUp, ahead of a Welcome).
+		c.sendControl(p, wire.KHeartbeat, s)
+	}
 	p.store(stUp, s)
 	p.silent.Store(0)
 	if st == stUp {
