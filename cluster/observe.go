@@ -245,7 +245,10 @@ func (c *Cluster) forwardObserve(ctx context.Context, id string, req observer.Re
 		return observer.Response{}, fmt.Errorf("cluster: observe: %w %q", observer.ErrUnknownNode, id)
 	}
 	info, up := c.Node(node)
-	op := fmt.Sprintf("cluster: observe node %s (%s)", info.Name, id)
+	op := "cluster: observe node " + id
+	if info.Name != "" {
+		op = fmt.Sprintf("cluster: observe node %s (%s)", info.Name, id)
+	}
 	switch {
 	case c.leaving.Load():
 		return observer.Response{}, fmt.Errorf("%s: %w", op, ErrLeft)

@@ -85,6 +85,9 @@ function selectNode(id) {
   lastTree = null;
   $("#tree").replaceChildren(el("p", { class: "empty" }, "loading…"));
   $("#table tbody").replaceChildren();
+  $("#cards").replaceChildren();
+  for (const id of ["#c-procs", "#c-msgs", "#c-rest"]) $(id).replaceChildren();
+  for (const id of ["#v-procs", "#v-msgs", "#v-rest", "#count"]) $(id).textContent = "";
   setHash();
   refresh();
 }
@@ -121,6 +124,7 @@ function drawOverview(o) {
   state.overview = o;
   $("#mode").textContent = o.actions ? "actions allowed" : "read only";
   $("#mode").classList.toggle("on", o.actions);
+  $("#mode").title = "decided by the observer of the node shown";
   const s = o.stats;
   const exitsAbnormal = Object.entries(o.exits).filter(([k]) => k !== "normal" && k !== "shutdown").reduce((a, [, v]) => a + v, 0);
   const cards = [
