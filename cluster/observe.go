@@ -37,8 +37,8 @@ const (
 	// maxObserveTimeout bounds the work for one request.
 	maxObserveTimeout = 10 * time.Second
 	// observeWorkers bounds the requests served at once; more are
-	// answered "busy".
-	observeWorkers = 4
+	// answered "busy". A page asks for 3 or 4 views a second.
+	observeWorkers = 16
 )
 
 // The values of the observer's frames: KSys frames, on the observer

@@ -220,3 +220,27 @@ func TestObserver_OnlyMembers(t *testing.T) {
 		t.Fatalf("a stranger: %v %d %s", err, r.Status, r.Body)
 	}
 }
+
+// TestObserver_AnswerTooLarge: an answer that does not fit in a message
+// of the serving node is an error naming it, not a lost request.
+func TestObserver_AnswerTooLarge(t *testing.T) {
+	cfg := testConfig(clusterName(t))
+	a, ca := joinNode(t, cfg, "a")
+	cfg.MaxPayload = 2048
+	b, cb := joinNode(t, cfg, "b")
+	waitUp(t, ca, b.ID())
+	waitUp(t, cb, a.ID())
+	ha := observe(t, a, ca)
+	observe(t, b, cb)
+	for i := range 40 {
+		spawntest.SpawnIdle(t, b, process.WithName(fmt.Sprintf("filler-%02d", i)))
+	}
+	node := "node=" + b.ID().String()
+	if code, msg := get(t, ha, "GET", "/api/processes?"+node, "", nil); code != http.StatusBadGateway || !strings.Contains(msg, "does not fit") {
+		t.Fatalf("40 processes of b: %d %q", code, msg)
+	}
+	var table procTable
+	if code, msg := get(t, ha, "GET", "/api/processes?limit=3&"+node, "", &table); code != 200 || len(table.Processes) != 3 {
+		t.Fatalf("3 processes of b: %d %q %+v", code, msg, table)
+	}
+}
