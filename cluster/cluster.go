@@ -53,6 +53,8 @@ type Cluster struct {
 	groups *ProcessGroups
 	spawns spawnTable
 
+	observing observing // the web observer it serves to the cluster
+
 	rx    rxState       // the inbox subscription's decoding state
 	newUp chan struct{} // a peer came up (for Join's discovery)
 	kick  chan struct{} // batches wait to be sent
@@ -354,6 +356,7 @@ func (c *Cluster) Leave(ctx context.Context) error {
 	}
 	close(c.done)
 	c.wg.Wait() // the heartbeats and the batches
+	c.stopObserving()
 	var maxSession uint64
 	for _, p := range c.peers.all() {
 		c.cut(p, ErrNodeLeft)

@@ -64,8 +64,10 @@ type Config struct {
 
 	// SubjectPrefix is the first token of every subject the cluster uses.
 	// Default "spawned". Subjects are <prefix>.<cluster>.<node id> (a
-	// node's inbox; the id's 16 bytes in base64url) and
-	// <prefix>.<cluster>.hello (discovery).
+	// node's inbox; the id's 16 bytes in base64url),
+	// <prefix>.<cluster>.hello (discovery) and
+	// <prefix>.<cluster>.observe.<node id> (the web observer, for a node
+	// that serves it: Cluster.ServeObserver).
 	SubjectPrefix string
 	// AdvisorySubject is where the server's client-disconnect advisories
 	// are read, so that a crashed node is known to be lost within

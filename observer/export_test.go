@@ -3,6 +3,9 @@ package observer
 // WithSampleEvery sets the sampler's period, for tests.
 var WithSampleEvery = withSampleEvery
 
+// WithForwardTimeout bounds a forwarded request, for tests.
+var WithForwardTimeout = withForwardTimeout
+
 // SamplerRunning reports whether the sampler runs.
 func (o *Observer) SamplerRunning() bool {
 	o.sampler.mu.Lock()

@@ -19,8 +19,10 @@
 // with WithSwitch, by POST requests from the same origin only.
 //
 // The JSON API under api/ takes an optional node parameter naming the node
-// to show (api/nodes lists them): a handler shows the node it was given,
-// and is ready for a cluster's list of nodes.
+// to show; api/nodes lists them. Alone, a handler shows the node it was
+// given; WithPeers adds the other nodes of a cluster, whose data the page
+// then shows through the handler, each node answering with its own
+// observer (ServeAPI), and choosing for itself whether actions are allowed.
 package observer
 
 import (
@@ -28,6 +30,7 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -53,6 +56,8 @@ type config struct {
 	every    time.Duration
 	title    string
 	switches []*Switch
+	peers    Peers
+	forward  time.Duration
 }
 
 // WithActions allows (on true) the page to change things: exit or kill a
@@ -106,7 +111,7 @@ type Observer struct {
 // Handler returns the observer of node, to mount under any prefix. Close
 // it to stop its sampler at once rather than after WithIdle.
 func Handler(node *process.Node, opts ...Option) *Observer {
-	cfg := config{idle: DefaultIdle, every: time.Second, title: "spawned observer"}
+	cfg := config{idle: DefaultIdle, every: time.Second, title: "spawned observer", forward: DefaultForwardTimeout}
 	for _, o := range opts {
 		if o != nil {
 			o(&cfg)
@@ -162,52 +167,85 @@ func (e *errStatus) Error() string { return e.msg }
 
 func fail(code int, msg string) error { return &errStatus{code: code, msg: msg} }
 
-// api serves one JSON endpoint.
+// api serves one JSON endpoint: this node's, or another's through Peers.
 func (o *Observer) api(w http.ResponseWriter, r *http.Request, name string) {
 	o.sampler.touch()
-	var v any
-	err := o.checkNode(r)
-	if err == nil {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		switch {
-		case r.Method == http.MethodGet:
-			v, err = o.get(ctx, r, name)
-		case r.Method == http.MethodPost:
-			v, err = o.post(ctx, r, name)
-		default:
-			err = fail(http.StatusMethodNotAllowed, "method not allowed")
-		}
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	if err != nil {
-		code := http.StatusInternalServerError
-		var es *errStatus
-		if errors.As(err, &es) {
-			code = es.code
-		}
-		w.WriteHeader(code)
-		json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+	if o.node == nil {
+		writeError(w, fail(http.StatusServiceUnavailable, "no node"))
 		return
 	}
+	q := r.URL.Query()
+	if id := q.Get("node"); id != "" && id != o.node.ID().String() && name != "nodes" {
+		o.forward(w, r, id, name)
+		return
+	}
+	var body []byte
+	if r.Method == http.MethodPost {
+		var err error
+		if !o.cfg.actions {
+			err = fail(http.StatusForbidden, "actions are not allowed by this observer")
+		} else if err = sameOrigin(r); err == nil {
+			body, err = readBody(r)
+		}
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	v, err := o.answer(ctx, r.Method, name, q, body)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// answer serves one endpoint of this node; a POST must be allowed and
+// checked before.
+func (o *Observer) answer(ctx context.Context, method, name string, q url.Values, body []byte) (any, error) {
+	switch method {
+	case http.MethodGet:
+		return o.get(ctx, q, name)
+	case http.MethodPost:
+		return o.post(name, body)
+	}
+	return nil, fail(http.StatusMethodNotAllowed, "method not allowed")
+}
+
+// maxBody bounds the body of an action.
+const maxBody = 1 << 16
+
+func readBody(r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	if err != nil {
+		return nil, fail(http.StatusBadRequest, "bad request body: "+err.Error())
+	}
+	return b, nil
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(v)
 }
 
-// checkNode accepts a request for the handler's own node: without a node
-// parameter, or with its id. This is where a list of nodes would plug in.
-func (o *Observer) checkNode(r *http.Request) error {
-	if o.node == nil {
-		return fail(http.StatusServiceUnavailable, "no node")
+// statusOf is the HTTP status an error is answered with.
+func statusOf(err error) int {
+	var es *errStatus
+	if errors.As(err, &es) {
+		return es.code
 	}
-	if id := r.URL.Query().Get("node"); id != "" && id != o.node.ID().String() {
-		return fail(http.StatusNotFound, "unknown node "+id)
-	}
-	return nil
+	return http.StatusInternalServerError
 }
 
-func (o *Observer) get(ctx context.Context, r *http.Request, name string) (any, error) {
-	q := r.URL.Query()
+func writeError(w http.ResponseWriter, err error) {
+	writeJSON(w, statusOf(err), map[string]string{"error": err.Error()})
+}
+
+func (o *Observer) get(ctx context.Context, q url.Values, name string) (any, error) {
 	switch name {
 	case "nodes":
 		return o.nodes(), nil
@@ -223,12 +261,9 @@ func (o *Observer) get(ctx context.Context, r *http.Request, name string) (any, 
 	return nil, fail(http.StatusNotFound, "no such endpoint: "+name)
 }
 
-func (o *Observer) post(ctx context.Context, r *http.Request, name string) (any, error) {
+func (o *Observer) post(name string, raw []byte) (any, error) {
 	if !o.cfg.actions {
 		return nil, fail(http.StatusForbidden, "actions are not allowed by this observer")
-	}
-	if err := sameOrigin(r); err != nil {
-		return nil, err
 	}
 	var body struct {
 		Pid    string `json:"pid"`
@@ -236,7 +271,7 @@ func (o *Observer) post(ctx context.Context, r *http.Request, name string) (any,
 		On     bool   `json:"on"`
 		Name   string `json:"name"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<16)).Decode(&body); err != nil {
+	if err := json.Unmarshal(raw, &body); err != nil {
 		return nil, fail(http.StatusBadRequest, "bad request body: "+err.Error())
 	}
 	switch name {
@@ -274,14 +309,4 @@ func sameOrigin(r *http.Request) error {
 		}
 	}
 	return nil
-}
-
-// nodeInfo names a node the handler can show.
-type nodeInfo struct {
-	ID    string `json:"id"`
-	Local bool   `json:"local"`
-}
-
-func (o *Observer) nodes() any {
-	return map[string]any{"nodes": []nodeInfo{{ID: o.node.ID().String(), Local: true}}}
 }

@@ -21,7 +21,8 @@ function el(tag, attrs, ...kids) {
 
 function q(params) {
   const p = new URLSearchParams(params);
-  if (state.node) p.set("node", state.node);
+  if (p.get("node") === "") p.delete("node");
+  else if (state.node) p.set("node", state.node);
   const s = p.toString();
   return s ? "?" + s : "";
 }
@@ -60,13 +61,43 @@ function ago(s) {
 
 // ---- header, cards and charts ---------------------------------------------
 
+// loadNodes fills the node selector: this node, then the other nodes of
+// its cluster (WithPeers), whose data the handler fetches from them.
 async function loadNodes() {
-  const { nodes } = await get("nodes");
+  const { nodes } = await get("nodes", { node: "" });
   const sel = $("#node");
-  sel.replaceChildren(...nodes.map((n) => el("option", { value: n.id }, n.id + (n.local ? " (local)" : ""))));
+  const label = (n) => (n.name || n.id) + (n.local ? " (local)" : n.up ? "" : " (down)");
+  const opts = nodes.map((n) => el("option", { value: n.id, title: n.id, "data-up": n.up ? "1" : "0" }, label(n)));
+  if (state.node && !nodes.some((n) => n.id === state.node)) opts.push(el("option", { value: state.node, title: state.node }, state.node + " (gone)"));
+  sel.replaceChildren(...opts);
   if (!state.node && nodes.length) state.node = nodes[0].id;
   sel.value = state.node;
-  sel.onchange = () => { state.node = sel.value; refresh(); };
+  sel.onchange = () => selectNode(sel.value);
+}
+
+// selectNode shows another node: every view is redrawn from its data.
+function selectNode(id) {
+  if (id === state.node) return;
+  state.node = id;
+  state.open = null;
+  $("#panel").hidden = true;
+  state.collapsed.clear();
+  lastTree = null;
+  $("#tree").replaceChildren(el("p", { class: "empty" }, "loading…"));
+  $("#table tbody").replaceChildren();
+  $("#cards").replaceChildren();
+  for (const id of ["#c-procs", "#c-msgs", "#c-rest"]) $(id).replaceChildren();
+  for (const id of ["#v-procs", "#v-msgs", "#v-rest", "#count"]) $(id).textContent = "";
+  setHash();
+  refresh();
+}
+
+// setHash keeps the node and the open process in the address, for a reload.
+function setHash() {
+  const p = new URLSearchParams();
+  if (state.node) p.set("node", state.node);
+  if (state.open) p.set("pid", state.open);
+  history.replaceState(null, "", location.pathname + location.search + (p.toString() ? "#" + p.toString() : ""));
 }
 
 function drawChart(svg, values, color, values2, color2) {
@@ -93,6 +124,7 @@ function drawOverview(o) {
   state.overview = o;
   $("#mode").textContent = o.actions ? "actions allowed" : "read only";
   $("#mode").classList.toggle("on", o.actions);
+  $("#mode").title = "decided by the observer of the node shown";
   const s = o.stats;
   const exitsAbnormal = Object.entries(o.exits).filter(([k]) => k !== "normal" && k !== "shutdown").reduce((a, [, v]) => a + v, 0);
   const cards = [
@@ -117,7 +149,10 @@ function drawOverview(o) {
   $("#v-rest").textContent = pts.length ? fmt(rest.reduce((a, b) => a + b, 0)) + " / " + fmt(crashes.reduce((a, b) => a + b, 0)) : "";
 }
 
-function status(msg) { $("#status").textContent = msg; }
+function status(msg, err) {
+  $("#status").textContent = msg;
+  $("#status").classList.toggle("err", !!err);
+}
 
 // ---- supervision trees -----------------------------------------------------
 
@@ -183,7 +218,7 @@ function drawTable(data) {
 
 function openProcess(pid) {
   state.open = pid;
-  location.hash = "pid=" + encodeURIComponent(pid);
+  setHash();
   $("#panel").hidden = false;
   loadProcess(true);
 }
@@ -191,7 +226,7 @@ function openProcess(pid) {
 function closeProcess() {
   state.open = null;
   $("#panel").hidden = true;
-  history.replaceState(null, "", location.pathname + location.search);
+  setHash();
 }
 
 async function loadProcess(withState) {
@@ -241,15 +276,18 @@ async function loadProcess(withState) {
 
 // ---- polling -----------------------------------------------------------------
 
-let busy = false;
+let busy = false, ticks = 0;
 async function refresh() {
   if (busy) return;
   busy = true;
+  const node = state.node;
   try {
+    if (++ticks % 5 === 0) await loadNodes();
     const [o, tree, table] = await Promise.all([
       get("overview"), get("tree"),
       get("processes", { sort: state.sort, desc: state.desc ? "1" : "0", filter: state.filter, limit: "500" }),
     ]);
+    if (node !== state.node) return; // another node was chosen meanwhile
     drawOverview(o);
     lastTree = tree;
     refreshTree();
@@ -257,7 +295,9 @@ async function refresh() {
     if (state.open) await loadProcess(false);
     status("updated " + new Date().toLocaleTimeString());
   } catch (e) {
-    status("error: " + e.message);
+    if (node !== state.node) return;
+    status("error: " + e.message, true);
+    if (!lastTree) $("#tree").replaceChildren(el("p", { class: "empty err" }, e.message));
   } finally {
     busy = false;
   }
@@ -276,9 +316,10 @@ function init() {
   $("#close").onclick = closeProcess;
   $("#expand").onclick = () => { state.collapsed.clear(); refreshTree(); };
   $("#collapse").onclick = collapseAll;
-  const m = /pid=([^&]+)/.exec(location.hash);
-  if (m) openProcess(decodeURIComponent(m[1]));
-  loadNodes().then(refresh).catch((e) => status("error: " + e.message));
+  const h = new URLSearchParams(location.hash.slice(1));
+  if (h.get("node")) state.node = h.get("node");
+  if (h.get("pid")) openProcess(h.get("pid"));
+  loadNodes().then(refresh).catch((e) => status("error: " + e.message, true));
   setInterval(refresh, 1000);
 }
 
