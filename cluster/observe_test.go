@@ -124,8 +124,8 @@ func TestObserver_ForwardsViews(t *testing.T) {
 	}
 }
 
-// TestObserver_Actions: an action for B is done only when B's observer
-// allows actions, whatever A's allows.
+// TestObserver_Actions: an action for B from A's page is done only when
+// both observers allow actions.
 func TestObserver_Actions(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -134,7 +134,8 @@ func TestObserver_Actions(t *testing.T) {
 		errText string
 	}{
 		{"b read only", true, false, http.StatusForbidden, "not allowed"},
-		{"b allows", false, true, http.StatusOK, ""},
+		{"a read only", false, true, http.StatusForbidden, "not allowed"},
+		{"both allow", true, true, http.StatusOK, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -57,10 +57,11 @@ const DefaultForwardTimeout = 5 * time.Second
 
 // WithPeers adds the other nodes of a cluster to the page: api/nodes
 // lists them, and every view of the page can show one of them, its
-// requests forwarded through p. The node shown decides about actions: an
-// action (exit, kill, trace, a switch) is carried to it after this
-// handler's same-origin check, and done only if that node's observer was
-// made WithActions(true).
+// requests forwarded through p. An action (exit, kill, trace, a switch)
+// on another node needs both observers' consent: this handler refuses it
+// unless made WithActions(true), and the node shown does it only if its
+// own observer was made WithActions(true) too. A read-only page stays
+// read-only whatever node it shows.
 func WithPeers(p Peers) Option { return func(c *config) { c.peers = p } }
 
 // withForwardTimeout sets the bound of a forwarded request; for tests.
@@ -115,11 +116,13 @@ func (o *Observer) forward(w http.ResponseWriter, r *http.Request, id, name stri
 	switch r.Method {
 	case http.MethodGet:
 	case http.MethodPost:
-		// The page's own origin is checked here; whether actions are
-		// allowed, there.
-		err := sameOrigin(r)
-		if err == nil {
-			req.Body, err = readBody(r)
+		// This observer's consent and the page's origin are checked here;
+		// the other node's consent, there.
+		err := fail(http.StatusForbidden, "actions are not allowed by this observer")
+		if o.cfg.actions {
+			if err = sameOrigin(r); err == nil {
+				req.Body, err = readBody(r)
+			}
 		}
 		if err != nil {
 			writeError(w, err)
@@ -149,10 +152,28 @@ func (o *Observer) forward(w http.ResponseWriter, r *http.Request, id, name stri
 		writeError(w, fail(http.StatusBadGateway, "node "+id+" gave a malformed answer"))
 		return
 	}
+	if name == "overview" && !o.cfg.actions {
+		resp.Body = readOnly(resp.Body)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(resp.Status)
 	w.Write(resp.Body)
+}
+
+// readOnly returns another node's overview with its actions switched off,
+// as this read-only page shows it.
+func readOnly(overview []byte) []byte {
+	var o map[string]json.RawMessage
+	if json.Unmarshal(overview, &o) != nil || o["actions"] == nil {
+		return overview
+	}
+	o["actions"] = json.RawMessage("false")
+	out, err := json.Marshal(o)
+	if err != nil {
+		return overview
+	}
+	return out
 }
 
 // ServeAPI answers one API request another node forwarded to this one

@@ -172,8 +172,9 @@ func spawn(t *testing.T, n *process.Node, name string) pid.Pid {
 	return p
 }
 
-// TestPeers_Actions: the node shown decides whether actions are allowed;
-// the page's same-origin check is made here, before anything is carried.
+// TestPeers_Actions: an action on another node needs both observers'
+// consent; this one's, and the page's same-origin check, are made here,
+// before anything is carried.
 func TestPeers_Actions(t *testing.T) {
 	tests := []struct {
 		name          string
@@ -183,7 +184,8 @@ func TestPeers_Actions(t *testing.T) {
 		forwarded     bool
 	}{
 		{"remote read only", true, false, pageHeader, http.StatusForbidden, true},
-		{"remote allows", false, true, pageHeader, http.StatusOK, true},
+		{"both allow", true, true, pageHeader, http.StatusOK, true},
+		{"local read only", false, true, pageHeader, http.StatusForbidden, false},
 		{"not from the page", true, true, map[string]string{"Content-Type": "application/json"}, http.StatusForbidden, false},
 		{"cross site", true, true, map[string]string{"X-Observer": "1", "Sec-Fetch-Site": "cross-site"}, http.StatusForbidden, false},
 	}

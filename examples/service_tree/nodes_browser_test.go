@@ -32,9 +32,9 @@ func (p *twoPeers) Forward(ctx context.Context, id string, req observer.Request)
 	return p.other.ServeAPI(ctx, req), nil
 }
 
-// TestObserverNodeSelectorInABrowser: the page of node a, read only,
-// switches to node b in its selector, shows b's tree, and kills b's worker
-// from the page, which b's observer allows.
+// TestObserverNodeSelectorInABrowser: the page of node a switches to node
+// b in its selector, shows b's tree, and kills b's worker from the page,
+// which both observers allow.
 func TestObserverNodeSelectorInABrowser(t *testing.T) {
 	exe := browser(t)
 	a, b := spawntest.NewNode(t), spawntest.NewNode(t)
@@ -48,7 +48,7 @@ func TestObserverNodeSelectorInABrowser(t *testing.T) {
 	ob := observer.Handler(b, observer.WithActions(true))
 	defer ob.Close()
 	peers := &twoPeers{other: ob, nodes: []observer.Node{{ID: a.ID().String(), Name: "a", Up: true}, {ID: b.ID().String(), Name: "b", Up: true}}}
-	oa := observer.Handler(a, observer.WithPeers(peers))
+	oa := observer.Handler(a, observer.WithPeers(peers), observer.WithActions(true))
 	defer oa.Close()
 	ts := httptest.NewServer(oa)
 	defer ts.Close()
@@ -82,7 +82,7 @@ func TestObserverNodeSelectorInABrowser(t *testing.T) {
 	if err := chromedp.Do(page,
 		chromedp.Navigate(ts.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`li.tree-node[data-name="a-top"]`)),
-		poll(`document.querySelectorAll("#node option").length === 2 && document.querySelector("#mode").textContent === "read only"`),
+		poll(`document.querySelectorAll("#node option").length === 2 && document.querySelector("#mode").textContent === "actions allowed"`),
 	); err != nil {
 		failf("node a's page: %v", err)
 	}
