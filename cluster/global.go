@@ -285,9 +285,11 @@ func (n *Names) apply(e jetstream.KeyValueEntry) {
 	}
 	n.seen[name] = e.Revision()
 	var reassert *nameHold
+	orphan := false
 	if e.Operation() == jetstream.KeyValuePut {
 		owner, ok := ownerOf(e.Value())
-		if ok && !n.staleLocked(name, owner) {
+		orphan = ok && n.orphanLocked(name, owner)
+		if ok && !orphan && !n.staleLocked(name, owner) {
 			n.storeLocked(name, owner, e.Revision())
 		} else {
 			n.dropLocked(name)
@@ -295,7 +297,7 @@ func (n *Names) apply(e jetstream.KeyValueEntry) {
 		if t, ok := n.tombs[name]; ok && t != owner {
 			delete(n.tombs, name) // a newer owner: the dead one's entries are older
 		}
-		if h := n.byName[name]; h != nil && h.pid != owner && !h.released && h.rev != 0 && e.Revision() > h.rev {
+		if h := n.byName[name]; h != nil && !orphan && h.pid != owner && !h.released && h.rev != 0 && e.Revision() > h.rev {
 			// Another node took the name over while this node was cut off
 			// from it: the process here has lost it.
 			lost = h
@@ -310,6 +312,9 @@ func (n *Names) apply(e jetstream.KeyValueEntry) {
 		}
 	}
 	n.mu.Unlock()
+	if orphan {
+		n.deleteLater(name, e.Revision())
+	}
 	if lost != nil {
 		n.c.log.Warn("cluster: a global name was taken over by another node while this one was cut off",
 			zap.String("name", name), zap.Stringer("owner", lost.pid))
@@ -354,6 +359,19 @@ func (n *Names) staleLocked(name string, owner pid.Pid) bool {
 		return true
 	}
 	return n.deadHere(owner, time.Time{})
+}
+
+// orphanLocked reports whether an entry naming owner, a process of this
+// node, was left by a registration that failed here: its write went
+// through but the answer was lost with the connection, so Register
+// returned an error and no process of this node holds the name. The
+// owner's node is the one that knows; it deletes such an entry.
+func (n *Names) orphanLocked(name string, owner pid.Pid) bool {
+	if owner.Node() != n.c.self {
+		return false
+	}
+	h := n.byName[name]
+	return h == nil || h.pid != owner
 }
 
 // deadHere reports whether owner is known to be dead from this node: a
@@ -458,6 +476,45 @@ func (n *Names) gone(from pid.NodeID, m sysNameGone) {
 		n.dropLocked(m.Name)
 	}
 	n.mu.Unlock()
+}
+
+// syncTo sends p the names this node's processes hold, at the start of
+// session s: a peer that lost this node dropped them, and the store's
+// watch may have nothing new to tell it (DIST: a node that comes back
+// brings its names back). Under mu, so that a death after it is told
+// after it.
+func (n *Names) syncTo(p *peer, s uint64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	held := make(map[string]sysNameHeld, len(n.byName))
+	for name, h := range n.byName {
+		if h.rev != 0 && !h.released {
+			held[name] = sysNameHeld{Owner: h.pid, Rev: h.rev}
+		}
+	}
+	n.c.sendSys(p, s, sysNameSync{Names: held})
+}
+
+// remoteSync caches the names the node from holds, as it said at the start
+// of a session, unless the store has shown something newer here.
+func (n *Names) remoteSync(from pid.NodeID, m sysNameSync) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for name, e := range m.Names {
+		switch {
+		case e.Owner.Node() != from || e.Owner.IsZero() || name == "":
+			continue // a node speaks only for its own processes
+		case e.Rev < n.seen[name]:
+			continue // changed since in the store
+		case n.tombs[name] == e.Owner:
+			continue
+		}
+		if old, ok := n.cache.Load(name); ok && old.(*nameEntry).rev >= e.Rev {
+			continue
+		}
+		n.seen[name] = e.Rev
+		n.storeLocked(name, e.Owner, e.Rev)
+	}
 }
 
 // nodeLost drops the names of a lost node's processes, before anything of
@@ -567,7 +624,15 @@ func (n *Names) Register(ctx context.Context, name string, p pid.Pid) error {
 		return nil
 	}
 	n.forgetLocked(h)
+	// A write whose answer was lost may have gone through, and the watch
+	// may have shown it already: it is an orphan now (see orphanLocked).
+	var orphanRev uint64
+	if e, ok := n.cache.Load(name); ok && e.(*nameEntry).owner == p {
+		orphanRev = e.(*nameEntry).rev
+		n.dropLocked(name)
+	}
 	n.mu.Unlock()
+	n.deleteLater(name, orphanRev)
 	_ = n.c.core.Tie(p, n, func(core.Tie) (core.Tie, error) { return nil, nil })
 	return err
 }
@@ -599,7 +664,7 @@ func (n *Names) create(ctx context.Context, kvh *kvHandle, name string, p pid.Pi
 			return e.Revision(), nil
 		}
 		n.mu.Lock()
-		dead := !ok || n.tombs[name] == owner && owner != p || n.deadHere(owner, e.Created())
+		dead := !ok || n.tombs[name] == owner && owner != p || n.orphanLocked(name, owner) || n.deadHere(owner, e.Created())
 		n.mu.Unlock()
 		if !dead {
 			return 0, &registry.NameTakenError{Name: name, Owner: owner}
@@ -693,7 +758,7 @@ func (n *Names) miss(name string) (pid.Pid, bool) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.staleLocked(name, owner) || e.Revision() < n.seen[name] {
+	if n.staleLocked(name, owner) || n.orphanLocked(name, owner) || e.Revision() < n.seen[name] {
 		// Dead, or older than what the watch has shown: a stale read.
 		return pid.Pid{}, false
 	}
