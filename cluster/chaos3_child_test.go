@@ -63,12 +63,13 @@ type chaos3State struct {
 
 // chaos3Calls counts how the calls of a node's load ended.
 type chaos3Calls struct {
-	OK       int64
-	Errors   map[string]int64 // by kind
-	Samples  map[string]string
-	Late     int64         // returned later than the deadline and a second
-	MaxOver  time.Duration // the longest time past the deadline
-	MaxTaken time.Duration
+	OK        int64
+	Errors    map[string]int64 // by kind
+	Registers map[string]int64 // how the name's registrations ended, by kind
+	Samples   map[string]string
+	Late      int64         // returned later than the deadline and a second
+	MaxOver   time.Duration // the longest time past the deadline
+	MaxTaken  time.Duration
 }
 
 // chaos3Node is the child's state.
@@ -107,7 +108,7 @@ func runChaos3Node() int {
 		return 1
 	}
 	n := &chaos3Node{name: cfg.Name, node: node, c: c, svcs: make([]genserver.Ref[any, any, any], chaos3Services)}
-	n.calls.Errors, n.calls.Samples = map[string]int64{}, map[string]string{}
+	n.calls.Errors, n.calls.Samples, n.calls.Registers = map[string]int64{}, map[string]string{}, map[string]int64{}
 	for _, other := range strings.Split(env("NODES"), ",") {
 		for i := range chaos3Services {
 			n.names = append(n.names, chaos3Name(other, i))
@@ -184,8 +185,16 @@ func (n *chaos3Node) keepName(i int, stop <-chan struct{}) {
 		n.mu.Unlock()
 		if _, ok := n.c.Names().NameOf(srv.Pid()); !ok && n.node.Alive(srv.Pid()) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			_ = n.c.Names().Register(ctx, chaos3Name(n.name, i), srv.Pid())
+			err := n.c.Names().Register(ctx, chaos3Name(n.name, i), srv.Pid())
 			cancel()
+			n.mu.Lock()
+			n.calls.Registers[registerKind(err)]++
+			if err != nil && registerKind(err) == "other" {
+				if _, ok := n.calls.Samples["register"]; !ok {
+					n.calls.Samples["register"] = err.Error()
+				}
+			}
+			n.mu.Unlock()
 		}
 		select {
 		case <-stop:
@@ -237,6 +246,21 @@ func (n *chaos3Node) load(stop <-chan struct{}) {
 		}
 		n.count(err, took)
 	}
+}
+
+// registerKind names how a Register ended.
+func registerKind(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, cluster.ErrNamesUnavailable):
+		return "ErrNamesUnavailable"
+	case errors.Is(err, registry.ErrNameTaken):
+		return "ErrNameTaken"
+	case errors.Is(err, process.NoProc):
+		return "NoProc"
+	}
+	return "other"
 }
 
 // chaos3Kind names the kind of a call's error.
@@ -307,7 +331,7 @@ func (n *chaos3Node) do(cmd chaos3Cmd) chaos3State {
 		n.mu.Lock()
 		defer n.mu.Unlock()
 		c := n.calls
-		c.Errors, c.Samples = maps.Clone(c.Errors), maps.Clone(c.Samples)
+		c.Errors, c.Samples, c.Registers = maps.Clone(c.Errors), maps.Clone(c.Samples), maps.Clone(c.Registers)
 		return chaos3State{Calls: &c}
 	}
 	return chaos3State{Err: "unknown op " + cmd.Op}
