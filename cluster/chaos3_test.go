@@ -365,6 +365,7 @@ func (m *c3model) converge(what string, since time.Time) time.Duration {
 	deadline := time.Now().Add(chaos3ConvergeBound)
 	tick := time.NewTicker(25 * time.Millisecond) // the pace of the polls
 	defer tick.Stop()
+	slow := false
 	for {
 		why, states := m.view()
 		if why == "" {
@@ -374,6 +375,10 @@ func (m *c3model) converge(what string, since time.Time) time.Duration {
 		}
 		if time.Now().After(deadline) {
 			m.t.Fatalf("%s: not converged after %v: %s", what, chaos3ConvergeBound, why)
+		}
+		if !slow && time.Since(since) > 5*time.Second {
+			slow = true
+			m.t.Logf("%s: not converged after 5s: %s", what, why)
 		}
 		<-tick.C
 	}
