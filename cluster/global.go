@@ -64,6 +64,11 @@ type Names struct {
 
 	kv    atomic.Pointer[kvHandle]
 	ready chan struct{} // closed when the first watch has caught up
+	once  sync.Once     // closes ready
+
+	watchMu sync.Mutex // replacing the watch (rewatch) against close
+	closed  bool
+	bg      context.Context // the background work's, until close
 
 	// cache maps a name to its *nameEntry; readers take no lock. Writers
 	// hold mu.
@@ -145,7 +150,7 @@ func (c *Cluster) bucketName() string {
 func (n *Names) start(ctx context.Context) {
 	n.joined = time.Now()
 	bg, cancel := context.WithCancel(context.Background())
-	n.stop = cancel
+	n.stop, n.bg = cancel, bg
 	n.wg.Add(1)
 	go n.work(bg)
 	js, err := jetstream.New(n.c.nc)
@@ -181,7 +186,11 @@ func (n *Names) close() {
 	if n.stop == nil {
 		return
 	}
-	if h := n.kv.Load(); h != nil {
+	n.watchMu.Lock()
+	n.closed = true
+	h := n.kv.Load()
+	n.watchMu.Unlock()
+	if h != nil {
 		_ = h.watch.Stop()
 	}
 	n.stop()
@@ -223,15 +232,59 @@ func (n *Names) follow(w jetstream.KeyWatcher) {
 		if e == nil {
 			if !caughtUp {
 				caughtUp = true
-				close(n.ready)
+				n.once.Do(func() { close(n.ready) })
 			}
 			continue
 		}
 		n.apply(e)
 	}
 	if !caughtUp {
-		close(n.ready)
+		n.once.Do(func() { close(n.ready) })
 	}
+}
+
+// rewatch replaces the watch of the store, after the node reconnected to
+// NATS: the watch's consumer may have been lost with the server, and the
+// watch would show nothing until its heartbeats tell it so, many seconds
+// later, while the names change. The new watch shows every entry again;
+// those seen already are skipped.
+func (n *Names) rewatch() {
+	if n.kv.Load() == nil { // not started (n.bg is set before kv)
+		return
+	}
+	n.watchMu.Lock()
+	defer n.watchMu.Unlock()
+	if n.closed {
+		return
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		retry := time.NewTicker(250 * time.Millisecond)
+		defer retry.Stop()
+		for n.bg.Err() == nil {
+			old := n.kv.Load()
+			w, err := old.kv.WatchAll(n.bg)
+			if err == nil {
+				n.watchMu.Lock()
+				if n.closed {
+					n.watchMu.Unlock()
+					_ = w.Stop()
+					return
+				}
+				n.kv.Store(&kvHandle{kv: old.kv, watch: w})
+				n.wg.Add(1)
+				go n.follow(w)
+				n.watchMu.Unlock()
+				_ = old.watch.Stop()
+				return
+			}
+			select { // the store is electing a leader, or the connection is down again
+			case <-retry.C:
+			case <-n.bg.Done():
+			}
+		}
+	}()
 }
 
 // key is a name's key in the bucket: readable for plain names, base64url

@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -115,4 +116,47 @@ func TestGlobalNamesOfAPeerComeBackAsTheyAreNow(t *testing.T) {
 		return ok && got == successor
 	})
 	require.Equal(t, []string{"rejoin"}, ca.Names().Registered())
+}
+
+// After the NATS server restarted, a name registered on one node is
+// listed on the others at once, from their watch of the store, without a
+// lookup: the watch does not wait for its heartbeats to notice that its
+// consumer went with the server.
+func TestGlobalNamesAreWatchedAgainAfterTheServerRestarted(t *testing.T) {
+	port := freePort(t)
+	opts := []embedded.Option{
+		embedded.WithPort(port), embedded.WithCredentials("rejoin", "rejoin-password"),
+		embedded.WithStoreDir(t.TempDir()),
+	}
+	start := func() *embedded.Server {
+		s, err := embedded.Start(spawntest.Context(t), opts...)
+		require.NoError(t, err)
+		return s
+	}
+	s := start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+	})
+	cfg := s.Config(clusterName(t))
+	_, ca := joinNode(t, cfg, "a")
+	b, cb := joinNode(t, cfg, "b")
+	waitUp(t, ca, b.ID())
+	ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
+	require.NoError(t, s.Shutdown(ctx))
+	cancel()
+	spawntest.Eventually(t, "A has lost B", func() bool { return len(ca.Nodes()) == 0 })
+	s = start()
+	waitUp(t, ca, b.ID())
+
+	pb := testkit.SpawnTarget(t, b)
+	spawntest.Eventually(t, "B registered", func() bool {
+		return cb.Names().Register(spawntest.Context(t), "fresh", pb) == nil
+	})
+	registered := time.Now()
+	spawntest.Eventually(t, "A lists the new name", func() bool {
+		return len(ca.Names().Registered()) == 1
+	})
+	t.Logf("listed on A %v after it was registered on B", time.Since(registered))
 }
