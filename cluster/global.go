@@ -117,7 +117,7 @@ type nameTie struct {
 // Untie runs as the holder dies, before it reads as dead.
 func (t *nameTie) Untie(pid.Pid) { t.n.died(t.h) }
 
-var _ genserver.Registrar = (*Names)(nil)
+var _ genserver.ContextRegistrar = (*Names)(nil)
 
 // DefaultNameTimeout bounds a Register made through the Registrar
 // interface (genserver.WithVia), which has no context.
@@ -790,16 +790,17 @@ func (n *Names) WhereIs(name string) (pid.Pid, bool) {
 	if e, ok := n.cache.Load(name); ok {
 		return e.(*nameEntry).owner, true
 	}
-	return n.miss(name)
+	return n.miss(context.Background(), name)
 }
 
-// miss looks a name up in the store and caches what it finds.
-func (n *Names) miss(name string) (pid.Pid, bool) {
+// miss looks a name up in the store, within ctx and the name timeout, and
+// caches what it finds.
+func (n *Names) miss(ctx context.Context, name string) (pid.Pid, bool) {
 	kvh := n.kv.Load()
 	if kvh == nil || name == "" || n.c.leaving.Load() {
 		return pid.Pid{}, false
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), n.timeout)
+	ctx, cancel := context.WithTimeout(ctx, n.timeout)
 	defer cancel()
 	e, err := kvh.kv.Get(ctx, key(name))
 	if err != nil {
@@ -887,3 +888,16 @@ func (n *Names) UnregisterName(string) {}
 
 // WhereIsName is WhereIs, for genserver.NamedVia.
 func (n *Names) WhereIsName(name string) (pid.Pid, bool) { return n.WhereIs(name) }
+
+// WhereIsNameContext is WhereIs within ctx: a call by name through
+// genserver.NamedVia looks a name missing from the cache up in the store
+// within the call's context, and so returns by its deadline.
+func (n *Names) WhereIsNameContext(ctx context.Context, name string) (pid.Pid, bool) {
+	if n == nil {
+		return pid.Pid{}, false
+	}
+	if e, ok := n.cache.Load(name); ok {
+		return e.(*nameEntry).owner, true
+	}
+	return n.miss(ctx, name)
+}
