@@ -720,6 +720,7 @@ func (c *Cluster) onReconnect(_ *nats.Conn) {
 	}
 	c.noteConn()
 	c.connected.Store(true)
+	c.names.rewatch()
 	c.log.Info("cluster: reconnected to NATS", zap.String("server", c.nc.ConnectedUrlRedacted()))
 	e := c.encoder(pid.NodeID{})
 	e.AppendFrame(&wire.Frame{Kind: wire.KHello, Cluster: c.tag, Name: c.cfg.Name, Conn: c.myConn()})

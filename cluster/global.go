@@ -64,6 +64,11 @@ type Names struct {
 
 	kv    atomic.Pointer[kvHandle]
 	ready chan struct{} // closed when the first watch has caught up
+	once  sync.Once     // closes ready
+
+	watchMu sync.Mutex // replacing the watch (rewatch) against close
+	closed  bool
+	bg      context.Context // the background work's, until close
 
 	// cache maps a name to its *nameEntry; readers take no lock. Writers
 	// hold mu.
@@ -112,7 +117,7 @@ type nameTie struct {
 // Untie runs as the holder dies, before it reads as dead.
 func (t *nameTie) Untie(pid.Pid) { t.n.died(t.h) }
 
-var _ genserver.Registrar = (*Names)(nil)
+var _ genserver.ContextRegistrar = (*Names)(nil)
 
 // DefaultNameTimeout bounds a Register made through the Registrar
 // interface (genserver.WithVia), which has no context.
@@ -145,7 +150,7 @@ func (c *Cluster) bucketName() string {
 func (n *Names) start(ctx context.Context) {
 	n.joined = time.Now()
 	bg, cancel := context.WithCancel(context.Background())
-	n.stop = cancel
+	n.stop, n.bg = cancel, bg
 	n.wg.Add(1)
 	go n.work(bg)
 	js, err := jetstream.New(n.c.nc)
@@ -181,7 +186,11 @@ func (n *Names) close() {
 	if n.stop == nil {
 		return
 	}
-	if h := n.kv.Load(); h != nil {
+	n.watchMu.Lock()
+	n.closed = true
+	h := n.kv.Load()
+	n.watchMu.Unlock()
+	if h != nil {
 		_ = h.watch.Stop()
 	}
 	n.stop()
@@ -223,15 +232,59 @@ func (n *Names) follow(w jetstream.KeyWatcher) {
 		if e == nil {
 			if !caughtUp {
 				caughtUp = true
-				close(n.ready)
+				n.once.Do(func() { close(n.ready) })
 			}
 			continue
 		}
 		n.apply(e)
 	}
 	if !caughtUp {
-		close(n.ready)
+		n.once.Do(func() { close(n.ready) })
 	}
+}
+
+// rewatch replaces the watch of the store, after the node reconnected to
+// NATS: the watch's consumer may have been lost with the server, and the
+// watch would show nothing until its heartbeats tell it so, many seconds
+// later, while the names change. The new watch shows every entry again;
+// those seen already are skipped.
+func (n *Names) rewatch() {
+	if n.kv.Load() == nil { // not started (n.bg is set before kv)
+		return
+	}
+	n.watchMu.Lock()
+	defer n.watchMu.Unlock()
+	if n.closed {
+		return
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		retry := time.NewTicker(250 * time.Millisecond)
+		defer retry.Stop()
+		for n.bg.Err() == nil {
+			old := n.kv.Load()
+			w, err := old.kv.WatchAll(n.bg)
+			if err == nil {
+				n.watchMu.Lock()
+				if n.closed {
+					n.watchMu.Unlock()
+					_ = w.Stop()
+					return
+				}
+				n.kv.Store(&kvHandle{kv: old.kv, watch: w})
+				n.wg.Add(1)
+				go n.follow(w)
+				n.watchMu.Unlock()
+				_ = old.watch.Stop()
+				return
+			}
+			select { // the store is electing a leader, or the connection is down again
+			case <-retry.C:
+			case <-n.bg.Done():
+			}
+		}
+	}()
 }
 
 // key is a name's key in the bucket: readable for plain names, base64url
@@ -478,6 +531,45 @@ func (n *Names) gone(from pid.NodeID, m sysNameGone) {
 	n.mu.Unlock()
 }
 
+// syncTo sends p the names this node's processes hold, at the start of
+// session s: a peer that lost this node dropped them, and the store's
+// watch may have nothing new to tell it (DIST: a node that comes back
+// brings its names back). Under mu, so that a death after it is told
+// after it.
+func (n *Names) syncTo(p *peer, s uint64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	held := make(map[string]sysNameHeld, len(n.byName))
+	for name, h := range n.byName {
+		if h.rev != 0 && !h.released {
+			held[name] = sysNameHeld{Owner: h.pid, Rev: h.rev}
+		}
+	}
+	n.c.sendSys(p, s, sysNameSync{Names: held})
+}
+
+// remoteSync caches the names the node from holds, as it said at the start
+// of a session, unless the store has shown something newer here.
+func (n *Names) remoteSync(from pid.NodeID, m sysNameSync) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for name, e := range m.Names {
+		switch {
+		case e.Owner.Node() != from || e.Owner.IsZero() || name == "":
+			continue // a node speaks only for its own processes
+		case e.Rev < n.seen[name]:
+			continue // changed since in the store
+		case n.tombs[name] == e.Owner:
+			continue
+		}
+		if old, ok := n.cache.Load(name); ok && old.(*nameEntry).rev >= e.Rev {
+			continue
+		}
+		n.seen[name] = e.Rev
+		n.storeLocked(name, e.Owner, e.Rev)
+	}
+}
+
 // nodeLost drops the names of a lost node's processes, before anything of
 // the loss can be observed here, and deletes them from the store (every
 // node that lost it tries; one wins).
@@ -698,16 +790,17 @@ func (n *Names) WhereIs(name string) (pid.Pid, bool) {
 	if e, ok := n.cache.Load(name); ok {
 		return e.(*nameEntry).owner, true
 	}
-	return n.miss(name)
+	return n.miss(context.Background(), name)
 }
 
-// miss looks a name up in the store and caches what it finds.
-func (n *Names) miss(name string) (pid.Pid, bool) {
+// miss looks a name up in the store, within ctx and the name timeout, and
+// caches what it finds.
+func (n *Names) miss(ctx context.Context, name string) (pid.Pid, bool) {
 	kvh := n.kv.Load()
 	if kvh == nil || name == "" || n.c.leaving.Load() {
 		return pid.Pid{}, false
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), n.timeout)
+	ctx, cancel := context.WithTimeout(ctx, n.timeout)
 	defer cancel()
 	e, err := kvh.kv.Get(ctx, key(name))
 	if err != nil {
@@ -795,3 +888,16 @@ func (n *Names) UnregisterName(string) {}
 
 // WhereIsName is WhereIs, for genserver.NamedVia.
 func (n *Names) WhereIsName(name string) (pid.Pid, bool) { return n.WhereIs(name) }
+
+// WhereIsNameContext is WhereIs within ctx: a call by name through
+// genserver.NamedVia looks a name missing from the cache up in the store
+// within the call's context, and so returns by its deadline.
+func (n *Names) WhereIsNameContext(ctx context.Context, name string) (pid.Pid, bool) {
+	if n == nil {
+		return pid.Pid{}, false
+	}
+	if e, ok := n.cache.Load(name); ok {
+		return e.(*nameEntry).owner, true
+	}
+	return n.miss(ctx, name)
+}

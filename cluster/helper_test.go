@@ -68,6 +68,9 @@ func init() {
 
 // runHelper is the child's main.
 func runHelper(role string) int {
+	if role == "chaos3" {
+		return runChaos3Node()
+	}
 	if role != "node" {
 		fmt.Fprintln(os.Stderr, "unknown helper role", role)
 		return 2

@@ -30,6 +30,15 @@ type (
 		Group   string
 		Members []pid.Pid
 	}
+	// nameSync: the global names the sender's processes hold, with the
+	// revisions of their entries in the store, at the start of a session.
+	sysNameSync struct {
+		Names map[string]sysNameHeld
+	}
+	sysNameHeld struct {
+		Owner pid.Pid
+		Rev   uint64
+	}
 	// groupSync: every member the sender's node has, by group, at the
 	// start of a session: it replaces what the receiver knew of them.
 	sysGroupSync struct {
@@ -63,6 +72,7 @@ type (
 
 func init() {
 	MustRegister[sysNameGone]("spawned.cluster.nameGone")
+	MustRegister[sysNameSync]("spawned.cluster.nameSync")
 	MustRegister[sysGroupJoin]("spawned.cluster.groupJoin")
 	MustRegister[sysGroupLeave]("spawned.cluster.groupLeave")
 	MustRegister[sysGroupSync]("spawned.cluster.groupSync")
@@ -109,6 +119,8 @@ func (c *Cluster) onSys(p *peer, session uint64, v any) {
 	switch m := v.(type) {
 	case sysNameGone:
 		c.names.gone(p.id, m)
+	case sysNameSync:
+		c.names.remoteSync(p.id, m)
 	case sysGroupJoin:
 		c.groups.remoteJoin(p.id, m.Group, m.Members)
 	case sysGroupLeave:
@@ -126,6 +138,7 @@ func (c *Cluster) onSys(p *peer, session uint64, v any) {
 
 // peerUp is told, with p.recvMu held, that p has come up in session s.
 func (c *Cluster) peerUp(p *peer, s uint64) {
+	c.names.syncTo(p, s)
 	c.groups.syncTo(p, s)
 }
 

@@ -140,6 +140,16 @@ type Registrar interface {
 	WhereIsName(name string) (pid.Pid, bool)
 }
 
+// ContextRegistrar is a Registrar whose lookups may wait for the network
+// (a cluster's global names, when a name is missing from its cache): a
+// Call by name looks the name up within the call's context, so that the
+// call returns by its deadline.
+type ContextRegistrar interface {
+	Registrar
+	// WhereIsNameContext is WhereIsName, waiting at most until ctx is done.
+	WhereIsNameContext(ctx context.Context, name string) (pid.Pid, bool)
+}
+
 // WithVia registers the server as name in r instead of the node's registry.
 // The server registers itself before Init runs and is unregistered when it
 // exits, before anyone can observe the exit. A taken name fails the start
@@ -363,14 +373,21 @@ func (r Ref[Req, Rep, Msg]) ByName() Ref[Req, Rep, Msg] {
 // resolve finds the server's Pid for op: the Ref's own, or the name's
 // current owner. The common case, a Ref by Pid, is small enough to inline.
 func (r *Ref[Req, Rep, Msg]) resolve(op string) (pid.Pid, error) {
+	return r.resolveIn(context.Background(), op)
+}
+
+// resolveIn is resolve within ctx, which bounds a ContextRegistrar's
+// lookup.
+func (r *Ref[Req, Rep, Msg]) resolveIn(ctx context.Context, op string) (pid.Pid, error) {
 	if r.node != nil && !r.pid.IsZero() {
 		return r.pid, nil
 	}
-	return r.lookup(op)
+	return r.lookup(ctx, op)
 }
 
-// lookup is resolve for a Ref by name, or the zero Ref.
-func (r *Ref[Req, Rep, Msg]) lookup(op string) (pid.Pid, error) {
+// lookup is resolve for a Ref by name, or the zero Ref; ctx bounds a
+// ContextRegistrar's lookup.
+func (r *Ref[Req, Rep, Msg]) lookup(ctx context.Context, op string) (pid.Pid, error) {
 	if r.node == nil || r.name == "" {
 		return pid.Pid{}, ErrZeroRef
 	}
@@ -379,7 +396,11 @@ func (r *Ref[Req, Rep, Msg]) lookup(op string) (pid.Pid, error) {
 	}
 	var p pid.Pid
 	var ok bool
-	if r.via != nil {
+	if cr, isCtx := r.via.(ContextRegistrar); isCtx {
+		if p, ok = cr.WhereIsNameContext(ctx, r.name); !ok && ctx.Err() != nil {
+			return pid.Pid{}, &CallError{Op: op, Name: r.name, Reason: ctxError(ctx)}
+		}
+	} else if r.via != nil {
 		p, ok = r.via.WhereIsName(r.name)
 	} else {
 		p, ok = registry.Of(r.node).WhereIs(r.name)
@@ -427,7 +448,7 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 	if ctx == nil {
 		return zero, r.fail(r.pid, process.ErrNilContext)
 	}
-	target, err := r.resolve(OpCall)
+	target, err := r.resolveIn(ctx, OpCall)
 	if err != nil {
 		if err == errRemoteName {
 			return r.callRemote(ctx, core.Target{Node: r.at, Name: r.name}, req)
