@@ -69,3 +69,15 @@ func ForEachBackend(t *testing.T, f func(t *testing.T, b process.Backend)) {
 		})
 	}
 }
+
+// ForEachBackendNode is ForEachBackend with a node of its own for each
+// subtest, made by NewNode with opts and stopped when the subtest ends: the
+// usual start of a test that must pass on every backend. Code that spawns on
+// the node still chooses its backend with process.WithBackend(b) or
+// genserver.WithBackend(b).
+func ForEachBackendNode(t *testing.T, f func(t *testing.T, n *process.Node, b process.Backend), opts ...process.NodeOption) {
+	t.Helper()
+	ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		f(t, NewNode(t, opts...), b)
+	})
+}
