@@ -167,8 +167,7 @@ func TestEXT05_ExitKillBecomesKilled(t *testing.T) {
 func TestEXT06_ExitToDeadPidIsNoOp(t *testing.T) {
 	t.Parallel()
 	reason := errors.New("r")
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		dead := lnkDead(t, n, b)
 		sender := spawntest.NewProbe(t, n, process.WithBackend(b))
 		var errs []error

@@ -424,8 +424,7 @@ func TestLNK04_LongChainCascadeDoesNotRecurse(t *testing.T) {
 	t.Parallel()
 	const length = 1000
 	boom := errors.New("boom")
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		chain := make([]*lnkActor, length)
 		for i := range chain {
 			chain[i] = lnkSpawn(t, n, b, lnkHandler)
@@ -473,8 +472,7 @@ func TestLNK04_LongChainCascadeDoesNotRecurse(t *testing.T) {
 func TestLNK05_LinksAreBidirectional(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("boom")
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		a := spawntest.NewProbe(t, n, process.WithBackend(b))
 		bp := spawntest.NewProbe(t, n, process.WithBackend(b))
 		bp.Do(func(p *process.Process) error { return link.Link(p, a.Pid()) })
@@ -491,8 +489,7 @@ func TestLNK05_LinksAreBidirectional(t *testing.T) {
 
 func TestLNK06_LinkIsIdempotent(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		pp := spawntest.NewProbe(t, n, process.WithBackend(b))
 		q := spawntest.NewProbe(t, n, process.WithBackend(b))
 		pp.Do(func(p *process.Process) error {
@@ -524,8 +521,7 @@ func TestLNK06_LinkIsIdempotent(t *testing.T) {
 
 func TestLNK07_LinkToSelfIsNoOp(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		pp := spawntest.NewProbe(t, n, process.WithBackend(b))
 		var err error
 		pp.Do(func(p *process.Process) error { err = link.Link(p, p.Self()); return nil })
@@ -541,8 +537,7 @@ func TestLNK07_LinkToSelfIsNoOp(t *testing.T) {
 
 func TestLNK08_LinkToDeadWhileTrappingGivesNoProcExit(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		dead := lnkDead(t, n, b)
 		pp := spawntest.NewProbe(t, n, process.WithBackend(b))
 		var err error
@@ -572,8 +567,7 @@ func TestLNK08_LinkToDeadWhileTrappingGivesNoProcExit(t *testing.T) {
 // itself; returning the error from its Func makes it exit with it.
 func TestLNK09_LinkToDeadWhileNotTrappingReturnsNoProc(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		dead := lnkDead(t, n, b)
 		pp := spawntest.NewProbe(t, n, process.WithBackend(b))
 		var err error
@@ -605,8 +599,7 @@ func TestLNK09_LinkToDeadWhileNotTrappingReturnsNoProc(t *testing.T) {
 func TestLNK10_UnlinkRemovesLinkOnBothSides(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("boom")
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		caller := spawntest.NewProbe(t, n, process.WithBackend(b))
 		pp := spawntest.NewProbe(t, n, process.WithBackend(b))
 		caller.Do(func(p *process.Process) error {
@@ -636,8 +629,7 @@ func TestLNK10_UnlinkRemovesLinkOnBothSides(t *testing.T) {
 func TestLNK11_NoExitArrivesAfterUnlinkReturns(t *testing.T) {
 	t.Parallel()
 	bang := errors.New("bang")
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		caller := lnkSpawnTrapping(t, n, b, lnkFunc)
 
 		// exit(P, bang) then unlink(P) at once.
@@ -752,8 +744,7 @@ func TestLNK11_NoExitArrivesAfterUnlinkReturns(t *testing.T) {
 
 func TestLNK12_UnlinkOfDeadOrUnlinkedIsHarmless(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		dead := lnkDead(t, n, b)
 		other := spawntest.NewProbe(t, n, process.WithBackend(b))
 		pp := spawntest.NewProbe(t, n, process.WithBackend(b))
@@ -777,8 +768,7 @@ func TestLNK12_UnlinkOfDeadOrUnlinkedIsHarmless(t *testing.T) {
 func TestLNK13_SpawnLinkIsAtomic(t *testing.T) {
 	t.Parallel()
 	early := errors.New("early")
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		parent := lnkSpawnTrapping(t, n, b, lnkFunc)
 		for range 100 {
 			var child pid.Pid

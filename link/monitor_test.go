@@ -119,8 +119,7 @@ func monNotAlive(t testing.TB, n *process.Node, b process.Backend) []struct {
 
 func TestMON01_MonitorsAreUnidirectional(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		a := spawntest.NewProbe(t, n, process.WithBackend(b))
 		target := spawntest.NewProbe(t, n, process.WithBackend(b))
 		monMonitor(t, a, target.Pid())
@@ -163,8 +162,7 @@ func TestMON02_DownCarriesReasonIncludingNormal(t *testing.T) {
 
 func TestMON03_MonitorOfDeadPidGivesImmediateNoProc(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		for _, tc := range monNotAlive(t, n, b) {
 			t.Run(tc.name, func(t *testing.T) {
 				m := spawntest.NewProbe(t, n, process.WithBackend(b))
@@ -192,8 +190,7 @@ func TestMON03_MonitorOfDeadPidGivesImmediateNoProc(t *testing.T) {
 
 func TestMON04_SeveralMonitorsAreIndependent(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		m := spawntest.NewProbe(t, n, process.WithBackend(b))
 		target := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 		r1 := monMonitor(t, m, target)
@@ -226,8 +223,7 @@ func TestMON04_SeveralMonitorsAreIndependent(t *testing.T) {
 
 func TestMON05_DemonitorBeforeExitMeansNoDown(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		m := spawntest.NewProbe(t, n, process.WithBackend(b))
 		target := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 		r1 := monMonitor(t, m, target)
@@ -308,8 +304,7 @@ func TestMON06_DemonitorFlushRemovesQueuedDown(t *testing.T) {
 
 func TestMON07_DemonitorLeavesQueuedDownAndReportsIt(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		m := spawntest.NewProbe(t, n, process.WithBackend(b))
 
 		live := spawntest.SpawnIdle(t, n, process.WithBackend(b))
@@ -342,8 +337,7 @@ func TestMON07_DemonitorLeavesQueuedDownAndReportsIt(t *testing.T) {
 
 func TestMON08_DemonitorOfUnknownOrRemovedRefIsHarmless(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		m := spawntest.NewProbe(t, n, process.WithBackend(b))
 		other := spawntest.NewProbe(t, n, process.WithBackend(b))
 		target := spawntest.SpawnIdle(t, n, process.WithBackend(b))
@@ -382,8 +376,7 @@ func TestMON08_DemonitorOfUnknownOrRemovedRefIsHarmless(t *testing.T) {
 
 func TestMON09_MonitorSelfIsAllowedAndNeverFires(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		m := spawntest.NewProbe(t, n, process.WithBackend(b))
 		r1 := monMonitor(t, m, m.Pid())
 		r2 := monMonitor(t, m, m.Pid())
@@ -409,8 +402,7 @@ func TestMON09_MonitorSelfIsAllowedAndNeverFires(t *testing.T) {
 
 func TestMON12_SpawnMonitorIsAtomic(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		m := spawntest.NewProbe(t, n)
 		const rounds = 100
 		var problems []string

@@ -14,8 +14,7 @@ import (
 
 func TestTRP01_TrapperGetsExitMessageForNormalExit(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		parent := lnkSpawnTrapping(t, n, b, lnkFunc)
 		child := parent.spawnLinked(b, lnkFunc)
 
@@ -53,8 +52,7 @@ func TestTRP02_TrapperTurnsAbnormalExitIntoMessage(t *testing.T) {
 
 func TestTRP03_ExitKillKillsTrappingProcess(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		pp := lnkSpawnTrapping(t, n, b, lnkFunc)
 		q := lnkSpawnTrapping(t, n, b, lnkFunc)
 		q.do(func(p *process.Process) error { return link.Link(p, pp.Pid) })
@@ -115,8 +113,7 @@ func TestTRP04_TrapExitReturnsPreviousValue(t *testing.T) {
 func TestTRP05_QueuedExitStaysMessageAfterTrapOff(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("boom")
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		pp := lnkSpawnTrapping(t, n, b, lnkFunc)
 		c := pp.spawnLinked(b, lnkFunc)
 		wc := spawntest.WatchExit(t, n, c.Pid)

@@ -95,8 +95,7 @@ func TestWatch_FiresOnceWithReason(t *testing.T) {
 
 func TestWatch_DeadPidFiresAtOnceWithNoProc(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		for _, tc := range monNotAlive(t, n, b) {
 			t.Run(tc.name, func(t *testing.T) {
 				w := newWatchRecorder()
@@ -124,8 +123,7 @@ func TestWatch_DeadPidFiresAtOnceWithNoProc(t *testing.T) {
 
 func TestWatch_UnwatchBeforeExitMeansNoNotify(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		target := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 		w := newWatchRecorder()
 		ref, err := link.Watch(n, target, w.notify)
@@ -162,8 +160,7 @@ func TestWatch_UnwatchBeforeExitMeansNoNotify(t *testing.T) {
 func TestWatch_UnwatchRacingExit(t *testing.T) {
 	t.Parallel()
 	const rounds = 200
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		var recs []*watchRecorder
 		var won []bool
 		for i := range rounds {
