@@ -19,8 +19,7 @@ import (
 
 func TestXREG06_JoinTwiceListedTwiceLeaveOnce(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		r := registry.Of(n)
 		p := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 
@@ -69,8 +68,7 @@ func TestXREG06_MembersInJoinOrder(t *testing.T) {
 
 func TestXREG06_LeaveNonMemberIsNotJoined(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		r := registry.Of(n)
 		p := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 		q := spawntest.SpawnIdle(t, n, process.WithBackend(b))
@@ -92,8 +90,7 @@ func TestXREG06_LeaveNonMemberIsNotJoined(t *testing.T) {
 
 func TestXREG06_JoinDeadPidIsNoProc(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		r := registry.Of(n)
 		dead := regDead(t, n, b)
 
@@ -125,8 +122,7 @@ func TestXREG06_EmptyGroupName(t *testing.T) {
 func TestXREG06_ExitRemovesFromAllGroups(t *testing.T) {
 	t.Parallel()
 	crash := errors.New("crash")
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		r := registry.Of(n)
 		stay := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 		monitor := spawntest.NewProbe(t, n)
@@ -206,8 +202,7 @@ func TestXREG06_ExitRemovesFromAllGroups(t *testing.T) {
 func TestXREG06_ExitRemovesFromGroupsBeforeWatchFires(t *testing.T) {
 	t.Parallel()
 	const rounds = 300
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		r := registry.Of(n)
 		for round := range rounds {
 			p := spawntest.SpawnIdle(t, n, process.WithBackend(b))
@@ -285,8 +280,7 @@ func TestXREG06_ConcurrentJoinLeave(t *testing.T) {
 func TestXREG06_JoinRacingExit(t *testing.T) {
 	t.Parallel()
 	const rounds = 300
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		r := registry.Of(n)
 		for round := range rounds {
 			p := spawntest.SpawnIdle(t, n, process.WithBackend(b))

@@ -71,8 +71,7 @@ func regKillDuring(t testing.TB, n *process.Node, round int, p pid.Pid, op func(
 
 func TestREG01_RegisterWhereIsRegistered(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		r := registry.Of(n)
 		pr := spawntest.NewProbe(t, n, process.WithBackend(b))
 
@@ -115,8 +114,7 @@ func TestREG01_RegisteredIsSortedAndComplete(t *testing.T) {
 
 func TestREG02_RegisteringTakenNameFails(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		r := registry.Of(n)
 		owner := spawntest.NewProbe(t, n, process.WithBackend(b))
 		other := spawntest.SpawnIdle(t, n, process.WithBackend(b))
@@ -154,8 +152,7 @@ func TestREG02_RegisteringTakenNameFails(t *testing.T) {
 
 func TestREG03_ProcessHasAtMostOneName(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		r := registry.Of(n)
 		p := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 		require.NoError(t, r.Register("reg03-a", p))
@@ -175,8 +172,7 @@ func TestREG03_ProcessHasAtMostOneName(t *testing.T) {
 
 func TestREG04_RegisteringDeadPidFails(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		r := registry.Of(n)
 		dead := regDead(t, n, b)
 
@@ -203,8 +199,7 @@ func TestREG04_RegisteringDeadPidFails(t *testing.T) {
 func TestREG05_NameReleasedBeforeExitIsObservable(t *testing.T) {
 	t.Parallel()
 	const rounds = 1000
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		r := registry.Of(n)
 		const name = "reg05"
 		monitor := spawntest.NewProbe(t, n)
@@ -272,8 +267,7 @@ func TestREG05_NameReleasedBeforeExitIsObservable(t *testing.T) {
 func TestREG05_NameReleasedOnAnyExit(t *testing.T) {
 	t.Parallel()
 	crash := errors.New("crash")
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		r := registry.Of(n)
 		for _, tc := range []struct {
 			name  string
@@ -319,8 +313,7 @@ func TestREG05_NameReleasedOnAnyExit(t *testing.T) {
 
 func TestREG06_Unregister(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		r := registry.Of(n)
 		pr := spawntest.NewProbe(t, n, process.WithBackend(b))
 		require.NoError(t, r.Register("reg06", pr.Pid()))
@@ -359,8 +352,7 @@ func TestREG06_UnregisterUnknownName(t *testing.T) {
 
 func TestREG07_SendToUnknownNameFailsToDeadPidDoesNot(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		r := registry.Of(n)
 		sender := spawntest.NewProbe(t, n, process.WithBackend(b))
 
@@ -403,8 +395,7 @@ func TestREG07_SendToUnknownNameFailsToDeadPidDoesNot(t *testing.T) {
 
 func TestREG08_EmptyNameCannotBeRegistered(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		r := registry.Of(n)
 		p := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 
@@ -424,8 +415,7 @@ func TestREG08_EmptyNameCannotBeRegistered(t *testing.T) {
 
 func TestREGSpawnWithName_IsAtomic(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		r := registry.Of(n)
 
 		// A free name is registered before Spawn returns.
@@ -606,8 +596,7 @@ func regOneWinner(t testing.TB, round int, errs []error) int {
 func TestREGConcurrentRegister_ExactlyOneWins(t *testing.T) {
 	t.Parallel()
 	const rounds, racers = 200, 8
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		r := registry.Of(n)
 		const name = "reg-race"
 		for round := range rounds {
@@ -674,8 +663,7 @@ func TestREGConcurrentRegister_OneNamePerProcess(t *testing.T) {
 func TestREGConcurrentSpawnWithName_ExactlyOneProcess(t *testing.T) {
 	t.Parallel()
 	const rounds, racers = 100, 8
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		r := registry.Of(n)
 		for round := range rounds {
 			before := len(n.Processes())
@@ -706,8 +694,7 @@ func TestREGConcurrentSpawnWithName_ExactlyOneProcess(t *testing.T) {
 func TestREGConcurrentRegister_RacingExit(t *testing.T) {
 	t.Parallel()
 	const rounds = 300
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		r := registry.Of(n)
 		for round := range rounds {
 			p := spawntest.SpawnIdle(t, n, process.WithBackend(b))
