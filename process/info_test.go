@@ -26,8 +26,7 @@ func infoOf(t *testing.T, n *process.Node, p pid.Pid) process.Info {
 
 func TestInfo_Fields(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		probe := spawntest.NewProbe(t, n)
 		gate1, gate2 := spawntest.NewGate(t), spawntest.NewGate(t)
 		step := make(chan int, 2)
@@ -167,8 +166,7 @@ func TestInfo_Fields(t *testing.T) {
 
 func TestInfo_HandlerCountersAndStatus(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		target := spawntest.NewProbe(t, n)
 		gate := spawntest.NewGate(t)
 		blocked := make(chan struct{}, 1)

@@ -40,8 +40,7 @@ func limitedReceiver(t *testing.T, n *process.Node, b process.Backend, limit int
 
 func TestMailboxLimit_SendFailsWhenFullAndNothingIsLost(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		gate, out := make(chan struct{}), make(chan any, 16)
 		p := limitedReceiver(t, n, b, 3, gate, out)
 		for i := range 3 {
@@ -69,8 +68,7 @@ func TestMailboxLimit_SendFailsWhenFullAndNothingIsLost(t *testing.T) {
 
 func TestMailboxLimit_SendWaitWaitsForRoomInOrder(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		gate, out := make(chan struct{}), make(chan any, 64)
 		p := limitedReceiver(t, n, b, 2, gate, out)
 		ctx := spawntest.Context(t)
@@ -162,8 +160,7 @@ func TestMailboxLimit_WaitingSenderThatExitsStopsWaiting(t *testing.T) {
 
 func TestMailboxLimit_SignalsAreNeverRefused(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		gate, out := make(chan struct{}), make(chan any, 16)
 		p := limitedReceiver(t, n, b, 1, gate, out)
 		if err := n.Send(p, "fill"); err != nil {

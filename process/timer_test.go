@@ -36,8 +36,7 @@ func timerCancel(t *testing.T, pr *spawntest.Probe, ref pid.Ref) bool {
 
 func TestTimer_SendAfterDeliversOnce(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		pr := spawntest.NewProbe(t, n, process.WithBackend(b))
 		ref := timerStart(t, pr, func(p *process.Process) (pid.Ref, error) {
 			return p.SendAfter(p.Self(), timerTick{1}, time.Millisecond)
@@ -80,8 +79,7 @@ func TestTimer_SendAfterToAnotherProcess(t *testing.T) {
 
 func TestTimer_SendIntervalRepeatsUntilCancelled(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		pr := spawntest.NewProbe(t, n, process.WithBackend(b))
 		ref := timerStart(t, pr, func(p *process.Process) (pid.Ref, error) {
 			return p.SendInterval(p.Self(), timerTick{7}, time.Millisecond)
@@ -126,8 +124,7 @@ func TestTimer_SendIntervalRepeatsUntilCancelled(t *testing.T) {
 
 func TestTimer_CancelledTimerNeverDelivers(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		pr := spawntest.NewProbe(t, n, process.WithBackend(b))
 		// A short timer, so that the later one below is due well after it;
 		// on a machine too slow to cancel it in time, it has fired (and
@@ -204,8 +201,7 @@ func TestTimer_CancelTimerResults(t *testing.T) {
 
 func TestTimer_DeadOwnerTimersStop(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		owner := spawntest.NewProbe(t, n, process.WithBackend(b))
 		receiver := spawntest.NewProbe(t, n)
 		timerStart(t, owner, func(p *process.Process) (pid.Ref, error) {
