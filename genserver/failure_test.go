@@ -515,8 +515,7 @@ func TestGS10_ServerDiesWhileHandlingCall(t *testing.T) {
 
 func TestGS11_CallToSelfIsDetected(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ref := ftsStart(t, n, b, ftsNew(t), genserver.WithName("gs11"))
 		byName := genserver.Named[ftsReq, string, ftsMsg](n, "gs11")
 		for _, tc := range []struct {
@@ -553,8 +552,7 @@ func TestGS15_BadReturnHasNoGoAnalogPanicIsNearest(t *testing.T) {
 	// what it returns. The nearest Go analog is a panic in HandleCall: the
 	// server exits with a *process.PanicError and the caller gets a
 	// *CallError wrapping it.
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		s := ftsNew(t)
 		ref := ftsStart(t, n, b, s)
 		exit := spawntest.WatchExit(t, n, ref.Pid())

@@ -215,8 +215,7 @@ func TestGS01_StartReturnsAfterSlowInit(t *testing.T) {
 // TestGS01_StartRejectsNilArguments: nil node, nil parent, nil server.
 func TestGS01_StartRejectsNilArguments(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ctx := spawntest.Context(t)
 		before := len(n.Processes())
 
@@ -533,8 +532,7 @@ func TestGS05_StartTimeoutKillsHalfStartedServer(t *testing.T) {
 
 func TestREG09_StartWithTakenName(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ctx := spawntest.Context(t)
 		first, err := genserver.Start(ctx, n, &scServer{}, genserver.WithBackend(b), genserver.WithName("reg09"))
 		if err != nil {
@@ -605,8 +603,7 @@ func (s *bareServer) HandleCast(_ *genserver.Ctx, _ struct{}) { s.casts++ }
 // it exists, idle, and it serves casts, calls and Stop as any other.
 func TestStart_WithoutInitReturnsAtOnce(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ctx := context.Background()
 		ref, err := genserver.Start(ctx, n, &bareServer{}, genserver.WithBackend(b), genserver.WithName("bare"))
 		if err != nil {

@@ -314,8 +314,7 @@ func TestGS18_ParentExitRunsTerminateOnlyWhenTrapping(t *testing.T) {
 
 func TestGS19_TrappingServerGetsOtherLinksExitsInHandleInfo(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		s := ftsNew(t)
 		s.trap = true
 		parent := spawntest.NewProbe(t, n)
