@@ -242,8 +242,7 @@ var stratBoom = errors.New("boom")
 
 func TestSUP01_ChildrenStartInSpecOrderSynchronously(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		log := newStratLog()
 		ref := imStart(t, n, supervisor.Spec{Backend: b, Children: []supervisor.ChildSpec{
 			stratChild("c7", log, b, stratNamed),
@@ -270,8 +269,7 @@ func TestSUP01_ChildrenStartInSpecOrderSynchronously(t *testing.T) {
 
 func TestSUP03_OneForOneRestartsOnlyTheFailedChild(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		log := newStratLog()
 		ref := imStart(t, n, supervisor.Spec{Strategy: supervisor.OneForOne, Backend: b, Children: []supervisor.ChildSpec{
 			stratChild("a", log, b, stratTrap),
@@ -296,8 +294,7 @@ func TestSUP03_OneForOneRestartsOnlyTheFailedChild(t *testing.T) {
 
 func TestSUP04_OneForAllTerminatesInReverseAndRestartsInOrder(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		log := newStratLog()
 		ref := imStart(t, n, supervisor.Spec{Strategy: supervisor.OneForAll, Backend: b, Children: []supervisor.ChildSpec{
 			stratChild("a", log, b, stratTrap),
@@ -339,8 +336,7 @@ func TestSUP04_OneForAllTerminatesInReverseAndRestartsInOrder(t *testing.T) {
 
 func TestSUP05_RestForOneRestartsTheFailedChildAndLaterOnes(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		log := newStratLog()
 		ref := imStart(t, n, supervisor.Spec{Strategy: supervisor.RestForOne, Backend: b, Children: []supervisor.ChildSpec{
 			stratChild("a", log, b, stratTrap),
@@ -390,8 +386,7 @@ func TestSUP24_TemporaryBystanderIsNotRestarted(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.strategy.String(), func(t *testing.T) {
 			t.Parallel()
-			spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-				n := spawntest.NewNode(t)
+			spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 				log := newStratLog()
 				var specs []supervisor.ChildSpec
 				var want []string
