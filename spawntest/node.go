@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 )
 
@@ -49,6 +50,18 @@ func Context(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// Info returns the snapshot of p, a live process of node: its links,
+// monitors, name, mailbox length and counters. It fails the test, naming p
+// and the error, if p is not alive.
+func Info(t testing.TB, node *process.Node, p pid.Pid) process.Info {
+	t.Helper()
+	info, err := node.Info(p)
+	if err != nil {
+		t.Fatalf("spawntest: Info of %v: %v", p, err)
+	}
+	return info
 }
 
 // Backends returns every backend: Async, Blocking and Thread.

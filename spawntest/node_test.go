@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap/zapcore"
 
+	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/spawntest"
 )
@@ -146,6 +147,23 @@ func TestForEachBackendNode_GivesEachBackendANodeOfItsOwn(t *testing.T) {
 	if len(ids) != len(nodes) {
 		t.Errorf("the subtests shared nodes: %d distinct of %d", len(ids), len(nodes))
 	}
+}
+
+func TestInfo_OfALiveProcessAndOfADeadOne(t *testing.T) {
+	t.Parallel()
+	node := spawntest.NewNode(t)
+	pr := spawntest.NewProbe(t, node)
+	idle := spawntest.SpawnIdle(t, node)
+	pr.Link(idle)
+	info := spawntest.Info(t, node, pr.Pid())
+	if info.Pid != pr.Pid() || !slices.Equal(info.Links, []pid.Pid{idle}) {
+		t.Errorf("Info = %+v, want the probe's, linked to %v", info, idle)
+	}
+
+	dead := spawntest.SpawnIdle(t, node)
+	spawntest.ExitAndWait(t, node, dead, process.Kill)
+	f := runFake(func(t testing.TB) { spawntest.Info(t, node, dead) })
+	wantFail(t, f, "Info of "+dead.String(), process.NoProc.Error())
 }
 
 func containsAll(s string, parts ...string) bool {
