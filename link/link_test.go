@@ -227,11 +227,7 @@ func lnkWantDown(t testing.TB, msg any, target pid.Pid, want error) link.Down {
 // lnkLinks returns the link set of a live process.
 func lnkLinks(t testing.TB, n *process.Node, p pid.Pid) []pid.Pid {
 	t.Helper()
-	in, err := n.Info(p)
-	if err != nil {
-		t.Fatalf("info %v: %v", p, err)
-	}
-	return in.Links
+	return spawntest.Info(t, n, p).Links
 }
 
 // lnkPoll takes, without waiting, every queued message that match accepts.

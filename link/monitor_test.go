@@ -198,10 +198,7 @@ func TestMON04_SeveralMonitorsAreIndependent(t *testing.T) {
 		if r1 == r2 {
 			t.Fatalf("two monitors share ref %v", r1)
 		}
-		info, err := n.Info(m.Pid())
-		if err != nil {
-			t.Fatal(err)
-		}
+		info := spawntest.Info(t, n, m.Pid())
 		if len(info.Monitors) != 2 {
 			t.Fatalf("Info.Monitors = %v, want 2 monitors", info.Monitors)
 		}
@@ -233,10 +230,7 @@ func TestMON05_DemonitorBeforeExitMeansNoDown(t *testing.T) {
 		if !active {
 			t.Fatal("Demonitor of an active monitor returned false")
 		}
-		info, err := n.Info(target)
-		if err != nil {
-			t.Fatal(err)
-		}
+		info := spawntest.Info(t, n, target)
 		if len(info.MonitoredBy) != 1 {
 			t.Fatalf("target MonitoredBy = %v after demonitor, want only the anchor", info.MonitoredBy)
 		}

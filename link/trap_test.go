@@ -93,10 +93,7 @@ func TestTRP04_TrapExitReturnsPreviousValue(t *testing.T) {
 				second = p.TrapExit(true)
 				return nil
 			})
-			in, err := n.Info(a.Pid)
-			if err != nil {
-				t.Fatal(err)
-			}
+			in := spawntest.Info(t, n, a.Pid)
 			a.do(func(p *process.Process) error { third = p.TrapExit(false); return nil })
 			if first || !second || !third || !traps || !in.TrapExit {
 				t.Fatalf("TrapExit returned %v, %v, %v (TrapsExits %v, Info %v), want false, true, true (true, true)",

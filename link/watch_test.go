@@ -66,10 +66,7 @@ func TestWatch_FiresOnceWithReason(t *testing.T) {
 				if ref.IsZero() {
 					t.Fatal("watch returned a zero ref")
 				}
-				info, err := n.Info(target.Pid())
-				if err != nil {
-					t.Fatal(err)
-				}
+				info := spawntest.Info(t, n, target.Pid())
 				if len(info.MonitoredBy) != 1 || !info.MonitoredBy[0].IsZero() {
 					t.Fatalf("MonitoredBy = %v, want one watcher shown as the zero Pid", info.MonitoredBy)
 				}
@@ -139,10 +136,7 @@ func TestWatch_UnwatchBeforeExitMeansNoNotify(t *testing.T) {
 		if link.Unwatch(n, target, n.MakeRef()) {
 			t.Error("Unwatch of an unknown ref returned true")
 		}
-		info, err := n.Info(target)
-		if err != nil {
-			t.Fatal(err)
-		}
+		info := spawntest.Info(t, n, target)
 		if len(info.MonitoredBy) != 0 {
 			t.Fatalf("MonitoredBy = %v after Unwatch, want none", info.MonitoredBy)
 		}
