@@ -284,10 +284,7 @@ func TestTimer_CountsAsSentByOwner(t *testing.T) {
 	if m := target.Receive(); m != "t" {
 		t.Fatalf("got %#v", m)
 	}
-	in, err := n.Info(owner)
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := spawntest.Info(t, n, owner)
 	if in.Sent != 1 {
 		t.Errorf("owner Info.Sent = %d, want 1", in.Sent)
 	}
