@@ -124,10 +124,7 @@ func TestGS21_MessageBeforeIdleTimeoutCancelsIt(t *testing.T) {
 				t.Fatalf("timeout fired: %v", log)
 			}
 		}
-		info, err := n.Info(ref.Pid())
-		if err != nil {
-			t.Fatal(err)
-		}
+		info := spawntest.Info(t, n, ref.Pid())
 		if info.MessageQueueLen != 0 {
 			t.Fatalf("queue %d", info.MessageQueueLen)
 		}
