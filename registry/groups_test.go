@@ -19,8 +19,7 @@ import (
 
 func TestXREG06_JoinTwiceListedTwiceLeaveOnce(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
-		r := registry.Of(n)
+	regForEachBackend(t, func(t *testing.T, n *process.Node, r registry.Registry, b process.Backend) {
 		p := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 
 		require.NoError(t, r.Join("g", p))
@@ -68,8 +67,7 @@ func TestXREG06_MembersInJoinOrder(t *testing.T) {
 
 func TestXREG06_LeaveNonMemberIsNotJoined(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
-		r := registry.Of(n)
+	regForEachBackend(t, func(t *testing.T, n *process.Node, r registry.Registry, b process.Backend) {
 		p := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 		q := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 
@@ -90,8 +88,7 @@ func TestXREG06_LeaveNonMemberIsNotJoined(t *testing.T) {
 
 func TestXREG06_JoinDeadPidIsNoProc(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
-		r := registry.Of(n)
+	regForEachBackend(t, func(t *testing.T, n *process.Node, r registry.Registry, b process.Backend) {
 		dead := regDead(t, n, b)
 
 		require.ErrorIs(t, r.Join("g", dead), process.NoProc)
@@ -122,8 +119,7 @@ func TestXREG06_EmptyGroupName(t *testing.T) {
 func TestXREG06_ExitRemovesFromAllGroups(t *testing.T) {
 	t.Parallel()
 	crash := errors.New("crash")
-	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
-		r := registry.Of(n)
+	regForEachBackend(t, func(t *testing.T, n *process.Node, r registry.Registry, b process.Backend) {
 		stay := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 		monitor := spawntest.NewProbe(t, n)
 		for _, tc := range []struct {
@@ -202,8 +198,7 @@ func TestXREG06_ExitRemovesFromAllGroups(t *testing.T) {
 func TestXREG06_ExitRemovesFromGroupsBeforeWatchFires(t *testing.T) {
 	t.Parallel()
 	const rounds = 300
-	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
-		r := registry.Of(n)
+	regForEachBackend(t, func(t *testing.T, n *process.Node, r registry.Registry, b process.Backend) {
 		for round := range rounds {
 			p := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 			require.NoError(t, r.Join("a", p))
@@ -280,8 +275,7 @@ func TestXREG06_ConcurrentJoinLeave(t *testing.T) {
 func TestXREG06_JoinRacingExit(t *testing.T) {
 	t.Parallel()
 	const rounds = 300
-	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
-		r := registry.Of(n)
+	regForEachBackend(t, func(t *testing.T, n *process.Node, r registry.Registry, b process.Backend) {
 		for round := range rounds {
 			p := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 			group := fmt.Sprintf("race-%d", round%4)
