@@ -44,8 +44,7 @@ func scExpectPending(t *testing.T, ch <-chan scResult) {
 
 func TestGS06_CallReturnsReply(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ctx := spawntest.Context(t)
 		ref, err := genserver.Start(ctx, n, &scServer{}, genserver.WithBackend(b))
 		if err != nil {
@@ -74,8 +73,7 @@ func TestGS06_CallReturnsReply(t *testing.T) {
 // TestGS06_CallByName: WithName with Named, ByName, and a Ref's Pid.
 func TestGS06_CallByName(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ctx := spawntest.Context(t)
 		ref, err := genserver.Start(ctx, n, &scServer{}, genserver.WithBackend(b), genserver.WithName("gs06"))
 		if err != nil {
@@ -210,8 +208,7 @@ func TestGS07_DeferredReply(t *testing.T) {
 
 func TestGS12_CastNeverFails(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ctx := spawntest.Context(t)
 		ref, err := genserver.Start(ctx, n, &scServer{}, genserver.WithBackend(b))
 		if err != nil {

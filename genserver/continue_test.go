@@ -46,8 +46,7 @@ func (s *optServer) HandleInfo(_ *genserver.Ctx, msg any) {
 
 func TestGS22_ContinueRunsBeforeQueuedMessages(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ctx := spawntest.Context(t)
 		srv := &optServer{release: make(chan struct{})}
 		ref, err := genserver.Start(ctx, n, srv, genserver.WithBackend(b))
@@ -80,8 +79,7 @@ func TestGS22_ContinueRunsBeforeQueuedMessages(t *testing.T) {
 
 func TestGS21_IdleTimeoutGivesTimeoutInfo(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ctx := spawntest.Context(t)
 		release := make(chan struct{})
 		close(release)
@@ -110,8 +108,7 @@ func TestGS21_IdleTimeoutGivesTimeoutInfo(t *testing.T) {
 
 func TestGS21_MessageBeforeIdleTimeoutCancelsIt(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ctx := spawntest.Context(t)
 		release := make(chan struct{})
 		close(release)
@@ -127,10 +124,7 @@ func TestGS21_MessageBeforeIdleTimeoutCancelsIt(t *testing.T) {
 				t.Fatalf("timeout fired: %v", log)
 			}
 		}
-		info, err := n.Info(ref.Pid())
-		if err != nil {
-			t.Fatal(err)
-		}
+		info := spawntest.Info(t, n, ref.Pid())
 		if info.MessageQueueLen != 0 {
 			t.Fatalf("queue %d", info.MessageQueueLen)
 		}

@@ -200,6 +200,24 @@ func ftsStartLink(t *testing.T, parent *spawntest.Probe, b process.Backend, s *f
 }
 
 // ftsNoTerminate fails if Terminate has run.
+// ftsWantTerminate waits for s's Terminate and fails the test unless its
+// reason wraps want.
+func ftsWantTerminate(t *testing.T, s *ftsServer, want error) {
+	t.Helper()
+	if tr := spawntest.Recv(t, s.terminated); !errors.Is(tr, want) {
+		t.Fatalf("Terminate reason = %v; want %v", tr, want)
+	}
+}
+
+// ftsWantExit waits for the watched exit and fails the test unless its
+// reason wraps want.
+func ftsWantExit(t *testing.T, exit *spawntest.ExitWatch, want error) {
+	t.Helper()
+	if r := exit.Wait(); !errors.Is(r, want) {
+		t.Fatalf("exit = %v; want %v", r, want)
+	}
+}
+
 func ftsNoTerminate(t *testing.T, s *ftsServer) {
 	t.Helper()
 	select {
@@ -385,9 +403,7 @@ func TestGS09_CallToDeadServerFailsWithNoProcAtOnce(t *testing.T) {
 			ref := ftsStart(t, n, b, ftsNew(t))
 			exit := spawntest.WatchExit(t, n, ref.Pid())
 			n.Exit(ref.Pid(), process.Kill)
-			if r := exit.Wait(); !errors.Is(r, process.Killed) {
-				t.Fatalf("exit = %v; want Killed", r)
-			}
+			ftsWantExit(t, exit, process.Killed)
 			ftsCallErr(t, prompt(t, ref), ref.Pid(), process.NoProc)
 		})
 
@@ -443,9 +459,7 @@ func TestGS10_ServerDiesWhileHandlingCall(t *testing.T) {
 					exit := spawntest.WatchExit(t, n, ref.Pid())
 					_, err := ref.Call(spawntest.Context(t), ftsReq{Op: ftsStopNoReply, Reason: reason})
 					ftsCallErr(t, err, ref.Pid(), reason)
-					if r := exit.Wait(); !errors.Is(r, reason) {
-						t.Fatalf("exit = %v; want %v", r, reason)
-					}
+					ftsWantExit(t, exit, reason)
 				})
 			}
 		})
@@ -515,8 +529,7 @@ func TestGS10_ServerDiesWhileHandlingCall(t *testing.T) {
 
 func TestGS11_CallToSelfIsDetected(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ref := ftsStart(t, n, b, ftsNew(t), genserver.WithName("gs11"))
 		byName := genserver.Named[ftsReq, string, ftsMsg](n, "gs11")
 		for _, tc := range []struct {
@@ -553,8 +566,7 @@ func TestGS15_BadReturnHasNoGoAnalogPanicIsNearest(t *testing.T) {
 	// what it returns. The nearest Go analog is a panic in HandleCall: the
 	// server exits with a *process.PanicError and the caller gets a
 	// *CallError wrapping it.
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		s := ftsNew(t)
 		ref := ftsStart(t, n, b, s)
 		exit := spawntest.WatchExit(t, n, ref.Pid())

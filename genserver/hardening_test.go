@@ -187,8 +187,7 @@ func hdBlocked(t *testing.T, n *process.Node, b process.Backend, gate chan struc
 // request now, never refused for room, and its errors say stop.
 func TestHardening04_StopPastAFullMailbox(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		gate := make(chan struct{})
 		ref := hdBlocked(t, n, b, gate)
 		stopped := make(chan error, 1)
@@ -234,8 +233,7 @@ func TestHardening04_StopPastAFullMailbox(t *testing.T) {
 // its exit.
 func TestHardening07_PanickingHooksAndCallbacks(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		n.SetLogger(spawntest.NewLogs(zapcore.DebugLevel).Logger().WithOptions(
 			zap.Hooks(func(zapcore.Entry) error { panic("hook") })))
 		ref := hdStart(t, n, b, &hdServer{call: func(*genserver.CallCtx[int], []byte) (int, error) {

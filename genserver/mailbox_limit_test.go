@@ -31,8 +31,7 @@ func (s *gatedServer) HandleCast(*genserver.Ctx, struct{}) { s.casts++ }
 
 func TestMailboxLimit_CastToFullServerFails(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ctx := spawntest.Context(t)
 		srv := &gatedServer{gate: make(chan struct{}), entered: make(chan struct{}, 1)}
 		ref, err := genserver.Start(ctx, n, srv, genserver.WithBackend(b), genserver.WithMailboxLimit(2))

@@ -45,8 +45,7 @@ func (obsPanicky) DebugState() any { panic("no state for you") }
 // TestGetState reads a server's state from inside it, in order with its
 // calls, on every backend; servers without it and other processes say so.
 func TestGetState(t *testing.T) {
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ctx := spawntest.Context(t)
 		ref, err := genserver.Start(ctx, n, &obsCounter{}, genserver.WithBackend(b), genserver.WithMailboxLimit(1))
 		if err != nil {

@@ -70,12 +70,21 @@ func propGetValue(rt *rapid.T, ctx context.Context, ref propRef) int {
 	return v
 }
 
-func TestProp_CounterKeepsInitialState(t *testing.T) {
-	t.Parallel()
+// propCheck runs prop as a rapid property on a node of the test's own,
+// with a context bounded per check (the machine may be busy).
+func propCheck(t *testing.T, prop func(rt *rapid.T, ctx context.Context, node *process.Node)) {
+	t.Helper()
 	node := spawntest.NewNode(t)
 	rapid.Check(t, func(rt *rapid.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout) // per check: the machine may be busy
+		ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
 		defer cancel()
+		prop(rt, ctx, node)
+	})
+}
+
+func TestProp_CounterKeepsInitialState(t *testing.T) {
+	t.Parallel()
+	propCheck(t, func(rt *rapid.T, ctx context.Context, node *process.Node) {
 		initial := rapid.Int().Draw(rt, "initial")
 		ref := propStart(rt, ctx, node, "backend", initial)
 		if got := propGetValue(rt, ctx, ref); got != initial {
@@ -86,10 +95,7 @@ func TestProp_CounterKeepsInitialState(t *testing.T) {
 
 func TestProp_IncrementsAddUp(t *testing.T) {
 	t.Parallel()
-	node := spawntest.NewNode(t)
-	rapid.Check(t, func(rt *rapid.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout) // per check: the machine may be busy
-		defer cancel()
+	propCheck(t, func(rt *rapid.T, ctx context.Context, node *process.Node) {
 		initial := rapid.IntRange(-1000, 1000).Draw(rt, "initial")
 		byCast := rapid.SliceOfN(rapid.Bool(), 0, 100).Draw(rt, "byCast")
 		ref := propStart(rt, ctx, node, "backend", initial)
@@ -112,10 +118,7 @@ func TestProp_IncrementsAddUp(t *testing.T) {
 
 func TestProp_ReadsAreIdempotent(t *testing.T) {
 	t.Parallel()
-	node := spawntest.NewNode(t)
-	rapid.Check(t, func(rt *rapid.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout) // per check: the machine may be busy
-		defer cancel()
+	propCheck(t, func(rt *rapid.T, ctx context.Context, node *process.Node) {
 		ref := propStart(rt, ctx, node, "backend", rapid.Int().Draw(rt, "initial"))
 		for _, k := range rapid.SliceOfN(rapid.IntRange(-50, 50), 0, 10).Draw(rt, "adds") {
 			ref.Cast(propCast{K: k})
@@ -134,10 +137,7 @@ func TestProp_ReadsAreIdempotent(t *testing.T) {
 
 func TestProp_ServersKeepIndependentState(t *testing.T) {
 	t.Parallel()
-	node := spawntest.NewNode(t)
-	rapid.Check(t, func(rt *rapid.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout) // per check: the machine may be busy
-		defer cancel()
+	propCheck(t, func(rt *rapid.T, ctx context.Context, node *process.Node) {
 		count := rapid.IntRange(2, 5).Draw(rt, "servers")
 		refs := make([]propRef, count)
 		model := make([]int, count)
@@ -179,10 +179,7 @@ func TestProp_ServersKeepIndependentState(t *testing.T) {
 
 func TestProp_CastThenCallIsReflected(t *testing.T) {
 	t.Parallel()
-	node := spawntest.NewNode(t)
-	rapid.Check(t, func(rt *rapid.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout) // per check: the machine may be busy
-		defer cancel()
+	propCheck(t, func(rt *rapid.T, ctx context.Context, node *process.Node) {
 		model := rapid.IntRange(-1000, 1000).Draw(rt, "initial")
 		ref := propStart(rt, ctx, node, "backend", model)
 		for _, k := range rapid.SliceOfN(rapid.IntRange(-100, 100), 1, 30).Draw(rt, "casts") {

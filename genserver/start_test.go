@@ -96,6 +96,19 @@ func scStartLinked(t *testing.T, probe *spawntest.Probe, b process.Backend, trap
 }
 
 // scExpectNoName fails when name is registered on n.
+// scExpectStartLeftNothing checks what a start that did not succeed left:
+// the server whose Pid pids gives is dead (else the test fails with
+// aliveMsg, a format with the server's %v), the node runs the before
+// processes it ran, and name is free.
+func scExpectStartLeftNothing(t *testing.T, n *process.Node, pids <-chan pid.Pid, before int, name, aliveMsg string) {
+	t.Helper()
+	if server := spawntest.Recv(t, pids); n.Alive(server) {
+		t.Fatalf(aliveMsg, server)
+	}
+	scExpectProcesses(t, n, before)
+	scExpectNoName(t, n, name)
+}
+
 func scExpectNoName(t *testing.T, n *process.Node, name string) {
 	t.Helper()
 	if p, ok := registry.Of(n).WhereIs(name); ok {
@@ -215,8 +228,7 @@ func TestGS01_StartReturnsAfterSlowInit(t *testing.T) {
 // TestGS01_StartRejectsNilArguments: nil node, nil parent, nil server.
 func TestGS01_StartRejectsNilArguments(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ctx := spawntest.Context(t)
 		before := len(n.Processes())
 
@@ -263,12 +275,7 @@ func TestGS02_InitErrorFailsStart(t *testing.T) {
 			if !ref.Pid().IsZero() {
 				t.Fatalf("failed Start returned Pid %v", ref.Pid())
 			}
-			server := spawntest.Recv(t, pids)
-			if n.Alive(server) {
-				t.Fatalf("server %v alive after a failed start", server)
-			}
-			scExpectProcesses(t, n, before)
-			scExpectNoName(t, n, "gs02")
+			scExpectStartLeftNothing(t, n, pids, before, "gs02", "server %v alive after a failed start")
 		})
 		t.Run("start_link_trapping", func(t *testing.T) {
 			n := spawntest.NewNode(t)
@@ -313,12 +320,7 @@ func TestGS03_InitIgnoreLeavesNothing(t *testing.T) {
 			if !ref.Pid().IsZero() {
 				t.Fatalf("ignored Start returned Pid %v", ref.Pid())
 			}
-			server := spawntest.Recv(t, pids)
-			if n.Alive(server) {
-				t.Fatalf("server %v alive after Ignore", server)
-			}
-			scExpectProcesses(t, n, before)
-			scExpectNoName(t, n, "gs03")
+			scExpectStartLeftNothing(t, n, pids, before, "gs03", "server %v alive after Ignore")
 
 			// The name can be used again at once.
 			again, err := genserver.Start(ctx, n, &scServer{}, genserver.WithBackend(b), genserver.WithName("gs03"))
@@ -392,11 +394,7 @@ func TestGS04_InitPanicFailsStart(t *testing.T) {
 			if !ref.Pid().IsZero() {
 				t.Fatalf("failed Start returned Pid %v", ref.Pid())
 			}
-			if server := spawntest.Recv(t, pids); n.Alive(server) {
-				t.Fatalf("server %v alive after Init panicked", server)
-			}
-			scExpectProcesses(t, n, before)
-			scExpectNoName(t, n, "gs04")
+			scExpectStartLeftNothing(t, n, pids, before, "gs04", "server %v alive after Init panicked")
 		})
 		t.Run("start_link_not_trapping", func(t *testing.T) {
 			n := spawntest.NewNode(t)
@@ -429,12 +427,7 @@ func TestGS05_StartTimeoutKillsHalfStartedServer(t *testing.T) {
 		// name, while its Init is still blocked; then Init is released.
 		check := func(t *testing.T, n *process.Node, gate *spawntest.Gate, pids <-chan pid.Pid, before int) {
 			t.Helper()
-			server := spawntest.Recv(t, pids)
-			if n.Alive(server) {
-				t.Fatalf("half-started server %v still alive", server)
-			}
-			scExpectProcesses(t, n, before)
-			scExpectNoName(t, n, "gs05")
+			scExpectStartLeftNothing(t, n, pids, before, "gs05", "half-started server %v still alive")
 			gate.Open()
 		}
 		// Init ignores its context, on purpose: only the kill ends it.
@@ -533,8 +526,7 @@ func TestGS05_StartTimeoutKillsHalfStartedServer(t *testing.T) {
 
 func TestREG09_StartWithTakenName(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ctx := spawntest.Context(t)
 		first, err := genserver.Start(ctx, n, &scServer{}, genserver.WithBackend(b), genserver.WithName("reg09"))
 		if err != nil {
@@ -605,8 +597,7 @@ func (s *bareServer) HandleCast(_ *genserver.Ctx, _ struct{}) { s.casts++ }
 // it exists, idle, and it serves casts, calls and Stop as any other.
 func TestStart_WithoutInitReturnsAtOnce(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ctx := context.Background()
 		ref, err := genserver.Start(ctx, n, &bareServer{}, genserver.WithBackend(b), genserver.WithName("bare"))
 		if err != nil {

@@ -2,7 +2,6 @@ package genserver_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
@@ -27,12 +26,8 @@ func TestGS20_StopRunsTerminateAndFailsOnDeadOrSlowServer(t *testing.T) {
 			if n.Alive(ref.Pid()) {
 				t.Error("server alive after Stop returned")
 			}
-			if tr := spawntest.Recv(t, s.terminated); !errors.Is(tr, process.Normal) {
-				t.Fatalf("Terminate reason = %v; want Normal", tr)
-			}
-			if r := exit.Wait(); !errors.Is(r, process.Normal) {
-				t.Fatalf("exit = %v; want Normal", r)
-			}
+			ftsWantTerminate(t, s, process.Normal)
+			ftsWantExit(t, exit, process.Normal)
 		})
 
 		t.Run("stop without deadline", func(t *testing.T) {
@@ -56,12 +51,8 @@ func TestGS20_StopRunsTerminateAndFailsOnDeadOrSlowServer(t *testing.T) {
 				if err := ref.Stop(spawntest.Context(t), reason); err != nil {
 					t.Fatalf("stop = %v; want nil", err)
 				}
-				if tr := spawntest.Recv(t, s.terminated); !errors.Is(tr, reason) {
-					t.Fatalf("Terminate reason = %v; want %v", tr, reason)
-				}
-				if r := exit.Wait(); !errors.Is(r, reason) {
-					t.Fatalf("exit = %v; want %v", r, reason)
-				}
+				ftsWantTerminate(t, s, reason)
+				ftsWantExit(t, exit, reason)
 			})
 		}
 
@@ -76,9 +67,7 @@ func TestGS20_StopRunsTerminateAndFailsOnDeadOrSlowServer(t *testing.T) {
 			if p, ok := registry.Of(n).WhereIs("gs20"); ok {
 				t.Errorf("name still registered to %v after Stop", p)
 			}
-			if tr := spawntest.Recv(t, s.terminated); !errors.Is(tr, process.Normal) {
-				t.Fatalf("Terminate reason = %v; want Normal", tr)
-			}
+			ftsWantTerminate(t, s, process.Normal)
 		})
 
 		t.Run("stop a dead server", func(t *testing.T) {
@@ -115,16 +104,12 @@ func TestGS20_StopRunsTerminateAndFailsOnDeadOrSlowServer(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 			defer cancel()
 			ftsCallErr(t, ref.Stop(ctx, ftsErrCustom), ref.Pid(), genserver.ErrTimeout)
-			if tr := spawntest.Recv(t, s.terminated); !errors.Is(tr, ftsErrCustom) {
-				t.Fatalf("Terminate reason = %v; want %v", tr, ftsErrCustom)
-			}
+			ftsWantTerminate(t, s, ftsErrCustom)
 			if exit.Exited() {
 				t.Fatalf("server exited (%v) while Terminate was blocked", exit.Wait())
 			}
 			s.releaseTerminate() // the stop goes on after the timeout
-			if r := exit.Wait(); !errors.Is(r, ftsErrCustom) {
-				t.Fatalf("exit = %v; want %v", r, ftsErrCustom)
-			}
+			ftsWantExit(t, exit, ftsErrCustom)
 		})
 	})
 }

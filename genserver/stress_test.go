@@ -59,8 +59,7 @@ func TestStress_ConcurrentCallersAndCasters(t *testing.T) {
 		casters        = 4
 		castsPerCaster = 1000
 	)
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		node := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, node *process.Node, b process.Backend) {
 		ctx := spawntest.Context(t)
 		ref, err := genserver.Start(ctx, node, &stressServer{per: make(map[int]int)}, genserver.WithBackend(b))
 		if err != nil {
@@ -139,8 +138,7 @@ func TestStress_ConcurrentCallersAndCasters(t *testing.T) {
 func TestStress_ManyServersCalledConcurrently(t *testing.T) {
 	t.Parallel()
 	const servers = 1000
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		node := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, node *process.Node, b process.Backend) {
 		ctx := spawntest.Context(t)
 		refs := make([]genserver.Ref[stressReq, stressRep, stressCast], servers)
 		var wg sync.WaitGroup

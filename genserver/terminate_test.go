@@ -31,16 +31,12 @@ func TestGS14_StopWithReplyRepliesThenTerminatesThenExits(t *testing.T) {
 				if err != nil || rep != "stopping" {
 					t.Fatalf("call = %q, %v; want the reply \"stopping\"", rep, err)
 				}
-				if tr := spawntest.Recv(t, s.terminated); !errors.Is(tr, reason) {
-					t.Fatalf("Terminate reason = %v; want %v", tr, reason)
-				}
+				ftsWantTerminate(t, s, reason)
 				if exit.Exited() {
 					t.Fatalf("server exited (%v) before Terminate returned", exit.Wait())
 				}
 				s.releaseTerminate()
-				if r := exit.Wait(); !errors.Is(r, reason) {
-					t.Fatalf("exit = %v; want %v", r, reason)
-				}
+				ftsWantExit(t, exit, reason)
 				msg := parent.Receive()
 				le, ok := msg.(link.Exit)
 				if !ok || le.From != ref.Pid() || !errors.Is(le.Reason, reason) {
@@ -211,9 +207,7 @@ func TestGS17_TerminateNotCalledOnKill(t *testing.T) {
 				ref := ftsStart(t, n, b, s)
 				exit := spawntest.WatchExit(t, n, ref.Pid())
 				n.Exit(ref.Pid(), process.Kill)
-				if r := exit.Wait(); !errors.Is(r, process.Killed) {
-					t.Fatalf("exit = %v; want Killed", r)
-				}
+				ftsWantExit(t, exit, process.Killed)
 				ftsNoTerminate(t, s)
 			})
 		}
@@ -238,9 +232,7 @@ func TestGS17_TerminateNotCalledOnKill(t *testing.T) {
 				res := ftsCallAsync(spawntest.Context(t), ref, ftsReq{Op: tc.op, Reason: ftsErrStopped})
 				spawntest.Recv(t, s.entered)
 				n.Exit(ref.Pid(), process.Kill)
-				if r := exit.Wait(); !errors.Is(r, process.Killed) {
-					t.Fatalf("exit = %v; want Killed", r)
-				}
+				ftsWantExit(t, exit, process.Killed)
 				ftsCallErr(t, spawntest.Recv(t, res).err, ref.Pid(), process.Killed)
 				s.releaseCalls()
 				// Stop waits for every goroutine of the node, the straggler too.
@@ -268,12 +260,8 @@ func TestGS18_ParentExitRunsTerminateOnlyWhenTrapping(t *testing.T) {
 			if r := parentExit.Wait(); !errors.Is(r, process.Shutdown) {
 				t.Fatalf("parent exit = %v; want Shutdown", r)
 			}
-			if tr := spawntest.Recv(t, s.terminated); !errors.Is(tr, process.Shutdown) {
-				t.Fatalf("Terminate reason = %v; want Shutdown", tr)
-			}
-			if r := exit.Wait(); !errors.Is(r, process.Shutdown) {
-				t.Fatalf("exit = %v; want Shutdown", r)
-			}
+			ftsWantTerminate(t, s, process.Shutdown)
+			ftsWantExit(t, exit, process.Shutdown)
 		})
 
 		t.Run("not trapping, idle", func(t *testing.T) {
@@ -283,9 +271,7 @@ func TestGS18_ParentExitRunsTerminateOnlyWhenTrapping(t *testing.T) {
 			ref := ftsStartLink(t, parent, b, s)
 			exit := spawntest.WatchExit(t, n, ref.Pid())
 			n.Exit(parent.Pid(), process.Shutdown)
-			if r := exit.Wait(); !errors.Is(r, process.Shutdown) {
-				t.Fatalf("exit = %v; want Shutdown", r)
-			}
+			ftsWantExit(t, exit, process.Shutdown)
 			ftsNoTerminate(t, s)
 		})
 
@@ -299,9 +285,7 @@ func TestGS18_ParentExitRunsTerminateOnlyWhenTrapping(t *testing.T) {
 			spawntest.Recv(t, s.entered)
 			n.Exit(parent.Pid(), process.Shutdown)
 			// The handler is still blocked: the server dies at once anyway.
-			if r := exit.Wait(); !errors.Is(r, process.Shutdown) {
-				t.Fatalf("exit = %v; want Shutdown", r)
-			}
+			ftsWantExit(t, exit, process.Shutdown)
 			ftsCallErr(t, spawntest.Recv(t, res).err, ref.Pid(), process.Shutdown)
 			s.releaseCalls()
 			if err := n.Stop(spawntest.Context(t)); err != nil {
@@ -314,8 +298,7 @@ func TestGS18_ParentExitRunsTerminateOnlyWhenTrapping(t *testing.T) {
 
 func TestGS19_TrappingServerGetsOtherLinksExitsInHandleInfo(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		s := ftsNew(t)
 		s.trap = true
 		parent := spawntest.NewProbe(t, n)

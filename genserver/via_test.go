@@ -63,8 +63,7 @@ func (r *scRegistrar) calls() ([]scRegCall, []string) {
 
 func TestXREG01_ViaRegistration(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ctx := spawntest.Context(t)
 		reg := &scRegistrar{}
 		const name = "xreg01"
@@ -162,8 +161,7 @@ func TestXREG01_ViaRegistration(t *testing.T) {
 // leaves no via name behind.
 func TestXREG01_ViaFailedInitUnregisters(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ctx := spawntest.Context(t)
 		reg := &scRegistrar{}
 		for _, init := range []func(*genserver.Ctx) error{

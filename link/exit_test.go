@@ -16,104 +16,92 @@ import (
 
 func TestEXT01_ExitNormalToNonTrappingIsIgnored(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		lnkForKinds(t, func(t *testing.T, k lnkKind) {
-			n := spawntest.NewNode(t)
-			target := lnkSpawn(t, n, b, k)
-			sender := spawntest.NewProbe(t, n, process.WithBackend(b))
-			var err error
-			sender.Do(func(p *process.Process) error { err = p.Exit(target.Pid, process.Normal); return nil })
-			if err != nil {
-				t.Fatalf("exit(P, normal) from a process: %v", err)
-			}
-			if err := n.Exit(target.Pid, process.Normal); err != nil {
-				t.Fatalf("exit(P, normal) from the test: %v", err)
-			}
-			if err := n.Exit(target.Pid, nil); err != nil { // nil means Normal
-				t.Fatalf("exit(P, nil) from the test: %v", err)
-			}
-			target.expectEmpty() // alive, and no message
-			sender.ExpectEmpty()
-			if !n.Alive(target.Pid) {
-				t.Fatal("P died of exit(P, normal)")
-			}
-		})
+	lnkForKinds(t, func(t *testing.T, n *process.Node, b process.Backend, k lnkKind) {
+		target := lnkSpawn(t, n, b, k)
+		sender := spawntest.NewProbe(t, n, process.WithBackend(b))
+		var err error
+		sender.Do(func(p *process.Process) error { err = p.Exit(target.Pid, process.Normal); return nil })
+		if err != nil {
+			t.Fatalf("exit(P, normal) from a process: %v", err)
+		}
+		if err := n.Exit(target.Pid, process.Normal); err != nil {
+			t.Fatalf("exit(P, normal) from the test: %v", err)
+		}
+		if err := n.Exit(target.Pid, nil); err != nil { // nil means Normal
+			t.Fatalf("exit(P, nil) from the test: %v", err)
+		}
+		target.expectEmpty() // alive, and no message
+		sender.ExpectEmpty()
+		if !n.Alive(target.Pid) {
+			t.Fatal("P died of exit(P, normal)")
+		}
 	})
 }
 
 func TestEXT02_ExitNormalToTrappingGivesMessage(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		lnkForKinds(t, func(t *testing.T, k lnkKind) {
-			n := spawntest.NewNode(t)
-			target := lnkSpawnTrapping(t, n, b, k)
-			sender := spawntest.NewProbe(t, n, process.WithBackend(b))
+	lnkForKinds(t, func(t *testing.T, n *process.Node, b process.Backend, k lnkKind) {
+		target := lnkSpawnTrapping(t, n, b, k)
+		sender := spawntest.NewProbe(t, n, process.WithBackend(b))
 
-			sender.Do(func(p *process.Process) error { return p.Exit(target.Pid, process.Normal) })
-			lnkWantExit(t, target.receive(), sender.Pid(), process.Normal)
+		sender.Do(func(p *process.Process) error { return p.Exit(target.Pid, process.Normal) })
+		lnkWantExit(t, target.receive(), sender.Pid(), process.Normal)
 
-			if err := n.Exit(target.Pid, process.Normal); err != nil {
-				t.Fatal(err)
-			}
-			lnkWantExit(t, target.receive(), pid.Pid{}, process.Normal)
+		if err := n.Exit(target.Pid, process.Normal); err != nil {
+			t.Fatal(err)
+		}
+		lnkWantExit(t, target.receive(), pid.Pid{}, process.Normal)
 
-			target.expectEmpty()
-			if links := lnkLinks(t, n, target.Pid); len(links) != 0 {
-				t.Fatalf("P has links %v; the sender must not need one", links)
-			}
-		})
+		target.expectEmpty()
+		if links := lnkLinks(t, n, target.Pid); len(links) != 0 {
+			t.Fatalf("P has links %v; the sender must not need one", links)
+		}
 	})
 }
 
 func TestEXT03_AbnormalExitKillsNonTrappingWithoutLink(t *testing.T) {
 	t.Parallel()
 	reason := errors.New("r")
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		lnkForKinds(t, func(t *testing.T, k lnkKind) {
-			n := spawntest.NewNode(t)
-			target := lnkSpawn(t, n, b, k)
-			sender := spawntest.NewProbe(t, n, process.WithBackend(b))
-			w := spawntest.WatchExit(t, n, target.Pid)
-			var err error
-			sender.Do(func(p *process.Process) error { err = p.Exit(target.Pid, reason); return nil })
-			if err != nil {
-				t.Fatalf("exit(P, r): %v", err)
-			}
-			lnkWantReason(t, "P", w.Wait(), reason)
-			sender.ExpectEmpty() // the sender is unaffected
+	lnkForKinds(t, func(t *testing.T, n *process.Node, b process.Backend, k lnkKind) {
+		target := lnkSpawn(t, n, b, k)
+		sender := spawntest.NewProbe(t, n, process.WithBackend(b))
+		w := spawntest.WatchExit(t, n, target.Pid)
+		var err error
+		sender.Do(func(p *process.Process) error { err = p.Exit(target.Pid, reason); return nil })
+		if err != nil {
+			t.Fatalf("exit(P, r): %v", err)
+		}
+		lnkWantReason(t, "P", w.Wait(), reason)
+		sender.ExpectEmpty() // the sender is unaffected
 
-			// The same from a goroutine that is not a process.
-			other := lnkSpawn(t, n, b, k)
-			wo := spawntest.WatchExit(t, n, other.Pid)
-			if err := n.Exit(other.Pid, reason); err != nil {
-				t.Fatalf("node exit(P, r): %v", err)
-			}
-			lnkWantReason(t, "P via the node", wo.Wait(), reason)
-		})
+		// The same from a goroutine that is not a process.
+		other := lnkSpawn(t, n, b, k)
+		wo := spawntest.WatchExit(t, n, other.Pid)
+		if err := n.Exit(other.Pid, reason); err != nil {
+			t.Fatalf("node exit(P, r): %v", err)
+		}
+		lnkWantReason(t, "P via the node", wo.Wait(), reason)
 	})
 }
 
 func TestEXT04_AbnormalExitToTrappingGivesMessage(t *testing.T) {
 	t.Parallel()
 	reason := errors.New("r")
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		lnkForKinds(t, func(t *testing.T, k lnkKind) {
-			n := spawntest.NewNode(t)
-			target := lnkSpawnTrapping(t, n, b, k)
-			sender := spawntest.NewProbe(t, n, process.WithBackend(b))
+	lnkForKinds(t, func(t *testing.T, n *process.Node, b process.Backend, k lnkKind) {
+		target := lnkSpawnTrapping(t, n, b, k)
+		sender := spawntest.NewProbe(t, n, process.WithBackend(b))
 
-			sender.Do(func(p *process.Process) error { return p.Exit(target.Pid, reason) })
+		sender.Do(func(p *process.Process) error { return p.Exit(target.Pid, reason) })
 
-			lnkWantExit(t, target.receive(), sender.Pid(), reason)
-			target.expectEmpty()
-			if !n.Alive(target.Pid) {
-				t.Fatal("a trapping process died of exit(P, r)")
-			}
-			if links := lnkLinks(t, n, target.Pid); len(links) != 0 {
-				t.Fatalf("P has links %v; the sender must not need one", links)
-			}
-			sender.ExpectEmpty()
-		})
+		lnkWantExit(t, target.receive(), sender.Pid(), reason)
+		target.expectEmpty()
+		if !n.Alive(target.Pid) {
+			t.Fatal("a trapping process died of exit(P, r)")
+		}
+		if links := lnkLinks(t, n, target.Pid); len(links) != 0 {
+			t.Fatalf("P has links %v; the sender must not need one", links)
+		}
+		sender.ExpectEmpty()
 	})
 }
 
@@ -167,8 +155,7 @@ func TestEXT05_ExitKillBecomesKilled(t *testing.T) {
 func TestEXT06_ExitToDeadPidIsNoOp(t *testing.T) {
 	t.Parallel()
 	reason := errors.New("r")
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		dead := lnkDead(t, n, b)
 		sender := spawntest.NewProbe(t, n, process.WithBackend(b))
 		var errs []error
@@ -193,35 +180,32 @@ func TestEXT06_ExitToDeadPidIsNoOp(t *testing.T) {
 func TestEXT07_FirstOfTwoExitSignalsDecides(t *testing.T) {
 	t.Parallel()
 	first, second := errors.New("first"), errors.New("second")
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		lnkForKinds(t, func(t *testing.T, k lnkKind) {
-			n := spawntest.NewNode(t)
-			target := lnkSpawn(t, n, b, k)
-			w := spawntest.WatchExit(t, n, target.Pid)
-			sender := spawntest.NewProbe(t, n, process.WithBackend(b))
-			sender.Do(func(p *process.Process) error {
-				if err := p.Exit(target.Pid, first); err != nil {
-					return err
-				}
-				return p.Exit(target.Pid, second)
-			})
-			r := w.Wait()
-			lnkWantReason(t, "P", r, first)
-			if errors.Is(r, second) {
-				t.Fatalf("P died with %v, want first", r)
+	lnkForKinds(t, func(t *testing.T, n *process.Node, b process.Backend, k lnkKind) {
+		target := lnkSpawn(t, n, b, k)
+		w := spawntest.WatchExit(t, n, target.Pid)
+		sender := spawntest.NewProbe(t, n, process.WithBackend(b))
+		sender.Do(func(p *process.Process) error {
+			if err := p.Exit(target.Pid, first); err != nil {
+				return err
 			}
-			sender.ExpectEmpty()
-
-			// The same from a goroutine that is not a process.
-			other := lnkSpawn(t, n, b, k)
-			wo := spawntest.WatchExit(t, n, other.Pid)
-			if err := n.Exit(other.Pid, first); err != nil {
-				t.Fatal(err)
-			}
-			if err := n.Exit(other.Pid, second); err != nil {
-				t.Fatal(err)
-			}
-			lnkWantReason(t, "P via the node", wo.Wait(), first)
+			return p.Exit(target.Pid, second)
 		})
+		r := w.Wait()
+		lnkWantReason(t, "P", r, first)
+		if errors.Is(r, second) {
+			t.Fatalf("P died with %v, want first", r)
+		}
+		sender.ExpectEmpty()
+
+		// The same from a goroutine that is not a process.
+		other := lnkSpawn(t, n, b, k)
+		wo := spawntest.WatchExit(t, n, other.Pid)
+		if err := n.Exit(other.Pid, first); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Exit(other.Pid, second); err != nil {
+			t.Fatal(err)
+		}
+		lnkWantReason(t, "P via the node", wo.Wait(), first)
 	})
 }

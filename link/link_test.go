@@ -227,11 +227,7 @@ func lnkWantDown(t testing.TB, msg any, target pid.Pid, want error) link.Down {
 // lnkLinks returns the link set of a live process.
 func lnkLinks(t testing.TB, n *process.Node, p pid.Pid) []pid.Pid {
 	t.Helper()
-	in, err := n.Info(p)
-	if err != nil {
-		t.Fatalf("info %v: %v", p, err)
-	}
-	return in.Links
+	return spawntest.Info(t, n, p).Links
 }
 
 // lnkPoll takes, without waiting, every queued message that match accepts.
@@ -261,128 +257,127 @@ func lnkDead(t testing.TB, n *process.Node, b process.Backend) pid.Pid {
 	return d.Pid()
 }
 
-// lnkForKinds runs f as a parallel subtest per kind.
-func lnkForKinds(t *testing.T, f func(t *testing.T, k lnkKind)) {
-	for _, k := range lnkKinds {
-		t.Run(k.String(), func(t *testing.T) {
-			t.Parallel()
-			f(t, k)
-		})
-	}
-}
-
-// lnkForKindPairs runs f as a parallel subtest per pair of kinds.
-func lnkForKindPairs(t *testing.T, first, second string, f func(t *testing.T, k1, k2 lnkKind)) {
-	for _, k1 := range lnkKinds {
-		for _, k2 := range lnkKinds {
-			t.Run(fmt.Sprintf("%s=%v/%s=%v", first, k1, second, k2), func(t *testing.T) {
+// lnkForKinds runs f as a parallel subtest per backend and kind, each with
+// a node of its own.
+func lnkForKinds(t *testing.T, f func(t *testing.T, n *process.Node, b process.Backend, k lnkKind)) {
+	t.Helper()
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		for _, k := range lnkKinds {
+			t.Run(k.String(), func(t *testing.T) {
 				t.Parallel()
-				f(t, k1, k2)
+				f(t, spawntest.NewNode(t), b, k)
 			})
 		}
-	}
+	})
+}
+
+// lnkForKindPairs runs f as a parallel subtest per backend and pair of
+// kinds, each with a node of its own.
+func lnkForKindPairs(t *testing.T, first, second string, f func(t *testing.T, n *process.Node, b process.Backend, k1, k2 lnkKind)) {
+	t.Helper()
+	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		for _, k1 := range lnkKinds {
+			for _, k2 := range lnkKinds {
+				t.Run(fmt.Sprintf("%s=%v/%s=%v", first, k1, second, k2), func(t *testing.T) {
+					t.Parallel()
+					f(t, spawntest.NewNode(t), b, k1, k2)
+				})
+			}
+		}
+	})
 }
 
 func TestLNK01_NormalExitDoesNotKillLinkedPartner(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		lnkForKindPairs(t, "partner", "exiting", func(t *testing.T, kb, ka lnkKind) {
-			n := spawntest.NewNode(t)
-			bProc := lnkSpawn(t, n, b, kb)
-			a := bProc.spawnLinked(b, ka)
-			w := spawntest.WatchExit(t, n, a.Pid)
+	lnkForKindPairs(t, "partner", "exiting", func(t *testing.T, n *process.Node, b process.Backend, kb, ka lnkKind) {
+		bProc := lnkSpawn(t, n, b, kb)
+		a := bProc.spawnLinked(b, ka)
+		w := spawntest.WatchExit(t, n, a.Pid)
 
-			a.exit(nil)
+		a.exit(nil)
 
-			lnkWantReason(t, "A", w.Wait(), process.Normal)
-			// The link signal is handled before watchers are told, so it has
-			// reached B by now: B is alive and its mailbox is empty.
-			bProc.expectEmpty()
-			if !n.Alive(bProc.Pid) {
-				t.Fatal("B died of a normal exit of its link partner")
-			}
-			if links := lnkLinks(t, n, bProc.Pid); len(links) != 0 {
-				t.Fatalf("B still lists links %v after A exited", links)
-			}
-		})
+		lnkWantReason(t, "A", w.Wait(), process.Normal)
+		// The link signal is handled before watchers are told, so it has
+		// reached B by now: B is alive and its mailbox is empty.
+		bProc.expectEmpty()
+		if !n.Alive(bProc.Pid) {
+			t.Fatal("B died of a normal exit of its link partner")
+		}
+		if links := lnkLinks(t, n, bProc.Pid); len(links) != 0 {
+			t.Fatalf("B still lists links %v after A exited", links)
+		}
 	})
 }
 
 func TestLNK02_AbnormalExitKillsPartnerWithSameReason(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("boom")
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		lnkForKindPairs(t, "exiting", "partner", func(t *testing.T, ka, kb lnkKind) {
-			n := spawntest.NewNode(t)
-			a := lnkSpawn(t, n, b, ka)
-			bProc := lnkSpawn(t, n, b, kb)
-			bProc.do(func(p *process.Process) error { return link.Link(p, a.Pid) })
-			m := spawntest.NewProbe(t, n, process.WithBackend(b))
-			var ref pid.Ref
-			m.Do(func(p *process.Process) (err error) {
-				ref, err = link.Monitor(p, bProc.Pid)
-				return err
-			})
-			wa := spawntest.WatchExit(t, n, a.Pid)
-
-			a.exit(boom)
-
-			lnkWantReason(t, "A", wa.Wait(), boom)
-			d := lnkWantDown(t, m.Receive(), bProc.Pid, boom)
-			if d.Ref != ref {
-				t.Fatalf("DOWN ref %v, want %v", d.Ref, ref)
-			}
-			if errors.Is(d.Reason, process.Killed) || errors.Is(d.Reason, process.Kill) {
-				t.Fatalf("B died with %v, want the partner's own reason", d.Reason)
-			}
-			m.ExpectEmpty()
+	lnkForKindPairs(t, "exiting", "partner", func(t *testing.T, n *process.Node, b process.Backend, ka, kb lnkKind) {
+		a := lnkSpawn(t, n, b, ka)
+		bProc := lnkSpawn(t, n, b, kb)
+		bProc.do(func(p *process.Process) error { return link.Link(p, a.Pid) })
+		m := spawntest.NewProbe(t, n, process.WithBackend(b))
+		var ref pid.Ref
+		m.Do(func(p *process.Process) (err error) {
+			ref, err = link.Monitor(p, bProc.Pid)
+			return err
 		})
+		wa := spawntest.WatchExit(t, n, a.Pid)
+
+		a.exit(boom)
+
+		lnkWantReason(t, "A", wa.Wait(), boom)
+		d := lnkWantDown(t, m.Receive(), bProc.Pid, boom)
+		if d.Ref != ref {
+			t.Fatalf("DOWN ref %v, want %v", d.Ref, ref)
+		}
+		if errors.Is(d.Reason, process.Killed) || errors.Is(d.Reason, process.Kill) {
+			t.Fatalf("B died with %v, want the partner's own reason", d.Reason)
+		}
+		m.ExpectEmpty()
 	})
 }
 
 func TestLNK03_PanicReasonCarriesValueAndStack(t *testing.T) {
 	t.Parallel()
 	badarg := errors.New("badarg")
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		lnkForKinds(t, func(t *testing.T, k lnkKind) {
-			n := spawntest.NewNode(t)
-			parent := lnkSpawnTrapping(t, n, b, lnkFunc)
-			var child pid.Pid
-			parent.do(func(p *process.Process) (err error) {
-				if k == lnkFunc {
-					child, err = p.SpawnLink(func(*process.Process) error { panic(badarg) }, process.WithBackend(b))
-					return err
-				}
-				child, err = p.Node().SpawnHandler(lnkPanicky{badarg}, process.WithLink(p), process.WithBackend(b))
-				if err == nil {
-					err = p.Send(child, "go")
-				}
+	lnkForKinds(t, func(t *testing.T, n *process.Node, b process.Backend, k lnkKind) {
+		parent := lnkSpawnTrapping(t, n, b, lnkFunc)
+		var child pid.Pid
+		parent.do(func(p *process.Process) (err error) {
+			if k == lnkFunc {
+				child, err = p.SpawnLink(func(*process.Process) error { panic(badarg) }, process.WithBackend(b))
 				return err
-			})
-
-			msg := parent.receive()
-			e, ok := msg.(link.Exit)
-			if !ok || e.From != child {
-				t.Fatalf("got %#v, want link.Exit from %v", msg, child)
 			}
-			var pe *process.PanicError
-			if !errors.As(e.Reason, &pe) {
-				t.Fatalf("reason %#v is not a *process.PanicError", e.Reason)
+			child, err = p.Node().SpawnHandler(lnkPanicky{badarg}, process.WithLink(p), process.WithBackend(b))
+			if err == nil {
+				err = p.Send(child, "go")
 			}
-			if pe.Value != badarg {
-				t.Fatalf("panic value %#v, want %v", pe.Value, badarg)
-			}
-			if len(pe.Stack) == 0 {
-				t.Fatal("panic reason has an empty stack")
-			}
-			if !bytes.Contains(pe.Stack, []byte("link_test.")) {
-				t.Fatalf("stack does not show the panicking code:\n%s", pe.Stack)
-			}
-			if process.IsNormal(e.Reason) {
-				t.Fatal("a panic counts as a normal exit")
-			}
-			parent.expectEmpty()
+			return err
 		})
+
+		msg := parent.receive()
+		e, ok := msg.(link.Exit)
+		if !ok || e.From != child {
+			t.Fatalf("got %#v, want link.Exit from %v", msg, child)
+		}
+		var pe *process.PanicError
+		if !errors.As(e.Reason, &pe) {
+			t.Fatalf("reason %#v is not a *process.PanicError", e.Reason)
+		}
+		if pe.Value != badarg {
+			t.Fatalf("panic value %#v, want %v", pe.Value, badarg)
+		}
+		if len(pe.Stack) == 0 {
+			t.Fatal("panic reason has an empty stack")
+		}
+		if !bytes.Contains(pe.Stack, []byte("link_test.")) {
+			t.Fatalf("stack does not show the panicking code:\n%s", pe.Stack)
+		}
+		if process.IsNormal(e.Reason) {
+			t.Fatal("a panic counts as a normal exit")
+		}
+		parent.expectEmpty()
 	})
 }
 
@@ -394,27 +389,24 @@ func (h lnkPanicky) HandleMessage(*process.Process, any) error { panic(h.v) }
 func TestLNK04_PropagationIsTransitiveAlongChain(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("boom")
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		lnkForKinds(t, func(t *testing.T, k lnkKind) {
-			n := spawntest.NewNode(t)
-			a := lnkSpawn(t, n, b, k)
-			bProc := lnkSpawn(t, n, b, k)
-			c := lnkSpawn(t, n, b, k)
-			bProc.do(func(p *process.Process) error { return link.Link(p, a.Pid) })
-			c.do(func(p *process.Process) error { return link.Link(p, bProc.Pid) })
-			// A trapping observer at the end of the chain sees what C re-emits.
-			obs := lnkSpawnTrapping(t, n, b, k)
-			obs.do(func(p *process.Process) error { return link.Link(p, c.Pid) })
-			wb := spawntest.WatchExit(t, n, bProc.Pid)
-			wc := spawntest.WatchExit(t, n, c.Pid)
+	lnkForKinds(t, func(t *testing.T, n *process.Node, b process.Backend, k lnkKind) {
+		a := lnkSpawn(t, n, b, k)
+		bProc := lnkSpawn(t, n, b, k)
+		c := lnkSpawn(t, n, b, k)
+		bProc.do(func(p *process.Process) error { return link.Link(p, a.Pid) })
+		c.do(func(p *process.Process) error { return link.Link(p, bProc.Pid) })
+		// A trapping observer at the end of the chain sees what C re-emits.
+		obs := lnkSpawnTrapping(t, n, b, k)
+		obs.do(func(p *process.Process) error { return link.Link(p, c.Pid) })
+		wb := spawntest.WatchExit(t, n, bProc.Pid)
+		wc := spawntest.WatchExit(t, n, c.Pid)
 
-			a.exit(boom)
+		a.exit(boom)
 
-			lnkWantReason(t, "B", wb.Wait(), boom)
-			lnkWantReason(t, "C", wc.Wait(), boom)
-			lnkWantExit(t, obs.receive(), c.Pid, boom)
-			obs.expectEmpty()
-		})
+		lnkWantReason(t, "B", wb.Wait(), boom)
+		lnkWantReason(t, "C", wc.Wait(), boom)
+		lnkWantExit(t, obs.receive(), c.Pid, boom)
+		obs.expectEmpty()
 	})
 }
 
@@ -424,8 +416,7 @@ func TestLNK04_LongChainCascadeDoesNotRecurse(t *testing.T) {
 	t.Parallel()
 	const length = 1000
 	boom := errors.New("boom")
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		chain := make([]*lnkActor, length)
 		for i := range chain {
 			chain[i] = lnkSpawn(t, n, b, lnkHandler)
@@ -473,8 +464,7 @@ func TestLNK04_LongChainCascadeDoesNotRecurse(t *testing.T) {
 func TestLNK05_LinksAreBidirectional(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("boom")
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		a := spawntest.NewProbe(t, n, process.WithBackend(b))
 		bp := spawntest.NewProbe(t, n, process.WithBackend(b))
 		bp.Do(func(p *process.Process) error { return link.Link(p, a.Pid()) })
@@ -491,8 +481,7 @@ func TestLNK05_LinksAreBidirectional(t *testing.T) {
 
 func TestLNK06_LinkIsIdempotent(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		pp := spawntest.NewProbe(t, n, process.WithBackend(b))
 		q := spawntest.NewProbe(t, n, process.WithBackend(b))
 		pp.Do(func(p *process.Process) error {
@@ -524,8 +513,7 @@ func TestLNK06_LinkIsIdempotent(t *testing.T) {
 
 func TestLNK07_LinkToSelfIsNoOp(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		pp := spawntest.NewProbe(t, n, process.WithBackend(b))
 		var err error
 		pp.Do(func(p *process.Process) error { err = link.Link(p, p.Self()); return nil })
@@ -541,8 +529,7 @@ func TestLNK07_LinkToSelfIsNoOp(t *testing.T) {
 
 func TestLNK08_LinkToDeadWhileTrappingGivesNoProcExit(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		dead := lnkDead(t, n, b)
 		pp := spawntest.NewProbe(t, n, process.WithBackend(b))
 		var err error
@@ -572,8 +559,7 @@ func TestLNK08_LinkToDeadWhileTrappingGivesNoProcExit(t *testing.T) {
 // itself; returning the error from its Func makes it exit with it.
 func TestLNK09_LinkToDeadWhileNotTrappingReturnsNoProc(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		dead := lnkDead(t, n, b)
 		pp := spawntest.NewProbe(t, n, process.WithBackend(b))
 		var err error
@@ -605,8 +591,7 @@ func TestLNK09_LinkToDeadWhileNotTrappingReturnsNoProc(t *testing.T) {
 func TestLNK10_UnlinkRemovesLinkOnBothSides(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("boom")
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		caller := spawntest.NewProbe(t, n, process.WithBackend(b))
 		pp := spawntest.NewProbe(t, n, process.WithBackend(b))
 		caller.Do(func(p *process.Process) error {
@@ -636,8 +621,7 @@ func TestLNK10_UnlinkRemovesLinkOnBothSides(t *testing.T) {
 func TestLNK11_NoExitArrivesAfterUnlinkReturns(t *testing.T) {
 	t.Parallel()
 	bang := errors.New("bang")
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		caller := lnkSpawnTrapping(t, n, b, lnkFunc)
 
 		// exit(P, bang) then unlink(P) at once.
@@ -752,8 +736,7 @@ func TestLNK11_NoExitArrivesAfterUnlinkReturns(t *testing.T) {
 
 func TestLNK12_UnlinkOfDeadOrUnlinkedIsHarmless(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		dead := lnkDead(t, n, b)
 		other := spawntest.NewProbe(t, n, process.WithBackend(b))
 		pp := spawntest.NewProbe(t, n, process.WithBackend(b))
@@ -777,8 +760,7 @@ func TestLNK12_UnlinkOfDeadOrUnlinkedIsHarmless(t *testing.T) {
 func TestLNK13_SpawnLinkIsAtomic(t *testing.T) {
 	t.Parallel()
 	early := errors.New("early")
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		parent := lnkSpawnTrapping(t, n, b, lnkFunc)
 		for range 100 {
 			var child pid.Pid

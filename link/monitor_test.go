@@ -119,8 +119,7 @@ func monNotAlive(t testing.TB, n *process.Node, b process.Backend) []struct {
 
 func TestMON01_MonitorsAreUnidirectional(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		a := spawntest.NewProbe(t, n, process.WithBackend(b))
 		target := spawntest.NewProbe(t, n, process.WithBackend(b))
 		monMonitor(t, a, target.Pid())
@@ -163,8 +162,7 @@ func TestMON02_DownCarriesReasonIncludingNormal(t *testing.T) {
 
 func TestMON03_MonitorOfDeadPidGivesImmediateNoProc(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		for _, tc := range monNotAlive(t, n, b) {
 			t.Run(tc.name, func(t *testing.T) {
 				m := spawntest.NewProbe(t, n, process.WithBackend(b))
@@ -192,8 +190,7 @@ func TestMON03_MonitorOfDeadPidGivesImmediateNoProc(t *testing.T) {
 
 func TestMON04_SeveralMonitorsAreIndependent(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		m := spawntest.NewProbe(t, n, process.WithBackend(b))
 		target := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 		r1 := monMonitor(t, m, target)
@@ -201,10 +198,7 @@ func TestMON04_SeveralMonitorsAreIndependent(t *testing.T) {
 		if r1 == r2 {
 			t.Fatalf("two monitors share ref %v", r1)
 		}
-		info, err := n.Info(m.Pid())
-		if err != nil {
-			t.Fatal(err)
-		}
+		info := spawntest.Info(t, n, m.Pid())
 		if len(info.Monitors) != 2 {
 			t.Fatalf("Info.Monitors = %v, want 2 monitors", info.Monitors)
 		}
@@ -226,8 +220,7 @@ func TestMON04_SeveralMonitorsAreIndependent(t *testing.T) {
 
 func TestMON05_DemonitorBeforeExitMeansNoDown(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		m := spawntest.NewProbe(t, n, process.WithBackend(b))
 		target := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 		r1 := monMonitor(t, m, target)
@@ -237,10 +230,7 @@ func TestMON05_DemonitorBeforeExitMeansNoDown(t *testing.T) {
 		if !active {
 			t.Fatal("Demonitor of an active monitor returned false")
 		}
-		info, err := n.Info(target)
-		if err != nil {
-			t.Fatal(err)
-		}
+		info := spawntest.Info(t, n, target)
 		if len(info.MonitoredBy) != 1 {
 			t.Fatalf("target MonitoredBy = %v after demonitor, want only the anchor", info.MonitoredBy)
 		}
@@ -308,8 +298,7 @@ func TestMON06_DemonitorFlushRemovesQueuedDown(t *testing.T) {
 
 func TestMON07_DemonitorLeavesQueuedDownAndReportsIt(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		m := spawntest.NewProbe(t, n, process.WithBackend(b))
 
 		live := spawntest.SpawnIdle(t, n, process.WithBackend(b))
@@ -342,8 +331,7 @@ func TestMON07_DemonitorLeavesQueuedDownAndReportsIt(t *testing.T) {
 
 func TestMON08_DemonitorOfUnknownOrRemovedRefIsHarmless(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		m := spawntest.NewProbe(t, n, process.WithBackend(b))
 		other := spawntest.NewProbe(t, n, process.WithBackend(b))
 		target := spawntest.SpawnIdle(t, n, process.WithBackend(b))
@@ -382,8 +370,7 @@ func TestMON08_DemonitorOfUnknownOrRemovedRefIsHarmless(t *testing.T) {
 
 func TestMON09_MonitorSelfIsAllowedAndNeverFires(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		m := spawntest.NewProbe(t, n, process.WithBackend(b))
 		r1 := monMonitor(t, m, m.Pid())
 		r2 := monMonitor(t, m, m.Pid())
@@ -409,8 +396,7 @@ func TestMON09_MonitorSelfIsAllowedAndNeverFires(t *testing.T) {
 
 func TestMON12_SpawnMonitorIsAtomic(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		m := spawntest.NewProbe(t, n)
 		const rounds = 100
 		var problems []string

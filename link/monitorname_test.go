@@ -17,8 +17,7 @@ import (
 // names the process, the name and the node; an unregistered name gives an
 // immediate Down with NoProc.
 func TestMON10_MonitorByNameReportsNameAndNode(t *testing.T) {
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		frop := errors.New("frop")
 		target := spawntest.NewProbe(t, n, process.WithBackend(b), process.WithName("n"))
 		pr := spawntest.NewProbe(t, n, process.WithBackend(b))
@@ -39,8 +38,7 @@ func TestMON10_MonitorByNameReportsNameAndNode(t *testing.T) {
 // TestMON11_MonitorByNameBindsAtMonitorTime: re-registering the name to
 // another process does not move the monitor.
 func TestMON11_MonitorByNameBindsAtMonitorTime(t *testing.T) {
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		p1 := spawntest.NewProbe(t, n, process.WithBackend(b), process.WithName("n"))
 		pr := spawntest.NewProbe(t, n, process.WithBackend(b))
 		var ref pid.Ref

@@ -17,8 +17,7 @@ import (
 // (LNK-08), as in Erlang.
 func TestLNK06_RelinkToPartnerDyingGivesOnlyItsRealExit(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		probe := spawntest.NewProbe(t, n, process.WithBackend(b))
 		for range 200 {
 			var child pid.Pid

@@ -14,8 +14,7 @@ import (
 
 func TestTRP01_TrapperGetsExitMessageForNormalExit(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		parent := lnkSpawnTrapping(t, n, b, lnkFunc)
 		child := parent.spawnLinked(b, lnkFunc)
 
@@ -29,32 +28,28 @@ func TestTRP01_TrapperGetsExitMessageForNormalExit(t *testing.T) {
 func TestTRP02_TrapperTurnsAbnormalExitIntoMessage(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("boom")
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		lnkForKindPairs(t, "trapping", "exiting", func(t *testing.T, kp, kc lnkKind) {
-			n := spawntest.NewNode(t)
-			parent := lnkSpawnTrapping(t, n, b, kp)
-			child := parent.spawnLinked(b, kc)
-			wc := spawntest.WatchExit(t, n, child.Pid)
+	lnkForKindPairs(t, "trapping", "exiting", func(t *testing.T, n *process.Node, b process.Backend, kp, kc lnkKind) {
+		parent := lnkSpawnTrapping(t, n, b, kp)
+		child := parent.spawnLinked(b, kc)
+		wc := spawntest.WatchExit(t, n, child.Pid)
 
-			child.exit(boom)
+		child.exit(boom)
 
-			lnkWantReason(t, "C", wc.Wait(), boom)
-			lnkWantExit(t, parent.receive(), child.Pid, boom)
-			parent.expectEmpty()
-			if !n.Alive(parent.Pid) {
-				t.Fatal("the trapping process died")
-			}
-			if links := lnkLinks(t, n, parent.Pid); len(links) != 0 {
-				t.Fatalf("P still lists links %v after C exited", links)
-			}
-		})
+		lnkWantReason(t, "C", wc.Wait(), boom)
+		lnkWantExit(t, parent.receive(), child.Pid, boom)
+		parent.expectEmpty()
+		if !n.Alive(parent.Pid) {
+			t.Fatal("the trapping process died")
+		}
+		if links := lnkLinks(t, n, parent.Pid); len(links) != 0 {
+			t.Fatalf("P still lists links %v after C exited", links)
+		}
 	})
 }
 
 func TestTRP03_ExitKillKillsTrappingProcess(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		pp := lnkSpawnTrapping(t, n, b, lnkFunc)
 		q := lnkSpawnTrapping(t, n, b, lnkFunc)
 		q.do(func(p *process.Process) error { return link.Link(p, pp.Pid) })
@@ -84,39 +79,32 @@ func TestTRP03_ExitKillKillsTrappingProcess(t *testing.T) {
 
 func TestTRP04_TrapExitReturnsPreviousValue(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		lnkForKinds(t, func(t *testing.T, k lnkKind) {
-			n := spawntest.NewNode(t)
-			a := lnkSpawn(t, n, b, k)
-			var first, second, third, traps bool
-			a.do(func(p *process.Process) error {
-				first = p.TrapExit(true)
-				traps = p.TrapsExits()
-				second = p.TrapExit(true)
-				return nil
-			})
-			in, err := n.Info(a.Pid)
-			if err != nil {
-				t.Fatal(err)
-			}
-			a.do(func(p *process.Process) error { third = p.TrapExit(false); return nil })
-			if first || !second || !third || !traps || !in.TrapExit {
-				t.Fatalf("TrapExit returned %v, %v, %v (TrapsExits %v, Info %v), want false, true, true (true, true)",
-					first, second, third, traps, in.TrapExit)
-			}
-			a.do(func(p *process.Process) error { traps = p.TrapsExits(); return nil })
-			if traps {
-				t.Fatal("TrapsExits true after TrapExit(false)")
-			}
+	lnkForKinds(t, func(t *testing.T, n *process.Node, b process.Backend, k lnkKind) {
+		a := lnkSpawn(t, n, b, k)
+		var first, second, third, traps bool
+		a.do(func(p *process.Process) error {
+			first = p.TrapExit(true)
+			traps = p.TrapsExits()
+			second = p.TrapExit(true)
+			return nil
 		})
+		in := spawntest.Info(t, n, a.Pid)
+		a.do(func(p *process.Process) error { third = p.TrapExit(false); return nil })
+		if first || !second || !third || !traps || !in.TrapExit {
+			t.Fatalf("TrapExit returned %v, %v, %v (TrapsExits %v, Info %v), want false, true, true (true, true)",
+				first, second, third, traps, in.TrapExit)
+		}
+		a.do(func(p *process.Process) error { traps = p.TrapsExits(); return nil })
+		if traps {
+			t.Fatal("TrapsExits true after TrapExit(false)")
+		}
 	})
 }
 
 func TestTRP05_QueuedExitStaysMessageAfterTrapOff(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("boom")
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		pp := lnkSpawnTrapping(t, n, b, lnkFunc)
 		c := pp.spawnLinked(b, lnkFunc)
 		wc := spawntest.WatchExit(t, n, c.Pid)
@@ -142,26 +130,23 @@ func TestTRP05_QueuedExitStaysMessageAfterTrapOff(t *testing.T) {
 func TestTRP06_TrapperExitSelfGetsMessage(t *testing.T) {
 	t.Parallel()
 	reason := errors.New("r")
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		lnkForKinds(t, func(t *testing.T, k lnkKind) {
-			n := spawntest.NewNode(t)
-			pp := lnkSpawnTrapping(t, n, b, k)
-			var err error
-			var alive bool
-			pp.do(func(p *process.Process) error {
-				err = p.Exit(p.Self(), reason)
-				alive = p.Alive()
-				return nil
-			})
-			if err != nil {
-				t.Fatalf("exit(self(), r): %v", err)
-			}
-			if !alive {
-				t.Fatal("a trapping process died of exit(self(), r)")
-			}
-			lnkWantExit(t, pp.receive(), pp.Pid, reason)
-			pp.expectEmpty()
+	lnkForKinds(t, func(t *testing.T, n *process.Node, b process.Backend, k lnkKind) {
+		pp := lnkSpawnTrapping(t, n, b, k)
+		var err error
+		var alive bool
+		pp.do(func(p *process.Process) error {
+			err = p.Exit(p.Self(), reason)
+			alive = p.Alive()
+			return nil
 		})
+		if err != nil {
+			t.Fatalf("exit(self(), r): %v", err)
+		}
+		if !alive {
+			t.Fatal("a trapping process died of exit(self(), r)")
+		}
+		lnkWantExit(t, pp.receive(), pp.Pid, reason)
+		pp.expectEmpty()
 	})
 }
 

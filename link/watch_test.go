@@ -66,10 +66,7 @@ func TestWatch_FiresOnceWithReason(t *testing.T) {
 				if ref.IsZero() {
 					t.Fatal("watch returned a zero ref")
 				}
-				info, err := n.Info(target.Pid())
-				if err != nil {
-					t.Fatal(err)
-				}
+				info := spawntest.Info(t, n, target.Pid())
 				if len(info.MonitoredBy) != 1 || !info.MonitoredBy[0].IsZero() {
 					t.Fatalf("MonitoredBy = %v, want one watcher shown as the zero Pid", info.MonitoredBy)
 				}
@@ -95,8 +92,7 @@ func TestWatch_FiresOnceWithReason(t *testing.T) {
 
 func TestWatch_DeadPidFiresAtOnceWithNoProc(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		for _, tc := range monNotAlive(t, n, b) {
 			t.Run(tc.name, func(t *testing.T) {
 				w := newWatchRecorder()
@@ -124,8 +120,7 @@ func TestWatch_DeadPidFiresAtOnceWithNoProc(t *testing.T) {
 
 func TestWatch_UnwatchBeforeExitMeansNoNotify(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		target := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 		w := newWatchRecorder()
 		ref, err := link.Watch(n, target, w.notify)
@@ -141,10 +136,7 @@ func TestWatch_UnwatchBeforeExitMeansNoNotify(t *testing.T) {
 		if link.Unwatch(n, target, n.MakeRef()) {
 			t.Error("Unwatch of an unknown ref returned true")
 		}
-		info, err := n.Info(target)
-		if err != nil {
-			t.Fatal(err)
-		}
+		info := spawntest.Info(t, n, target)
 		if len(info.MonitoredBy) != 0 {
 			t.Fatalf("MonitoredBy = %v after Unwatch, want none", info.MonitoredBy)
 		}
@@ -162,8 +154,7 @@ func TestWatch_UnwatchBeforeExitMeansNoNotify(t *testing.T) {
 func TestWatch_UnwatchRacingExit(t *testing.T) {
 	t.Parallel()
 	const rounds = 200
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		var recs []*watchRecorder
 		var won []bool
 		for i := range rounds {

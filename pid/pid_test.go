@@ -286,26 +286,9 @@ func FuzzParsePid(f *testing.F) {
 	f.Add("<" + testNode + ".0>")
 	f.Add("#Ref<" + testNode + ".1>")
 	f.Fuzz(func(t *testing.T, s string) {
-		p, err := pid.Parse(s)
-		if err != nil {
-			if !errors.Is(err, pid.ErrSyntax) {
-				t.Fatalf("Parse(%q): error %v does not wrap ErrSyntax", s, err)
-			}
-			if !p.IsZero() {
-				t.Fatalf("Parse(%q) failed but returned %v", s, p)
-			}
-			return
-		}
-		q, err := pid.Parse(p.String())
-		if err != nil || q != p {
-			t.Fatalf("Parse(%q) = %v, but Parse(%q) = %v, %v", s, p, p.String(), q, err)
-		}
-		if p.IsZero() != (p.String() == "<0>") {
+		p, ok := checkParse[pid.Pid](t, "Parse", pid.Parse, s)
+		if ok && p.IsZero() != (p.String() == "<0>") {
 			t.Fatalf("zero mismatch for %v", p)
-		}
-		var u pid.Pid
-		if err := u.UnmarshalText([]byte(s)); err != nil || u != p {
-			t.Fatalf("UnmarshalText(%q) = %v, %v; Parse gave %v", s, u, err, p)
 		}
 	})
 }
@@ -316,26 +299,45 @@ func FuzzParseRef(f *testing.F) {
 	f.Add("#Ref<" + testNode + ".18446744073709551615>")
 	f.Add("#Ref<" + testNode + ".01>")
 	f.Add("<" + testNode + ".1>")
-	f.Fuzz(func(t *testing.T, s string) {
-		r, err := pid.ParseRef(s)
-		if err != nil {
-			if !errors.Is(err, pid.ErrSyntax) {
-				t.Fatalf("ParseRef(%q): error %v does not wrap ErrSyntax", s, err)
-			}
-			if !r.IsZero() {
-				t.Fatalf("ParseRef(%q) failed but returned %v", s, r)
-			}
-			return
+	f.Fuzz(func(t *testing.T, s string) { checkParse[pid.Ref](t, "ParseRef", pid.ParseRef, s) })
+}
+
+// parsed is what the fuzz targets parse: a Pid or a Ref.
+type parsed interface {
+	comparable
+	String() string
+	IsZero() bool
+}
+
+// checkParse checks what both fuzz targets check of parse on s: it fails
+// only with an error wrapping ErrSyntax, and then returns the zero value;
+// what it parses prints as text that parses back to it, and UnmarshalText
+// of s agrees with it. name names parse in failures; ok is whether s
+// parsed.
+func checkParse[T parsed, PT interface {
+	*T
+	encoding.TextUnmarshaler
+}](t *testing.T, name string, parse func(string) (T, error), s string) (v T, ok bool) {
+	t.Helper()
+	v, err := parse(s)
+	if err != nil {
+		if !errors.Is(err, pid.ErrSyntax) {
+			t.Fatalf("%s(%q): error %v does not wrap ErrSyntax", name, s, err)
 		}
-		q, err := pid.ParseRef(r.String())
-		if err != nil || q != r {
-			t.Fatalf("ParseRef(%q) = %v, but ParseRef(%q) = %v, %v", s, r, r.String(), q, err)
+		if !v.IsZero() {
+			t.Fatalf("%s(%q) failed but returned %v", name, s, v)
 		}
-		var u pid.Ref
-		if err := u.UnmarshalText([]byte(s)); err != nil || u != r {
-			t.Fatalf("UnmarshalText(%q) = %v, %v; ParseRef gave %v", s, u, err, r)
-		}
-	})
+		return v, false
+	}
+	q, err := parse(v.String())
+	if err != nil || q != v {
+		t.Fatalf("%s(%q) = %v, but %s(%q) = %v, %v", name, s, v, name, v.String(), q, err)
+	}
+	var u T
+	if err := PT(&u).UnmarshalText([]byte(s)); err != nil || u != v {
+		t.Fatalf("UnmarshalText(%q) = %v, %v; %s gave %v", s, u, err, name, v)
+	}
+	return v, true
 }
 
 func TestPidShort(t *testing.T) {

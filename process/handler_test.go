@@ -31,8 +31,7 @@ func (l *handlerLog) snapshot() []any {
 
 func TestHandler_InitRunsBeforeAnyMessage(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		gate := spawntest.NewGate(t)
 		var log handlerLog
 		handled := make(chan struct{}, 3)
@@ -175,8 +174,7 @@ func TestHandler_MessagesOneAtATimeInOrder(t *testing.T) {
 func TestHandler_ErrorEndsProcess(t *testing.T) {
 	t.Parallel()
 	errStop := errors.New("stop here")
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		cases := []struct {
 			name   string
 			reason error
@@ -215,8 +213,7 @@ func TestHandler_ErrorEndsProcess(t *testing.T) {
 func TestHandler_PanicBecomesPanicError(t *testing.T) {
 	t.Parallel()
 	type boom struct{ code int }
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		p, err := n.SpawnHandler(pkHandle(func(_ *process.Process, m any) error {
 			if m == "panic" {
 				handlerPanicHere(boom{code: 42})
@@ -315,8 +312,7 @@ func TestHandler_IdleAsyncHandlerHoldsNoGoroutine(t *testing.T) {
 // on every backend.
 func TestHandler_WithoutInitHandlesFirstMessages(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		const procs, each = 200, 3
 		got := make(chan int, procs*each)
 		for i := range procs {

@@ -75,8 +75,7 @@ func (r *relay) HandleMessage(p *process.Process, msg any) error {
 // Tokens sent from process to process along a chain keep their order while
 // outside senders feed the chain at the same time, on every backend.
 func TestHandOffKeepsOrderAlongAChain(t *testing.T) {
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		const length, tokens = 50, 2000
 		relays := make([]*relay, length)
 		pids := make([]pid.Pid, length)

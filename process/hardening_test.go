@@ -300,8 +300,7 @@ func TestHardening03_GoexitExits(t *testing.T) {
 // waited to run on the dying worker's goroutine still runs.
 func TestHardening03_GoexitLinkedAndHandedOff(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		got := make(chan any, 1)
 		next, err := n.SpawnHandler(hdHandler{handle: func(_ *process.Process, msg any) error { got <- msg; return nil }})
 		if err != nil {

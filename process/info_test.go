@@ -15,19 +15,9 @@ import (
 	"github.com/spawned-go/spawned/spawntest"
 )
 
-func infoOf(t *testing.T, n *process.Node, p pid.Pid) process.Info {
-	t.Helper()
-	in, err := n.Info(p)
-	if err != nil {
-		t.Fatalf("Info(%v): %v", p, err)
-	}
-	return in
-}
-
 func TestInfo_Fields(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		probe := spawntest.NewProbe(t, n)
 		gate1, gate2 := spawntest.NewGate(t), spawntest.NewGate(t)
 		step := make(chan int, 2)
@@ -83,7 +73,7 @@ func TestInfo_Fields(t *testing.T) {
 			}
 		}
 
-		in := infoOf(t, n, subject)
+		in := spawntest.Info(t, n, subject)
 		if in.Pid != subject {
 			t.Errorf("Pid = %v, want %v", in.Pid, subject)
 		}
@@ -118,7 +108,7 @@ func TestInfo_Fields(t *testing.T) {
 			t.Errorf("Groups = %v, want [g1 g2]", in.Groups)
 		}
 
-		pin := infoOf(t, n, probe.Pid())
+		pin := spawntest.Info(t, n, probe.Pid())
 		if !slices.Equal(pin.Links, []pid.Pid{subject}) {
 			t.Errorf("probe Links = %v", pin.Links)
 		}
@@ -133,7 +123,7 @@ func TestInfo_Fields(t *testing.T) {
 		if s := spawntest.Recv(t, step); s != 2 {
 			t.Fatal(s)
 		}
-		in = infoOf(t, n, subject)
+		in = spawntest.Info(t, n, subject)
 		if in.MessageQueueLen != 1 || in.Received != 3 || in.Handled != 2 || in.Sent != 2 {
 			t.Errorf("queue %d received %d handled %d sent %d, want 1 3 2 2",
 				in.MessageQueueLen, in.Received, in.Handled, in.Sent)
@@ -158,7 +148,7 @@ func TestInfo_Fields(t *testing.T) {
 		if _, err := n.Info(subject); !errors.Is(err, process.NoProc) {
 			t.Errorf("Info of a dead pid: %v, want NoProc", err)
 		}
-		pin = infoOf(t, n, probe.Pid())
+		pin = spawntest.Info(t, n, probe.Pid())
 		if len(pin.Links) != 0 || len(pin.Monitors) != 0 {
 			t.Errorf("probe still shows links %v / monitors %v of a dead process", pin.Links, pin.Monitors)
 		}
@@ -167,8 +157,7 @@ func TestInfo_Fields(t *testing.T) {
 
 func TestInfo_HandlerCountersAndStatus(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		target := spawntest.NewProbe(t, n)
 		gate := spawntest.NewGate(t)
 		blocked := make(chan struct{}, 1)
@@ -188,7 +177,7 @@ func TestInfo_HandlerCountersAndStatus(t *testing.T) {
 			}
 		}
 		spawntest.Recv(t, blocked)
-		in := infoOf(t, n, h)
+		in := spawntest.Info(t, n, h)
 		if in.Status != process.Running || in.Received != 4 || in.Handled != 1 || in.Sent != 1 || in.MessageQueueLen != 2 {
 			t.Errorf("while blocked: %+v, want Running received 4 handled 1 sent 1 queue 2", in)
 		}
@@ -205,7 +194,7 @@ func TestInfo_HandlerCountersAndStatus(t *testing.T) {
 			in, err := n.Info(h)
 			return err == nil && in.Status == process.Waiting
 		})
-		in = infoOf(t, n, h)
+		in = spawntest.Info(t, n, h)
 		if in.Received != 4 || in.Handled != 4 || in.Sent != 4 || in.MessageQueueLen != 0 {
 			t.Errorf("idle: %+v, want received 4 handled 4 sent 4 queue 0", in)
 		}
@@ -307,10 +296,10 @@ func TestInfo_ProcessesAndStats(t *testing.T) {
 	if s := n.Stats(); s.Names != 1 || s.Groups != 2 {
 		t.Errorf("Stats = %+v, want 1 name, 2 groups", s)
 	}
-	if in := infoOf(t, n, pids[3]); in.Name != "info-a" {
+	if in := spawntest.Info(t, n, pids[3]); in.Name != "info-a" {
 		t.Errorf("Name = %q", in.Name)
 	}
-	if in := infoOf(t, n, pids[4]); fmt.Sprint(in.Groups) != "[x y]" {
+	if in := spawntest.Info(t, n, pids[4]); fmt.Sprint(in.Groups) != "[x y]" {
 		t.Errorf("Groups = %v", in.Groups)
 	}
 }

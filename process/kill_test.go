@@ -249,8 +249,7 @@ func TestKill_BlockingProcessKilledBeforeItsSlot(t *testing.T) {
 // kill is not counted as a straggler once its code has returned.
 func TestKill_CooperativeProcessReturns(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		started := make(chan struct{})
 		returned := make(chan error, 1)
 		p, err := n.Spawn(func(p *process.Process) error {

@@ -3,6 +3,7 @@ package process_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -38,10 +39,33 @@ func limitedReceiver(t *testing.T, n *process.Node, b process.Backend, limit int
 	return p
 }
 
+// fullMailbox spawns, on a node of the test's own, an Async process whose
+// mailbox is bounded to one message and already holds one: the next Send
+// fails and the next SendWait waits. The process never receives.
+func fullMailbox(t *testing.T) (*process.Node, pid.Pid) {
+	t.Helper()
+	n := spawntest.NewNode(t)
+	gate := make(chan struct{})
+	t.Cleanup(func() { close(gate) })
+	p := limitedReceiver(t, n, process.Async, 1, gate, make(chan any, 4))
+	if err := n.Send(p, 1); err != nil {
+		t.Fatal(err)
+	}
+	return n, p
+}
+
+// waitForSenders waits until want senders wait in SendWait on p's mailbox.
+func waitForSenders(t *testing.T, n *process.Node, p pid.Pid, want int) {
+	t.Helper()
+	spawntest.Eventually(t, fmt.Sprintf("%d senders waiting", want), func() bool {
+		in, err := n.Info(p)
+		return err == nil && in.WaitingSenders == want
+	})
+}
+
 func TestMailboxLimit_SendFailsWhenFullAndNothingIsLost(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		gate, out := make(chan struct{}), make(chan any, 16)
 		p := limitedReceiver(t, n, b, 3, gate, out)
 		for i := range 3 {
@@ -69,8 +93,7 @@ func TestMailboxLimit_SendFailsWhenFullAndNothingIsLost(t *testing.T) {
 
 func TestMailboxLimit_SendWaitWaitsForRoomInOrder(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		gate, out := make(chan struct{}), make(chan any, 64)
 		p := limitedReceiver(t, n, b, 2, gate, out)
 		ctx := spawntest.Context(t)
@@ -102,13 +125,7 @@ func TestMailboxLimit_SendWaitWaitsForRoomInOrder(t *testing.T) {
 
 func TestMailboxLimit_SendWaitGivesUpWithTheContext(t *testing.T) {
 	t.Parallel()
-	n := spawntest.NewNode(t)
-	gate, out := make(chan struct{}), make(chan any, 4)
-	defer close(gate)
-	p := limitedReceiver(t, n, process.Async, 1, gate, out)
-	if err := n.Send(p, 1); err != nil {
-		t.Fatal(err)
-	}
+	n, p := fullMailbox(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	if err := n.SendWait(ctx, p, 2); !errors.Is(err, context.DeadlineExceeded) {
@@ -118,17 +135,10 @@ func TestMailboxLimit_SendWaitGivesUpWithTheContext(t *testing.T) {
 
 func TestMailboxLimit_TargetDeathReleasesWaitingSenders(t *testing.T) {
 	t.Parallel()
-	n := spawntest.NewNode(t)
-	gate, out := make(chan struct{}), make(chan any, 4)
-	defer close(gate)
-	p := limitedReceiver(t, n, process.Async, 1, gate, out)
-	n.Send(p, 1)
+	n, p := fullMailbox(t)
 	done := make(chan error, 1)
 	go func() { done <- n.SendWait(spawntest.Context(t), p, 2) }()
-	spawntest.Eventually(t, "a sender to wait", func() bool {
-		in, err := n.Info(p)
-		return err == nil && in.WaitingSenders == 1
-	})
+	waitForSenders(t, n, p, 1)
 	n.Exit(p, process.Kill)
 	if err := <-done; err != nil {
 		t.Fatalf("SendWait to a process that died: %v, want nil (dropped like any send to a dead process)", err)
@@ -137,11 +147,7 @@ func TestMailboxLimit_TargetDeathReleasesWaitingSenders(t *testing.T) {
 
 func TestMailboxLimit_WaitingSenderThatExitsStopsWaiting(t *testing.T) {
 	t.Parallel()
-	n := spawntest.NewNode(t)
-	gate, out := make(chan struct{}), make(chan any, 4)
-	defer close(gate)
-	target := limitedReceiver(t, n, process.Async, 1, gate, out)
-	n.Send(target, 1)
+	n, target := fullMailbox(t)
 	result := make(chan error, 1)
 	sender, err := n.Spawn(func(p *process.Process) error {
 		result <- p.SendWait(context.Background(), target, 2)
@@ -150,10 +156,7 @@ func TestMailboxLimit_WaitingSenderThatExitsStopsWaiting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spawntest.Eventually(t, "the sender to wait", func() bool {
-		in, err := n.Info(target)
-		return err == nil && in.WaitingSenders == 1
-	})
+	waitForSenders(t, n, target, 1)
 	n.Exit(sender, process.Kill)
 	if err := <-result; !errors.Is(err, process.ErrCallerExited) {
 		t.Fatalf("SendWait of a killed sender: %v, want ErrCallerExited", err)
@@ -162,8 +165,7 @@ func TestMailboxLimit_WaitingSenderThatExitsStopsWaiting(t *testing.T) {
 
 func TestMailboxLimit_SignalsAreNeverRefused(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		gate, out := make(chan struct{}), make(chan any, 16)
 		p := limitedReceiver(t, n, b, 1, gate, out)
 		if err := n.Send(p, "fill"); err != nil {

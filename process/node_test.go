@@ -138,8 +138,7 @@ func TestNode_StopKillsEveryProcessWithShutdown(t *testing.T) {
 
 func TestNode_StopReportsStragglerBeyondDeadline(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		gate := spawntest.NewGate(t)
 		started := make(chan struct{})
 		returned := make(chan struct{})
@@ -329,8 +328,7 @@ func TestNode_FuncPanicNeverCrashes(t *testing.T) {
 			}
 		}},
 	}
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		for _, tc := range values {
 			start := make(chan struct{})
 			p, err := n.Spawn(func(*process.Process) error { <-start; tc.panic(); return nil }, process.WithBackend(b))

@@ -42,8 +42,7 @@ func nextEvent(t *testing.T, sub *event.Subscription) event.Event {
 // TestEvents_SpawnedThenExitedInOrder: every process's Spawned comes before
 // its Exited, with what each says, on every backend and for every way out.
 func TestEvents_SpawnedThenExitedInOrder(t *testing.T) {
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		sub := n.Subscribe(event.Kinds(event.KindSpawned, event.KindExited))
 		defer sub.Close()
 		boom := errors.New("boom")

@@ -14,8 +14,7 @@ import (
 // TestReceiveWithDoneContextIsAfterZero: a done context takes what is
 // queued and waits for nothing (Erlang's receive ... after 0).
 func TestReceiveWithDoneContextIsAfterZero(t *testing.T) {
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		done, cancel := context.WithCancel(context.Background())
 		cancel()
 		type result struct {

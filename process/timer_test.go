@@ -27,6 +27,19 @@ func timerStart(t *testing.T, pr *spawntest.Probe, start func(p *process.Process
 	return ref
 }
 
+// timerAfter starts a SendAfter timer of pr's process that sends msg to to.
+func timerAfter(t *testing.T, pr *spawntest.Probe, to pid.Pid, msg any, d time.Duration) pid.Ref {
+	t.Helper()
+	return timerStart(t, pr, func(p *process.Process) (pid.Ref, error) { return p.SendAfter(to, msg, d) })
+}
+
+// timerInterval starts a SendInterval timer of pr's process that sends msg
+// to to.
+func timerInterval(t *testing.T, pr *spawntest.Probe, to pid.Pid, msg any, d time.Duration) pid.Ref {
+	t.Helper()
+	return timerStart(t, pr, func(p *process.Process) (pid.Ref, error) { return p.SendInterval(to, msg, d) })
+}
+
 func timerCancel(t *testing.T, pr *spawntest.Probe, ref pid.Ref) bool {
 	t.Helper()
 	var ok bool
@@ -36,19 +49,14 @@ func timerCancel(t *testing.T, pr *spawntest.Probe, ref pid.Ref) bool {
 
 func TestTimer_SendAfterDeliversOnce(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		pr := spawntest.NewProbe(t, n, process.WithBackend(b))
-		ref := timerStart(t, pr, func(p *process.Process) (pid.Ref, error) {
-			return p.SendAfter(p.Self(), timerTick{1}, time.Millisecond)
-		})
+		ref := timerAfter(t, pr, pr.Pid(), timerTick{1}, time.Millisecond)
 		if got := pr.Receive(); got != (timerTick{1}) {
 			t.Fatalf("got %#v", got)
 		}
 		// A later timer: a second delivery of the first would come before it.
-		timerStart(t, pr, func(p *process.Process) (pid.Ref, error) {
-			return p.SendAfter(p.Self(), timerTick{2}, 20*time.Millisecond)
-		})
+		timerAfter(t, pr, pr.Pid(), timerTick{2}, 20*time.Millisecond)
 		if got := pr.Receive(); got != (timerTick{2}) {
 			t.Fatalf("got %#v, want the later timer", got)
 		}
@@ -64,12 +72,8 @@ func TestTimer_SendAfterToAnotherProcess(t *testing.T) {
 	n := spawntest.NewNode(t)
 	owner := spawntest.NewProbe(t, n)
 	target := spawntest.NewProbe(t, n, process.WithBackend(process.Thread))
-	timerStart(t, owner, func(p *process.Process) (pid.Ref, error) {
-		return p.SendAfter(target.Pid(), "hello", time.Millisecond)
-	})
-	timerStart(t, owner, func(p *process.Process) (pid.Ref, error) {
-		return p.SendAfter(target.Pid(), "immediate", 0) // d <= 0 sends at once
-	})
+	timerAfter(t, owner, target.Pid(), "hello", time.Millisecond)
+	timerAfter(t, owner, target.Pid(), "immediate", 0) // d <= 0 sends at once
 	got := []any{target.Receive(), target.Receive()}
 	if !(got[0] == "immediate" && got[1] == "hello") && !(got[0] == "hello" && got[1] == "immediate") {
 		t.Errorf("got %v", got)
@@ -80,12 +84,9 @@ func TestTimer_SendAfterToAnotherProcess(t *testing.T) {
 
 func TestTimer_SendIntervalRepeatsUntilCancelled(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		pr := spawntest.NewProbe(t, n, process.WithBackend(b))
-		ref := timerStart(t, pr, func(p *process.Process) (pid.Ref, error) {
-			return p.SendInterval(p.Self(), timerTick{7}, time.Millisecond)
-		})
+		ref := timerInterval(t, pr, pr.Pid(), timerTick{7}, time.Millisecond)
 		for range 5 {
 			if got := pr.Receive(); got != (timerTick{7}) {
 				t.Fatalf("got %#v", got)
@@ -111,9 +112,7 @@ func TestTimer_SendIntervalRepeatsUntilCancelled(t *testing.T) {
 			}
 		}
 		// Many periods later, nothing more came.
-		timerStart(t, pr, func(p *process.Process) (pid.Ref, error) {
-			return p.SendAfter(p.Self(), "later", 20*time.Millisecond)
-		})
+		timerAfter(t, pr, pr.Pid(), "later", 20*time.Millisecond)
 		if got := pr.Receive(); got != "later" {
 			t.Fatalf("got %#v after the cancel, want the later timer", got)
 		}
@@ -126,8 +125,7 @@ func TestTimer_SendIntervalRepeatsUntilCancelled(t *testing.T) {
 
 func TestTimer_CancelledTimerNeverDelivers(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		pr := spawntest.NewProbe(t, n, process.WithBackend(b))
 		// A short timer, so that the later one below is due well after it;
 		// on a machine too slow to cancel it in time, it has fired (and
@@ -135,9 +133,7 @@ func TestTimer_CancelledTimerNeverDelivers(t *testing.T) {
 		delay := 5 * time.Millisecond
 		var ref pid.Ref
 		for {
-			ref = timerStart(t, pr, func(p *process.Process) (pid.Ref, error) {
-				return p.SendAfter(p.Self(), "cancelled", delay)
-			})
+			ref = timerAfter(t, pr, pr.Pid(), "cancelled", delay)
 			if timerCancel(t, pr, ref) {
 				break
 			}
@@ -152,9 +148,7 @@ func TestTimer_CancelledTimerNeverDelivers(t *testing.T) {
 			t.Error("CancelTimer true the second time")
 		}
 		// Started after the cancel and due well after the original deadline.
-		timerStart(t, pr, func(p *process.Process) (pid.Ref, error) {
-			return p.SendAfter(p.Self(), "later", 5*delay)
-		})
+		timerAfter(t, pr, pr.Pid(), "later", 5*delay)
 		if got := pr.Receive(); got != "later" {
 			t.Fatalf("got %#v, want the later timer only", got)
 		}
@@ -168,15 +162,11 @@ func TestTimer_CancelTimerResults(t *testing.T) {
 	pr := spawntest.NewProbe(t, n)
 	other := spawntest.NewProbe(t, n)
 
-	pending := timerStart(t, pr, func(p *process.Process) (pid.Ref, error) {
-		return p.SendAfter(p.Self(), "x", time.Hour)
-	})
+	pending := timerAfter(t, pr, pr.Pid(), "x", time.Hour)
 	if !timerCancel(t, pr, pending) {
 		t.Error("CancelTimer false for a pending timer")
 	}
-	delivered := timerStart(t, pr, func(p *process.Process) (pid.Ref, error) {
-		return p.SendAfter(p.Self(), "y", 0)
-	})
+	delivered := timerAfter(t, pr, pr.Pid(), "y", 0)
 	if got := pr.Receive(); got != "y" {
 		t.Fatalf("got %#v", got)
 	}
@@ -190,9 +180,7 @@ func TestTimer_CancelTimerResults(t *testing.T) {
 		t.Error("CancelTimer true for an unknown Ref")
 	}
 	// Another process's timer is not ours to cancel.
-	theirs := timerStart(t, other, func(p *process.Process) (pid.Ref, error) {
-		return p.SendAfter(p.Self(), "theirs", 10*time.Millisecond)
-	})
+	theirs := timerAfter(t, other, other.Pid(), "theirs", 10*time.Millisecond)
 	if timerCancel(t, pr, theirs) {
 		t.Error("CancelTimer true for another process's timer")
 	}
@@ -204,16 +192,11 @@ func TestTimer_CancelTimerResults(t *testing.T) {
 
 func TestTimer_DeadOwnerTimersStop(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		owner := spawntest.NewProbe(t, n, process.WithBackend(b))
 		receiver := spawntest.NewProbe(t, n)
-		timerStart(t, owner, func(p *process.Process) (pid.Ref, error) {
-			return p.SendInterval(receiver.Pid(), timerTick{1}, time.Millisecond)
-		})
-		timerStart(t, owner, func(p *process.Process) (pid.Ref, error) {
-			return p.SendAfter(receiver.Pid(), "one-shot", 15*time.Millisecond)
-		})
+		timerInterval(t, owner, receiver.Pid(), timerTick{1}, time.Millisecond)
+		timerAfter(t, owner, receiver.Pid(), "one-shot", 15*time.Millisecond)
 		// The interval runs (on a loaded machine, the one-shot may come first).
 		for got := receiver.Receive(); got != (timerTick{1}); got = receiver.Receive() {
 			if got != "one-shot" {
@@ -239,9 +222,7 @@ func TestTimer_DeadOwnerTimersStop(t *testing.T) {
 		// A timer of a live process, due after the owner's one-shot deadline
 		// and many intervals later.
 		sentinel := spawntest.NewProbe(t, n)
-		timerStart(t, sentinel, func(p *process.Process) (pid.Ref, error) {
-			return p.SendAfter(receiver.Pid(), "later", 30*time.Millisecond)
-		})
+		timerAfter(t, sentinel, receiver.Pid(), "later", 30*time.Millisecond)
 		if got := receiver.Receive(); got != "later" {
 			t.Fatalf("got %#v from a dead owner's timer", got)
 		}
@@ -288,10 +269,7 @@ func TestTimer_CountsAsSentByOwner(t *testing.T) {
 	if m := target.Receive(); m != "t" {
 		t.Fatalf("got %#v", m)
 	}
-	in, err := n.Info(owner)
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := spawntest.Info(t, n, owner)
 	if in.Sent != 1 {
 		t.Errorf("owner Info.Sent = %d, want 1", in.Sent)
 	}

@@ -25,34 +25,10 @@ func BenchmarkW8Lookup(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	// A shuffled sequence of names that each goroutine walks from its own
-	// random start, so picking a name costs next to nothing.
-	const seqLen = 1 << 16
-	seq := make([]string, seqLen)
-	rng := rand.New(rand.NewPCG(1, 2))
-	for i := range seq {
-		seq[i] = keys[rng.IntN(names)]
-	}
-	var seed atomic.Uint64
-	var misses atomic.Int64
-
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		i := rand.New(rand.NewPCG(seed.Add(1), 7)).IntN(seqLen)
-		miss := 0
-		for pb.Next() {
-			if _, ok := r.WhereIs(seq[i&(seqLen-1)]); !ok {
-				miss++
-			}
-			i++
-		}
-		misses.Add(int64(miss))
+	lookupParallel(b, keys, func(key string) bool {
+		_, ok := r.WhereIs(key)
+		return ok
 	})
-	b.StopTimer()
-	if m := misses.Load(); m != 0 {
-		b.Fatalf("%d lookups missed", m)
-	}
 }
 
 // BenchmarkRegisterUnregister registers a name for a live process and
@@ -75,15 +51,37 @@ func BenchmarkRegisterUnregister(b *testing.B) {
 	}
 }
 
-// ktSeq returns a shuffled sequence of keys that each goroutine of a
-// parallel benchmark walks from its own random start, as W8 does.
-func ktSeq(keys []string) []string {
-	seq := make([]string, 1<<16)
+// lookupParallel runs W8's pattern: keys looked up at random from parallel
+// goroutines, each walking a shuffled sequence of them from its own random
+// start, so that picking a key costs next to nothing. One op is one call of
+// look, which reports whether it found what it should; a miss fails the
+// benchmark.
+func lookupParallel(b *testing.B, keys []string, look func(key string) bool) {
+	const seqLen = 1 << 16
+	seq := make([]string, seqLen)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range seq {
 		seq[i] = keys[rng.IntN(len(keys))]
 	}
-	return seq
+	var seed atomic.Uint64
+	var misses atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := rand.New(rand.NewPCG(seed.Add(1), 7)).IntN(seqLen)
+		miss := 0
+		for pb.Next() {
+			if !look(seq[i&(seqLen-1)]) {
+				miss++
+			}
+			i++
+		}
+		misses.Add(int64(miss))
+	})
+	b.StopTimer()
+	if m := misses.Load(); m != 0 {
+		b.Fatalf("%d lookups missed", m)
+	}
 }
 
 // BenchmarkKeysLookup looks keys up at random from parallel goroutines, as
@@ -144,26 +142,7 @@ func BenchmarkKeysLookup(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			seq := ktSeq(keys)
-			var seed atomic.Uint64
-			var misses atomic.Int64
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				i := rand.New(rand.NewPCG(seed.Add(1), 7)).IntN(len(seq))
-				miss := 0
-				for pb.Next() {
-					if bc.look(r, seq[i&(len(seq)-1)]) != want {
-						miss++
-					}
-					i++
-				}
-				misses.Add(int64(miss))
-			})
-			b.StopTimer()
-			if m := misses.Load(); m != 0 {
-				b.Fatalf("%d lookups missed", m)
-			}
+			lookupParallel(b, keys, func(key string) bool { return bc.look(r, key) == want })
 		})
 	}
 }

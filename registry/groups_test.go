@@ -19,9 +19,7 @@ import (
 
 func TestXREG06_JoinTwiceListedTwiceLeaveOnce(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
-		r := registry.Of(n)
+	regForEachBackend(t, func(t *testing.T, n *process.Node, r registry.Registry, b process.Backend) {
 		p := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 
 		require.NoError(t, r.Join("g", p))
@@ -69,9 +67,7 @@ func TestXREG06_MembersInJoinOrder(t *testing.T) {
 
 func TestXREG06_LeaveNonMemberIsNotJoined(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
-		r := registry.Of(n)
+	regForEachBackend(t, func(t *testing.T, n *process.Node, r registry.Registry, b process.Backend) {
 		p := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 		q := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 
@@ -92,9 +88,7 @@ func TestXREG06_LeaveNonMemberIsNotJoined(t *testing.T) {
 
 func TestXREG06_JoinDeadPidIsNoProc(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
-		r := registry.Of(n)
+	regForEachBackend(t, func(t *testing.T, n *process.Node, r registry.Registry, b process.Backend) {
 		dead := regDead(t, n, b)
 
 		require.ErrorIs(t, r.Join("g", dead), process.NoProc)
@@ -125,9 +119,7 @@ func TestXREG06_EmptyGroupName(t *testing.T) {
 func TestXREG06_ExitRemovesFromAllGroups(t *testing.T) {
 	t.Parallel()
 	crash := errors.New("crash")
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
-		r := registry.Of(n)
+	regForEachBackend(t, func(t *testing.T, n *process.Node, r registry.Registry, b process.Backend) {
 		stay := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 		monitor := spawntest.NewProbe(t, n)
 		for _, tc := range []struct {
@@ -206,9 +198,7 @@ func TestXREG06_ExitRemovesFromAllGroups(t *testing.T) {
 func TestXREG06_ExitRemovesFromGroupsBeforeWatchFires(t *testing.T) {
 	t.Parallel()
 	const rounds = 300
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
-		r := registry.Of(n)
+	regForEachBackend(t, func(t *testing.T, n *process.Node, r registry.Registry, b process.Backend) {
 		for round := range rounds {
 			p := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 			require.NoError(t, r.Join("a", p))
@@ -285,9 +275,7 @@ func TestXREG06_ConcurrentJoinLeave(t *testing.T) {
 func TestXREG06_JoinRacingExit(t *testing.T) {
 	t.Parallel()
 	const rounds = 300
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
-		r := registry.Of(n)
+	regForEachBackend(t, func(t *testing.T, n *process.Node, r registry.Registry, b process.Backend) {
 		for round := range rounds {
 			p := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 			group := fmt.Sprintf("race-%d", round%4)

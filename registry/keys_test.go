@@ -58,8 +58,7 @@ var ktExits = []struct {
 
 func TestXREG02_UniqueKeyNamesOneProcess(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		reg := ktNew[string, int](t, n, registry.Unique, 4)
 		owner := spawntest.NewProbe(t, n, process.WithBackend(b))
 		other := spawntest.NewProbe(t, n, process.WithBackend(b))
@@ -199,8 +198,7 @@ func TestXREG02_UpdateValue(t *testing.T) {
 
 func TestXREG03_DuplicateKeys(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		reg := ktNew[string, int](t, n, registry.Duplicate, 4)
 		a := spawntest.NewProbe(t, n, process.WithBackend(b))
 		c := spawntest.NewProbe(t, n, process.WithBackend(b))
@@ -292,8 +290,7 @@ func TestXREG04_EntriesGoBeforeTheExitIsSeen(t *testing.T) {
 	for _, exit := range ktExits {
 		t.Run(exit.name, func(t *testing.T) {
 			t.Parallel()
-			spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-				n := spawntest.NewNode(t)
+			spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 				uniq := ktNew[string, int](t, n, registry.Unique, 4)
 				dup := ktNew[string, int](t, n, registry.Duplicate, 4)
 				victim := spawntest.NewProbe(t, n, process.WithBackend(b))

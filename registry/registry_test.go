@@ -23,6 +23,15 @@ type regIdleHandler struct{}
 
 func (regIdleHandler) HandleMessage(*process.Process, any) error { return nil }
 
+// regForEachBackend runs f as a parallel subtest per backend, each with a
+// node of its own and that node's registry.
+func regForEachBackend(t *testing.T, f func(t *testing.T, n *process.Node, r registry.Registry, b process.Backend)) {
+	t.Helper()
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
+		f(t, n, registry.Of(n), b)
+	})
+}
+
 // regSpawnHandler starts an idle Handler process on backend b.
 func regSpawnHandler(t testing.TB, n *process.Node, b process.Backend) pid.Pid {
 	t.Helper()
@@ -71,9 +80,7 @@ func regKillDuring(t testing.TB, n *process.Node, round int, p pid.Pid, op func(
 
 func TestREG01_RegisterWhereIsRegistered(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
-		r := registry.Of(n)
+	regForEachBackend(t, func(t *testing.T, n *process.Node, r registry.Registry, b process.Backend) {
 		pr := spawntest.NewProbe(t, n, process.WithBackend(b))
 
 		require.NoError(t, r.Register("reg01", pr.Pid()))
@@ -115,9 +122,7 @@ func TestREG01_RegisteredIsSortedAndComplete(t *testing.T) {
 
 func TestREG02_RegisteringTakenNameFails(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
-		r := registry.Of(n)
+	regForEachBackend(t, func(t *testing.T, n *process.Node, r registry.Registry, b process.Backend) {
 		owner := spawntest.NewProbe(t, n, process.WithBackend(b))
 		other := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 		require.NoError(t, r.Register("reg02", owner.Pid()))
@@ -154,9 +159,7 @@ func TestREG02_RegisteringTakenNameFails(t *testing.T) {
 
 func TestREG03_ProcessHasAtMostOneName(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
-		r := registry.Of(n)
+	regForEachBackend(t, func(t *testing.T, n *process.Node, r registry.Registry, b process.Backend) {
 		p := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 		require.NoError(t, r.Register("reg03-a", p))
 
@@ -175,9 +178,7 @@ func TestREG03_ProcessHasAtMostOneName(t *testing.T) {
 
 func TestREG04_RegisteringDeadPidFails(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
-		r := registry.Of(n)
+	regForEachBackend(t, func(t *testing.T, n *process.Node, r registry.Registry, b process.Backend) {
 		dead := regDead(t, n, b)
 
 		err := r.Register("reg04", dead)
@@ -203,9 +204,7 @@ func TestREG04_RegisteringDeadPidFails(t *testing.T) {
 func TestREG05_NameReleasedBeforeExitIsObservable(t *testing.T) {
 	t.Parallel()
 	const rounds = 1000
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
-		r := registry.Of(n)
+	regForEachBackend(t, func(t *testing.T, n *process.Node, r registry.Registry, b process.Backend) {
 		const name = "reg05"
 		monitor := spawntest.NewProbe(t, n)
 
@@ -272,9 +271,7 @@ func TestREG05_NameReleasedBeforeExitIsObservable(t *testing.T) {
 func TestREG05_NameReleasedOnAnyExit(t *testing.T) {
 	t.Parallel()
 	crash := errors.New("crash")
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
-		r := registry.Of(n)
+	regForEachBackend(t, func(t *testing.T, n *process.Node, r registry.Registry, b process.Backend) {
 		for _, tc := range []struct {
 			name  string
 			after func() error // what the process does after its first message
@@ -319,9 +316,7 @@ func TestREG05_NameReleasedOnAnyExit(t *testing.T) {
 
 func TestREG06_Unregister(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
-		r := registry.Of(n)
+	regForEachBackend(t, func(t *testing.T, n *process.Node, r registry.Registry, b process.Backend) {
 		pr := spawntest.NewProbe(t, n, process.WithBackend(b))
 		require.NoError(t, r.Register("reg06", pr.Pid()))
 
@@ -359,9 +354,7 @@ func TestREG06_UnregisterUnknownName(t *testing.T) {
 
 func TestREG07_SendToUnknownNameFailsToDeadPidDoesNot(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
-		r := registry.Of(n)
+	regForEachBackend(t, func(t *testing.T, n *process.Node, r registry.Registry, b process.Backend) {
 		sender := spawntest.NewProbe(t, n, process.WithBackend(b))
 
 		require.ErrorIs(t, r.Send("nobody", "msg"), registry.ErrNotRegistered)
@@ -403,9 +396,7 @@ func TestREG07_SendToUnknownNameFailsToDeadPidDoesNot(t *testing.T) {
 
 func TestREG08_EmptyNameCannotBeRegistered(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
-		r := registry.Of(n)
+	regForEachBackend(t, func(t *testing.T, n *process.Node, r registry.Registry, b process.Backend) {
 		p := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 
 		require.ErrorIs(t, r.Register("", p), registry.ErrEmptyName)
@@ -424,9 +415,7 @@ func TestREG08_EmptyNameCannotBeRegistered(t *testing.T) {
 
 func TestREGSpawnWithName_IsAtomic(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
-		r := registry.Of(n)
+	regForEachBackend(t, func(t *testing.T, n *process.Node, r registry.Registry, b process.Backend) {
 
 		// A free name is registered before Spawn returns.
 		owner, err := n.Spawn(spawntest.Idle, process.WithBackend(b), process.WithName("reg-atomic"))
@@ -606,9 +595,7 @@ func regOneWinner(t testing.TB, round int, errs []error) int {
 func TestREGConcurrentRegister_ExactlyOneWins(t *testing.T) {
 	t.Parallel()
 	const rounds, racers = 200, 8
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
-		r := registry.Of(n)
+	regForEachBackend(t, func(t *testing.T, n *process.Node, r registry.Registry, b process.Backend) {
 		const name = "reg-race"
 		for round := range rounds {
 			pids := make([]pid.Pid, racers)
@@ -674,9 +661,7 @@ func TestREGConcurrentRegister_OneNamePerProcess(t *testing.T) {
 func TestREGConcurrentSpawnWithName_ExactlyOneProcess(t *testing.T) {
 	t.Parallel()
 	const rounds, racers = 100, 8
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
-		r := registry.Of(n)
+	regForEachBackend(t, func(t *testing.T, n *process.Node, r registry.Registry, b process.Backend) {
 		for round := range rounds {
 			before := len(n.Processes())
 			pids := make([]pid.Pid, racers)
@@ -706,9 +691,7 @@ func TestREGConcurrentSpawnWithName_ExactlyOneProcess(t *testing.T) {
 func TestREGConcurrentRegister_RacingExit(t *testing.T) {
 	t.Parallel()
 	const rounds = 300
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
-		r := registry.Of(n)
+	regForEachBackend(t, func(t *testing.T, n *process.Node, r registry.Registry, b process.Backend) {
 		for round := range rounds {
 			p := spawntest.SpawnIdle(t, n, process.WithBackend(b))
 			name := fmt.Sprintf("reg-exit-%d", round)

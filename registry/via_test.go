@@ -36,8 +36,7 @@ var _ genserver.Registrar = registry.ViaRegistrar[int]{}
 
 func TestXREG05_ViaNamesAServer(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ctx := spawntest.Context(t)
 		workers := ktNew[string, string](t, n, registry.Unique, 2)
 		via := registry.Via(workers)

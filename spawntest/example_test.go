@@ -288,3 +288,16 @@ func ExampleSpawnIdle() {
 	})
 	// Output: killed
 }
+
+func ExampleInfo() {
+	inTest(func(t testing.TB) {
+		node := spawntest.NewNode(t)
+		watcher := spawntest.NewProbe(t, node)
+		target := spawntest.SpawnIdle(t, node)
+		watcher.Monitor(target)
+
+		info := spawntest.Info(t, node, target) // fails the test if target is dead
+		fmt.Println(info.MonitoredBy[0] == watcher.Pid(), info.MessageQueueLen)
+	})
+	// Output: true 0
+}

@@ -10,8 +10,7 @@ import (
 
 func TestSpawnIdle_WaitsUntilToldToExit(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		node := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, node *process.Node, b process.Backend) {
 		p := spawntest.SpawnIdle(t, node, process.WithBackend(b), process.WithName("idle"))
 		for _, msg := range []any{"a", 2} {
 			if err := node.Send(p, msg); err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 )
 
@@ -51,6 +52,18 @@ func Context(t testing.TB) context.Context {
 	return ctx
 }
 
+// Info returns the snapshot of p, a live process of node: its links,
+// monitors, name, mailbox length and counters. It fails the test, naming p
+// and the error, if p is not alive.
+func Info(t testing.TB, node *process.Node, p pid.Pid) process.Info {
+	t.Helper()
+	info, err := node.Info(p)
+	if err != nil {
+		t.Fatalf("spawntest: Info of %v: %v", p, err)
+	}
+	return info
+}
+
 // Backends returns every backend: Async, Blocking and Thread.
 func Backends() []process.Backend {
 	return []process.Backend{process.Async, process.Blocking, process.Thread}
@@ -68,4 +81,16 @@ func ForEachBackend(t *testing.T, f func(t *testing.T, b process.Backend)) {
 			f(t, b)
 		})
 	}
+}
+
+// ForEachBackendNode is ForEachBackend with a node of its own for each
+// subtest, made by NewNode with opts and stopped when the subtest ends: the
+// usual start of a test that must pass on every backend. Code that spawns on
+// the node still chooses its backend with process.WithBackend(b) or
+// genserver.WithBackend(b).
+func ForEachBackendNode(t *testing.T, f func(t *testing.T, n *process.Node, b process.Backend), opts ...process.NodeOption) {
+	t.Helper()
+	ForEachBackend(t, func(t *testing.T, b process.Backend) {
+		f(t, NewNode(t, opts...), b)
+	})
 }

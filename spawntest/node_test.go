@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap/zapcore"
 
+	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/spawntest"
 )
@@ -112,6 +113,57 @@ func TestForEachBackend_RunsEveryBackend(t *testing.T) {
 	if !slices.Equal(seen, want) {
 		t.Errorf("subtests %q, want %q", seen, want)
 	}
+}
+
+func TestForEachBackendNode_GivesEachBackendANodeOfItsOwn(t *testing.T) {
+	var mu sync.Mutex
+	nodes := map[string]*process.Node{}
+	t.Run("run", func(t *testing.T) {
+		spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
+			pr := spawntest.NewProbe(t, n, process.WithBackend(b))
+			var got process.Backend
+			pr.Do(func(p *process.Process) error { got = p.Backend(); return nil })
+			if got != b {
+				t.Errorf("probe runs on %v, want %v", got, b)
+			}
+			if bound, _ := n.BlockingPool(); bound != 2 {
+				t.Errorf("blocking pool bound %d, want the option's 2", bound)
+			}
+			mu.Lock()
+			nodes[t.Name()] = n
+			mu.Unlock()
+		}, process.WithBlockingPool(2))
+	})
+	if len(nodes) != len(spawntest.Backends()) {
+		t.Fatalf("%d subtests ran, want one per backend: %v", len(nodes), nodes)
+	}
+	ids := map[string]bool{}
+	for name, n := range nodes {
+		ids[n.ID().String()] = true
+		if _, err := n.Spawn(func(*process.Process) error { return nil }); !errors.Is(err, process.ErrNodeStopped) {
+			t.Errorf("%s: spawn after the subtest: %v, want ErrNodeStopped", name, err)
+		}
+	}
+	if len(ids) != len(nodes) {
+		t.Errorf("the subtests shared nodes: %d distinct of %d", len(ids), len(nodes))
+	}
+}
+
+func TestInfo_OfALiveProcessAndOfADeadOne(t *testing.T) {
+	t.Parallel()
+	node := spawntest.NewNode(t)
+	pr := spawntest.NewProbe(t, node)
+	idle := spawntest.SpawnIdle(t, node)
+	pr.Link(idle)
+	info := spawntest.Info(t, node, pr.Pid())
+	if info.Pid != pr.Pid() || !slices.Equal(info.Links, []pid.Pid{idle}) {
+		t.Errorf("Info = %+v, want the probe's, linked to %v", info, idle)
+	}
+
+	dead := spawntest.SpawnIdle(t, node)
+	spawntest.ExitAndWait(t, node, dead, process.Kill)
+	f := runFake(func(t testing.TB) { spawntest.Info(t, node, dead) })
+	wantFail(t, f, "Info of "+dead.String(), process.NoProc.Error())
 }
 
 func containsAll(s string, parts ...string) bool {

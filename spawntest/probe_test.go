@@ -15,8 +15,7 @@ var errBoom = errors.New("boom")
 
 func TestProbe_DoRunsInsideTheProbe(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		node := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, node *process.Node, b process.Backend) {
 		pr := spawntest.NewProbe(t, node, process.WithBackend(b), process.WithName("probe"))
 		var self pid.Pid
 		var name string
@@ -77,8 +76,7 @@ func TestProbe_ExpectWaitsForALateMessage(t *testing.T) {
 
 func TestProbe_SendLinkMonitorTrap(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		node := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, node *process.Node, b process.Backend) {
 		a := spawntest.NewProbe(t, node, process.WithBackend(b))
 		c := spawntest.NewProbe(t, node, process.WithBackend(b))
 

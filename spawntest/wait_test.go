@@ -75,8 +75,7 @@ func TestExitAndWait(t *testing.T) {
 // and WhichChildren shows it.
 func TestWaitReregisteredAndWaitChild_SeeARestart(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		node := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, node *process.Node, b process.Backend) {
 		sup, err := supervisor.Start(spawntest.Context(t), node, supervisor.Spec{
 			Intensity: 10, Period: time.Hour,
 			Children: []supervisor.ChildSpec{{ID: "w", Start: supervisor.Func(spawntest.ProbeLoop,

@@ -29,8 +29,7 @@ func imDynStart(b process.Backend, events chan<- imEvent, onTerminate func(error
 
 func TestSUP06_DynamicSupervisorChildAdministration(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ctx := spawntest.Context(t)
 		events := imEvents()
 		d, err := supervisor.StartDynamic(ctx, n, supervisor.DynamicSpec[string]{

@@ -73,8 +73,7 @@ func TestHandles_NamedAndAtReachSubtrees(t *testing.T) {
 // never a noproc from linking to it again (SUP-08).
 func TestSUP08_TransientChildFinishingDuringItsStartIsNotRestarted(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ctx := spawntest.Context(t)
 		var starts atomic.Int64
 		pool, err := supervisor.StartDynamic(ctx, n, supervisor.DynamicSpec[int]{

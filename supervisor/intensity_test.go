@@ -22,8 +22,7 @@ var imClockBase = time.Unix(1_700_000_000, 0)
 
 func TestSUP10_IntensityExceededTerminatesChildrenAndExitsShutdown(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		events := imEvents()
 		clock := spawntest.NewClock(imClockBase) // stays still: every crash is in the window
 		ref := imStart(t, n, supervisor.Spec{
@@ -70,8 +69,7 @@ func TestSUP10_IntensityExceededTerminatesChildrenAndExitsShutdown(t *testing.T)
 
 func TestSUP11_IntensityZeroFirstCrashTakesTheSupervisorDown(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		events := imEvents()
 		ref := imStart(t, n, supervisor.Spec{
 			Intensity: 0, Period: 5 * time.Second,

@@ -264,8 +264,7 @@ func TestSUP17_ChildFailingAtStartFailsTheSupervisorAndStopsTheOthers(t *testing
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-				n := spawntest.NewNode(t)
+			spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 				events := imEvents()
 				var after atomic.Int32
 				ref, err := supervisor.Start(spawntest.Context(t), n, supervisor.Spec{
@@ -377,8 +376,7 @@ func TestSUP18_InvalidSpecAndFailedStartThroughStartLink(t *testing.T) {
 	failing := supervisor.Spec{Children: []supervisor.ChildSpec{{ID: "bad", Start: imStartFails(nil)}}}
 	t.Run("trapping caller", func(t *testing.T) {
 		t.Parallel()
-		spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-			n := spawntest.NewNode(t)
+		spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 			pr := spawntest.NewProbe(t, n, process.WithBackend(b))
 			var err error
 			pr.Do(func(p *process.Process) error {
@@ -412,8 +410,7 @@ func TestSUP18_InvalidSpecAndFailedStartThroughStartLink(t *testing.T) {
 	})
 	t.Run("non-trapping caller", func(t *testing.T) {
 		t.Parallel()
-		spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-			n := spawntest.NewNode(t)
+		spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 			pr := spawntest.NewProbe(t, n, process.WithBackend(b))
 			var err error
 			pr.Do(func(p *process.Process) error {
@@ -438,8 +435,7 @@ func TestSUP18_InvalidSpecAndFailedStartThroughStartLink(t *testing.T) {
 
 func TestSUP19_IgnoredChildStartKeepsOrDropsTheSpec(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ctx := spawntest.Context(t)
 		events := imEvents()
 		ignoreFn := func(context.Context, *process.Process) (pid.Pid, error) {
@@ -513,8 +509,7 @@ func TestSUP19_IgnoredChildStartKeepsOrDropsTheSpec(t *testing.T) {
 
 func TestSUP20_ChildStartErrorsThroughTheAPI(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ctx := spawntest.Context(t)
 		events := imEvents()
 		var fail atomic.Bool
@@ -586,8 +581,7 @@ func TestSUP20_ChildStartErrorsThroughTheAPI(t *testing.T) {
 
 func TestSUP21_WhichChildrenAndCountChildren(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ctx := spawntest.Context(t)
 		events := imEvents()
 		plain := supervisor.Func(func(p *process.Process) error {
@@ -631,8 +625,7 @@ func TestSUP21_WhichChildrenAndCountChildren(t *testing.T) {
 
 func TestSUP22_TerminateRestartDeleteLifeCycle(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ctx := spawntest.Context(t)
 		events := imEvents()
 		ref := imStart(t, n, supervisor.Spec{Children: []supervisor.ChildSpec{

@@ -49,8 +49,7 @@ func obsLine(e event.Event, names map[pid.Pid]string) string {
 // starts, a one_for_all restart, a failed start, the intensity and the
 // end; Inspect tells each child's restarts and last exit.
 func TestEvents_SupervisorReports(t *testing.T) {
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ctx := spawntest.Context(t)
 		sub := n.Subscribe(event.Kinds(event.KindChildStarted, event.KindChildRestarted, event.KindChildTerminated,
 			event.KindChildStartFailed, event.KindIntensityReached, event.KindGaveUp))

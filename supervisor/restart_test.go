@@ -119,8 +119,7 @@ func stratExpectStopped(t testing.TB, ref supervisor.Ref, log *stratLog, id stri
 
 func TestSUP07_PermanentChildRestartsOnAnyExit(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		log := newStratLog()
 		ref := imStart(t, n, supervisor.Spec{
 			Intensity: 10, Period: 5 * time.Second, Backend: b,
@@ -152,8 +151,7 @@ func TestSUP08_TransientChildRestartsOnlyOnAbnormalExit(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.exit, func(t *testing.T) {
 			t.Parallel()
-			spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-				n := spawntest.NewNode(t)
+			spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 				log := newStratLog()
 				ref := imStart(t, n, supervisor.Spec{Backend: b, Children: []supervisor.ChildSpec{
 					stratChild("t", log, b, stratRestart(supervisor.Transient)),

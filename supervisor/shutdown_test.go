@@ -67,8 +67,7 @@ func TestSUP02_ShutdownInReverseStartOrder(t *testing.T) {
 	for _, way := range ways {
 		t.Run(way.name, func(t *testing.T) {
 			t.Parallel()
-			spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-				n := spawntest.NewNode(t)
+			spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 				log := newStratLog()
 				sup, stop := way.start(t, n, supervisor.Spec{Backend: b, Children: []supervisor.ChildSpec{
 					stratChild("a", log, b, stratTrap),
@@ -106,8 +105,7 @@ func TestSUP14_BrutalKillKillsWithoutTerminate(t *testing.T) {
 	for _, how := range []string{"stop", "terminate_child"} {
 		t.Run(how, func(t *testing.T) {
 			t.Parallel()
-			spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-				n := spawntest.NewNode(t)
+			spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 				ctx := spawntest.Context(t)
 				log := newStratLog()
 				ref := imStart(t, n, supervisor.Spec{Backend: b, Children: []supervisor.ChildSpec{
@@ -148,8 +146,7 @@ func TestSUP15_ShutdownTimeoutThenKill(t *testing.T) {
 	for _, how := range []string{"stop", "terminate_child"} {
 		t.Run(how, func(t *testing.T) {
 			t.Parallel()
-			spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-				n := spawntest.NewNode(t)
+			spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 				ctx := spawntest.Context(t)
 				hold, release := stratRelease(t)
 				log := newStratLog()
@@ -206,8 +203,7 @@ func TestSUP16_ChildSpecDefaults(t *testing.T) {
 	if supervisor.DefaultWorkerShutdown != supervisor.Shutdown(5*time.Second) {
 		t.Errorf("DefaultWorkerShutdown = %v, want 5s", time.Duration(supervisor.DefaultWorkerShutdown))
 	}
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ctx := spawntest.Context(t)
 		log := newStratLog()
 		ref := imStart(t, n, supervisor.Spec{Backend: b})
@@ -247,8 +243,7 @@ func TestSUP16_ChildSpecDefaults(t *testing.T) {
 func TestSUP16_DefaultShutdownWaitsForWorkersAndSubtrees(t *testing.T) {
 	t.Parallel()
 	const d = 200 * time.Millisecond
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		hold, release := stratRelease(t)
 		log := newStratLog()
 		// sub (a supervisor with the default shutdown) takes at least d to

@@ -196,6 +196,20 @@ func stratChild(id string, log *stratLog, b process.Backend, opts ...stratOption
 
 // stratPids returns the pid of every child by id, checking the ids are
 // listed in order want.
+// stratStartTrapping starts a supervisor on n with strategy and a trapping
+// child on b for each of ids, in order, and returns it, the log its children
+// write, and the children's Pids by id.
+func stratStartTrapping(t testing.TB, n *process.Node, b process.Backend, strategy supervisor.Strategy, ids ...string) (supervisor.Ref, *stratLog, map[string]pid.Pid) {
+	t.Helper()
+	log := newStratLog()
+	children := make([]supervisor.ChildSpec, len(ids))
+	for i, id := range ids {
+		children[i] = stratChild(id, log, b, stratTrap)
+	}
+	ref := imStart(t, n, supervisor.Spec{Strategy: strategy, Backend: b, Children: children})
+	return ref, log, stratPids(t, ref, ids...)
+}
+
 func stratPids(t testing.TB, ref supervisor.Ref, want ...string) map[string]pid.Pid {
 	t.Helper()
 	cs := imWhich(t, ref)
@@ -242,8 +256,7 @@ var stratBoom = errors.New("boom")
 
 func TestSUP01_ChildrenStartInSpecOrderSynchronously(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		log := newStratLog()
 		ref := imStart(t, n, supervisor.Spec{Backend: b, Children: []supervisor.ChildSpec{
 			stratChild("c7", log, b, stratNamed),
@@ -270,14 +283,8 @@ func TestSUP01_ChildrenStartInSpecOrderSynchronously(t *testing.T) {
 
 func TestSUP03_OneForOneRestartsOnlyTheFailedChild(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
-		log := newStratLog()
-		ref := imStart(t, n, supervisor.Spec{Strategy: supervisor.OneForOne, Backend: b, Children: []supervisor.ChildSpec{
-			stratChild("a", log, b, stratTrap),
-			stratChild("b", log, b, stratTrap),
-		}})
-		before := stratPids(t, ref, "a", "b")
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
+		ref, log, before := stratStartTrapping(t, n, b, supervisor.OneForOne, "a", "b")
 		stratSend(t, n, before["b"], stratCmd{Crash: true})
 		var pe *process.PanicError
 		if r := spawntest.WaitExit(t, n, before["b"]); !errors.As(r, &pe) {
@@ -296,15 +303,8 @@ func TestSUP03_OneForOneRestartsOnlyTheFailedChild(t *testing.T) {
 
 func TestSUP04_OneForAllTerminatesInReverseAndRestartsInOrder(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
-		log := newStratLog()
-		ref := imStart(t, n, supervisor.Spec{Strategy: supervisor.OneForAll, Backend: b, Children: []supervisor.ChildSpec{
-			stratChild("a", log, b, stratTrap),
-			stratChild("b", log, b, stratTrap),
-			stratChild("c", log, b, stratTrap),
-		}})
-		before := stratPids(t, ref, "a", "b", "c")
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
+		ref, log, before := stratStartTrapping(t, n, b, supervisor.OneForAll, "a", "b", "c")
 		exits := map[string]*spawntest.ExitWatch{}
 		for id, p := range before {
 			exits[id] = spawntest.WatchExit(t, n, p)
@@ -339,15 +339,8 @@ func TestSUP04_OneForAllTerminatesInReverseAndRestartsInOrder(t *testing.T) {
 
 func TestSUP05_RestForOneRestartsTheFailedChildAndLaterOnes(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
-		log := newStratLog()
-		ref := imStart(t, n, supervisor.Spec{Strategy: supervisor.RestForOne, Backend: b, Children: []supervisor.ChildSpec{
-			stratChild("a", log, b, stratTrap),
-			stratChild("b", log, b, stratTrap),
-			stratChild("c", log, b, stratTrap),
-		}})
-		before := stratPids(t, ref, "a", "b", "c")
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
+		ref, log, before := stratStartTrapping(t, n, b, supervisor.RestForOne, "a", "b", "c")
 		cExit := spawntest.WatchExit(t, n, before["c"])
 		stratSend(t, n, before["b"], stratCmd{Crash: true})
 		evs := stratExpect(t, log,
@@ -390,8 +383,7 @@ func TestSUP24_TemporaryBystanderIsNotRestarted(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.strategy.String(), func(t *testing.T) {
 			t.Parallel()
-			spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-				n := spawntest.NewNode(t)
+			spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 				log := newStratLog()
 				var specs []supervisor.ChildSpec
 				var want []string

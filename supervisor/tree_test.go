@@ -32,8 +32,7 @@ func imStartSup(spec supervisor.Spec, refs chan<- supervisor.Ref) supervisor.Sta
 
 func TestSUP23_NestedSupervisorRestartsWithItsStaticSpecsOnly(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ctx := spawntest.Context(t)
 		events := imEvents()
 		nestedRefs := make(chan supervisor.Ref, 4)
@@ -91,8 +90,7 @@ func TestSUP23_NestedSupervisorRestartsWithItsStaticSpecsOnly(t *testing.T) {
 
 func TestXREG07_NameFollowsTheRestartedChildAndTheOldPidIsDead(t *testing.T) {
 	t.Parallel()
-	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		n := spawntest.NewNode(t)
+	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ctx := spawntest.Context(t)
 		refs := make(chan imRef, 4)
 		imStart(t, n, supervisor.Spec{Children: []supervisor.ChildSpec{{ID: "w", Start: imStartRefs(

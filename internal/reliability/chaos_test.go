@@ -369,21 +369,14 @@ func (tr *chaosTree) client(c *chaosCounts, r *rand.Rand, leaves []string, quit 
 
 // chaos kills a random leaf or middle supervisor per tick.
 func (tr *chaosTree) chaos(c *chaosCounts, r *rand.Rand, quit <-chan struct{}) {
-	tick := time.NewTicker(chaosTick)
-	defer tick.Stop()
-	for {
-		select {
-		case <-quit:
-			return
-		case <-tick.C:
-		}
+	chaosEvery(chaosTick, quit, func() {
 		c.ops.Add(1)
 		g := chaosGroups[r.IntN(len(chaosGroups))]
 		if r.IntN(5) == 0 { // a middle supervisor
 			p, ok := registry.Of(tr.n).WhereIs(g.id)
 			if !ok {
 				c.missed.Add(1)
-				continue
+				return
 			}
 			if r.IntN(4) == 0 {
 				// Trapped: a supervisor ignores an exit signal from a
@@ -394,7 +387,7 @@ func (tr *chaosTree) chaos(c *chaosCounts, r *rand.Rand, quit <-chan struct{}) {
 				tr.n.Exit(p, process.Kill)
 				c.supKills.Add(1)
 			}
-			continue
+			return
 		}
 		name := g.leaves[r.IntN(len(g.leaves))].id
 		switch r.IntN(4) {
@@ -402,7 +395,7 @@ func (tr *chaosTree) chaos(c *chaosCounts, r *rand.Rand, quit <-chan struct{}) {
 			p, ok := registry.Of(tr.n).WhereIs(name)
 			if !ok {
 				c.missed.Add(1)
-				continue
+				return
 			}
 			if r.IntN(2) == 0 {
 				tr.n.Exit(p, process.Kill)
@@ -429,7 +422,7 @@ func (tr *chaosTree) chaos(c *chaosCounts, r *rand.Rand, quit <-chan struct{}) {
 				c.missed.Add(1)
 			}
 		}
-	}
+	})
 }
 
 // sample checks that every registered name resolves to a live process or to
@@ -438,14 +431,7 @@ func (tr *chaosTree) chaos(c *chaosCounts, r *rand.Rand, quit <-chan struct{}) {
 // the process is marked dead.
 func (tr *chaosTree) sample(c *chaosCounts, quit <-chan struct{}) {
 	reg := registry.Of(tr.n)
-	tick := time.NewTicker(chaosSampleTick)
-	defer tick.Stop()
-	for {
-		select {
-		case <-quit:
-			return
-		case <-tick.C:
-		}
+	chaosEvery(chaosSampleTick, quit, func() {
 		c.samples.Add(1)
 		for _, name := range reg.Registered() {
 			p, ok := reg.WhereIs(name)
@@ -464,6 +450,20 @@ func (tr *chaosTree) sample(c *chaosCounts, quit <-chan struct{}) {
 				tr.fail("name %q resolves to %v, which is named %q", name, p, other)
 			}
 		}
+	})
+}
+
+// chaosEvery calls f once per tick of period d until quit is closed.
+func chaosEvery(d time.Duration, quit <-chan struct{}, f func()) {
+	tick := time.NewTicker(d)
+	defer tick.Stop()
+	for {
+		select {
+		case <-quit:
+			return
+		case <-tick.C:
+		}
+		f()
 	}
 }
 
