@@ -153,33 +153,84 @@ func (n *Names) start(ctx context.Context) {
 	n.stop, n.bg = cancel, bg
 	n.wg.Add(1)
 	go n.work(bg)
-	js, err := jetstream.New(n.c.nc)
+	err := n.open(ctx)
 	if err == nil {
-		var kv jetstream.KeyValue
-		kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:      n.c.bucketName(),
-			Description: "spawned global names of cluster " + n.c.cfg.Cluster,
-			History:     1,
-			Replicas:    n.c.cfg.NameReplicas,
-			Storage:     jetstream.FileStorage,
-		})
-		if err == nil {
-			var w jetstream.KeyWatcher
-			if w, err = kv.WatchAll(bg); err == nil {
-				n.kv.Store(&kvHandle{kv: kv, watch: w})
-				n.wg.Add(1)
-				go n.follow(w)
-				select {
-				case <-n.ready:
-				case <-ctx.Done():
-					n.c.log.Warn("cluster: the global names' watch had not caught up when the join ended")
-				}
-				return
-			}
+		select {
+		case <-n.ready:
+		case <-ctx.Done():
+			n.c.log.Warn("cluster: the global names' watch had not caught up when the join ended")
 		}
+		return
 	}
-	n.c.log.Warn("cluster: global names unavailable", zap.Error(err))
+	// The store may be electing a leader, or JetStream may come later:
+	// names are unavailable until it answers.
+	n.c.log.Warn("cluster: global names unavailable for now; trying again in the background", zap.Error(err))
+	n.wg.Add(1)
+	go n.reopen()
 }
+
+// open makes or finds the names' bucket and starts its watch.
+func (n *Names) open(ctx context.Context) error {
+	js, err := jetstream.New(n.c.nc)
+	if err != nil {
+		return err
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      n.c.bucketName(),
+		Description: "spawned global names of cluster " + n.c.cfg.Cluster,
+		History:     1,
+		Replicas:    n.c.cfg.NameReplicas,
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		return err
+	}
+	w, err := kv.WatchAll(n.bg)
+	if err != nil {
+		return err
+	}
+	n.watchMu.Lock()
+	defer n.watchMu.Unlock()
+	if n.closed {
+		_ = w.Stop()
+		return ErrLeft
+	}
+	n.kv.Store(&kvHandle{kv: kv, watch: w})
+	n.wg.Add(1)
+	go n.follow(w)
+	return nil
+}
+
+// reopen tries open again, less and less often (at most every
+// reopenMaxWait), until it works or the node leaves.
+func (n *Names) reopen() {
+	defer n.wg.Done()
+	wait := 250 * time.Millisecond
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-n.bg.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(n.bg, n.timeout)
+		err := n.open(ctx)
+		cancel()
+		if err == nil {
+			n.c.log.Info("cluster: global names available")
+			return
+		}
+		if errors.Is(err, ErrLeft) {
+			return
+		}
+		wait = min(2*wait, reopenMaxWait)
+	}
+}
+
+// reopenMaxWait is the longest pause between two tries to reach the
+// names' store.
+const reopenMaxWait = 5 * time.Second
 
 // close stops the watch and the background work.
 func (n *Names) close() {
@@ -735,8 +786,11 @@ func (n *Names) create(ctx context.Context, kvh *kvHandle, name string, p pid.Pi
 
 // storeError wraps an error of the store.
 func (n *Names) storeError(op, name string, err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("cluster: %s %q: %w: %w", op, name, ErrNamesUnavailable, err)
+	if !n.c.nc.IsConnected() {
+		// Publishing while disconnected fails at once (nothing is buffered
+		// for the reconnect), with a message about a buffer: say what it
+		// means.
+		return fmt.Errorf("cluster: %s %q: %w: not connected to NATS: %w", op, name, ErrNamesUnavailable, err)
 	}
 	return fmt.Errorf("cluster: %s %q: %w: %w", op, name, ErrNamesUnavailable, err)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spawned-go/spawned/cluster"
+	"github.com/spawned-go/spawned/cluster/embedded"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/registry"
 	"github.com/spawned-go/spawned/spawntest"
@@ -208,4 +209,36 @@ func TestGlobalNames_AnEntryLeftByAFailedRegistrationIsDeleted(t *testing.T) {
 	resolvesTo(t, cb, "orphan2", r)
 	_, named := ca.Names().NameOf(p)
 	require.False(t, named)
+}
+
+// A node that joins while the names' store does not answer (here a server
+// without JetStream, then one with it on the same port) has global names
+// as soon as the store answers, without joining again.
+func TestGlobalNames_AvailableOnceTheStoreAnswers(t *testing.T) {
+	ctx := spawntest.Context(t)
+	creds := embedded.WithCredentials("late", "late-store-password")
+	port := freePort(t)
+	first := startServer(t, creds, embedded.WithPort(port))
+	cfg := first.Config(clusterName(t))
+	cfg.HeartbeatInterval, cfg.HeartbeatMisses = time.Second, 10
+	n, c := joinNode(t, cfg, "late")
+	p := spawntest.SpawnIdle(t, n)
+	require.ErrorIs(t, c.Names().Register(ctx, "late", p), cluster.ErrNamesUnavailable)
+
+	sctx, cancel := context.WithTimeout(ctx, spawntest.Timeout)
+	require.NoError(t, first.Shutdown(sctx))
+	cancel()
+	second, err := embedded.Start(ctx, creds, embedded.WithPort(port), embedded.WithStoreDir(t.TempDir()))
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
+		defer cancel()
+		_ = second.Shutdown(ctx)
+	})
+	spawntest.Eventually(t, "the name registered once the store answers", func() bool {
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		return c.Names().Register(rctx, "late", p) == nil
+	})
+	resolvesTo(t, c, "late", p)
 }
