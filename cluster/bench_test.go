@@ -1,11 +1,14 @@
 package cluster_test
 
 import (
+	"context"
 	"math/rand/v2"
 	"strconv"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/spawned-go/spawned/cluster"
 	"github.com/spawned-go/spawned/genserver"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
@@ -105,20 +108,36 @@ func benchLookups(b *testing.B, keys []string, whereIs func(string) (pid.Pid, bo
 // registry, 10,000 names) in the same binary, for the ratio.
 func BenchmarkW12WhereIs(b *testing.B) {
 	a, ca, bn, cb := pair(b)
-	ctx := spawntest.Context(b)
+	// 10,000 registrations outlast spawntest.Timeout on a loaded machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	b.Cleanup(cancel)
 	idle := func(p *process.Process) error { <-p.Context().Done(); return nil }
 	keys := make([]string, lookupNames)
 	for i := range keys {
 		keys[i] = "g" + strconv.Itoa(i)
-		node, c := a, ca
-		if i%2 == 1 {
-			node, c = bn, cb
-		}
-		p, err := node.Spawn(idle)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := c.Names().Register(ctx, keys[i], p); err != nil {
+	}
+	// Each node registers its half, both at once.
+	errs := make(chan error, 2)
+	for half, on := range []struct {
+		node *process.Node
+		c    *cluster.Cluster
+	}{{a, ca}, {bn, cb}} {
+		go func() {
+			for i := half; i < len(keys); i += 2 {
+				p, err := on.node.Spawn(idle)
+				if err == nil {
+					err = on.c.Names().Register(ctx, keys[i], p)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
 			b.Fatal(err)
 		}
 	}
