@@ -401,6 +401,10 @@ func (n *Names) storeLocked(name string, owner pid.Pid, rev uint64) {
 	if old, ok := n.cache[name]; ok {
 		n.unindexLocked(name, old.owner.Node())
 	}
+	// A copy of its own, not a slice of the watch's subject: the
+	// map's keys are small allocations packed together, which a lookup
+	// compares in few cache lines.
+	name = strings.Clone(name)
 	n.cacheMu.Lock()
 	n.cache[name] = nameEntry{owner: owner, rev: rev}
 	n.cacheMu.Unlock()
