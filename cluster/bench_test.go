@@ -1,9 +1,18 @@
 package cluster_test
 
 import (
+	"context"
+	"math/rand/v2"
+	"strconv"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/spawned-go/spawned/cluster"
 	"github.com/spawned-go/spawned/genserver"
+	"github.com/spawned-go/spawned/pid"
+	"github.com/spawned-go/spawned/process"
+	"github.com/spawned-go/spawned/registry"
 	"github.com/spawned-go/spawned/spawntest"
 )
 
@@ -51,4 +60,100 @@ func BenchmarkCast(b *testing.B) {
 	if _, err := ref.Call(ctx, 0); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// lookupNames is the number of names of the lookup benchmarks, as in W8
+// and W12.
+const lookupNames = 10_000
+
+// lookupSeq is a random sequence of indexes into a set of lookupNames
+// names, drawn before the clock starts so the RNG is not measured.
+func lookupSeq() []uint16 {
+	seq := make([]uint16, 1<<16)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range seq {
+		seq[i] = uint16(rng.IntN(lookupNames))
+	}
+	return seq
+}
+
+// benchLookups runs whereIs over seq from parallel goroutines, each from
+// a start of its own; one op is one lookup.
+func benchLookups(b *testing.B, keys []string, whereIs func(string) (pid.Pid, bool)) {
+	seq := lookupSeq()
+	var seed atomic.Uint64
+	var misses atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := rand.New(rand.NewPCG(seed.Add(1), 7)).IntN(len(seq))
+		miss := 0
+		for pb.Next() {
+			if _, ok := whereIs(keys[seq[i&(len(seq)-1)]]); !ok {
+				miss++
+			}
+			i++
+		}
+		misses.Add(int64(miss))
+	})
+	b.StopTimer()
+	if m := misses.Load(); m != 0 {
+		b.Fatalf("%d lookups missed", m)
+	}
+}
+
+// BenchmarkW12WhereIs is W12's shape in one OS process: 10,000 global
+// names, half of them of node a's processes and half of node b's, looked
+// up on a from its cache. BenchmarkW12WhereIs/W8 is W8 (the local
+// registry, 10,000 names) in the same binary, for the ratio.
+func BenchmarkW12WhereIs(b *testing.B) {
+	a, ca, bn, cb := pair(b)
+	// 10,000 registrations outlast spawntest.Timeout on a loaded machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	b.Cleanup(cancel)
+	idle := func(p *process.Process) error { <-p.Context().Done(); return nil }
+	keys := make([]string, lookupNames)
+	for i := range keys {
+		keys[i] = "g" + strconv.Itoa(i)
+	}
+	// Each node registers its half, both at once.
+	errs := make(chan error, 2)
+	for half, on := range []struct {
+		node *process.Node
+		c    *cluster.Cluster
+	}{{a, ca}, {bn, cb}} {
+		go func() {
+			for i := half; i < len(keys); i += 2 {
+				p, err := on.node.Spawn(idle)
+				if err == nil {
+					err = on.c.Names().Register(ctx, keys[i], p)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, k := range keys {
+		if _, ok := ca.Names().WhereIs(k); !ok {
+			b.Fatalf("%s not found", k)
+		}
+	}
+	b.Run("W12", func(b *testing.B) { benchLookups(b, keys, ca.Names().WhereIs) })
+
+	local := make([]string, lookupNames)
+	for i := range local {
+		local[i] = "w8-" + strconv.Itoa(i)
+		if _, err := a.Spawn(idle, process.WithName(local[i])); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("W8", func(b *testing.B) { benchLookups(b, local, registry.Of(a).WhereIs) })
 }

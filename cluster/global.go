@@ -70,9 +70,13 @@ type Names struct {
 	closed  bool
 	bg      context.Context // the background work's, until close
 
-	// cache maps a name to its *nameEntry; readers take no lock. Writers
-	// hold mu.
-	cache sync.Map
+	// cache maps a name to its owner. Writers hold mu, then cacheMu;
+	// WhereIs holds cacheMu for reading only, so that a lookup waits for
+	// no store work. A plain map keeps the names compact in memory: at
+	// 10,000 names a lookup is about memory latency, and a sync.Map (a
+	// trie of boxed keys and values) reads several times more cache lines.
+	cacheMu sync.RWMutex
+	cache   map[string]nameEntry
 
 	mu     sync.Mutex
 	seen   map[string]uint64                  // the latest revision applied, per name
@@ -128,6 +132,7 @@ func newNames(c *Cluster) *Names {
 		c:       c,
 		timeout: DefaultNameTimeout,
 		ready:   make(chan struct{}),
+		cache:   map[string]nameEntry{},
 		seen:    map[string]uint64{},
 		byNode:  map[pid.NodeID]map[string]struct{}{},
 		tombs:   map[string]pid.Pid{},
@@ -497,10 +502,16 @@ func (n *Names) deadHere(owner pid.Pid, created time.Time) bool {
 
 // storeLocked caches name as owned by owner at rev.
 func (n *Names) storeLocked(name string, owner pid.Pid, rev uint64) {
-	if old, ok := n.cache.Load(name); ok {
-		n.unindexLocked(name, old.(*nameEntry).owner.Node())
+	if old, ok := n.cache[name]; ok {
+		n.unindexLocked(name, old.owner.Node())
 	}
-	n.cache.Store(name, &nameEntry{owner: owner, rev: rev})
+	// A copy of its own, not a slice of the watch's subject: the
+	// map's keys are small allocations packed together, which a lookup
+	// compares in few cache lines.
+	name = strings.Clone(name)
+	n.cacheMu.Lock()
+	n.cache[name] = nameEntry{owner: owner, rev: rev}
+	n.cacheMu.Unlock()
 	set := n.byNode[owner.Node()]
 	if set == nil {
 		set = map[string]struct{}{}
@@ -511,8 +522,11 @@ func (n *Names) storeLocked(name string, owner pid.Pid, rev uint64) {
 
 // dropLocked removes name from the cache.
 func (n *Names) dropLocked(name string) {
-	if old, ok := n.cache.LoadAndDelete(name); ok {
-		n.unindexLocked(name, old.(*nameEntry).owner.Node())
+	if old, ok := n.cache[name]; ok {
+		n.cacheMu.Lock()
+		delete(n.cache, name)
+		n.cacheMu.Unlock()
+		n.unindexLocked(name, old.owner.Node())
 	}
 }
 
@@ -560,7 +574,7 @@ func (n *Names) died(h *nameHold) {
 	}
 	n.forgetLocked(h)
 	n.tombs[h.name] = h.pid
-	if e, ok := n.cache.Load(h.name); ok && e.(*nameEntry).owner == h.pid {
+	if e, ok := n.cache[h.name]; ok && e.owner == h.pid {
 		n.dropLocked(h.name)
 	}
 	rev := h.rev
@@ -576,7 +590,7 @@ func (n *Names) gone(from pid.NodeID, m sysNameGone) {
 	}
 	n.mu.Lock()
 	n.tombs[m.Name] = m.Owner
-	if e, ok := n.cache.Load(m.Name); ok && e.(*nameEntry).owner == m.Owner {
+	if e, ok := n.cache[m.Name]; ok && e.owner == m.Owner {
 		n.dropLocked(m.Name)
 	}
 	n.mu.Unlock()
@@ -632,12 +646,14 @@ func (n *Names) nodeLost(id pid.NodeID) {
 		rev  uint64
 	}
 	var drop []gone
+	n.cacheMu.Lock()
 	for name := range set {
-		if e, ok := n.cache.Load(name); ok {
-			drop = append(drop, gone{name, e.(*nameEntry).rev})
+		if e, ok := n.cache[name]; ok {
+			drop = append(drop, gone{name, e.rev})
 		}
-		n.cache.Delete(name)
+		delete(n.cache, name)
 	}
+	n.cacheMu.Unlock()
 	delete(n.byNode, id)
 	n.mu.Unlock()
 	for _, g := range drop {
@@ -731,8 +747,8 @@ func (n *Names) Register(ctx context.Context, name string, p pid.Pid) error {
 	// A write whose answer was lost may have gone through, and the watch
 	// may have shown it already: it is an orphan now (see orphanLocked).
 	var orphanRev uint64
-	if e, ok := n.cache.Load(name); ok && e.(*nameEntry).owner == p {
-		orphanRev = e.(*nameEntry).rev
+	if e, ok := n.cache[name]; ok && e.owner == p {
+		orphanRev = e.rev
 		n.dropLocked(name)
 	}
 	n.mu.Unlock()
@@ -825,7 +841,7 @@ func (n *Names) Unregister(ctx context.Context, name string) error {
 	}
 	n.mu.Lock()
 	n.forgetLocked(h)
-	if e, ok := n.cache.Load(name); ok && e.(*nameEntry).owner == h.pid {
+	if e, ok := n.cache[name]; ok && e.owner == h.pid {
 		n.dropLocked(name)
 	}
 	n.mu.Unlock()
@@ -841,8 +857,11 @@ func (n *Names) WhereIs(name string) (pid.Pid, bool) {
 	if n == nil {
 		return pid.Pid{}, false
 	}
-	if e, ok := n.cache.Load(name); ok {
-		return e.(*nameEntry).owner, true
+	n.cacheMu.RLock()
+	e, ok := n.cache[name]
+	n.cacheMu.RUnlock()
+	if ok {
+		return e.owner, true
 	}
 	return n.miss(context.Background(), name)
 }
@@ -880,10 +899,11 @@ func (n *Names) miss(ctx context.Context, name string) (pid.Pid, bool) {
 // Registered returns the global names this node knows, sorted.
 func (n *Names) Registered() []string {
 	var out []string
-	n.cache.Range(func(k, _ any) bool {
-		out = append(out, k.(string))
-		return true
-	})
+	n.cacheMu.RLock()
+	for name := range n.cache {
+		out = append(out, name)
+	}
+	n.cacheMu.RUnlock()
 	sort.Strings(out)
 	return out
 }
