@@ -290,6 +290,11 @@ func prepare(root, bin string, workloads []string) (local, dist []*system) {
 		logf("building %s (%s)", sys.name, rel(root, filepath.Join(dir, pkg)))
 		cmd := exec.Command("go", "build", "-o", exe, "./"+pkg)
 		cmd.Dir = dir
+		if dir == peers {
+			// bench/peers is a module of its own, outside the root's
+			// go.work: build it alone.
+			cmd.Env = append(os.Environ(), "GOWORK=off")
+		}
 		if msg, err := cmd.CombinedOutput(); err != nil {
 			sys.why = fmt.Sprintf("build failed: %v: %s", err, lastLines(string(msg), 5))
 			return
