@@ -2,6 +2,7 @@ package core
 
 import (
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 )
@@ -47,14 +48,22 @@ const cacheLine = 64
 // senders' lock (the low bit of state).
 type mailboxSenders struct {
 	// state is the tail (the number of messages ever queued) shifted left
-	// by one, with the senders' lock in the low bit: a push takes the lock
-	// and publishes the new tail with one store when it lets go.
+	// by tailShift, with the senders' lock in the low bit and, beside it,
+	// a bit saying that someone waits for the lock, parked: a push takes
+	// the lock and publishes the new tail with one swap when it lets go.
 	state  atomic.Uint64
 	last   *segment      // the segment the next message goes to, or nil
 	room   chan struct{} // closed when room appears or the mailbox closes
 	limit  int64         // most messages a bounded push may find queued; 0 means no bound
 	closed bool
 }
+
+// The bits of mailboxSenders.state below the tail.
+const (
+	lockedBit  = 1 // the senders' lock is held
+	waitersBit = 2 // someone parked waiting for the lock
+	tailShift  = 2
+)
 
 // mailboxConsumer is the consumer's side of a mailbox.
 type mailboxConsumer struct {
@@ -75,32 +84,112 @@ type mailboxConsumer struct {
 	spare   atomic.Pointer[segment] // a used-up segment for the producers to fill again
 }
 
-// spinsBeforeYield is how many times lock tries before it yields between
-// tries.
-const spinsBeforeYield = 32
+// How long lock waits for a holder before it parks: it spins
+// spinsBeforeYield times, then yields its processor between tries
+// yieldsBeforePark times.
+const (
+	spinsBeforeYield = 32
+	yieldsBeforePark = 16
+)
 
 // lock takes the senders' lock and returns the tail. Its holders run a few
 // instructions (a push, or the consumer's rarer work on the queue), so a
-// sender that finds it taken spins, and after a while yields its processor
-// between tries, instead of parking: parking a goroutine and waking it
-// again costs far more than the wait. It never sleeps, so a holder that is
-// descheduled only makes the others yield until it runs again.
+// sender that finds it taken spins, and then yields its processor between
+// tries: parking a goroutine and waking it again costs far more than such
+// a wait. A holder that does not let go by then has lost its thread to the
+// operating system (or to the Go scheduler, on a busy processor) in the
+// middle of its few instructions; spinning on would only keep a processor
+// from it, so the waiter parks until the holder lets go.
 func (m *mailbox) lock() (tail uint64) {
-	for spins := 0; ; spins++ {
-		if s := m.state.Load(); s&1 == 0 && m.state.CompareAndSwap(s, s|1) {
-			return s >> 1
+	if s := m.state.Load(); s&lockedBit == 0 && m.state.CompareAndSwap(s, s|lockedBit) {
+		return s >> tailShift
+	}
+	return m.lockSlow()
+}
+
+func (m *mailbox) lockSlow() (tail uint64) {
+	for tries := 0; ; tries++ {
+		s := m.state.Load()
+		if s&lockedBit == 0 {
+			if m.state.CompareAndSwap(s, s|lockedBit) {
+				return s >> tailShift
+			}
+			continue
 		}
-		if spins >= spinsBeforeYield {
+		switch {
+		case tries < spinsBeforeYield:
+		case tries < spinsBeforeYield+yieldsBeforePark:
 			runtime.Gosched()
+		default:
+			m.park(s)
 		}
 	}
 }
 
-// unlock lets go of the senders' lock, publishing tail.
-func (m *mailbox) unlock(tail uint64) { m.state.Store(tail << 1) }
+// tryLock takes the senders' lock if it is free, without waiting.
+func (m *mailbox) tryLock() (tail uint64, ok bool) {
+	s := m.state.Load()
+	if s&lockedBit == 0 && m.state.CompareAndSwap(s, s|lockedBit) {
+		return s >> tailShift, true
+	}
+	return 0, false
+}
+
+// unlock lets go of the senders' lock, publishing tail, and wakes the
+// waiters parked for it.
+func (m *mailbox) unlock(tail uint64) {
+	if m.state.Swap(tail<<tailShift)&waitersBit != 0 {
+		lockWaits.of(m).wake()
+	}
+}
 
 // tail returns the number of messages ever queued.
-func (m *mailbox) tail() uint64 { return m.state.Load() >> 1 }
+func (m *mailbox) tail() uint64 { return m.state.Load() >> tailShift }
+
+// park waits, parked, until the holder of the lock seen held in state s
+// lets go (or until it is found let go already). The waiters of every
+// mailbox share a few wait queues: parking is rare, so a queue is not
+// worth a mailbox's memory.
+func (m *mailbox) park(s uint64) {
+	q := lockWaits.of(m)
+	q.mu.Lock()
+	// Marked under the queue's lock, so the holder's unlock, which sees
+	// the mark and takes the queue's lock to wake, comes after the wait.
+	if m.state.CompareAndSwap(s, s|waitersBit) {
+		q.cond.Wait()
+	}
+	q.mu.Unlock()
+}
+
+// lockWaitQueue is where waiters for the senders' locks of some mailboxes
+// park.
+type lockWaitQueue struct {
+	mu   sync.Mutex
+	cond sync.Cond
+}
+
+func (q *lockWaitQueue) wake() {
+	q.mu.Lock()
+	q.cond.Broadcast()
+	q.mu.Unlock()
+}
+
+// lockWaitQueues spreads the parked waiters of all mailboxes over a few
+// queues by mailbox address.
+type lockWaitQueues [16]lockWaitQueue
+
+var lockWaits = func() *lockWaitQueues {
+	qs := new(lockWaitQueues)
+	for i := range qs {
+		qs[i].cond.L = &qs[i].mu
+	}
+	return qs
+}()
+
+func (qs *lockWaitQueues) of(m *mailbox) *lockWaitQueue {
+	a := uintptr(unsafe.Pointer(m))
+	return &qs[(a>>6^a>>12)%uintptr(len(qs))]
+}
 
 // segment holds the messages with indexes base to base+len(msgs)-1.
 // Producers write a slot and link next under the senders' lock, before
@@ -388,8 +477,17 @@ func (m *mailbox) trim() {
 // the mailbox; it reports whether something is queued after all. An empty
 // mailbox starts its segment over from the first slot, or lets it go when
 // it grew large under a backlog, so an idle process holds little memory.
+//
+// It never waits for the senders' lock: waiting for a holder that lost its
+// thread would hold up the consumer for nothing. When the lock is taken it
+// leaves the segment as it is and reports what is queued now; a sender
+// that holds it to queue a message wakes the process once it lets go, as
+// for any message sent to an idle process.
 func (m *mailbox) settle() (pending bool) {
-	t := m.lock()
+	t, ok := m.tryLock()
+	if !ok {
+		return !m.empty()
+	}
 	m.trim()
 	if pending = t != m.head.Load(); !pending && m.last != nil && m.seg.Load() == m.last {
 		if len(m.last.msgs) > keepSegment {

@@ -216,3 +216,56 @@ func TestSendersLockExcludes(t *testing.T) {
 		t.Fatalf("tail = %d, want 1", m.tail())
 	}
 }
+
+// TestSendersLockParks holds the senders' lock past what a waiter spins
+// and yields for, as a holder that lost its thread does: the waiting push
+// parks (it marks the lock), and goes through once the holder lets go.
+func TestSendersLockParks(t *testing.T) {
+	var m mailbox
+	tail := m.lock()
+	done := make(chan pushResult)
+	go func() { done <- m.push("waited", false) }()
+	for m.state.Load()&waitersBit == 0 {
+		runtime.Gosched() // the waiter has not parked yet
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("push returned %v while the lock was held", r)
+	default:
+	}
+	m.unlock(tail)
+	if r := <-done; r != pushed {
+		t.Fatalf("push: %v, want pushed", r)
+	}
+	if v, ok := m.pop(); !ok || v != "waited" {
+		t.Fatalf("pop: %v, %v", v, ok)
+	}
+	if s := m.state.Load(); s&(lockedBit|waitersBit) != 0 || s>>tailShift != 1 {
+		t.Fatalf("state %b after the push; want tail 1, unlocked, no waiters", s)
+	}
+}
+
+// TestMailboxSettleNeverWaits has settle find the senders' lock taken: it
+// does not wait for it, and reports what is queued as it is.
+func TestMailboxSettleNeverWaits(t *testing.T) {
+	tests := []struct {
+		name   string
+		queued int
+	}{{"empty", 0}, {"one queued", 1}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m mailbox
+			for i := range tt.queued {
+				m.push(i, false)
+			}
+			tail := m.lock() // a sender in the middle of a push
+			if pending := m.settle(); pending != (tt.queued > 0) {
+				t.Fatalf("settle with the lock taken: pending %v, want %v", pending, tt.queued > 0)
+			}
+			m.unlock(tail)
+			if pending := m.settle(); pending != (tt.queued > 0) {
+				t.Fatalf("settle: pending %v, want %v", pending, tt.queued > 0)
+			}
+		})
+	}
+}
