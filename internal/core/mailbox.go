@@ -212,7 +212,26 @@ const (
 	pushed  pushResult = iota
 	refused            // the mailbox is closed: its process is dead
 	full               // a bounded push found the mailbox at its limit
+	// behind: a bounded push queued the message and found the consumer
+	// at least behindBy messages behind, so the sender should let it
+	// run (see behindBy).
+	behind
 )
+
+// queued reports whether the push queued the message.
+func (r pushResult) queued() bool { return r == pushed || r == behind }
+
+// A bounded push looks at how far behind the consumer is once every
+// behindBy messages, and reports behind when it is that far behind or
+// more. A sender that gets behind yields its processor once: when the
+// consumer waits to run on the sender's processor (a sender that never
+// blocks, with a consumer it woke there), it then handles the backlog in
+// one go, from a cache that still holds it, instead of waiting to run
+// until the sender is preempted, with a backlog that has grown for
+// milliseconds; it is what a full buffered channel does to its sender,
+// without blocking it. A consumer that runs on another processor costs
+// the sender one yield per behindBy messages, and only while it lags.
+const behindBy = 256
 
 // setLimit bounds the mailbox; 0 means no bound. Only before first use.
 func (m *mailbox) setLimit(limit int) {
@@ -245,6 +264,9 @@ func (m *mailbox) push(msg any, bounded bool) pushResult {
 	}
 	s.msgs[t-s.base] = msg
 	m.unlock(t + 1)
+	if bounded && t%behindBy == 0 && t-m.head.Load() >= behindBy {
+		return behind
+	}
 	return pushed
 }
 

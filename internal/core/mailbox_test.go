@@ -26,6 +26,12 @@ func TestMailboxModel(t *testing.T) {
 			case op <= 4: // push, bounded or not
 				bounded := op == 4
 				got := m.push(next, bounded)
+				if got == behind {
+					if !bounded {
+						t.Fatalf("step %d: an unbounded push reported the consumer behind", step)
+					}
+					got = pushed // see TestMailboxBehind
+				}
 				want := pushed
 				switch {
 				case closed:
@@ -265,6 +271,42 @@ func TestMailboxSettleNeverWaits(t *testing.T) {
 			m.unlock(tail)
 			if pending := m.settle(); pending != (tt.queued > 0) {
 				t.Fatalf("settle: pending %v, want %v", pending, tt.queued > 0)
+			}
+		})
+	}
+}
+
+// TestMailboxBehind checks when a push tells its sender that the consumer
+// is behind: a bounded push, at every behindBy-th message, finding that
+// many or more still queued.
+func TestMailboxBehind(t *testing.T) {
+	tests := []struct {
+		name     string
+		bounded  bool
+		popEvery int // the consumer pops one message every popEvery pushes; 0: never
+		want     []int
+	}{
+		{"a consumer that keeps up", true, 1, nil},
+		{"a consumer that never runs", true, 0, []int{behindBy, 2 * behindBy, 3 * behindBy}},
+		{"a consumer at half speed", true, 2, []int{2 * behindBy, 3 * behindBy}},
+		{"the runtime's own signals", false, 0, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m mailbox
+			var got []int
+			for i := range 3*behindBy + 1 {
+				if r := m.push(i, tt.bounded); r == behind {
+					got = append(got, i)
+				} else if r != pushed {
+					t.Fatalf("push %d: %v", i, r)
+				}
+				if tt.popEvery > 0 && i%tt.popEvery == 0 {
+					m.pop()
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("behind at %v, want %v", got, tt.want)
 			}
 		})
 	}

@@ -756,7 +756,7 @@ func (p *Proc) deliver(msg any) {
 		p.deliverTraced(t, msg)
 		return
 	}
-	if p.mbox.push(msg, false) != pushed {
+	if !p.mbox.push(msg, false).queued() {
 		p.node.undeliverable(msg, NoProc)
 		return
 	}
@@ -775,6 +775,9 @@ func (p *Proc) send(msg any, from *Proc) error {
 		p.node.undeliverable(msg, NoProc)
 	case full:
 		return fmt.Errorf("send to %s: %w", p.Pid(), ErrMailboxFull)
+	case behind:
+		p.wakeUp(from)
+		runtime.Gosched()
 	default:
 		p.wakeUp(from)
 	}

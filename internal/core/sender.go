@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"runtime"
 
 	"github.com/spawned-go/spawned/pid"
 )
@@ -36,6 +37,9 @@ func (p *Proc) Post(msg any) error {
 		p.node.undeliverable(msg, NoProc)
 	case full:
 		return fmt.Errorf("send to %s: %w", p.Pid(), ErrMailboxFull)
+	case behind:
+		p.wakeUp(nil)
+		runtime.Gosched()
 	default:
 		p.wakeUp(nil)
 	}
