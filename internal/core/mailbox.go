@@ -241,33 +241,64 @@ func (m *mailbox) setLimit(limit int) {
 
 // push appends msg. A bounded push respects the mailbox's limit; the
 // runtime's own signals (exit and down messages, timers) are never bounded.
+//
+// The senders' lock is taken and let go here, not through lock and
+// unlock, so that a push costs no call beyond its own on the common path;
+// what is rare (a wait for the lock, a closed or bounded mailbox, a new
+// segment) is out of line.
 func (m *mailbox) push(msg any, bounded bool) pushResult {
-	t := m.lock()
-	if m.closed {
-		m.unlock(t)
-		return refused
+	var t uint64
+	if st := m.state.Load(); st&lockedBit == 0 && m.state.CompareAndSwap(st, st|lockedBit) {
+		t = st >> tailShift
+	} else {
+		t = m.lockSlow()
 	}
-	if bounded && m.limit > 0 && m.queuedAt(t) >= m.limit {
-		m.unlock(t)
-		return full
+	if m.closed || bounded && m.limit > 0 {
+		if r := m.refuse(t, bounded); r != pushed {
+			return r
+		}
 	}
 	s := m.last
-	switch {
-	case s == nil:
-		s = newSegment(firstSegment, t)
-		m.last = s
-		m.seg.Store(s)
-	case t-s.base == uint64(len(s.msgs)):
-		s.next = m.newSegment(min(2*len(s.msgs), maxSegment), t)
-		s = s.next
-		m.last = s
+	if s == nil || t-s.base == uint64(len(s.msgs)) {
+		s = m.grow(t)
 	}
 	s.msgs[t-s.base] = msg
-	m.unlock(t + 1)
+	if m.state.Swap((t+1)<<tailShift)&waitersBit != 0 {
+		lockWaits.of(m).wake()
+	}
 	if bounded && t%behindBy == 0 && t-m.head.Load() >= behindBy {
 		return behind
 	}
 	return pushed
+}
+
+// refuse reports whether a push that holds the senders' lock, with the
+// tail at t, must be refused, and lets go of the lock if so.
+func (m *mailbox) refuse(t uint64, bounded bool) pushResult {
+	switch {
+	case m.closed:
+		m.unlock(t)
+		return refused
+	case bounded && m.limit > 0 && m.queuedAt(t) >= m.limit:
+		m.unlock(t)
+		return full
+	}
+	return pushed
+}
+
+// grow returns the segment for message t when the last one is full or
+// there is none yet. Caller holds the senders' lock.
+func (m *mailbox) grow(t uint64) *segment {
+	s := m.last
+	if s == nil {
+		s = newSegment(firstSegment, t)
+		m.last = s
+		m.seg.Store(s)
+		return s
+	}
+	s.next = m.newSegment(min(2*len(s.msgs), maxSegment), t)
+	m.last = s.next
+	return s.next
 }
 
 func newSegment(size int, base uint64) *segment {
@@ -341,15 +372,18 @@ func (m *mailbox) pop() (any, bool) {
 				return nil, false
 			}
 		}
-		s := m.segFor(h)
-		if s == nil {
-			continue
+		s := m.seg.Load()
+		if s == nil || h-s.base >= uint64(len(s.msgs)) {
+			if s = m.segFor(h); s == nil {
+				continue // closed since the consumer read the head
+			}
 		}
-		msg := s.msgs[h-s.base]
+		i := h - s.base
+		msg := s.msgs[i]
 		if !m.head.CompareAndSwap(h, h+1) {
 			continue // closed meanwhile: the head jumped to the tail
 		}
-		s.msgs[h-s.base] = nil
+		s.msgs[i] = nil
 		if _, gone := msg.(removedMsg); gone {
 			m.removed.Add(-1)
 			continue
