@@ -33,15 +33,25 @@ type result[Rep any] struct {
 // by the server's exit, or by the caller giving up. The server's death
 // claims the answers it still owes (settled without a result yet) and
 // delivers its exit reason to them once it has exited.
-// The result is written before done is signalled, so whoever receives from
-// done may read it. done carries no value: a channel of empty structs is one
-// allocation, where one of results would be two.
+// The result is written before state says answerDone, so whoever sees
+// answerDone may read it. A caller that finds no answer yet parks on done
+// after saying answerWaiting, and the deliverer that finds it waiting wakes
+// it; an answer that comes before the caller parks, as a quick server's
+// does, costs a swap and a load, and no channel.
 type answer[Rep any] struct {
 	settled atomic.Bool
-	done    chan struct{}
+	state   atomic.Uint32 // answerPending, answerWaiting or answerDone
+	done    chan struct{} // set by a caller before it says answerWaiting
 	res     result[Rep]
 	remote  core.RemoteAnswer // a call from another node: the answer goes back through it
 }
+
+// The states of an answer.
+const (
+	answerPending uint32 = iota // no result yet, and the caller is not parked
+	answerWaiting               // the caller waits on done
+	answerDone                  // the result is written
+)
 
 // settle delivers res unless the call was already settled, and reports
 // whether it did.
@@ -69,11 +79,13 @@ func (a *answer[Rep]) deliver(res result[Rep]) {
 		return
 	}
 	a.res = res
-	a.done <- struct{}{}
+	if a.state.Swap(answerDone) == answerWaiting {
+		a.done <- struct{}{}
+	}
 }
 
 // abandon gives up on the call; false means it was settled first and its
-// result is arriving through done.
+// result is arriving: through done, for a caller that waits.
 func (a *answer[Rep]) abandon() bool { return !a.settled.Swap(true) }
 
 // Undelivered fails the call when no server will handle it.
