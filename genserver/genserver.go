@@ -451,14 +451,19 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 	}
 	// A process of this node is looked at first: one type assertion.
 	q, local := (*core.Node)(r.node).Local(target)
+	var c *call[Req, Rep]
+	var s *server[Req, Rep, Msg]
 	if q != nil {
-		if _, ok := q.Handler().(*server[Req, Rep, Msg]); !ok {
+		var ok bool
+		if s, ok = q.Handler().(*server[Req, Rep, Msg]); !ok {
 			return zero, r.fail(target, r.wrongServer(target, q))
 		}
+		c = s.newCall(req)
 	} else if local {
 		return zero, r.fail(target, process.NoProc)
+	} else {
+		c = &call[Req, Rep]{req: req}
 	}
-	c := &call[Req, Rep]{req: req}
 	if err := r.send(ctx, q, target, c); err != nil {
 		return zero, r.fail(target, err)
 	}
@@ -469,7 +474,11 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 	if err := c.await(ctx); err != nil {
 		return zero, r.fail(target, err)
 	}
-	return r.answer(target, c.res)
+	rep, err := r.answer(target, c.res)
+	if s != nil {
+		s.reuse(c)
+	}
+	return rep, err
 }
 
 // await waits for the answer, until ctx is done or, when ctx has no
