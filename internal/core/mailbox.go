@@ -81,7 +81,7 @@ type mailboxConsumer struct {
 	seen    uint64                  // the tail as the consumer last read it; consumer only
 	head    atomic.Uint64           // messages taken out, removed ones included
 	removed atomic.Int64            // removed messages still between head and tail
-	spare   atomic.Pointer[segment] // a used-up segment for the producers to fill again
+	spare   atomic.Pointer[segment] // the used-up segments for the producers to fill again: see recycle
 }
 
 // How long lock waits for a holder before it parks: it spins
@@ -196,9 +196,11 @@ func (qs *lockWaitQueues) of(m *mailbox) *lockWaitQueue {
 // they publish a tail past them, so the consumer reads both only once the
 // tail says so.
 type segment struct {
-	msgs []any
-	next *segment
-	base uint64
+	msgs  []any
+	next  *segment
+	base  uint64
+	free  *segment // the next spare, while a spare: see recycle
+	depth int32    // the spares from this one down, while a spare
 }
 
 // removedMsg marks the slot of a message taken out of the middle of the
@@ -305,15 +307,48 @@ func newSegment(size int, base uint64) *segment {
 	return &segment{msgs: make([]any, size), base: base}
 }
 
-// newSegment returns the consumer's spare segment when it is big enough,
-// and a new one otherwise. Caller holds the senders' lock.
+// newSegment returns a spare segment of at least size messages when
+// there is one (smaller spares are let go on the way), and a new one
+// otherwise. Caller holds the senders' lock, so it is the only one that
+// takes spares: the consumer only adds them, and a spare it adds
+// meanwhile only makes the swap below fail and try again.
 func (m *mailbox) newSegment(size int, base uint64) *segment {
-	s := m.spare.Swap(nil)
-	if s == nil || len(s.msgs) < size {
-		return newSegment(size, base)
+	for {
+		s := m.spare.Load()
+		if s == nil {
+			return newSegment(size, base)
+		}
+		if !m.spare.CompareAndSwap(s, s.free) || len(s.msgs) < size {
+			continue
+		}
+		s.next, s.free, s.base = nil, nil, base
+		return s
 	}
-	s.next, s.base = nil, base
-	return s
+}
+
+// maxSpares bounds the used-up segments a mailbox keeps for its producers:
+// enough for a backlog of a few thousand messages to come and go without
+// a new segment, while an idle mailbox keeps none (see settle).
+const maxSpares = 8
+
+// recycle adds s, used up, to the spares, unless maxSpares are kept
+// already. It links the spares through free, never next, which close may
+// be reading. Consumer only.
+func (m *mailbox) recycle(s *segment) {
+	for {
+		top := m.spare.Load()
+		depth := int32(1)
+		if top != nil {
+			if top.depth >= maxSpares {
+				return
+			}
+			depth = top.depth + 1
+		}
+		s.free, s.depth = top, depth
+		if m.spare.CompareAndSwap(top, s) {
+			return
+		}
+	}
 }
 
 // queuedAt returns the number of messages queued when the tail is t.
@@ -397,20 +432,23 @@ func (m *mailbox) pop() (any, bool) {
 
 // segFor returns the segment holding index i, which the consumer has seen
 // queued, and makes it the consumer's segment. The segments before it are
-// used up: the last of them becomes the spare, after seg has moved past it,
-// so that close never starts from a segment a producer is filling again.
-// Consumer only.
+// used up: they become spares once seg has moved past them, so that close
+// never starts from a segment a producer is filling again. Consumer only.
 func (m *mailbox) segFor(i uint64) *segment {
 	s := m.seg.Load()
 	if s == nil || i-s.base < uint64(len(s.msgs)) {
 		return s // nil: closed since the consumer read the head
 	}
-	var done *segment
+	first := s
 	for i-s.base >= uint64(len(s.msgs)) {
-		done, s = s, s.next
+		s = s.next
 	}
 	m.seg.Store(s)
-	m.spare.Store(done)
+	for done := first; done != s; {
+		next := done.next
+		m.recycle(done)
+		done = next
+	}
 	return s
 }
 

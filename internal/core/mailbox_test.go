@@ -311,3 +311,42 @@ func TestMailboxBehind(t *testing.T) {
 		})
 	}
 }
+
+// TestMailboxBacklogReusesSegments: a backlog that comes and goes, as
+// behind a busy consumer, fills the used-up segments again instead of
+// making new ones, up to maxSpares of them, and keeps its order.
+func TestMailboxBacklogReusesSegments(t *testing.T) {
+	tests := []struct {
+		name     string
+		backlog  int
+		segments float64 // new segments per backlog, once warm
+	}{
+		{"within the spares", maxSpares * maxSegment, 0},
+		{"past the spares", 4 * maxSpares * maxSegment, 3 * maxSpares},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m mailbox
+			msgs := make([]any, tt.backlog) // boxed once: pushes allocate nothing of their own
+			for i := range msgs {
+				msgs[i] = i
+			}
+			round := func() {
+				for _, msg := range msgs {
+					m.push(msg, false)
+				}
+				for i := range msgs {
+					if v, ok := m.pop(); !ok || v != msgs[i] {
+						t.Fatalf("pop: %v, %v; want %d", v, ok, i)
+					}
+				}
+			}
+			round()
+			round()
+			// A new segment is two allocations: the segment and its slots.
+			if got := testing.AllocsPerRun(5, round); got > 2*tt.segments {
+				t.Fatalf("%v allocations per backlog of %d; want at most %v", got, tt.backlog, 2*tt.segments)
+			}
+		})
+	}
+}
