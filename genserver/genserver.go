@@ -472,27 +472,49 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 	}
 	// A process of this node is looked at first: one type assertion.
 	q, local := (*core.Node)(r.node).Local(target)
+	var c *call[Req, Rep]
+	var s *server[Req, Rep, Msg]
 	if q != nil {
-		if _, ok := q.Handler().(*server[Req, Rep, Msg]); !ok {
+		var ok bool
+		if s, ok = q.Handler().(*server[Req, Rep, Msg]); !ok {
 			return zero, r.fail(target, r.wrongServer(target, q))
 		}
+		c = s.newCall(req)
 	} else if local {
 		return zero, r.fail(target, process.NoProc)
+	} else {
+		c = &call[Req, Rep]{req: req}
 	}
-	c := &call[Req, Rep]{req: req}
-	c.done = doneChans.Get().(chan struct{})
 	if err := r.send(ctx, q, target, c); err != nil {
-		doneChans.Put(c.done) // never queued: nothing will signal on it
 		return zero, r.fail(target, err)
 	}
 	// Give the server's goroutine, just woken, the processor before
 	// blocking: a quick answer is then waiting when the caller runs again,
 	// and neither side pays for a parked wait.
 	runtime.Gosched()
-	select {
-	case <-c.done:
-		return r.answered(target, c)
-	default:
+	if err := c.await(ctx); err != nil {
+		return zero, r.fail(target, err)
+	}
+	rep, err := r.answer(target, c.res)
+	if s != nil {
+		s.reuse(c)
+	}
+	return rep, err
+}
+
+// await waits for the answer, until ctx is done or, when ctx has no
+// deadline and was not made by WithoutTimeout, for DefaultCallTimeout. It returns nil once the result is in
+// a.res, and otherwise why the caller gave up: the call is abandoned then.
+// An answer already there costs one load: only a caller that has to wait
+// takes a channel to be woken through.
+func (a *answer[Rep]) await(ctx context.Context) error {
+	if a.state.Load() == answerDone {
+		return nil
+	}
+	a.done = doneChans.Get().(chan struct{})
+	if !a.state.CompareAndSwap(answerPending, answerWaiting) {
+		doneChans.Put(a.done) // answered meanwhile: no signal comes
+		return nil
 	}
 	var timeout <-chan time.Time
 	if bounded(ctx) {
@@ -501,32 +523,28 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 		defer func() { t.Stop(); timers.Put(t) }()
 		timeout = t.C
 	}
+	var err error
 	select {
-	case <-c.done:
-		return r.answered(target, c)
+	case <-a.done:
+		doneChans.Put(a.done)
+		return nil
 	case <-ctx.Done():
 		err = ctxError(ctx)
 	case <-timeout:
 		err = ErrTimeout
 	}
-	if !c.abandon() { // the answer came just now: take it
-		<-c.done
-		return r.answered(target, c)
+	if !a.abandon() { // the answer came just now: take it
+		<-a.done
+		doneChans.Put(a.done)
+		return nil
 	}
-	doneChans.Put(c.done) // abandoned: nothing will signal on it
-	return zero, r.fail(target, err)
+	doneChans.Put(a.done) // abandoned: nothing will signal on it
+	return err
 }
 
-// answered returns the result of a call whose signal the caller has
-// received, and recycles its channel: a settled answer never signals again.
-func (r Ref[Req, Rep, Msg]) answered(server pid.Pid, c *call[Req, Rep]) (Rep, error) {
-	doneChans.Put(c.done)
-	return r.answer(server, c.res)
-}
-
-// doneChans recycles the signal channels of calls. A channel goes back once
-// its call is settled and its one signal received, or abandoned by its
-// caller: either way nothing sends on it again.
+// doneChans recycles the signal channels of callers that wait. A channel
+// goes back once its call is settled and its one signal received, or
+// abandoned by its caller: either way nothing sends on it again.
 var doneChans = sync.Pool{New: func() any { return make(chan struct{}, 1) }}
 
 // answer turns a call's result into what Call returns.
@@ -699,36 +717,17 @@ func (r Ref[Req, Rep, Msg]) callRemote(ctx context.Context, to core.Target, req 
 		return zero, r.fail(to.Pid, ctxError(ctx))
 	}
 	c := &call[Req, Rep]{req: req}
-	c.done = doneChans.Get().(chan struct{})
 	from, _ := ctx.Value(serverKey{}).(pid.Pid)
 	n := r.core()
 	ref, err := n.CallRemote(from, to, req, c)
 	if err != nil {
-		doneChans.Put(c.done)
 		return zero, r.fail(to.Pid, err)
 	}
-	var timeout <-chan time.Time
-	if bounded(ctx) {
-		t := timers.Get().(*time.Timer)
-		t.Reset(DefaultCallTimeout)
-		defer func() { t.Stop(); timers.Put(t) }()
-		timeout = t.C
+	if err := c.await(ctx); err != nil {
+		n.ForgetCall(ref)
+		return zero, r.fail(to.Pid, err)
 	}
-	select {
-	case <-c.done:
-		return r.answered(to.Pid, c)
-	case <-ctx.Done():
-		err = ctxError(ctx)
-	case <-timeout:
-		err = ErrTimeout
-	}
-	if !c.abandon() {
-		<-c.done
-		return r.answered(to.Pid, c)
-	}
-	n.ForgetCall(ref)
-	doneChans.Put(c.done)
-	return zero, r.fail(to.Pid, err)
+	return r.answer(to.Pid, c.res)
 }
 
 // callingSelf reports whether ctx is a server's own callback context and

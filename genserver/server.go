@@ -33,15 +33,26 @@ type result[Rep any] struct {
 // by the server's exit, or by the caller giving up. The server's death
 // claims the answers it still owes (settled without a result yet) and
 // delivers its exit reason to them once it has exited.
-// The result is written before done is signalled, so whoever receives from
-// done may read it. done carries no value: a channel of empty structs is one
-// allocation, where one of results would be two.
+// The result is written before state says answerDone, so whoever sees
+// answerDone may read it. A caller that finds no answer yet parks on done
+// after saying answerWaiting, and the deliverer that finds it waiting wakes
+// it; an answer that comes before the caller parks, as a quick server's
+// does, costs a swap and a load, and no channel.
 type answer[Rep any] struct {
 	settled atomic.Bool
-	done    chan struct{}
+	state   atomic.Uint32 // answerPending, answerWaiting or answerDone
+	done    chan struct{} // set by a caller before it says answerWaiting
+	kept    bool          // the server's code took a From for the call
 	res     result[Rep]
 	remote  core.RemoteAnswer // a call from another node: the answer goes back through it
 }
+
+// The states of an answer.
+const (
+	answerPending uint32 = iota // no result yet, and the caller is not parked
+	answerWaiting               // the caller waits on done
+	answerDone                  // the result is written
+)
 
 // settle delivers res unless the call was already settled, and reports
 // whether it did.
@@ -69,11 +80,13 @@ func (a *answer[Rep]) deliver(res result[Rep]) {
 		return
 	}
 	a.res = res
-	a.done <- struct{}{}
+	if a.state.Swap(answerDone) == answerWaiting {
+		a.done <- struct{}{}
+	}
 }
 
 // abandon gives up on the call; false means it was settled first and its
-// result is arriving through done.
+// result is arriving: through done, for a caller that waits.
 func (a *answer[Rep]) abandon() bool { return !a.settled.Swap(true) }
 
 // Undelivered fails the call when no server will handle it.
@@ -83,6 +96,33 @@ func (a *answer[Rep]) Undelivered(reason error) { a.settle(result[Rep]{reason: r
 type call[Req, Rep any] struct {
 	answer[Rep]
 	req Req
+}
+
+// newCall returns a call of req for s: its spare call when it has one,
+// a new one otherwise.
+func (s *server[Req, Rep, Msg]) newCall(req Req) *call[Req, Rep] {
+	if c := s.spare.Load(); c != nil && s.spare.CompareAndSwap(c, nil) {
+		c.req = req
+		return c
+	}
+	return &call[Req, Rep]{req: req}
+}
+
+// reuse gives s a call whose caller has read the answer, when nothing
+// else can hold it any more: HandleCall answered it by returning (a call
+// failed by a death, or given a From, may still be pointed to), and
+// handleCall let go of it before the answer could be seen. A server whose
+// death has begun keeps none: its death may have read the call as current
+// just before handleCall let go of it, and still claim it (the death says
+// so before it reads the current call, and the caller looks after it has
+// seen the answer, which came after handleCall let go). It is cleared, so
+// a server at rest keeps no request or reply alive.
+func (s *server[Req, Rep, Msg]) reuse(c *call[Req, Rep]) {
+	if c.res.reason != nil || c.kept || s.deferred.closed.Load() {
+		return
+	}
+	*c = call[Req, Rep]{}
+	s.spare.Store(c)
 }
 
 // anyCall is a call of any request and reply types, so that a server can
@@ -235,7 +275,12 @@ type CallCtx[Rep any] struct {
 
 // From returns a handle to answer this call later, from any goroutine,
 // after HandleCall has returned NoReply.
-func (c *CallCtx[Rep]) From() From[Rep] { return From[Rep]{a: c.answer, tracker: c.tracker} }
+func (c *CallCtx[Rep]) From() From[Rep] {
+	if c.answer != nil {
+		c.answer.kept = true // a reply may come through it later: see reuse
+	}
+	return From[Rep]{a: c.answer, tracker: c.tracker}
+}
 
 // NoReply is what HandleCall returns to leave the call unanswered for now:
 // answer it later through From, or let the caller fail when the server
@@ -340,6 +385,7 @@ type server[Req, Rep, Msg any] struct {
 	callCtx  CallCtx[Rep]
 	startup  atomic.Pointer[startup] // nil once Start has returned
 	current  atomic.Pointer[call[Req, Rep]]
+	spare    atomic.Pointer[call[Req, Rep]] // a call its caller is done with, for the next caller: see reuse
 	deferred deferred[Rep]
 	opts     *serverOpts // nil without WithOnExit and WithVia; fixed before the server runs
 }
@@ -591,18 +637,26 @@ func (s *server[Req, Rep, Msg]) handleCall(p *process.Process, c *call[Req, Rep]
 	cc := &s.callCtx
 	cc.answer, s.ctx.noReply = &c.answer, false
 	rep, err := s.impl.HandleCall(cc, c.req)
-	if s.ctx.noReply {
+	cc.answer = nil
+	switch {
+	case s.ctx.noReply:
 		// Kept, then let go if From.Reply settled it meanwhile (Reply
 		// settles before it forgets): an answered call is never held.
 		s.deferred.keep(&c.answer)
 		if c.settled.Load() {
 			s.deferred.forget(&c.answer)
 		}
-	} else {
-		c.settle(result[Rep]{rep: rep, err: err})
+		s.current.Store(nil)
+	case c.claim():
+		// Claimed, so a death from now on leaves the call alone; no
+		// longer current before the caller can see the answer, so that
+		// nothing of the server points to a call its caller has done with
+		// (and may use again: see reuse).
+		s.current.Store(nil)
+		c.deliver(result[Rep]{rep: rep, err: err})
+	default: // the death claimed it, or its caller gave up
+		s.current.Store(nil)
 	}
-	cc.answer = nil
-	s.current.Store(nil)
 }
 
 func (s *server[Req, Rep, Msg]) info(msg any) {

@@ -285,9 +285,10 @@ func TestSUP03_OneForOneRestartsOnlyTheFailedChild(t *testing.T) {
 	t.Parallel()
 	spawntest.ForEachBackendNode(t, func(t *testing.T, n *process.Node, b process.Backend) {
 		ref, log, before := stratStartTrapping(t, n, b, supervisor.OneForOne, "a", "b")
+		exit := spawntest.WatchExit(t, n, before["b"]) // before the crash: b may be gone by the time a later watch starts
 		stratSend(t, n, before["b"], stratCmd{Crash: true})
 		var pe *process.PanicError
-		if r := spawntest.WaitExit(t, n, before["b"]); !errors.As(r, &pe) {
+		if r := exit.Wait(); !errors.As(r, &pe) {
 			t.Fatalf("b exited with %v, want a panic", r)
 		}
 		evs := stratExpect(t, log, "start:a", "start:b", "stop:b", "start:b")

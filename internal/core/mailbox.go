@@ -2,6 +2,7 @@ package core
 
 import (
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 )
@@ -47,14 +48,22 @@ const cacheLine = 64
 // senders' lock (the low bit of state).
 type mailboxSenders struct {
 	// state is the tail (the number of messages ever queued) shifted left
-	// by one, with the senders' lock in the low bit: a push takes the lock
-	// and publishes the new tail with one store when it lets go.
+	// by tailShift, with the senders' lock in the low bit and, beside it,
+	// a bit saying that someone waits for the lock, parked: a push takes
+	// the lock and publishes the new tail with one swap when it lets go.
 	state  atomic.Uint64
 	last   *segment      // the segment the next message goes to, or nil
 	room   chan struct{} // closed when room appears or the mailbox closes
 	limit  int64         // most messages a bounded push may find queued; 0 means no bound
 	closed bool
 }
+
+// The bits of mailboxSenders.state below the tail.
+const (
+	lockedBit  = 1 // the senders' lock is held
+	waitersBit = 2 // someone parked waiting for the lock
+	tailShift  = 2
+)
 
 // mailboxConsumer is the consumer's side of a mailbox.
 type mailboxConsumer struct {
@@ -72,44 +81,126 @@ type mailboxConsumer struct {
 	seen    uint64                  // the tail as the consumer last read it; consumer only
 	head    atomic.Uint64           // messages taken out, removed ones included
 	removed atomic.Int64            // removed messages still between head and tail
-	spare   atomic.Pointer[segment] // a used-up segment for the producers to fill again
+	spare   atomic.Pointer[segment] // the used-up segments for the producers to fill again: see recycle
 }
 
-// spinsBeforeYield is how many times lock tries before it yields between
-// tries.
-const spinsBeforeYield = 32
+// How long lock waits for a holder before it parks: it spins
+// spinsBeforeYield times, then yields its processor between tries
+// yieldsBeforePark times.
+const (
+	spinsBeforeYield = 32
+	yieldsBeforePark = 16
+)
 
 // lock takes the senders' lock and returns the tail. Its holders run a few
 // instructions (a push, or the consumer's rarer work on the queue), so a
-// sender that finds it taken spins, and after a while yields its processor
-// between tries, instead of parking: parking a goroutine and waking it
-// again costs far more than the wait. It never sleeps, so a holder that is
-// descheduled only makes the others yield until it runs again.
+// sender that finds it taken spins, and then yields its processor between
+// tries: parking a goroutine and waking it again costs far more than such
+// a wait. A holder that does not let go by then has lost its thread to the
+// operating system (or to the Go scheduler, on a busy processor) in the
+// middle of its few instructions; spinning on would only keep a processor
+// from it, so the waiter parks until the holder lets go.
 func (m *mailbox) lock() (tail uint64) {
-	for spins := 0; ; spins++ {
-		if s := m.state.Load(); s&1 == 0 && m.state.CompareAndSwap(s, s|1) {
-			return s >> 1
+	if s := m.state.Load(); s&lockedBit == 0 && m.state.CompareAndSwap(s, s|lockedBit) {
+		return s >> tailShift
+	}
+	return m.lockSlow()
+}
+
+func (m *mailbox) lockSlow() (tail uint64) {
+	for tries := 0; ; tries++ {
+		s := m.state.Load()
+		if s&lockedBit == 0 {
+			if m.state.CompareAndSwap(s, s|lockedBit) {
+				return s >> tailShift
+			}
+			continue
 		}
-		if spins >= spinsBeforeYield {
+		switch {
+		case tries < spinsBeforeYield:
+		case tries < spinsBeforeYield+yieldsBeforePark:
 			runtime.Gosched()
+		default:
+			m.park(s)
 		}
 	}
 }
 
-// unlock lets go of the senders' lock, publishing tail.
-func (m *mailbox) unlock(tail uint64) { m.state.Store(tail << 1) }
+// tryLock takes the senders' lock if it is free, without waiting.
+func (m *mailbox) tryLock() (tail uint64, ok bool) {
+	s := m.state.Load()
+	if s&lockedBit == 0 && m.state.CompareAndSwap(s, s|lockedBit) {
+		return s >> tailShift, true
+	}
+	return 0, false
+}
+
+// unlock lets go of the senders' lock, publishing tail, and wakes the
+// waiters parked for it.
+func (m *mailbox) unlock(tail uint64) {
+	if m.state.Swap(tail<<tailShift)&waitersBit != 0 {
+		lockWaits.of(m).wake()
+	}
+}
 
 // tail returns the number of messages ever queued.
-func (m *mailbox) tail() uint64 { return m.state.Load() >> 1 }
+func (m *mailbox) tail() uint64 { return m.state.Load() >> tailShift }
+
+// park waits, parked, until the holder of the lock seen held in state s
+// lets go (or until it is found let go already). The waiters of every
+// mailbox share a few wait queues: parking is rare, so a queue is not
+// worth a mailbox's memory.
+func (m *mailbox) park(s uint64) {
+	q := lockWaits.of(m)
+	q.mu.Lock()
+	// Marked under the queue's lock, so the holder's unlock, which sees
+	// the mark and takes the queue's lock to wake, comes after the wait.
+	if m.state.CompareAndSwap(s, s|waitersBit) {
+		q.cond.Wait()
+	}
+	q.mu.Unlock()
+}
+
+// lockWaitQueue is where waiters for the senders' locks of some mailboxes
+// park.
+type lockWaitQueue struct {
+	mu   sync.Mutex
+	cond sync.Cond
+}
+
+func (q *lockWaitQueue) wake() {
+	q.mu.Lock()
+	q.cond.Broadcast()
+	q.mu.Unlock()
+}
+
+// lockWaitQueues spreads the parked waiters of all mailboxes over a few
+// queues by mailbox address.
+type lockWaitQueues [16]lockWaitQueue
+
+var lockWaits = func() *lockWaitQueues {
+	qs := new(lockWaitQueues)
+	for i := range qs {
+		qs[i].cond.L = &qs[i].mu
+	}
+	return qs
+}()
+
+func (qs *lockWaitQueues) of(m *mailbox) *lockWaitQueue {
+	a := uintptr(unsafe.Pointer(m))
+	return &qs[(a>>6^a>>12)%uintptr(len(qs))]
+}
 
 // segment holds the messages with indexes base to base+len(msgs)-1.
 // Producers write a slot and link next under the senders' lock, before
 // they publish a tail past them, so the consumer reads both only once the
 // tail says so.
 type segment struct {
-	msgs []any
-	next *segment
-	base uint64
+	msgs  []any
+	next  *segment
+	base  uint64
+	free  *segment // the next spare, while a spare: see recycle
+	depth int32    // the spares from this one down, while a spare
 }
 
 // removedMsg marks the slot of a message taken out of the middle of the
@@ -123,7 +214,26 @@ const (
 	pushed  pushResult = iota
 	refused            // the mailbox is closed: its process is dead
 	full               // a bounded push found the mailbox at its limit
+	// behind: a bounded push queued the message and found the consumer
+	// at least behindBy messages behind, so the sender should let it
+	// run (see behindBy).
+	behind
 )
+
+// queued reports whether the push queued the message.
+func (r pushResult) queued() bool { return r == pushed || r == behind }
+
+// A bounded push looks at how far behind the consumer is once every
+// behindBy messages, and reports behind when it is that far behind or
+// more. A sender that gets behind yields its processor once: when the
+// consumer waits to run on the sender's processor (a sender that never
+// blocks, with a consumer it woke there), it then handles the backlog in
+// one go, from a cache that still holds it, instead of waiting to run
+// until the sender is preempted, with a backlog that has grown for
+// milliseconds; it is what a full buffered channel does to its sender,
+// without blocking it. A consumer that runs on another processor costs
+// the sender one yield per behindBy messages, and only while it lags.
+const behindBy = 256
 
 // setLimit bounds the mailbox; 0 means no bound. Only before first use.
 func (m *mailbox) setLimit(limit int) {
@@ -133,45 +243,112 @@ func (m *mailbox) setLimit(limit int) {
 
 // push appends msg. A bounded push respects the mailbox's limit; the
 // runtime's own signals (exit and down messages, timers) are never bounded.
+//
+// The senders' lock is taken and let go here, not through lock and
+// unlock, so that a push costs no call beyond its own on the common path;
+// what is rare (a wait for the lock, a closed or bounded mailbox, a new
+// segment) is out of line.
 func (m *mailbox) push(msg any, bounded bool) pushResult {
-	t := m.lock()
-	if m.closed {
+	var t uint64
+	if st := m.state.Load(); st&lockedBit == 0 && m.state.CompareAndSwap(st, st|lockedBit) {
+		t = st >> tailShift
+	} else {
+		t = m.lockSlow()
+	}
+	if m.closed || bounded && m.limit > 0 {
+		if r := m.refuse(t, bounded); r != pushed {
+			return r
+		}
+	}
+	s := m.last
+	if s == nil || t-s.base == uint64(len(s.msgs)) {
+		s = m.grow(t)
+	}
+	s.msgs[t-s.base] = msg
+	if m.state.Swap((t+1)<<tailShift)&waitersBit != 0 {
+		lockWaits.of(m).wake()
+	}
+	if bounded && t%behindBy == 0 && t-m.head.Load() >= behindBy {
+		return behind
+	}
+	return pushed
+}
+
+// refuse reports whether a push that holds the senders' lock, with the
+// tail at t, must be refused, and lets go of the lock if so.
+func (m *mailbox) refuse(t uint64, bounded bool) pushResult {
+	switch {
+	case m.closed:
 		m.unlock(t)
 		return refused
-	}
-	if bounded && m.limit > 0 && m.queuedAt(t) >= m.limit {
+	case bounded && m.limit > 0 && m.queuedAt(t) >= m.limit:
 		m.unlock(t)
 		return full
 	}
+	return pushed
+}
+
+// grow returns the segment for message t when the last one is full or
+// there is none yet. Caller holds the senders' lock.
+func (m *mailbox) grow(t uint64) *segment {
 	s := m.last
-	switch {
-	case s == nil:
+	if s == nil {
 		s = newSegment(firstSegment, t)
 		m.last = s
 		m.seg.Store(s)
-	case t-s.base == uint64(len(s.msgs)):
-		s.next = m.newSegment(min(2*len(s.msgs), maxSegment), t)
-		s = s.next
-		m.last = s
+		return s
 	}
-	s.msgs[t-s.base] = msg
-	m.unlock(t + 1)
-	return pushed
+	s.next = m.newSegment(min(2*len(s.msgs), maxSegment), t)
+	m.last = s.next
+	return s.next
 }
 
 func newSegment(size int, base uint64) *segment {
 	return &segment{msgs: make([]any, size), base: base}
 }
 
-// newSegment returns the consumer's spare segment when it is big enough,
-// and a new one otherwise. Caller holds the senders' lock.
+// newSegment returns a spare segment of at least size messages when
+// there is one (smaller spares are let go on the way), and a new one
+// otherwise. Caller holds the senders' lock, so it is the only one that
+// takes spares: the consumer only adds them, and a spare it adds
+// meanwhile only makes the swap below fail and try again.
 func (m *mailbox) newSegment(size int, base uint64) *segment {
-	s := m.spare.Swap(nil)
-	if s == nil || len(s.msgs) < size {
-		return newSegment(size, base)
+	for {
+		s := m.spare.Load()
+		if s == nil {
+			return newSegment(size, base)
+		}
+		if !m.spare.CompareAndSwap(s, s.free) || len(s.msgs) < size {
+			continue
+		}
+		s.next, s.free, s.base = nil, nil, base
+		return s
 	}
-	s.next, s.base = nil, base
-	return s
+}
+
+// maxSpares bounds the used-up segments a mailbox keeps for its producers:
+// enough for a backlog of a few thousand messages to come and go without
+// a new segment, while an idle mailbox keeps none (see settle).
+const maxSpares = 8
+
+// recycle adds s, used up, to the spares, unless maxSpares are kept
+// already. It links the spares through free, never next, which close may
+// be reading. Consumer only.
+func (m *mailbox) recycle(s *segment) {
+	for {
+		top := m.spare.Load()
+		depth := int32(1)
+		if top != nil {
+			if top.depth >= maxSpares {
+				return
+			}
+			depth = top.depth + 1
+		}
+		s.free, s.depth = top, depth
+		if m.spare.CompareAndSwap(top, s) {
+			return
+		}
+	}
 }
 
 // queuedAt returns the number of messages queued when the tail is t.
@@ -230,15 +407,18 @@ func (m *mailbox) pop() (any, bool) {
 				return nil, false
 			}
 		}
-		s := m.segFor(h)
-		if s == nil {
-			continue
+		s := m.seg.Load()
+		if s == nil || h-s.base >= uint64(len(s.msgs)) {
+			if s = m.segFor(h); s == nil {
+				continue // closed since the consumer read the head
+			}
 		}
-		msg := s.msgs[h-s.base]
+		i := h - s.base
+		msg := s.msgs[i]
 		if !m.head.CompareAndSwap(h, h+1) {
 			continue // closed meanwhile: the head jumped to the tail
 		}
-		s.msgs[h-s.base] = nil
+		s.msgs[i] = nil
 		if _, gone := msg.(removedMsg); gone {
 			m.removed.Add(-1)
 			continue
@@ -252,20 +432,23 @@ func (m *mailbox) pop() (any, bool) {
 
 // segFor returns the segment holding index i, which the consumer has seen
 // queued, and makes it the consumer's segment. The segments before it are
-// used up: the last of them becomes the spare, after seg has moved past it,
-// so that close never starts from a segment a producer is filling again.
-// Consumer only.
+// used up: they become spares once seg has moved past them, so that close
+// never starts from a segment a producer is filling again. Consumer only.
 func (m *mailbox) segFor(i uint64) *segment {
 	s := m.seg.Load()
 	if s == nil || i-s.base < uint64(len(s.msgs)) {
 		return s // nil: closed since the consumer read the head
 	}
-	var done *segment
+	first := s
 	for i-s.base >= uint64(len(s.msgs)) {
-		done, s = s, s.next
+		s = s.next
 	}
 	m.seg.Store(s)
-	m.spare.Store(done)
+	for done := first; done != s; {
+		next := done.next
+		m.recycle(done)
+		done = next
+	}
 	return s
 }
 
@@ -388,8 +571,17 @@ func (m *mailbox) trim() {
 // the mailbox; it reports whether something is queued after all. An empty
 // mailbox starts its segment over from the first slot, or lets it go when
 // it grew large under a backlog, so an idle process holds little memory.
+//
+// It never waits for the senders' lock: waiting for a holder that lost its
+// thread would hold up the consumer for nothing. When the lock is taken it
+// leaves the segment as it is and reports what is queued now; a sender
+// that holds it to queue a message wakes the process once it lets go, as
+// for any message sent to an idle process.
 func (m *mailbox) settle() (pending bool) {
-	t := m.lock()
+	t, ok := m.tryLock()
+	if !ok {
+		return !m.empty()
+	}
 	m.trim()
 	if pending = t != m.head.Load(); !pending && m.last != nil && m.seg.Load() == m.last {
 		if len(m.last.msgs) > keepSegment {

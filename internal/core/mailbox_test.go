@@ -26,6 +26,12 @@ func TestMailboxModel(t *testing.T) {
 			case op <= 4: // push, bounded or not
 				bounded := op == 4
 				got := m.push(next, bounded)
+				if got == behind {
+					if !bounded {
+						t.Fatalf("step %d: an unbounded push reported the consumer behind", step)
+					}
+					got = pushed // see TestMailboxBehind
+				}
 				want := pushed
 				switch {
 				case closed:
@@ -214,5 +220,133 @@ func TestSendersLockExcludes(t *testing.T) {
 	}
 	if m.tail() != 1 {
 		t.Fatalf("tail = %d, want 1", m.tail())
+	}
+}
+
+// TestSendersLockParks holds the senders' lock past what a waiter spins
+// and yields for, as a holder that lost its thread does: the waiting push
+// parks (it marks the lock), and goes through once the holder lets go.
+func TestSendersLockParks(t *testing.T) {
+	var m mailbox
+	tail := m.lock()
+	done := make(chan pushResult)
+	go func() { done <- m.push("waited", false) }()
+	for m.state.Load()&waitersBit == 0 {
+		runtime.Gosched() // the waiter has not parked yet
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("push returned %v while the lock was held", r)
+	default:
+	}
+	m.unlock(tail)
+	if r := <-done; r != pushed {
+		t.Fatalf("push: %v, want pushed", r)
+	}
+	if v, ok := m.pop(); !ok || v != "waited" {
+		t.Fatalf("pop: %v, %v", v, ok)
+	}
+	if s := m.state.Load(); s&(lockedBit|waitersBit) != 0 || s>>tailShift != 1 {
+		t.Fatalf("state %b after the push; want tail 1, unlocked, no waiters", s)
+	}
+}
+
+// TestMailboxSettleNeverWaits has settle find the senders' lock taken: it
+// does not wait for it, and reports what is queued as it is.
+func TestMailboxSettleNeverWaits(t *testing.T) {
+	tests := []struct {
+		name   string
+		queued int
+	}{{"empty", 0}, {"one queued", 1}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m mailbox
+			for i := range tt.queued {
+				m.push(i, false)
+			}
+			tail := m.lock() // a sender in the middle of a push
+			if pending := m.settle(); pending != (tt.queued > 0) {
+				t.Fatalf("settle with the lock taken: pending %v, want %v", pending, tt.queued > 0)
+			}
+			m.unlock(tail)
+			if pending := m.settle(); pending != (tt.queued > 0) {
+				t.Fatalf("settle: pending %v, want %v", pending, tt.queued > 0)
+			}
+		})
+	}
+}
+
+// TestMailboxBehind checks when a push tells its sender that the consumer
+// is behind: a bounded push, at every behindBy-th message, finding that
+// many or more still queued.
+func TestMailboxBehind(t *testing.T) {
+	tests := []struct {
+		name     string
+		bounded  bool
+		popEvery int // the consumer pops one message every popEvery pushes; 0: never
+		want     []int
+	}{
+		{"a consumer that keeps up", true, 1, nil},
+		{"a consumer that never runs", true, 0, []int{behindBy, 2 * behindBy, 3 * behindBy}},
+		{"a consumer at half speed", true, 2, []int{2 * behindBy, 3 * behindBy}},
+		{"the runtime's own signals", false, 0, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m mailbox
+			var got []int
+			for i := range 3*behindBy + 1 {
+				if r := m.push(i, tt.bounded); r == behind {
+					got = append(got, i)
+				} else if r != pushed {
+					t.Fatalf("push %d: %v", i, r)
+				}
+				if tt.popEvery > 0 && i%tt.popEvery == 0 {
+					m.pop()
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("behind at %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestMailboxBacklogReusesSegments: a backlog that comes and goes, as
+// behind a busy consumer, fills the used-up segments again instead of
+// making new ones, up to maxSpares of them, and keeps its order.
+func TestMailboxBacklogReusesSegments(t *testing.T) {
+	tests := []struct {
+		name     string
+		backlog  int
+		segments float64 // new segments per backlog, once warm
+	}{
+		{"within the spares", maxSpares * maxSegment, 0},
+		{"past the spares", 4 * maxSpares * maxSegment, 3 * maxSpares},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m mailbox
+			msgs := make([]any, tt.backlog) // boxed once: pushes allocate nothing of their own
+			for i := range msgs {
+				msgs[i] = i
+			}
+			round := func() {
+				for _, msg := range msgs {
+					m.push(msg, false)
+				}
+				for i := range msgs {
+					if v, ok := m.pop(); !ok || v != msgs[i] {
+						t.Fatalf("pop: %v, %v; want %d", v, ok, i)
+					}
+				}
+			}
+			round()
+			round()
+			// A new segment is two allocations: the segment and its slots.
+			if got := testing.AllocsPerRun(5, round); got > 2*tt.segments {
+				t.Fatalf("%v allocations per backlog of %d; want at most %v", got, tt.backlog, 2*tt.segments)
+			}
+		})
 	}
 }

@@ -756,7 +756,7 @@ func (p *Proc) deliver(msg any) {
 		p.deliverTraced(t, msg)
 		return
 	}
-	if p.mbox.push(msg, false) != pushed {
+	if !p.mbox.push(msg, false).queued() {
 		p.node.undeliverable(msg, NoProc)
 		return
 	}
@@ -770,11 +770,30 @@ func (p *Proc) send(msg any, from *Proc) error {
 	if t := p.node.obs.traces.Load(); t != nil {
 		return p.sendTraced(t, msg, from)
 	}
-	switch p.mbox.push(msg, true) {
+	if r := p.mbox.push(msg, true); r != pushed || !p.scheduled() {
+		return p.pushed(msg, r, from)
+	}
+	return nil
+}
+
+// scheduled reports whether a handler activation of p is scheduled or
+// running, so that a message just queued needs no wake-up: what wakeUp
+// would find first, checked where a push returns.
+func (p *Proc) scheduled() bool { return p.wake == nil && p.sched.Load() }
+
+// pushed finishes a bounded push of msg from from (nil: not a process)
+// that r tells about: a refused message is undeliverable, a full mailbox an
+// error; a queued one wakes the process, and a sender that left its
+// consumer behind lets it run (see behindBy).
+func (p *Proc) pushed(msg any, r pushResult, from *Proc) error {
+	switch r {
 	case refused:
 		p.node.undeliverable(msg, NoProc)
 	case full:
 		return fmt.Errorf("send to %s: %w", p.Pid(), ErrMailboxFull)
+	case behind:
+		p.wakeUp(from)
+		runtime.Gosched()
 	default:
 		p.wakeUp(from)
 	}

@@ -1,8 +1,6 @@
 package core
 
 import (
-	"fmt"
-
 	"github.com/spawned-go/spawned/pid"
 )
 
@@ -31,13 +29,8 @@ func (p *Proc) Post(msg any) error {
 	if t := p.node.obs.traces.Load(); t != nil {
 		return p.sendTraced(t, msg, nil)
 	}
-	switch p.mbox.push(msg, true) {
-	case refused:
-		p.node.undeliverable(msg, NoProc)
-	case full:
-		return fmt.Errorf("send to %s: %w", p.Pid(), ErrMailboxFull)
-	default:
-		p.wakeUp(nil)
+	if r := p.mbox.push(msg, true); r != pushed || !p.scheduled() {
+		return p.pushed(msg, r, nil)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -280,6 +281,9 @@ func (p *Proc) sendTraced(t *traceSet, msg any, from *Proc) error {
 			p.node.record(t, from, event.TraceOut, p.Pid(), func() string { return text })
 		}
 		p.wakeUp(from)
+		if res == behind {
+			runtime.Gosched()
+		}
 	}
 	return nil
 }
@@ -291,7 +295,7 @@ func (p *Proc) deliverTraced(t *traceSet, msg any) {
 	if in != nil {
 		text = Render(msg)
 	}
-	if p.pushTraced(in, msg, false, pid.Pid{}, text) != pushed {
+	if !p.pushTraced(in, msg, false, pid.Pid{}, text).queued() {
 		p.node.undeliverable(msg, NoProc)
 		return
 	}
@@ -306,12 +310,12 @@ func (p *Proc) pushTraced(tr *tracer, msg any, bounded bool, from pid.Pid, text 
 	tr.mu.Lock()
 	res := p.mbox.push(msg, bounded)
 	var e event.Traced
-	if res == pushed {
+	if res.queued() {
 		e = event.Traced{Time: time.Now(), Pid: tr.pid, Op: event.TraceIn, Peer: from, Text: text}
 		tr.addLocked(e)
 	}
 	tr.mu.Unlock()
-	if res == pushed {
+	if res.queued() {
 		p.node.obs.hub.Publish(e)
 	}
 	return res
