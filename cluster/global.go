@@ -627,7 +627,7 @@ func (n *Names) remoteSync(from pid.NodeID, m sysNameSync) {
 		case n.tombs[name] == e.Owner:
 			continue
 		}
-		if old, ok := n.cache.Load(name); ok && old.(*nameEntry).rev >= e.Rev {
+		if old, ok := n.cache[name]; ok && old.rev >= e.Rev {
 			continue
 		}
 		n.seen[name] = e.Rev
@@ -854,16 +854,7 @@ func (n *Names) Unregister(ctx context.Context, name string) error {
 // store once (bounded by the name timeout), so a name registered anywhere
 // is found as soon as its Register has returned.
 func (n *Names) WhereIs(name string) (pid.Pid, bool) {
-	if n == nil {
-		return pid.Pid{}, false
-	}
-	n.cacheMu.RLock()
-	e, ok := n.cache[name]
-	n.cacheMu.RUnlock()
-	if ok {
-		return e.owner, true
-	}
-	return n.miss(context.Background(), name)
+	return n.WhereIsNameContext(context.Background(), name)
 }
 
 // miss looks a name up in the store, within ctx and the name timeout, and
@@ -970,8 +961,11 @@ func (n *Names) WhereIsNameContext(ctx context.Context, name string) (pid.Pid, b
 	if n == nil {
 		return pid.Pid{}, false
 	}
-	if e, ok := n.cache.Load(name); ok {
-		return e.(*nameEntry).owner, true
+	n.cacheMu.RLock()
+	e, ok := n.cache[name]
+	n.cacheMu.RUnlock()
+	if ok {
+		return e.owner, true
 	}
 	return n.miss(ctx, name)
 }
