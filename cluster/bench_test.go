@@ -2,14 +2,13 @@ package cluster_test
 
 import (
 	"context"
-	"math/rand/v2"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/spawned-go/spawned/cluster"
 	"github.com/spawned-go/spawned/genserver"
+	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
@@ -66,42 +65,6 @@ func BenchmarkCast(b *testing.B) {
 // and W12.
 const lookupNames = 10_000
 
-// lookupSeq is a random sequence of indexes into a set of lookupNames
-// names, drawn before the clock starts so the RNG is not measured.
-func lookupSeq() []uint16 {
-	seq := make([]uint16, 1<<16)
-	rng := rand.New(rand.NewPCG(1, 2))
-	for i := range seq {
-		seq[i] = uint16(rng.IntN(lookupNames))
-	}
-	return seq
-}
-
-// benchLookups runs whereIs over seq from parallel goroutines, each from
-// a start of its own; one op is one lookup.
-func benchLookups(b *testing.B, keys []string, whereIs func(string) (pid.Pid, bool)) {
-	seq := lookupSeq()
-	var seed atomic.Uint64
-	var misses atomic.Int64
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		i := rand.New(rand.NewPCG(seed.Add(1), 7)).IntN(len(seq))
-		miss := 0
-		for pb.Next() {
-			if _, ok := whereIs(keys[seq[i&(len(seq)-1)]]); !ok {
-				miss++
-			}
-			i++
-		}
-		misses.Add(int64(miss))
-	})
-	b.StopTimer()
-	if m := misses.Load(); m != 0 {
-		b.Fatalf("%d lookups missed", m)
-	}
-}
-
 // BenchmarkW12WhereIs is W12's shape in one OS process: 10,000 global
 // names, half of them of node a's processes and half of node b's, looked
 // up on a from its cache. BenchmarkW12WhereIs/W8 is W8 (the local
@@ -146,7 +109,7 @@ func BenchmarkW12WhereIs(b *testing.B) {
 			b.Fatalf("%s not found", k)
 		}
 	}
-	b.Run("W12", func(b *testing.B) { benchLookups(b, keys, ca.Names().WhereIs) })
+	b.Run("W12", func(b *testing.B) { lookups(b, keys, ca.Names().WhereIs) })
 
 	local := make([]string, lookupNames)
 	for i := range local {
@@ -155,5 +118,10 @@ func BenchmarkW12WhereIs(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.Run("W8", func(b *testing.B) { benchLookups(b, local, registry.Of(a).WhereIs) })
+	b.Run("W8", func(b *testing.B) { lookups(b, local, registry.Of(a).WhereIs) })
+}
+
+// lookups runs W8's lookup pattern over keys with whereIs.
+func lookups(b *testing.B, keys []string, whereIs func(string) (pid.Pid, bool)) {
+	testkit.LookupParallel(b, keys, func(k string) bool { _, ok := whereIs(k); return ok })
 }

@@ -2,10 +2,10 @@ package registry_test
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"sync/atomic"
 	"testing"
 
+	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
@@ -25,7 +25,7 @@ func BenchmarkW8Lookup(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	lookupParallel(b, keys, func(key string) bool {
+	testkit.LookupParallel(b, keys, func(key string) bool {
 		_, ok := r.WhereIs(key)
 		return ok
 	})
@@ -48,39 +48,6 @@ func BenchmarkRegisterUnregister(b *testing.B) {
 		if err := r.Unregister("bench"); err != nil {
 			b.Fatal(err)
 		}
-	}
-}
-
-// lookupParallel runs W8's pattern: keys looked up at random from parallel
-// goroutines, each walking a shuffled sequence of them from its own random
-// start, so that picking a key costs next to nothing. One op is one call of
-// look, which reports whether it found what it should; a miss fails the
-// benchmark.
-func lookupParallel(b *testing.B, keys []string, look func(key string) bool) {
-	const seqLen = 1 << 16
-	seq := make([]string, seqLen)
-	rng := rand.New(rand.NewPCG(1, 2))
-	for i := range seq {
-		seq[i] = keys[rng.IntN(len(keys))]
-	}
-	var seed atomic.Uint64
-	var misses atomic.Int64
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		i := rand.New(rand.NewPCG(seed.Add(1), 7)).IntN(seqLen)
-		miss := 0
-		for pb.Next() {
-			if !look(seq[i&(seqLen-1)]) {
-				miss++
-			}
-			i++
-		}
-		misses.Add(int64(miss))
-	})
-	b.StopTimer()
-	if m := misses.Load(); m != 0 {
-		b.Fatalf("%d lookups missed", m)
 	}
 }
 
@@ -142,7 +109,7 @@ func BenchmarkKeysLookup(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			lookupParallel(b, keys, func(key string) bool { return bc.look(r, key) == want })
+			testkit.LookupParallel(b, keys, func(key string) bool { return bc.look(r, key) == want })
 		})
 	}
 }
