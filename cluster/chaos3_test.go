@@ -496,8 +496,8 @@ func chaos3Run(t *testing.T, rng *rand.Rand, servers, n int) {
 			delete(m.live, v)
 			m.dead[n.id] = v
 		}
-		// The chaos's pacing: how long the servers and nodes stay down.
-		time.Sleep(time.Duration(50+rng.IntN(400)) * time.Millisecond)
+		down := time.Duration(50+rng.IntN(400)) * time.Millisecond
+		time.Sleep(down) // the chaos's pacing, what is under test: how long servers and nodes stay down
 		if churn {
 			for _, n := range m.live {
 				n.do(chaos3Cmd{Op: "churn", Svc: rng.IntN(chaos3Services)})
