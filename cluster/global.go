@@ -406,11 +406,8 @@ func (n *Names) apply(e jetstream.KeyValueEntry) {
 		if t, ok := n.tombs[name]; ok && t != owner {
 			delete(n.tombs, name) // a newer owner: the dead one's entries are older
 		}
-		if h := n.byName[name]; h != nil && !orphan && h.pid != owner && !h.released && h.rev != 0 && e.Revision() > h.rev {
-			// Another node took the name over while this node was cut off
-			// from it: the process here has lost it.
-			lost = h
-			n.forgetLocked(h)
+		if !orphan {
+			lost = n.takenLocked(name, owner, e.Revision())
 		}
 	} else {
 		n.dropLocked(name)
@@ -425,14 +422,33 @@ func (n *Names) apply(e jetstream.KeyValueEntry) {
 		n.deleteLater(name, e.Revision())
 	}
 	if lost != nil {
-		n.c.log.Warn("cluster: a global name was taken over by another node while this one was cut off",
-			zap.String("name", name), zap.Stringer("owner", lost.pid))
-		_ = n.c.core.Tie(lost.pid, n, func(core.Tie) (core.Tie, error) { return nil, nil })
+		n.lostName(lost)
 	}
 	if reassert != nil {
 		h := reassert
 		n.later(func(ctx context.Context) { n.reassert(ctx, h) })
 	}
+}
+
+// takenLocked drops the hold of a process of this node on name when an
+// entry newer than its own names another owner: another node took the
+// name over while this node was cut off from it. It returns the dropped
+// hold, for lostName once mu is let go.
+func (n *Names) takenLocked(name string, owner pid.Pid, rev uint64) *nameHold {
+	h := n.byName[name]
+	if h == nil || h.pid == owner || h.released || h.rev == 0 || rev <= h.rev {
+		return nil
+	}
+	n.forgetLocked(h)
+	return h
+}
+
+// lostName tells the log, and unties the process, of a hold takenLocked
+// dropped. The process lives on, unnamed.
+func (n *Names) lostName(h *nameHold) {
+	n.c.log.Warn("cluster: a global name was taken over by another node while this one was cut off",
+		zap.String("name", h.name), zap.Stringer("owner", h.pid))
+	_ = n.c.core.Tie(h.pid, n, func(core.Tie) (core.Tie, error) { return nil, nil })
 }
 
 // reassert registers again the name of a live local process that another
@@ -616,6 +632,12 @@ func (n *Names) syncTo(p *peer, s uint64) {
 // remoteSync caches the names the node from holds, as it said at the start
 // of a session, unless the store has shown something newer here.
 func (n *Names) remoteSync(from pid.NodeID, m sysNameSync) {
+	var lost []*nameHold
+	defer func() {
+		for _, h := range lost {
+			n.lostName(h)
+		}
+	}()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for name, e := range m.Names {
@@ -626,12 +648,17 @@ func (n *Names) remoteSync(from pid.NodeID, m sysNameSync) {
 			continue // changed since in the store
 		case n.tombs[name] == e.Owner:
 			continue
+		case n.deadHere(e.Owner, time.Time{}):
+			continue // from was lost again before its word was read
 		}
 		if old, ok := n.cache[name]; ok && old.rev >= e.Rev {
 			continue
 		}
 		n.seen[name] = e.Rev
 		n.storeLocked(name, e.Owner, e.Rev)
+		if h := n.takenLocked(name, e.Owner, e.Rev); h != nil {
+			lost = append(lost, h)
+		}
 	}
 }
 

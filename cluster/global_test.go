@@ -265,9 +265,13 @@ func TestGlobalNamesThroughGenServerVia(t *testing.T) {
 	got, err := fromA.Call(ctx, "where")
 	require.NoError(t, err)
 	require.Equal(t, nodes[1].ID(), got)
-	// The server stops; a new one on C takes the name; the same Ref
-	// follows it.
+	// The server stops; a new one on C takes the name once C has seen the
+	// death (the name is free from the moment the Down can be seen, not
+	// before a node has heard of it); the same Ref follows it.
+	watcher := spawntest.NewProbe(t, nodes[2])
+	mref := watcher.Monitor(ref.Pid())
 	require.NoError(t, ref.Stop(ctx, process.Shutdown))
+	watcher.ExpectDown(mref)
 	_, err = genserver.Start(ctx, nodes[2], &gsEcho{node: nodes[2].ID()}, genserver.WithVia(cs[2].Names(), "svc"))
 	require.NoError(t, err)
 	// A has not necessarily heard of the old server's death yet (a frame
