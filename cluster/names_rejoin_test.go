@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/spawned-go/spawned/cluster"
 	"github.com/spawned-go/spawned/cluster/embedded"
 	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/process"
@@ -21,40 +22,18 @@ import (
 // had nothing new to tell, and the peer's names stayed missing from
 // Registered for good.
 func TestGlobalNamesOfAPeerComeBackWithThePeer(t *testing.T) {
-	port := freePort(t)
-	opts := []embedded.Option{
-		embedded.WithPort(port), embedded.WithCredentials("rejoin", "rejoin-password"),
-		embedded.WithStoreDir(t.TempDir()),
-	}
-	start := func() *embedded.Server {
-		s, err := embedded.Start(spawntest.Context(t), opts...)
-		require.NoError(t, err)
-		return s
-	}
-	s := start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-	})
-	cfg := s.Config(clusterName(t))
-	a, ca := joinNode(t, cfg, "a")
-	b, cb := joinNode(t, cfg, "b")
-	waitUp(t, ca, b.ID())
-	waitUp(t, cb, a.ID())
+	rs, _, ca, b, cb := rejoinPair(t)
 	pb := testkit.SpawnTarget(t, b)
 	require.NoError(t, cb.Names().Register(spawntest.Context(t), "rejoin", pb))
 	spawntest.Eventually(t, "A lists B's name", func() bool { return len(ca.Names().Registered()) == 1 })
 
 	// The server goes and comes back: A and B lose each other, A drops
 	// B's name, and neither can delete anything meanwhile.
-	ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
-	require.NoError(t, s.Shutdown(ctx))
-	cancel()
+	rs.stop(t)
 	spawntest.Eventually(t, "A has lost B", func() bool { return len(ca.Nodes()) == 0 })
 	got, ok := ca.Names().WhereIs("rejoin")
 	require.False(t, ok, "a name of a lost node, found at %v", got)
-	s = start()
+	rs.start(t)
 	waitUp(t, ca, b.ID())
 
 	spawntest.Eventually(t, "A lists B's name again", func() bool {
@@ -72,39 +51,17 @@ func TestGlobalNamesOfAPeerComeBackWithThePeer(t *testing.T) {
 // owner: what a peer brings back is what it holds now, not what it held
 // when it was lost.
 func TestGlobalNamesOfAPeerComeBackAsTheyAreNow(t *testing.T) {
-	port := freePort(t)
-	opts := []embedded.Option{
-		embedded.WithPort(port), embedded.WithCredentials("rejoin", "rejoin-password"),
-		embedded.WithStoreDir(t.TempDir()),
-	}
-	start := func() *embedded.Server {
-		s, err := embedded.Start(spawntest.Context(t), opts...)
-		require.NoError(t, err)
-		return s
-	}
-	s := start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-	})
-	cfg := s.Config(clusterName(t))
-	a, ca := joinNode(t, cfg, "a")
-	b, cb := joinNode(t, cfg, "b")
-	waitUp(t, ca, b.ID())
-	waitUp(t, cb, a.ID())
+	rs, _, ca, b, cb := rejoinPair(t)
 	old := testkit.SpawnTarget(t, b)
 	require.NoError(t, cb.Names().Register(spawntest.Context(t), "rejoin", old))
 	spawntest.Eventually(t, "A lists B's name", func() bool { return len(ca.Names().Registered()) == 1 })
 
-	ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
-	require.NoError(t, s.Shutdown(ctx))
-	cancel()
+	rs.stop(t)
 	spawntest.Eventually(t, "A has lost B", func() bool { return len(ca.Nodes()) == 0 })
 	// The owner dies while no one can hear of it.
 	require.NoError(t, b.Exit(old, process.Kill))
 	spawntest.Eventually(t, "the owner dead", func() bool { return !b.Alive(old) })
-	s = start()
+	rs.start(t)
 	waitUp(t, ca, b.ID())
 	successor := testkit.SpawnTarget(t, b)
 	spawntest.Eventually(t, "the successor registered", func() bool {
@@ -123,31 +80,10 @@ func TestGlobalNamesOfAPeerComeBackAsTheyAreNow(t *testing.T) {
 // lookup: the watch does not wait for its heartbeats to notice that its
 // consumer went with the server.
 func TestGlobalNamesAreWatchedAgainAfterTheServerRestarted(t *testing.T) {
-	port := freePort(t)
-	opts := []embedded.Option{
-		embedded.WithPort(port), embedded.WithCredentials("rejoin", "rejoin-password"),
-		embedded.WithStoreDir(t.TempDir()),
-	}
-	start := func() *embedded.Server {
-		s, err := embedded.Start(spawntest.Context(t), opts...)
-		require.NoError(t, err)
-		return s
-	}
-	s := start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-	})
-	cfg := s.Config(clusterName(t))
-	_, ca := joinNode(t, cfg, "a")
-	b, cb := joinNode(t, cfg, "b")
-	waitUp(t, ca, b.ID())
-	ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
-	require.NoError(t, s.Shutdown(ctx))
-	cancel()
+	rs, _, ca, b, cb := rejoinPair(t)
+	rs.stop(t)
 	spawntest.Eventually(t, "A has lost B", func() bool { return len(ca.Nodes()) == 0 })
-	s = start()
+	rs.start(t)
 	waitUp(t, ca, b.ID())
 
 	pb := testkit.SpawnTarget(t, b)
@@ -159,4 +95,47 @@ func TestGlobalNamesAreWatchedAgainAfterTheServerRestarted(t *testing.T) {
 		return len(ca.Names().Registered()) == 1
 	})
 	t.Logf("listed on A %v after it was registered on B", time.Since(registered))
+}
+
+// restartable is an embedded server with a store on disk that a test stops
+// and starts again on the same port; it ends with the test.
+type restartable struct {
+	opts []embedded.Option
+	s    *embedded.Server
+}
+
+func (r *restartable) start(t *testing.T) {
+	t.Helper()
+	s, err := embedded.Start(spawntest.Context(t), r.opts...)
+	require.NoError(t, err)
+	r.s = s
+}
+
+func (r *restartable) stop(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
+	defer cancel()
+	require.NoError(t, r.s.Shutdown(ctx))
+}
+
+// rejoinPair starts a restartable server and two nodes, a and b, of a
+// cluster of the test's own on it, up for each other.
+func rejoinPair(t *testing.T) (rs *restartable, a *process.Node, ca *cluster.Cluster, b *process.Node, cb *cluster.Cluster) {
+	t.Helper()
+	rs = &restartable{opts: []embedded.Option{
+		embedded.WithPort(freePort(t)), embedded.WithCredentials("rejoin", "rejoin-password"),
+		embedded.WithStoreDir(t.TempDir()),
+	}}
+	rs.start(t)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
+		defer cancel()
+		_ = rs.s.Shutdown(ctx)
+	})
+	cfg := rs.s.Config(clusterName(t))
+	a, ca = joinNode(t, cfg, "a")
+	b, cb = joinNode(t, cfg, "b")
+	waitUp(t, ca, b.ID())
+	waitUp(t, cb, a.ID())
+	return rs, a, ca, b, cb
 }
