@@ -33,13 +33,13 @@ type benchGSRef = genserver.Ref[int, int, benchGSCount]
 
 // benchGSStart starts a benchGSServer on backend, on a node of its own that
 // observe has set up.
-func benchGSStart(b *testing.B, backend process.Backend, observe func(*testing.B, *process.Node)) (benchGSRef, context.Context) {
+func benchGSStart(b *testing.B, backend process.Backend, observe func(*testing.B, *process.Node), opts ...genserver.Option) (benchGSRef, context.Context) {
 	b.Helper()
 	node := spawntest.NewNode(b)
 	observe(b, node)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	b.Cleanup(cancel)
-	ref, err := genserver.Start(ctx, node, &benchGSServer{}, genserver.WithBackend(backend))
+	ref, err := genserver.Start(ctx, node, &benchGSServer{}, append([]genserver.Option{genserver.WithBackend(backend)}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -79,6 +79,8 @@ func BenchmarkW2Call(b *testing.B) {
 	for _, backend := range spawntest.Backends() {
 		b.Run(backend.String(), func(b *testing.B) { benchW2(b, backend, benchNothing) })
 	}
+	// WithDirectCalls: the caller runs HandleCall while the server is idle.
+	b.Run("async-direct", func(b *testing.B) { benchW2(b, process.Async, benchNothing, genserver.WithDirectCalls()) })
 	// The limit reference: a request channel and a reply channel.
 	b.Run("plain-chan", func(b *testing.B) {
 		req, rep := make(chan int), make(chan int)
@@ -102,8 +104,8 @@ func BenchmarkW2Call(b *testing.B) {
 }
 
 // benchW2 runs W2 on backend, on a node that observe has set up.
-func benchW2(b *testing.B, backend process.Backend, observe func(*testing.B, *process.Node)) {
-	ref, ctx := benchGSStart(b, backend, observe)
+func benchW2(b *testing.B, backend process.Backend, observe func(*testing.B, *process.Node), opts ...genserver.Option) {
+	ref, ctx := benchGSStart(b, backend, observe, opts...)
 	for range 10000 { // warm up, as BENCHMARKS.md asks
 		if _, err := ref.Call(ctx, 1); err != nil {
 			b.Fatal(err)

@@ -109,6 +109,7 @@ type options struct {
 	backend process.Backend
 	timeout time.Duration
 	spawn   []process.SpawnOption
+	direct  bool
 }
 
 // collect applies opts. Options are applied to memory of their own, so a
@@ -186,6 +187,24 @@ func WithOnExit(fn func(reason error)) Option { return func(o *options) { o.onEx
 // process.ErrMailboxFull, and a Call waits for room within its deadline.
 func WithMailboxLimit(n int) Option { return func(o *options) { o.limit = n } }
 
+// WithDirectCalls lets a Call made while the server is idle, with nothing
+// queued, run HandleCall on the caller's goroutine instead of handing the
+// request to the server's: the round trip then costs no goroutine switch.
+// Everything else is as for any call: one message at a time (the call
+// holds the server's turn, and messages sent meanwhile queue behind it),
+// the server's identity in its callbacks, a panic ending the server and
+// failing the call with its reason, Continue, Stop and NoReply. A call
+// that finds the server busy, or messages queued, goes through the mailbox
+// as usual.
+//
+// It is for servers whose callbacks never block: the caller's goroutine
+// is busy with the callback until it returns, so the call's deadline, and
+// a kill of the server, reach that caller only once HandleCall returns,
+// and runtime.Goexit in HandleCall ends the caller's goroutine too. It
+// needs the Async backend: with another, Start fails with
+// process.ErrInvalidBackend.
+func WithDirectCalls() Option { return func(o *options) { o.direct = true } }
+
 // WithStartTimeout bounds Init: a server still in Init after d is killed
 // and Start fails with ErrTimeout. By default only the context bounds it.
 func WithStartTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
@@ -234,6 +253,9 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 	if o.via != nil && o.name == "" {
 		return zero, registry.ErrEmptyName
 	}
+	if o.direct && o.backend != process.Async {
+		return zero, fmt.Errorf("genserver: WithDirectCalls on the %s backend: %w", o.backend, process.ErrInvalidBackend)
+	}
 	if ctx.Err() != nil { // given up already: start nothing
 		return zero, &StartError{Reason: ctxError(ctx)}
 	}
@@ -243,6 +265,7 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 	_, initializer := impl.(Initializer)
 	trivial := !initializer && o.via == nil
 	s := newServer(impl, parent, !trivial)
+	s.direct = o.direct
 	if o.via != nil || o.onExit != nil {
 		s.opts = &serverOpts{onExit: o.onExit}
 		if o.via != nil {
@@ -485,13 +508,17 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 	} else {
 		c = &call[Req, Rep]{req: req}
 	}
-	if err := r.send(ctx, q, target, c); err != nil {
+	if s != nil && s.direct && q.HandleDirect(c) {
+		// Handled on this goroutine, or queued behind a message that
+		// came first: either way it is the server's now.
+	} else if err := r.send(ctx, q, target, c); err != nil {
 		return zero, r.fail(target, err)
+	} else {
+		// Give the server's goroutine, just woken, the processor before
+		// blocking: a quick answer is then waiting when the caller runs
+		// again, and neither side pays for a parked wait.
+		runtime.Gosched()
 	}
-	// Give the server's goroutine, just woken, the processor before
-	// blocking: a quick answer is then waiting when the caller runs again,
-	// and neither side pays for a parked wait.
-	runtime.Gosched()
 	if err := c.await(ctx); err != nil {
 		return zero, r.fail(target, err)
 	}

@@ -388,6 +388,7 @@ type server[Req, Rep, Msg any] struct {
 	spare    atomic.Pointer[call[Req, Rep]] // a call its caller is done with, for the next caller: see reuse
 	deferred deferred[Rep]
 	opts     *serverOpts // nil without WithOnExit and WithVia; fixed before the server runs
+	direct   bool        // WithDirectCalls; fixed before the server runs
 }
 
 // serverOpts holds what a server keeps of the options few servers use.

@@ -212,7 +212,7 @@ func (n *Node) observeExit(d *death) {
 	if s := p.sent.Load(); s != 0 {
 		n.obs.sent.Add(s)
 	}
-	if r := p.mbox.tail(); r != 0 {
+	if r := p.received(p.mbox.tail()); r != 0 {
 		n.obs.received.Add(r)
 	}
 	if t := n.obs.traces.Load(); t != nil {
@@ -249,7 +249,7 @@ func (n *Node) Each(f func(ProcStat)) {
 		}
 		f(ProcStat{
 			Pid: p.Pid(), Backend: p.backend, Status: Status(p.status.Load()), Queued: int(queued),
-			Received: tail, Handled: p.handled.Load(), Sent: p.sent.Load(),
+			Received: p.received(tail), Handled: p.handled.Load(), Sent: p.sent.Load(),
 		})
 	}
 }

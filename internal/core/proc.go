@@ -198,6 +198,7 @@ type Proc struct {
 	running  atomic.Int32 // runIdle, runBusy or runStraggler
 	sent     atomic.Uint64
 	handled  atomic.Uint64
+	direct   atomic.Uint64 // messages handled at once, never queued: see HandleDirect
 	worker   atomic.Pointer[worker] // the worker running the current activation
 
 	// Guarded by mu, and rarely touched.
@@ -717,12 +718,7 @@ type batch struct {
 func (p *Proc) runBatch() (b batch) {
 	defer func() {
 		if v := recover(); v != nil {
-			p.handled.Add(1)
-			if c, ok := p.handler.(Crasher); ok {
-				b = batch{reason: p.crashedIn(c, v)}
-			} else {
-				b = batch{reason: p.crashed(v)}
-			}
+			b = p.handlerPanicked(v)
 		}
 	}()
 	traced := p.node.obs.traces.Load() != nil
@@ -747,6 +743,17 @@ func (p *Proc) runBatch() (b batch) {
 		}
 	}
 	return batch{}
+}
+
+// handlerPanicked ends a batch whose HandleMessage panicked with v: the
+// message counts as handled, and the panic becomes the exit reason,
+// through the handler's Crasher if it has one.
+func (p *Proc) handlerPanicked(v any) batch {
+	p.handled.Add(1)
+	if c, ok := p.handler.(Crasher); ok {
+		return batch{reason: p.crashedIn(c, v)}
+	}
+	return batch{reason: p.crashed(v)}
 }
 
 // deliver queues msg and wakes the process.

@@ -737,7 +737,7 @@ func (n *Node) Info(target pid.Pid) (Info, error) {
 	in := Info{
 		Pid: q.Pid(), Name: c.name, Status: Status(q.status.Load()), Backend: q.backend,
 		TrapExit: q.trap, MessageQueueLen: queued, WaitingSenders: int(q.mbox.waiters.Load()),
-		Received: pushes, Handled: q.handled.Load(), Sent: q.sent.Load(), Behaviour: describe(q.handler),
+		Received: q.received(pushes), Handled: q.handled.Load(), Sent: q.sent.Load(), Behaviour: describe(q.handler),
 	}
 	for l := range q.links.all() {
 		in.Links = append(in.Links, l)

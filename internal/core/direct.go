@@ -1,0 +1,80 @@
+package core
+
+// HandleDirect handles msg at once on the calling goroutine, as p's own
+// activation would, when p is an idle Async handler process with nothing
+// queued, and reports whether it did. It does nothing and reports false
+// when p is busy, has messages queued, is not an idle Async handler
+// process, or is being traced or profiled with labels: the caller then
+// sends msg as usual.
+//
+// The calling goroutine becomes p's activation for one message, which is
+// never queued: it claims the activation as a sender that wakes p would,
+// so no other goroutine runs p's code meanwhile, and messages sent to p in
+// the meantime queue behind msg and go to a worker once msg is handled.
+// The handler runs as on a worker: with p's identity, its panic becoming
+// p's exit, a kill taking effect at once for everyone but the handler's
+// own code, which runs on. What differs is the goroutine: the caller waits
+// until the handler returns, and runtime.Goexit in the handler ends p with
+// reason Goexit and then goes on unwinding the caller's goroutine.
+func (p *Proc) HandleDirect(msg any) bool {
+	if p.backend != Async || p.wake != nil || p.sched.Load() || !p.mbox.empty() ||
+		p.node.obs.traces.Load() != nil || p.node.obs.labels.Load() ||
+		!p.sched.CompareAndSwap(false, true) {
+		return false
+	}
+	// The activation is this goroutine's now. An idle process's Init has
+	// run (inited was set before the activation that ran it let go of
+	// sched), unless the process has yet to start. A message queued just
+	// before the claim must be handled first, by a worker.
+	if !p.inited || p.dead.Load() || !p.mbox.empty() {
+		p.idle()
+		return false
+	}
+	p.direct.Add(1)
+	handled := false
+	defer func() {
+		if !handled { // runtime.Goexit in the handler
+			p.goexited()
+		}
+	}()
+	p.enter()
+	reason := p.handleOne(msg)
+	p.leave()
+	handled = true
+	switch {
+	case reason != nil:
+		p.exit(reason)
+	case !p.dead.Load():
+		p.idle()
+	}
+	return true
+}
+
+// handleOne runs the handler on msg, turning a panic into the exit reason.
+func (p *Proc) handleOne(msg any) (reason error) {
+	defer func() {
+		if v := recover(); v != nil {
+			reason = p.handlerPanicked(v).reason
+		}
+	}()
+	reason = p.handler.HandleMessage(p, msg)
+	p.handled.Add(1)
+	return reason
+}
+
+// idle lets go of the activation of p that the calling goroutine holds,
+// with nothing of p's mailbox taken: p goes idle, or, when messages are
+// queued, an activation on a worker handles them.
+func (p *Proc) idle() {
+	p.status.Store(uint32(Waiting))
+	p.sched.Store(false)
+	if p.mbox.empty() || !p.sched.CompareAndSwap(false, true) {
+		return
+	}
+	p.status.Store(uint32(Runnable))
+	p.node.schedule(p, false)
+}
+
+// received returns the number of messages ever given to p: queued, or
+// handled at once by HandleDirect.
+func (p *Proc) received(tail uint64) uint64 { return tail + p.direct.Load() }
