@@ -198,7 +198,7 @@ type Proc struct {
 	running  atomic.Int32 // runIdle, runBusy or runStraggler
 	sent     atomic.Uint64
 	handled  atomic.Uint64
-	direct   atomic.Uint64 // messages handled at once, never queued: see HandleDirect
+	direct   atomic.Uint64          // messages handled at once, never queued: see HandleDirect
 	worker   atomic.Pointer[worker] // the worker running the current activation
 
 	// Guarded by mu, and rarely touched.
