@@ -53,13 +53,12 @@ func (p *Proc) HandleDirect(msg any) bool {
 // handleOne runs the handler on msg, turning a panic into the exit reason.
 func (p *Proc) handleOne(msg any) (reason error) {
 	defer func() {
+		p.handled.Add(1)
 		if v := recover(); v != nil {
-			reason = p.handlerPanicked(v).reason
+			reason = p.handlerPanicked(v)
 		}
 	}()
-	reason = p.handler.HandleMessage(p, msg)
-	p.handled.Add(1)
-	return reason
+	return p.handler.HandleMessage(p, msg)
 }
 
 // idle lets go of the activation of p that the calling goroutine holds,

@@ -715,11 +715,18 @@ type batch struct {
 // runBatch runs the handler on up to maxBatch messages. One deferred
 // recover covers the whole batch: a panic ends the process, so no message
 // after it would be handled anyway.
+//
+// The messages handled are counted once, as the batch ends: a process's
+// count of handled messages is read by observers only, who may find it a
+// batch behind.
 func (p *Proc) runBatch() (b batch) {
+	handled := uint64(0)
 	defer func() {
 		if v := recover(); v != nil {
-			b = p.handlerPanicked(v)
+			handled++
+			b = batch{reason: p.handlerPanicked(v)}
 		}
+		p.handled.Add(handled)
 	}()
 	traced := p.node.obs.traces.Load() != nil
 	for range maxBatch {
@@ -737,7 +744,7 @@ func (p *Proc) runBatch() (b batch) {
 			p.traceHandled(msg)
 		}
 		reason := p.handler.HandleMessage(p, msg)
-		p.handled.Add(1)
+		handled++
 		if reason != nil {
 			return batch{reason: reason}
 		}
@@ -745,15 +752,14 @@ func (p *Proc) runBatch() (b batch) {
 	return batch{}
 }
 
-// handlerPanicked ends a batch whose HandleMessage panicked with v: the
-// message counts as handled, and the panic becomes the exit reason,
-// through the handler's Crasher if it has one.
-func (p *Proc) handlerPanicked(v any) batch {
-	p.handled.Add(1)
+// handlerPanicked returns the exit reason of a process whose
+// HandleMessage panicked with v, through the handler's Crasher if it has
+// one.
+func (p *Proc) handlerPanicked(v any) error {
 	if c, ok := p.handler.(Crasher); ok {
-		return batch{reason: p.crashedIn(c, v)}
+		return p.crashedIn(c, v)
 	}
-	return batch{reason: p.crashed(v)}
+	return p.crashed(v)
 }
 
 // deliver queues msg and wakes the process.

@@ -219,32 +219,53 @@ func startCounter(ctx context.Context, node *process.Node) (counterRef, error) {
 	return genserver.Start(ctx, node, &counter{})
 }
 
+// w2Call measures W2 on a default server, then, as the figure W2direct,
+// on a server started with genserver.WithDirectCalls, whose HandleCall
+// runs on the caller's goroutine when the server is idle.
 func w2Call() error {
-	calls := n(1_000_000)
 	node := newNode()
 	ctx, cancel := workCtx()
 	defer cancel()
-	ref, err := startCounter(ctx, node)
-	if err != nil {
-		return err
+	for _, w := range []struct {
+		figure string
+		opts   []genserver.Option
+	}{
+		{"W2", nil},
+		{"W2direct", []genserver.Option{genserver.WithDirectCalls()}},
+	} {
+		ref, err := genserver.Start(ctx, node, &counter{}, w.opts...)
+		if err != nil {
+			return err
+		}
+		perCall, err := callRoundTrips(ctx, ref)
+		if err != nil {
+			return fmt.Errorf("%s: %w", w.figure, err)
+		}
+		result(w.figure, perCall, "ns/call")
 	}
+	return stopNode(node)
+}
+
+// callRoundTrips makes W2's calls to ref, after its warm-up, and returns
+// the time per call in nanoseconds.
+func callRoundTrips(ctx context.Context, ref counterRef) (float64, error) {
+	calls := n(1_000_000)
 	for range 10_000 { // warm-up, not divided by QUICK
 		if _, err := ref.Call(ctx, 0); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	start := time.Now()
 	for range calls {
 		if _, err := ref.Call(ctx, 1); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	elapsed := time.Since(start)
 	if got, err := ref.Call(ctx, 0); err != nil || got != calls {
-		return fmt.Errorf("server counted %d (%v); want %d", got, err, calls)
+		return 0, fmt.Errorf("server counted %d (%v); want %d", got, err, calls)
 	}
-	result("W2", float64(elapsed.Nanoseconds())/float64(calls), "ns/call")
-	return stopNode(node)
+	return float64(elapsed.Nanoseconds()) / float64(calls), nil
 }
 
 func w3Cast() error {
