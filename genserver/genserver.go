@@ -265,7 +265,7 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 	_, initializer := impl.(Initializer)
 	trivial := !initializer && o.via == nil
 	s := newServer(impl, parent, !trivial)
-	s.direct = o.direct
+	s.ctx.direct = o.direct
 	if o.via != nil || o.onExit != nil {
 		s.opts = &serverOpts{onExit: o.onExit}
 		if o.via != nil {
@@ -508,7 +508,7 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 	} else {
 		c = &call[Req, Rep]{req: req}
 	}
-	if s != nil && s.direct && q.HandleDirect(c) {
+	if s != nil && s.ctx.direct && q.HandleDirect(c) {
 		// Handled on this goroutine, or queued behind a message that
 		// came first: either way it is the server's now.
 	} else if err := r.send(ctx, q, target, c); err != nil {

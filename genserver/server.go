@@ -174,6 +174,9 @@ type Ctx struct {
 	idle    time.Duration
 	stopped bool
 	noReply bool // the current call's HandleCall returned NoReply
+	// direct: started WithDirectCalls. Fixed before the server runs, and
+	// read by callers: it lives here only because Ctx has room for it.
+	direct bool
 }
 
 // ctxRare is the part of a server's own state that many servers never
@@ -388,7 +391,6 @@ type server[Req, Rep, Msg any] struct {
 	spare    atomic.Pointer[call[Req, Rep]] // a call its caller is done with, for the next caller: see reuse
 	deferred deferred[Rep]
 	opts     *serverOpts // nil without WithOnExit and WithVia; fixed before the server runs
-	direct   bool        // WithDirectCalls; fixed before the server runs
 }
 
 // serverOpts holds what a server keeps of the options few servers use.

@@ -715,18 +715,12 @@ type batch struct {
 // runBatch runs the handler on up to maxBatch messages. One deferred
 // recover covers the whole batch: a panic ends the process, so no message
 // after it would be handled anyway.
-//
-// The messages handled are counted once, as the batch ends: a process's
-// count of handled messages is read by observers only, who may find it a
-// batch behind.
 func (p *Proc) runBatch() (b batch) {
-	handled := uint64(0)
 	defer func() {
 		if v := recover(); v != nil {
-			handled++
+			p.handled.Add(1)
 			b = batch{reason: p.handlerPanicked(v)}
 		}
-		p.handled.Add(handled)
 	}()
 	traced := p.node.obs.traces.Load() != nil
 	for range maxBatch {
@@ -744,7 +738,7 @@ func (p *Proc) runBatch() (b batch) {
 			p.traceHandled(msg)
 		}
 		reason := p.handler.HandleMessage(p, msg)
-		handled++
+		p.handled.Add(1)
 		if reason != nil {
 			return batch{reason: reason}
 		}
