@@ -10,7 +10,7 @@ import (
 // Segment sizes: a mailbox's first segment holds firstSegment messages and
 // each one it adds after that holds twice as many as the last, up to
 // maxSegment. At rest a mailbox keeps a segment of at most keepSegment
-// messages and lets a larger one go.
+// messages and gives a larger one back to segmentPools.
 const (
 	firstSegment = 4
 	maxSegment   = 256
@@ -303,8 +303,52 @@ func (m *mailbox) grow(t uint64) *segment {
 	return s.next
 }
 
+// newSegment returns a segment of size messages starting at base: one a
+// mailbox let go of earlier, or a new one.
 func newSegment(size int, base uint64) *segment {
+	if c, ok := segmentClass(size); ok {
+		if v := segmentPools[c].Get(); v != nil {
+			s := v.(*segment)
+			s.base = base
+			return s
+		}
+	}
 	return &segment{msgs: make([]any, size), base: base}
+}
+
+// segmentPools keep the segments that mailboxes let go of, by size, for
+// any mailbox to take again: a process whose backlog comes and goes then
+// allocates nothing per burst, and an idle process still holds no more
+// than keepSegment messages' worth. The garbage collector empties them.
+//
+// Only a segment nothing else can still be reading goes there: one given
+// up by settle, passed over by newSegment or left over by segFor, all
+// holding the senders' lock, so never one close may be reading.
+var segmentPools [segmentClasses]sync.Pool
+
+// segmentClasses is the number of segment sizes: firstSegment doubled up
+// to maxSegment.
+const segmentClasses = 7
+
+// segmentClass returns the pool of segments of size messages.
+func segmentClass(size int) (int, bool) {
+	for c := range segmentClasses {
+		if firstSegment<<c == size {
+			return c, true
+		}
+	}
+	return 0, false
+}
+
+// release gives s, which nothing else can still read, to the pool of its
+// size. Its slots are cleared on the way: the consumer clears every slot it
+// takes, but close leaves what it took in place.
+func release(s *segment) {
+	if c, ok := segmentClass(len(s.msgs)); ok {
+		clear(s.msgs)
+		s.next, s.free, s.depth = nil, nil, 0
+		segmentPools[c].Put(s)
+	}
 }
 
 // newSegment returns a spare segment of at least size messages when
@@ -318,7 +362,11 @@ func (m *mailbox) newSegment(size int, base uint64) *segment {
 		if s == nil {
 			return newSegment(size, base)
 		}
-		if !m.spare.CompareAndSwap(s, s.free) || len(s.msgs) < size {
+		if !m.spare.CompareAndSwap(s, s.free) {
+			continue
+		}
+		if len(s.msgs) < size {
+			release(s)
 			continue
 		}
 		s.next, s.free, s.base = nil, nil, base
@@ -328,25 +376,26 @@ func (m *mailbox) newSegment(size int, base uint64) *segment {
 
 // maxSpares bounds the used-up segments a mailbox keeps for its producers:
 // enough for a backlog of a few thousand messages to come and go without
-// a new segment, while an idle mailbox keeps none (see settle).
+// taking the senders' lock to give segments back, while an idle mailbox
+// keeps none (see settle). The others go to segmentPools.
 const maxSpares = 8
 
-// recycle adds s, used up, to the spares, unless maxSpares are kept
-// already. It links the spares through free, never next, which close may
-// be reading. Consumer only.
-func (m *mailbox) recycle(s *segment) {
+// recycle adds s, used up, to the spares, and reports false when
+// maxSpares are kept already. It links the spares through free, never
+// next, which close may be reading. Consumer only.
+func (m *mailbox) recycle(s *segment) bool {
 	for {
 		top := m.spare.Load()
 		depth := int32(1)
 		if top != nil {
 			if top.depth >= maxSpares {
-				return
+				return false
 			}
 			depth = top.depth + 1
 		}
 		s.free, s.depth = top, depth
 		if m.spare.CompareAndSwap(top, s) {
-			return
+			return true
 		}
 	}
 }
@@ -409,7 +458,7 @@ func (m *mailbox) pop() (any, bool) {
 		}
 		s := m.seg.Load()
 		if s == nil || h-s.base >= uint64(len(s.msgs)) {
-			if s = m.segFor(h); s == nil {
+			if s = m.segFor(h, false); s == nil {
 				continue // closed since the consumer read the head
 			}
 		}
@@ -434,7 +483,13 @@ func (m *mailbox) pop() (any, bool) {
 // queued, and makes it the consumer's segment. The segments before it are
 // used up: they become spares once seg has moved past them, so that close
 // never starts from a segment a producer is filling again. Consumer only.
-func (m *mailbox) segFor(i uint64) *segment {
+//
+// The used-up segments that the spares have no room for, after a backlog
+// of more than maxSpares segments, go to segmentPools. That waits for
+// close, which may be reading them (it loaded the consumer's segment
+// before it moved on): unless the caller holds the senders' lock already
+// (locked), segFor takes it to let them go.
+func (m *mailbox) segFor(i uint64, locked bool) *segment {
 	s := m.seg.Load()
 	if s == nil || i-s.base < uint64(len(s.msgs)) {
 		return s // nil: closed since the consumer read the head
@@ -444,10 +499,27 @@ func (m *mailbox) segFor(i uint64) *segment {
 		s = s.next
 	}
 	m.seg.Store(s)
+	var over *segment // the used-up segments the spares had no room for, linked through free
 	for done := first; done != s; {
 		next := done.next
-		m.recycle(done)
+		if !m.recycle(done) {
+			done.free, over = over, done
+		}
 		done = next
+	}
+	if over != nil {
+		var t uint64
+		if !locked {
+			t = m.lock()
+		}
+		for over != nil {
+			next := over.free
+			release(over)
+			over = next
+		}
+		if !locked {
+			m.unlock(t)
+		}
 	}
 	return s
 }
@@ -557,7 +629,7 @@ func (m *mailbox) trim() {
 	}
 	m.seen = m.tail()
 	for h := m.head.Load(); h < m.seen; h++ {
-		s := m.segFor(h)
+		s := m.segFor(h, true)
 		if _, gone := s.msgs[h-s.base].(removedMsg); !gone {
 			return
 		}
@@ -586,11 +658,16 @@ func (m *mailbox) settle() (pending bool) {
 	if pending = t != m.head.Load(); !pending && m.last != nil && m.seg.Load() == m.last {
 		if len(m.last.msgs) > keepSegment {
 			m.seg.Store(nil)
+			release(m.last)
 			m.last = nil
 		} else {
 			m.last.base = t
 		}
-		m.spare.Store(nil)
+		for s := m.spare.Swap(nil); s != nil; {
+			free := s.free
+			release(s)
+			s = free
+		}
 	}
 	m.unlock(t)
 	return pending
