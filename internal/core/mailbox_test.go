@@ -359,4 +359,3 @@ func TestMailboxBacklogReusesSegments(t *testing.T) {
 		})
 	}
 }
-
