@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/spawned-go/spawned/genserver"
 	"github.com/spawned-go/spawned/pid"
@@ -48,15 +49,18 @@ type dcRef = genserver.Ref[dcReq, int, dcCast]
 
 // dcServer runs the functions its calls and casts carry. It counts the
 // calls it handled on their caller's goroutine and the others, and tells
-// Terminate's reason on terminated.
+// Terminate's reason on terminated and other messages on infos.
 type dcServer struct {
 	n          int // state for the functions to use; the server's own
 	onCaller   atomic.Int64
 	elsewhere  atomic.Int64
 	terminated chan error
+	infos      chan any
 }
 
-func newDCServer() *dcServer { return &dcServer{terminated: make(chan error, 1)} }
+func newDCServer() *dcServer {
+	return &dcServer{terminated: make(chan error, 1), infos: make(chan any, 16)}
+}
 
 func (s *dcServer) HandleCall(ctx *genserver.CallCtx[int], req dcReq) (int, error) {
 	if req.caller != 0 && dcGoid() == req.caller {
@@ -77,6 +81,13 @@ func (s *dcServer) HandleCast(ctx *genserver.Ctx, msg dcCast) {
 }
 
 func (s *dcServer) Terminate(_ *genserver.Ctx, reason error) { s.terminated <- reason }
+
+func (s *dcServer) HandleInfo(_ *genserver.Ctx, msg any) {
+	select {
+	case s.infos <- msg:
+	default: // a test that wants its infos reads them
+	}
+}
 
 // dcStart starts s on n, with WithDirectCalls when direct.
 func dcStart(t testing.TB, n *process.Node, s *dcServer, direct bool, opts ...genserver.Option) dcRef {
@@ -468,6 +479,81 @@ func TestDirect_SameResultsAsMailbox(t *testing.T) {
 			}
 			if got, err := dcCall(e.ctx, e.ref, nil); err != nil || got != 1 {
 				t.Fatalf("after the cast: got (%d, %v), want (1, nil)", got, err)
+			}
+		}},
+		{"stop_asked_during_call", func(t *testing.T, e env) {
+			entered, release := make(chan struct{}), make(chan struct{})
+			res := dcCallAsync(e.ctx, e.ref, func(*genserver.CallCtx[int]) (int, error) {
+				close(entered)
+				<-release
+				return 8, nil
+			})
+			spawntest.Recv(t, entered)
+			stopped := make(chan error, 1)
+			go func() { stopped <- e.ref.Stop(e.ctx, errDCStop) }()
+			dcWaitQueued(t, e.n, e.ref.Pid(), 1)
+			close(release)
+			if r := spawntest.Recv(t, res); r.err != nil || r.rep != 8 {
+				t.Fatalf("call: got (%d, %v), want (8, nil)", r.rep, r.err)
+			}
+			if err := spawntest.Recv(t, stopped); err != nil {
+				t.Fatalf("stop: %v", err)
+			}
+			if r := spawntest.Recv(t, e.s.terminated); r != errDCStop {
+				t.Fatalf("Terminate got %v; want %v", r, errDCStop)
+			}
+			if r := e.exit.Wait(); r != errDCStop {
+				t.Fatalf("exit reason %v; want %v", r, errDCStop)
+			}
+		}},
+		{"panic_with_a_call_queued", func(t *testing.T, e env) {
+			entered, release := make(chan struct{}), make(chan struct{})
+			first := dcCallAsync(e.ctx, e.ref, func(*genserver.CallCtx[int]) (int, error) {
+				close(entered)
+				<-release
+				panic(errDCBoom)
+			})
+			spawntest.Recv(t, entered)
+			queued := dcCallAsync(e.ctx, e.ref, func(*genserver.CallCtx[int]) (int, error) { return 1, nil })
+			dcWaitQueued(t, e.n, e.ref.Pid(), 1)
+			close(release)
+			for i, res := range []<-chan dcResult{first, queued} {
+				r := spawntest.Recv(t, res)
+				var pe *process.PanicError
+				if !errors.As(r.err, &pe) || pe.Value != errDCBoom {
+					t.Fatalf("call %d: got (%d, %v); want the *PanicError", i, r.rep, r.err)
+				}
+			}
+			if r := spawntest.Recv(t, e.s.terminated); r == nil {
+				t.Fatal("Terminate got no reason")
+			}
+		}},
+		{"idle_timeout", func(t *testing.T, e env) {
+			got, err := dcCall(e.ctx, e.ref, func(ctx *genserver.CallCtx[int]) (int, error) {
+				ctx.IdleTimeout(time.Millisecond)
+				return 1, nil
+			})
+			if err != nil || got != 1 {
+				t.Fatalf("got (%d, %v), want (1, nil)", got, err)
+			}
+			if msg := spawntest.Recv(t, e.s.infos); msg != (genserver.Timeout{}) {
+				t.Fatalf("HandleInfo got %#v; want genserver.Timeout", msg)
+			}
+		}},
+		{"context_done", func(t *testing.T, e env) {
+			ctx, cancel := context.WithCancel(e.ctx)
+			cancel()
+			ran := false
+			_, err := dcCall(ctx, e.ref, func(*genserver.CallCtx[int]) (int, error) { ran = true; return 0, nil })
+			var ce *genserver.CallError
+			if !errors.As(err, &ce) || !errors.Is(err, context.Canceled) {
+				t.Fatalf("call with a done context: %v; want a *CallError wrapping context.Canceled", err)
+			}
+			if got, err := dcCall(e.ctx, e.ref, func(*genserver.CallCtx[int]) (int, error) { return 2, nil }); err != nil || got != 2 {
+				t.Fatalf("next call: got (%d, %v), want (2, nil)", got, err)
+			}
+			if ran {
+				t.Fatal("HandleCall ran for a call whose context was done")
 			}
 		}},
 		{"after_stop", func(t *testing.T, e env) {
@@ -886,4 +972,81 @@ func TestDirect_CallsBetweenServers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDirect_FallsBackToMailbox: a call to a direct server that is traced,
+// or on a node that sets profile labels, goes through the mailbox, with
+// the same result; once that ends, calls run on their caller's goroutine
+// again.
+func TestDirect_FallsBackToMailbox(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		on, off  func(n *process.Node, p pid.Pid) error
+		checkLog bool
+	}{
+		{"traced", func(n *process.Node, p pid.Pid) error { return n.Trace(p) },
+			func(n *process.Node, p pid.Pid) error { n.Untrace(p); return nil }, true},
+		{"profile labels", func(n *process.Node, _ pid.Pid) error { n.SetProfileLabels(true); return nil },
+			func(n *process.Node, _ pid.Pid) error { n.SetProfileLabels(false); return nil }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			n := spawntest.NewNode(t)
+			ctx := spawntest.Context(t)
+			s := newDCServer()
+			ref := dcStart(t, n, s, true)
+			if err := tc.on(n, ref.Pid()); err != nil {
+				t.Fatal(err)
+			}
+			const calls = 5
+			for i := range calls {
+				if got, err := dcCall(ctx, ref, func(*genserver.CallCtx[int]) (int, error) { return i, nil }); err != nil || got != i {
+					t.Fatalf("call %d: got (%d, %v)", i, got, err)
+				}
+			}
+			dcWantPath(t, s, 0, calls)
+			if tc.checkLog {
+				log, err := n.TraceLog(ref.Pid())
+				if err != nil || len(log) == 0 {
+					t.Fatalf("trace log: %d entries, %v; want the calls traced", len(log), err)
+				}
+			}
+			if err := tc.off(n, ref.Pid()); err != nil {
+				t.Fatal(err)
+			}
+			// The last activation may still be going idle: a call made
+			// meanwhile goes through the mailbox, which is fine.
+			spawntest.Eventually(t, "a call on its caller's goroutine", func() bool {
+				_, err := dcCall(ctx, ref, nil)
+				return err != nil || s.onCaller.Load() > 0
+			})
+			if _, err := dcCall(ctx, ref, nil); err != nil {
+				t.Fatalf("call: %v", err)
+			}
+		})
+	}
+}
+
+// TestDirect_DeadlineDuringHandler: the caller's deadline does not cut a
+// direct HandleCall short (the caller is running it); a reply the handler
+// gives after the deadline passed is the call's result, as the doc of
+// WithDirectCalls says: the deadline reaches the caller only once
+// HandleCall has returned, and by then the reply is there.
+func TestDirect_DeadlineDuringHandler(t *testing.T) {
+	t.Parallel()
+	n := spawntest.NewNode(t)
+	s := newDCServer()
+	ref := dcStart(t, n, s, true)
+	ctx, cancel := context.WithCancel(spawntest.Context(t))
+	defer cancel()
+	got, err := dcCall(ctx, ref, func(*genserver.CallCtx[int]) (int, error) {
+		cancel()
+		<-ctx.Done()
+		return 3, nil
+	})
+	if err != nil || got != 3 {
+		t.Fatalf("got (%d, %v); want the reply (3, nil)", got, err)
+	}
+	dcWantPath(t, s, 1, 0)
 }
