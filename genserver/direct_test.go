@@ -425,6 +425,38 @@ func TestDirect_SameResultsAsMailbox(t *testing.T) {
 				t.Fatalf("Terminate got %v; want %v", r, errDCStop)
 			}
 		}},
+		{"stop_without_reply", func(t *testing.T, e env) {
+			_, err := dcCall(e.ctx, e.ref, func(ctx *genserver.CallCtx[int]) (int, error) {
+				ctx.Stop(errDCStop)
+				return ctx.NoReply()
+			})
+			var ce *genserver.CallError
+			if !errors.As(err, &ce) || !errors.Is(err, errDCStop) {
+				t.Fatalf("error = %v; want a *CallError wrapping %v", err, errDCStop)
+			}
+			if r := e.exit.Wait(); r != errDCStop {
+				t.Fatalf("exit reason %v; want %v", r, errDCStop)
+			}
+			if r := spawntest.Recv(t, e.s.terminated); r != errDCStop {
+				t.Fatalf("Terminate got %v; want %v", r, errDCStop)
+			}
+		}},
+		{"panic_in_continue", func(t *testing.T, e env) {
+			got, err := dcCall(e.ctx, e.ref, func(ctx *genserver.CallCtx[int]) (int, error) {
+				ctx.Continue(func(*genserver.Ctx) { panic(errDCBoom) })
+				return 4, nil
+			})
+			if err != nil || got != 4 {
+				t.Fatalf("got (%d, %v); want the reply (4, nil), given before the continuation", got, err)
+			}
+			var pe *process.PanicError
+			if r := e.exit.Wait(); !errors.As(r, &pe) || pe.Value != errDCBoom {
+				t.Fatalf("exit reason %v; want the *PanicError", r)
+			}
+			if r := spawntest.Recv(t, e.s.terminated); !errors.As(r, &pe) {
+				t.Fatalf("Terminate got %v; want the *PanicError", r)
+			}
+		}},
 		{"no_reply", func(t *testing.T, e env) {
 			froms := make(chan genserver.From[int], 1)
 			res := dcCallAsync(e.ctx, e.ref, func(ctx *genserver.CallCtx[int]) (int, error) {
