@@ -335,9 +335,12 @@ func TestDirect_MailboxOrder(t *testing.T) {
 		s := newDCServer()
 		ref := dcStart(t, n, s, true)
 		casts := 0
+		handled := make(chan struct{})
 		got, err := dcCall(ctx, ref, func(*genserver.CallCtx[int]) (int, error) {
 			sent := make(chan error)
-			go func() { sent <- ref.Cast(dcCast{f: func(*genserver.Ctx) { casts++ }}) }()
+			go func() {
+				sent <- ref.Cast(dcCast{f: func(*genserver.Ctx) { casts++; close(handled) }})
+			}()
 			if err := <-sent; err != nil {
 				return 0, err
 			}
@@ -346,6 +349,8 @@ func TestDirect_MailboxOrder(t *testing.T) {
 		if err != nil || got != 0 {
 			t.Fatalf("direct call: got (%d, %v); want (0, nil): the cast sent meanwhile must wait", got, err)
 		}
+		// The cast left queued goes to a worker with nothing more sent.
+		spawntest.Recv(t, handled)
 		if got, err := dcCall(ctx, ref, func(*genserver.CallCtx[int]) (int, error) { return casts, nil }); err != nil || got != 1 {
 			t.Fatalf("next call: got (%d, %v); want (1, nil)", got, err)
 		}
@@ -439,6 +444,25 @@ func TestDirect_SameResultsAsMailbox(t *testing.T) {
 			}
 			if r := spawntest.Recv(t, e.s.terminated); r != errDCStop {
 				t.Fatalf("Terminate got %v; want %v", r, errDCStop)
+			}
+		}},
+		{"kills_itself", func(t *testing.T, e env) {
+			got, err := dcCall(e.ctx, e.ref, func(ctx *genserver.CallCtx[int]) (int, error) {
+				if err := ctx.Node().Exit(ctx.Self(), process.Kill); err != nil {
+					return 0, err
+				}
+				return 1, nil
+			})
+			if !errors.Is(err, process.Killed) || got != 0 {
+				t.Fatalf("got (%d, %v); want (0, an error wrapping Killed)", got, err)
+			}
+			if r := e.exit.Wait(); r != process.Killed {
+				t.Fatalf("exit reason %v; want Killed", r)
+			}
+			select {
+			case r := <-e.s.terminated:
+				t.Fatalf("Terminate ran with %v after a kill", r)
+			default:
 			}
 		}},
 		{"panic_in_continue", func(t *testing.T, e env) {
