@@ -112,3 +112,30 @@ func Example_keyValueStore() {
 	// Go <nil>
 	// true "missing": not found
 }
+
+// A server whose callbacks never block can take calls on the caller's
+// goroutine while it is idle: the same results, without a goroutine switch.
+func ExampleWithDirectCalls() {
+	ctx := context.Background()
+	node := process.NewNode()
+	defer node.Stop(ctx)
+
+	counter, err := genserver.Start(ctx, node, &Counter{}, genserver.WithDirectCalls())
+	if err != nil {
+		panic(err)
+	}
+	total, _ := counter.Call(ctx, Add{N: 2}) // handled on this goroutine
+	fmt.Println("total:", total)
+
+	counter.Cast(Reset{})
+	total, _ = counter.Call(ctx, Add{N: 1}) // never before the cast sent first
+	fmt.Println("after reset:", total)
+
+	// WithDirectCalls needs the Async backend.
+	_, err = genserver.Start(ctx, node, &Counter{}, genserver.WithDirectCalls(), genserver.WithBackend(process.Thread))
+	fmt.Println("on Thread:", errors.Is(err, process.ErrInvalidBackend))
+	// Output:
+	// total: 2
+	// after reset: 1
+	// on Thread: true
+}
