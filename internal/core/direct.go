@@ -17,17 +17,30 @@ package core
 // until the handler returns, and runtime.Goexit in the handler ends p with
 // reason Goexit and then goes on unwinding the caller's goroutine.
 func (p *Proc) HandleDirect(msg any) bool {
+	n := p.node
 	if p.backend != Async || p.wake != nil || p.sched.Load() || !p.mbox.empty() ||
-		p.node.obs.traces.Load() != nil || p.node.obs.labels.Load() ||
-		!p.sched.CompareAndSwap(false, true) {
+		n.obs.traces.Load() != nil || n.obs.labels.Load() {
+		return false
+	}
+	// The calling goroutine is counted among the node's while it runs p's
+	// code, so that Node.Stop waits for it as for a worker's. Counted
+	// before stopped is read: a Stop that sets stopped after that read
+	// finds the count up.
+	n.goroutines.Add(1)
+	if n.stopped.Load() || !p.sched.CompareAndSwap(false, true) {
+		n.goroutineDone()
 		return false
 	}
 	// The activation is this goroutine's now. An idle process's Init has
 	// run (inited was set before the activation that ran it let go of
 	// sched), unless the process has yet to start. A message queued just
-	// before the claim must be handled first, by a worker.
-	if !p.inited || p.dead.Load() || !p.mbox.empty() {
-		p.idle()
+	// before the claim must be handled first, by a worker. A dead process
+	// keeps its activation claimed, as one that dies in an activation does.
+	if p.dead.Load() || !p.inited || !p.mbox.empty() {
+		if !p.dead.Load() {
+			p.idle()
+		}
+		n.goroutineDone()
 		return false
 	}
 	p.direct.Add(1)
@@ -36,6 +49,7 @@ func (p *Proc) HandleDirect(msg any) bool {
 		if !handled { // runtime.Goexit in the handler
 			p.goexited()
 		}
+		n.goroutineDone()
 	}()
 	p.enter()
 	reason := p.handleOne(msg)
