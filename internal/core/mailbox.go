@@ -196,11 +196,16 @@ func (qs *lockWaitQueues) of(m *mailbox) *lockWaitQueue {
 // they publish a tail past them, so the consumer reads both only once the
 // tail says so.
 type segment struct {
-	msgs  []any
-	next  *segment
-	base  uint64
-	free  *segment // the next spare, while a spare: see recycle
-	depth int32    // the spares from this one down, while a spare
+	msgs []any
+	next *segment
+	base uint64
+	free *segment // the next spare, while a spare: see recycle
+	// depth counts the spares from this one down, while a spare. Atomic:
+	// recycle reads it from the top spare it loaded, which the producer
+	// may have taken meanwhile and, through segmentPools, handed to
+	// another mailbox; the swap that follows then fails and recycle reads
+	// the new top.
+	depth atomic.Int32
 }
 
 // removedMsg marks the slot of a message taken out of the middle of the
@@ -346,7 +351,7 @@ func segmentClass(size int) (int, bool) {
 func release(s *segment) {
 	if c, ok := segmentClass(len(s.msgs)); ok {
 		clear(s.msgs)
-		s.next, s.free, s.depth = nil, nil, 0
+		s.next, s.free = nil, nil
 		segmentPools[c].Put(s)
 	}
 }
@@ -388,12 +393,13 @@ func (m *mailbox) recycle(s *segment) bool {
 		top := m.spare.Load()
 		depth := int32(1)
 		if top != nil {
-			if top.depth >= maxSpares {
+			depth = top.depth.Load() + 1
+			if depth > maxSpares {
 				return false
 			}
-			depth = top.depth + 1
 		}
-		s.free, s.depth = top, depth
+		s.free = top
+		s.depth.Store(depth)
 		if m.spare.CompareAndSwap(top, s) {
 			return true
 		}
