@@ -408,7 +408,7 @@ func (r *Ref[Req, Rep, Msg]) lookup(ctx context.Context, op string) (pid.Pid, er
 	if ok {
 		return p, nil
 	}
-	return pid.Pid{}, &CallError{Op: op, Name: r.name, Reason: process.NoProc}
+	return pid.Pid{}, noProcByName(op, r.name)
 }
 
 // fail is the error of a call to server that failed with reason.
