@@ -265,8 +265,9 @@ func TestNameTableTombstones(t *testing.T) {
 	procs := testProcs(n, 4)
 	sh := &nt.shards[9]
 	tombstoneOf := func(hdr *nameSlot, name string) bool {
-		for _, s := range hdr.slots()[1:] {
-			if s.name == name {
+		slots := hdr.slots()
+		for j := 1; j < len(slots); j++ {
+			if s := &slots[j]; s.name == name {
 				return s.serial.Load() == 0 && s.proc.Load() == nil
 			}
 		}

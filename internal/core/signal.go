@@ -138,7 +138,8 @@ func (n *Node) propagate(d *death) {
 		from   pid.Pid
 		reason error
 	}
-	var trapped []news
+	var trappedBuf [1]news // the usual death tells one trapping partner: its supervisor
+	trapped := trappedBuf[:0]
 	var downs []func()
 	for work := []*death{d}; len(work) > 0; {
 		d := work[len(work)-1]
