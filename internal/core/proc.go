@@ -381,9 +381,12 @@ func (p *Proc) discard() {
 	if p.cold != nil {
 		p.cold.onExit = nil
 	}
-	d := p.dieLocked(Normal) // no links or monitors yet: only the name goes
+	var d death
+	died := p.dieLocked(Normal, &d) // no links or monitors yet: only the name goes
 	p.mu.Unlock()
-	p.node.propagate(d)
+	if died {
+		p.node.propagate(&d)
+	}
 	p.node.spawned.Add(^uint64(0)) // a process that never ran is not counted
 	p.node.exited.Add(^uint64(0))
 	p.node.goroutineDone()
