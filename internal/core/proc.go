@@ -298,8 +298,7 @@ func (n *Node) Spawn(s Spec) (*Proc, pid.Ref, error) {
 	}
 	if s.Func == nil {
 		p.sched.Store(true) // start schedules the first activation; sends until then only queue
-		_, initializer := s.Handler.(Initializer)
-		p.inited = s.SkipInit || !initializer
+		p.inited = s.SkipInit || !isInitializer(s.Handler)
 	}
 
 	n.life.RLock()
@@ -347,6 +346,12 @@ func (n *Node) Spawn(s Spec) (*Proc, pid.Ref, error) {
 	}
 	p.start()
 	return p, ref, nil
+}
+
+// isInitializer reports whether h has an Init to run.
+func isInitializer(h Handler) bool {
+	_, ok := h.(Initializer)
+	return ok
 }
 
 // attachParent links the new process to parent and/or makes parent monitor
