@@ -3,9 +3,11 @@ package genserver
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/spawned-go/spawned/internal/core"
 	"github.com/spawned-go/spawned/pid"
+	"github.com/spawned-go/spawned/process"
 )
 
 // Errors of calls, starts and stops; test with errors.Is.
@@ -70,6 +72,31 @@ func (e *CallError) Error() string {
 
 // Unwrap returns the reason.
 func (e *CallError) Unwrap() error { return e.Reason }
+
+// noProcNames keeps the errors of recent operations on names that no
+// process held, so that a caller that polls a name while its server
+// restarts (a call by name in a loop until it answers) is not given a new
+// error each time it fails. Each slot holds the last such error of the
+// names that fall in it.
+var noProcNames [64]atomic.Pointer[CallError]
+
+// noProcByName returns the error of op on the name no process holds: a
+// *CallError naming op and name and wrapping process.NoProc, shared with
+// the callers that failed the same way before. A shared error that no
+// longer says that (its holder changed a field) is not handed out again.
+func noProcByName(op, name string) *CallError {
+	k := len(name) + len(op)
+	if len(name) > 0 {
+		k = k*31 + int(name[0])*7 + int(name[len(name)-1])
+	}
+	slot := &noProcNames[k%len(noProcNames)]
+	if e := slot.Load(); e != nil && e.Op == op && e.Name == name && e.Server.IsZero() && e.Reason == process.NoProc {
+		return e
+	}
+	e := &CallError{Op: op, Name: name, Reason: process.NoProc}
+	slot.Store(e)
+	return e
+}
 
 // StartError reports a start that failed because Init failed, panicked or
 // took too long: Reason is the error Init returned, a *process.PanicError,

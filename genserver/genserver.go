@@ -112,17 +112,38 @@ type options struct {
 	direct  bool
 }
 
-// collect applies opts. Options are applied to memory of their own, so a
-// start without options does not allocate for them.
+// collect applies opts. Options are applied to memory of their own, taken
+// from a pool and cleared again (an Option only sets fields: none keeps the
+// pointer), so a start does not allocate for its options.
 func collect(opts []Option) options {
 	if len(opts) == 0 {
 		return options{}
 	}
-	o := new(options)
+	o := optionsPool.Get().(*options)
 	for _, opt := range opts {
 		opt(o)
 	}
-	return *o
+	out := *o
+	*o = options{}
+	optionsPool.Put(o)
+	return out
+}
+
+// optionsPool holds cleared options for collect.
+var optionsPool = sync.Pool{New: func() any { return new(options) }}
+
+// withSpawnOptions returns spec with the process options applied, on a
+// copy of its own, so that the spec of a start without them stays off the
+// heap.
+func withSpawnOptions(spec core.Spec, opts []process.SpawnOption) core.Spec {
+	s := new(core.Spec)
+	*s = spec
+	for _, opt := range opts {
+		if opt != nil {
+			opt(s)
+		}
+	}
+	return *s
 }
 
 // Registrar is a name service other than the node's registry: OTP's
@@ -279,10 +300,8 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 	if parent != nil {
 		spec.Parent, spec.Link = (*core.Proc)(parent), true
 	}
-	for _, opt := range o.spawn {
-		if opt != nil {
-			opt(&spec)
-		}
+	if len(o.spawn) > 0 {
+		spec = withSpawnOptions(spec, o.spawn)
 	}
 	cp, _, err := (*core.Node)(node).Spawn(spec)
 	if err != nil {
@@ -431,7 +450,7 @@ func (r *Ref[Req, Rep, Msg]) lookup(ctx context.Context, op string) (pid.Pid, er
 	if ok {
 		return p, nil
 	}
-	return pid.Pid{}, &CallError{Op: op, Name: r.name, Reason: process.NoProc}
+	return pid.Pid{}, noProcByName(op, r.name)
 }
 
 // fail is the error of a call to server that failed with reason.

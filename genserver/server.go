@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/spawned-go/spawned/internal/core"
 	"github.com/spawned-go/spawned/link"
@@ -745,6 +746,9 @@ func crash(v any) error {
 // loses the report and nothing else: the crash it reports goes on as it
 // would.
 func (s *server[Req, Rep, Msg]) report(what string, reason error) {
+	if !core.LogEnabled(s.ctx.Logger(), zapcore.ErrorLevel) {
+		return // nobody reads it: do not build it
+	}
 	fields := []zap.Field{zap.Stringer("pid", s.ctx.Self()), zap.String("name", s.ctx.p.Name()),
 		zap.String("behaviour", s.Describe()), zap.NamedError("reason", reason)}
 	var pe *process.PanicError

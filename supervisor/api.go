@@ -85,7 +85,7 @@ func start(ctx context.Context, node *process.Node, parent *process.Process, spe
 	if err := spec.validate(); err != nil {
 		return Ref{}, err
 	}
-	ref, err := startServer(ctx, node, parent, newServer(spec.withDefaults()), spec.Name, spec.Backend)
+	ref, err := startServer(ctx, node, parent, newServer(spec), spec.Name, spec.Backend)
 	return Ref{gs: ref}, err
 }
 

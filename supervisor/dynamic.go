@@ -104,7 +104,7 @@ func startDynamic[A any](ctx context.Context, node *process.Node, parent *proces
 	if err := template.validate(d.AutoShutdown); err != nil {
 		return Dynamic[A]{}, err
 	}
-	s := newServer(spec.withDefaults())
+	s := newServer(spec)
 	s.dynamic, s.max = true, d.MaxChildren
 	byValue := labelledByValue[A]()
 	s.template = func(arg any, seq uint64) (ChildSpec, error) {

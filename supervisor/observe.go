@@ -69,7 +69,12 @@ func (s *server) startFailed(c *child, reason error) {
 
 // terminated records that c's process p ended with reason.
 func (s *server) terminated(c *child, p pid.Pid, reason error) {
-	c.lastExit, c.lastExitAt, c.old = reason, time.Now(), p
+	s.terminatedAt(c, p, reason, time.Now())
+}
+
+// terminatedAt is terminated at now.
+func (s *server) terminatedAt(c *child, p pid.Pid, reason error, now time.Time) {
+	c.lastExit, c.lastExitAt, c.old = reason, now, p
 	s.publishTerminated(c, p, reason)
 }
 

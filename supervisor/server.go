@@ -47,14 +47,16 @@ type server struct {
 	restarts []restartsIn       // restarts in the intensity window, oldest first
 	inWindow int                // their total
 	log      *zap.Logger
+	ownClock bool // spec.Clock was given, not the default: restarts read it
 	self     pid.Pid
 	note     linkNote        // what the last start function linked
 	startCtx context.Context // the context start functions get; it carries note
 	reports                  // what it publishes for observers: observe.go
 }
 
+// newServer makes the server of spec, with its defaults.
 func newServer(spec Spec) *server {
-	return &server{spec: spec}
+	return &server{spec: spec.withDefaults(), ownClock: spec.Clock != nil}
 }
 
 // scanChildren is how many children a supervisor finds by a scan of its
@@ -242,7 +244,7 @@ func (s *server) HandleInfo(ctx *genserver.Ctx, msg any) {
 		}
 	case retry:
 		if slices.Contains(s.children, m.c) && m.c.restarting {
-			s.restart(ctx, m.c)
+			s.restart(ctx, m.c, time.Time{})
 		}
 	}
 }
@@ -257,13 +259,14 @@ func (s *server) Terminate(ctx *genserver.Ctx, reason error) {
 // exited handles the exit of child c with reason.
 func (s *server) exited(ctx *genserver.Ctx, c *child, reason error) {
 	old := c.pid
+	now := time.Now() // when c exited: its last exit, and the restart's time
 	s.forget(c)
 	if s.log.Core().Enabled(zapcore.ErrorLevel) && !process.IsShutdown(reason) {
 		if ce := s.log.Check(zapcore.ErrorLevel, "child terminated"); ce != nil {
 			ce.Write(reasonFields(zap.String("id", c.spec.ID), reason, zap.Stringer("pid", old))...)
 		}
 	}
-	s.terminated(c, old, reason)
+	s.terminatedAt(c, old, reason, now)
 	if !restarts(c.spec.Restart, reason) {
 		if c.spec.Restart == Temporary || s.dynamic {
 			s.remove(c)
@@ -276,7 +279,7 @@ func (s *server) exited(ctx *genserver.Ctx, c *child, reason error) {
 		}
 		return
 	}
-	s.restart(ctx, c)
+	s.restart(ctx, c, now)
 }
 
 // autoShutdown reports whether the end of a significant child, just
@@ -315,9 +318,9 @@ func restarts(r Restart, reason error) bool {
 
 // restart counts a restart against the intensity and restarts c (and the
 // siblings its strategy takes along), or gives up when the intensity is
-// exceeded.
-func (s *server) restart(ctx *genserver.Ctx, c *child) {
-	if !s.addRestart() {
+// exceeded. now is the time just read, or zero.
+func (s *server) restart(ctx *genserver.Ctx, c *child, now time.Time) {
+	if !s.addRestart(s.clock(now)) {
 		if ce := s.log.Check(zapcore.ErrorLevel, "reached max restart intensity; shutting down"); ce != nil {
 			ce.Write(zap.Int("intensity", s.spec.Intensity), zap.Duration("period", s.spec.Period))
 		}
@@ -371,8 +374,8 @@ func (s *server) restart(ctx *genserver.Ctx, c *child) {
 // still allows it: at most Intensity restarts with Now <= Then + Period, in
 // whole seconds. Restarts are counted per second, oldest first, so the
 // window holds at most Period+1 entries whatever the restart rate.
-func (s *server) addRestart() bool {
-	now := wholeSeconds(s.spec.Clock())
+func (s *server) addRestart(at time.Time) bool {
+	now := wholeSeconds(at)
 	period := int64(s.spec.Period / time.Second)
 	expired := 0
 	for expired < len(s.restarts) && now > s.restarts[expired].second+period {
@@ -393,6 +396,20 @@ func (s *server) addRestart() bool {
 type restartsIn struct {
 	second int64
 	count  int
+}
+
+// clock returns the time of the supervisor's clock: s.spec.Clock's when
+// one was given, and otherwise the default clock's, from now, a reading of
+// time.Now just made, when it is not zero, so that a restart reads the
+// time once.
+func (s *server) clock(now time.Time) time.Time {
+	switch {
+	case s.ownClock:
+		return s.spec.Clock()
+	case now.IsZero():
+		return monotonicNow()
+	}
+	return startWall.Add(now.Sub(startMono))
 }
 
 // wholeSeconds is t in whole seconds: Unix seconds, so that an injected

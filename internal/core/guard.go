@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/spawned-go/spawned/pid"
 )
@@ -44,6 +45,18 @@ func (n *Node) logError(msg string, fields ...zap.Field) {
 func LogError(l *zap.Logger, msg string, fields ...zap.Field) {
 	defer func() { _ = recover() }()
 	l.Error(msg, fields...)
+}
+
+// LogEnabled reports whether l logs at level, so that a report nobody
+// reads is not built. A logger that panics is taken as one that does not
+// log: LogError would lose the report anyway.
+func LogEnabled(l *zap.Logger, level zapcore.Level) (on bool) {
+	defer func() {
+		if recover() != nil {
+			on = false
+		}
+	}()
+	return l.Core().Enabled(level)
 }
 
 // LogWarn is LogError at warning level.

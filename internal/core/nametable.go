@@ -21,10 +21,16 @@ const nameShards = 1 << nameShardBits
 // nameTable maps registered names to their processes. Lookups take no lock.
 //
 // A name is hashed once: the low bits of the hash pick the shard, the rest
-// the first slot to probe in the shard's table, an immutable open-addressing
-// array that keeps the full hash beside each name, so a probe compares one
-// word before it compares strings. A writer holds the shard's lock, builds a
-// new table and publishes it.
+// the first slot to probe in the shard's table, an open-addressing array
+// that keeps the full hash beside each name, so a probe compares one word
+// before it compares strings. A writer holds the shard's lock. To add a
+// name it builds a new table and publishes it; to remove one it only
+// clears the owner of the name's slot in place, leaving the name behind as
+// a tombstone, and a name registered again while its tombstone is there
+// (a supervised server restarted under its name) takes its slot back in
+// place: a restart builds no table. A slot's name and hash never change
+// once the table is published, only its owner, which readers load
+// atomically; the next table built for the shard leaves the tombstones out.
 //
 // A slot keeps the owner's serial rather than its Pid (24 bytes, 16 of them
 // the node's id): every registered process belongs to the table's node, so
@@ -47,22 +53,26 @@ type nameTable struct {
 // may be older than the table; a probe that misses under it checks the
 // table's own mask (in its header) before it reports a miss. Like a Go
 // map, a shard thus keeps the size of its busiest moment; a shard that
-// empties drops its table.
+// empties drops its table, unless the table is of the smallest size: that
+// one stays, holding the tombstone of its last name, so that a server
+// restarted under the name registers it again without a new table.
 type nameShard struct {
-	slots atomic.Pointer[nameSlot] // header of the current table; nil: no names
+	slots atomic.Pointer[nameSlot] // header of the current table; nil: none
 	mask  atomic.Uint64            // size-1 of the shard's largest table so far
 }
 
 // nameSlot is one name of a shard's table, or the table's header. A table
-// is an array of 1+size slots, size a power of two, never changed once
-// published (a write builds a new one). The header, slot 0, keeps the mask
-// (size-1) in hash and the number of names in serial. A slot whose serial
-// is 0 is empty (no process has serial 0).
+// is an array of 1+size slots, size a power of two. The header, slot 0,
+// keeps the mask (size-1) in hash and the number of names with an owner in
+// serial. A slot with no name is empty and ends a probe; a slot with a name
+// and serial 0 (no process has serial 0) is a tombstone: the name is not
+// registered. Once the table is published, only serial and proc change,
+// under the shard's lock, and readers load them atomically.
 type nameSlot struct {
-	hash   uint64 // nameTable.hash(name)
-	name   string
-	serial uint64 // the owner's Pid serial, kept beside the name for WhereIs
-	proc   *Proc  // the owner
+	hash   uint64               // nameTable.hash(name)
+	name   string               // "" in an empty slot
+	serial atomic.Uint64        // the owner's Pid serial, kept beside the name for WhereIs; 0: none
+	proc   atomic.Pointer[Proc] // the owner; nil: none
 }
 
 // init draws the hash seed.
@@ -145,10 +155,10 @@ func (hdr *nameSlot) at(i uint64) *nameSlot {
 
 // probe looks for name, whose hash is h, in the table whose header is hdr,
 // as if the table's mask were m, which must not exceed the real one, and
-// returns the slot's index, or 0. Under a stale mask, smaller than the
-// table's, a name may sit beyond the slots probed: the probe stops after
-// m+1 of them, and only a probe under the table's own mask (see index)
-// tells a miss.
+// returns the slot's index, or 0. The slot may be the name's tombstone. Under
+// a stale mask, smaller than the table's, a name may sit beyond the slots
+// probed: the probe stops after m+1 of them, and only a probe under the
+// table's own mask (see index) tells a miss.
 func (hdr *nameSlot) probe(h uint64, name string, m uint64) uint64 {
 	i := h >> nameShardBits
 	for end := i + m; ; i++ {
@@ -157,14 +167,15 @@ func (hdr *nameSlot) probe(h uint64, name string, m uint64) uint64 {
 		if s.hash == h && sameName(s.name, name) {
 			return j
 		}
-		if s.serial == 0 || i == end {
+		if len(s.name) == 0 || i == end {
 			return 0
 		}
 	}
 }
 
 // index returns the index of the slot of name, whose hash is h, in the
-// table whose header is hdr, or 0 if the table lacks it. The probe starts
+// table whose header is hdr, or 0 if the table lacks it; the slot may be
+// the name's tombstone. The probe starts
 // with mask m, which must not exceed the table's; if it is smaller (the
 // caller loaded it before a writer grew the shard), a miss under m is
 // checked again under the table's own mask.
@@ -207,7 +218,11 @@ func WhereIs(n *Node, name string) (pid.Pid, bool) {
 	if j == 0 {
 		return pid.Pid{}, false
 	}
-	return pid.New(n.id, hdr.at(j).serial), true
+	serial := hdr.at(j).serial.Load()
+	if serial == 0 { // a tombstone
+		return pid.Pid{}, false
+	}
+	return pid.New(n.id, serial), true
 }
 
 // load returns the process registered as name.
@@ -217,7 +232,9 @@ func (t *nameTable) load(name string) (*Proc, bool) {
 	m := sh.mask.Load() // before slots: see nameShard
 	if hdr := sh.slots.Load(); hdr != nil {
 		if j := hdr.index(h, name, m); j != 0 {
-			return hdr.at(j).proc, true
+			if p := hdr.at(j).proc.Load(); p != nil { // nil: a tombstone
+				return p, true
+			}
 		}
 	}
 	return nil, false
@@ -250,26 +267,31 @@ func (hdr *nameSlot) slots() []nameSlot {
 	return unsafe.Slice(hdr, 2+hdr.hash)
 }
 
-// put adds s to the table whose header is hdr, which has room for it and
-// does not hold its name.
-func (hdr *nameSlot) put(s nameSlot) {
+// put adds name, whose hash is h, owned by p to the table whose header is
+// hdr, which is not published yet, has room for it and does not hold the
+// name.
+func (hdr *nameSlot) put(h uint64, name string, p *Proc) {
 	slots := hdr.slots()
-	i := s.hash >> nameShardBits
-	for slots[1+i&hdr.hash].serial != 0 {
+	i := h >> nameShardBits
+	for len(slots[1+i&hdr.hash].name) != 0 {
 		i++
 	}
-	slots[1+i&hdr.hash] = s
-	hdr.serial++
+	s := &slots[1+i&hdr.hash]
+	s.hash, s.name = h, name
+	s.serial.Store(p.serial)
+	s.proc.Store(p)
+	hdr.serial.Add(1)
 }
 
 // rebuild returns a table for shard k, of at least size slots and no fewer
-// than the shard has had, holding the names of old (a header, or nil) but
-// the one at index skip. Caller holds the shard's lock.
-func (t *nameTable) rebuild(k uint64, old *nameSlot, size int, skip uint64) *nameSlot {
+// than the shard has had, holding the names of old (a header, or nil) that
+// have an owner. Caller holds the shard's lock.
+func (t *nameTable) rebuild(k uint64, old *nameSlot, size int) *nameSlot {
 	hdr := newNameTab(max(size, int(t.shards[k].mask.Load())+1))
-	for j, s := range old.slots() {
-		if j > 0 && s.serial != 0 && uint64(j) != skip {
-			hdr.put(s)
+	olds := old.slots()
+	for j := 1; j < len(olds); j++ {
+		if p := olds[j].proc.Load(); p != nil {
+			hdr.put(olds[j].hash, olds[j].name, p)
 		}
 	}
 	return hdr
@@ -287,7 +309,8 @@ func (t *nameTable) publish(k uint64, hdr *nameSlot) {
 }
 
 // loadOrStore registers p as name unless the name is taken, and returns the
-// owner when it is.
+// owner when it is. A name whose tombstone is in the shard's table takes
+// its slot back in place; any other builds a new table.
 func (t *nameTable) loadOrStore(name string, p *Proc) (owner *Proc, taken bool) {
 	h := t.hash(name)
 	k := h & (nameShards - 1)
@@ -295,15 +318,25 @@ func (t *nameTable) loadOrStore(name string, p *Proc) (owner *Proc, taken bool) 
 	defer t.writers[k].Unlock()
 	old := t.shards[k].slots.Load()
 	if j := old.find(h, name); j != 0 {
-		return old.at(j).proc, true
+		s := old.at(j)
+		if q := s.proc.Load(); q != nil {
+			return q, true
+		}
+		// The owner first: a reader that sees the serial finds it.
+		s.proc.Store(p)
+		s.serial.Store(p.serial)
+		old.serial.Add(1)
+		return nil, false
 	}
-	hdr := t.rebuild(k, old, nameTabSize(old.len()+1), 0)
-	hdr.put(nameSlot{hash: h, name: name, serial: p.serial, proc: p})
+	hdr := t.rebuild(k, old, nameTabSize(old.len()+1))
+	hdr.put(h, name, p)
 	t.publish(k, hdr)
 	return nil, false
 }
 
-// compareAndDelete removes name if p owns it.
+// compareAndDelete removes name if p owns it: its slot becomes a tombstone,
+// in place. A shard left with no names keeps a table of the smallest size,
+// ready for the name to come back, and drops a larger one.
 func (t *nameTable) compareAndDelete(name string, p *Proc) bool {
 	h := t.hash(name)
 	k := h & (nameShards - 1)
@@ -311,14 +344,17 @@ func (t *nameTable) compareAndDelete(name string, p *Proc) bool {
 	defer t.writers[k].Unlock()
 	old := t.shards[k].slots.Load()
 	j := old.find(h, name)
-	if j == 0 || old.at(j).proc != p {
+	if j == 0 || old.at(j).proc.Load() != p {
 		return false
 	}
-	if old.len() == 1 {
+	if old.len() == 1 && old.hash+1 > uint64(nameTabSize(1)) {
 		t.publish(k, nil)
 		return true
 	}
-	t.publish(k, t.rebuild(k, old, nameTabSize(old.len()-1), j))
+	s := old.at(j)
+	s.serial.Store(0) // the serial first: WhereIs misses from now on
+	s.proc.Store(nil)
+	old.serial.Add(^uint64(0))
 	return true
 }
 
@@ -337,15 +373,16 @@ func (hdr *nameSlot) len() int {
 	if hdr == nil {
 		return 0
 	}
-	return int(hdr.serial)
+	return int(hdr.serial.Load())
 }
 
 // each calls f for every registered name.
 func (t *nameTable) each(f func(name string, p *Proc)) {
 	for k := range t.shards {
-		for j, s := range t.shards[k].slots.Load().slots() {
-			if j > 0 && s.serial != 0 {
-				f(s.name, s.proc)
+		slots := t.shards[k].slots.Load().slots()
+		for j := 1; j < len(slots); j++ {
+			if p := slots[j].proc.Load(); p != nil {
+				f(slots[j].name, p)
 			}
 		}
 	}

@@ -252,6 +252,69 @@ func TestNameTableManyNamesInOneShard(t *testing.T) {
 	}
 }
 
+// TestNameTableTombstones: a removed name leaves a tombstone in its
+// shard's table, which lookups and the listing skip; the name registered
+// again takes its slot back in place, with no new table and no allocation
+// (a restart under the same name); another name added to the shard builds
+// a table without the tombstone.
+func TestNameTableTombstones(t *testing.T) {
+	n := testNode()
+	nt := &n.names
+	names := namesInShard(nt, 9, 3, "tomb-")
+	a, b, c := names[0], names[1], names[2]
+	procs := testProcs(n, 4)
+	sh := &nt.shards[9]
+	tombstoneOf := func(hdr *nameSlot, name string) bool {
+		slots := hdr.slots()
+		for j := 1; j < len(slots); j++ {
+			if s := &slots[j]; s.name == name {
+				return s.serial.Load() == 0 && s.proc.Load() == nil
+			}
+		}
+		return false
+	}
+
+	nt.loadOrStore(a, procs[0])
+	hdr := sh.slots.Load()
+	if !nt.compareAndDelete(a, procs[0]) {
+		t.Fatalf("delete %q failed", a)
+	}
+	if sh.slots.Load() != hdr || hdr.len() != 0 || !tombstoneOf(hdr, a) {
+		t.Fatalf("after the delete: table %p (was %p), %d names, tombstone %v", sh.slots.Load(), hdr, hdr.len(), tombstoneOf(hdr, a))
+	}
+	checkNames(t, n, map[string]*Proc{a: nil, b: nil})
+	if nt.compareAndDelete(a, procs[0]) {
+		t.Fatalf("a tombstone deleted again")
+	}
+
+	if _, taken := nt.loadOrStore(a, procs[1]); taken || sh.slots.Load() != hdr || hdr.len() != 1 {
+		t.Fatalf("registered again: taken %v, table %p (was %p), %d names", taken, sh.slots.Load(), hdr, hdr.len())
+	}
+	checkNames(t, n, map[string]*Proc{a: procs[1], b: nil})
+	if owner, taken := nt.loadOrStore(a, procs[2]); !taken || owner != procs[1] {
+		t.Fatalf("store of a revived name: %p, %v; want %p, taken", owner, taken, procs[1])
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		nt.compareAndDelete(a, procs[1])
+		nt.loadOrStore(a, procs[1])
+	})
+	if allocs != 0 {
+		t.Errorf("a delete and a store of the same name allocate %v times, want 0", allocs)
+	}
+
+	nt.loadOrStore(b, procs[2])
+	nt.compareAndDelete(a, procs[1])
+	hdr = sh.slots.Load()
+	if !tombstoneOf(hdr, a) {
+		t.Fatalf("no tombstone for %q beside %q", a, b)
+	}
+	nt.loadOrStore(c, procs[3])
+	if sh.slots.Load() == hdr || tombstoneOf(sh.slots.Load(), a) {
+		t.Fatalf("a new name did not build a table without the tombstone")
+	}
+	checkNames(t, n, map[string]*Proc{a: nil, b: procs[2], c: procs[3]})
+}
+
 // TestNameTabCollisions puts names with one and the same full hash, and
 // names whose probes wrap around the end of the table, into one table: a
 // lookup must tell them apart by the string, with the table's mask or with
@@ -260,7 +323,10 @@ func TestNameTableCollisions(t *testing.T) {
 	n := testNode()
 	procs := testProcs(n, 8)
 	last := uint64(7) << nameShardBits // the last slot of an 8-slot table
-	slots := []nameSlot{
+	slots := []struct {
+		hash uint64
+		name string
+	}{
 		{hash: 42 << nameShardBits, name: "one"},
 		{hash: 42 << nameShardBits, name: "two"},
 		{hash: 42 << nameShardBits, name: "three"},
@@ -270,9 +336,7 @@ func TestNameTableCollisions(t *testing.T) {
 	}
 	hdr := newNameTab(8)
 	for i, s := range slots {
-		s.serial = procs[i].serial
-		s.proc = procs[i]
-		hdr.put(s)
+		hdr.put(s.hash, s.name, procs[i])
 	}
 	cases := []struct {
 		hash uint64
@@ -299,7 +363,7 @@ func TestNameTableCollisions(t *testing.T) {
 				}
 				continue
 			}
-			if j == 0 || hdr.at(j).serial != procs[tc.want].serial || hdr.at(j).proc != procs[tc.want] {
+			if j == 0 || hdr.at(j).serial.Load() != procs[tc.want].serial || hdr.at(j).proc.Load() != procs[tc.want] {
 				t.Errorf("index(%#x, %q, mask %d) = %d, want the slot of process %d", tc.hash, tc.name, m, j, tc.want)
 			}
 		}

@@ -299,8 +299,7 @@ func (n *Node) Spawn(s Spec) (*Proc, pid.Ref, error) {
 	}
 	if s.Func == nil {
 		p.sched.Store(true) // start schedules the first activation; sends until then only queue
-		_, initializer := s.Handler.(Initializer)
-		p.inited = s.SkipInit || !initializer
+		p.inited = s.SkipInit || !isInitializer(s.Handler)
 	}
 
 	n.life.RLock()
@@ -350,6 +349,12 @@ func (n *Node) Spawn(s Spec) (*Proc, pid.Ref, error) {
 	return p, ref, nil
 }
 
+// isInitializer reports whether h has an Init to run.
+func isInitializer(h Handler) bool {
+	_, ok := h.(Initializer)
+	return ok
+}
+
 // attachParent links the new process to parent and/or makes parent monitor
 // it. The new process is not running yet, so only the parent can be dead.
 func (p *Proc) attachParent(parent *Proc, link, monitor bool, ref pid.Ref) (pid.Ref, error) {
@@ -382,9 +387,12 @@ func (p *Proc) discard() {
 	if p.cold != nil {
 		p.cold.onExit = nil
 	}
-	d := p.dieLocked(Normal) // no links or monitors yet: only the name goes
+	var d death
+	died := p.dieLocked(Normal, &d) // no links or monitors yet: only the name goes
 	p.mu.Unlock()
-	p.node.propagate(d)
+	if died {
+		p.node.propagate(&d)
+	}
 	p.node.spawned.Add(^uint64(0)) // a process that never ran is not counted
 	p.node.exited.Add(^uint64(0))
 	p.node.goroutineDone()

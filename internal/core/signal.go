@@ -63,13 +63,15 @@ type death struct {
 // never ran, so neither its OnExit nor its handler's Exited runs.
 func ignoreExit(error) {}
 
-// dieLocked marks p dead with reason. The name, group memberships and ties
-// go first, so that nobody who sees p dead still finds its name. Caller holds
-// p.mu and must hand the result to propagate after unlocking. Nil if p was
-// already dead.
-func (p *Proc) dieLocked(reason error) *death {
+// dieLocked marks p dead with reason and fills d with what its death is
+// to tell; it reports false, leaving d alone, if p was already dead. The
+// name, group memberships and ties go first, so that nobody who sees p dead
+// still finds its name. Caller holds p.mu and must hand d to propagate
+// after unlocking. The caller provides d, so that the usual death keeps it
+// on the caller's stack.
+func (p *Proc) dieLocked(reason error, d *death) bool {
 	if p.dead.Load() {
-		return nil
+		return false
 	}
 	n := p.node
 	c := p.coldOf()
@@ -95,7 +97,7 @@ func (p *Proc) dieLocked(reason error) *death {
 	if p.running.CompareAndSwap(runBusy, runStraggler) {
 		n.stragglers.Add(1)
 	}
-	d := &death{p: p, reason: reason, links: p.links, name: name}
+	*d = death{p: p, reason: reason, links: p.links, name: name}
 	p.links = nil
 	if c := p.cold; c != nil {
 		d.monIn, d.monOut, d.timers, d.onExit = c.monIn, c.monOut, c.timers, c.onExit
@@ -113,16 +115,19 @@ func (p *Proc) dieLocked(reason error) *death {
 		default:
 		}
 	}
-	return d
+	return true
 }
 
 // exit ends p with reason at once, whatever it is doing: as its own code
 // returning or failing does, and as an untrappable kill does.
 func (p *Proc) exit(reason error) {
+	var d death
 	p.mu.Lock()
-	d := p.dieLocked(reason)
+	died := p.dieLocked(reason, &d)
 	p.mu.Unlock()
-	p.node.propagate(d)
+	if died {
+		p.node.propagate(&d)
+	}
 }
 
 // propagate tells the links and monitors of each death. It works in two
@@ -132,20 +137,20 @@ func (p *Proc) exit(reason error) {
 // monitors. So whoever observes a death finds everything that died of it
 // already dead and its names already free: a supervisor restarting a
 // killed subtree never meets the old subtree's names.
-func (n *Node) propagate(d *death) {
+//
+// The first death may live on the caller's stack: propagate keeps no
+// pointer to it. The deaths of the cascade are its own.
+func (n *Node) propagate(first *death) {
 	type news struct {
 		to     *Proc
 		from   pid.Pid
 		reason error
 	}
-	var trapped []news
+	var trappedBuf [1]news // the usual death tells one trapping partner: its supervisor
+	trapped := trappedBuf[:0]
 	var downs []func()
-	for work := []*death{d}; len(work) > 0; {
-		d := work[len(work)-1]
-		work = work[:len(work)-1]
-		if d == nil {
-			continue
-		}
+	var work []*death // the cascade still to tell
+	for d := first; d != nil; d = nextDeath(&work) {
 		p := d.p
 		// Sends that the process started before it died land first.
 		for p.inflight.Load() != 0 {
@@ -179,7 +184,7 @@ func (n *Node) propagate(d *death) {
 			}
 			if next, later := q.linkSignal(p.Pid(), d.reason); later {
 				trapped = append(trapped, news{q, p.Pid(), d.reason})
-			} else {
+			} else if next != nil {
 				work = append(work, next)
 			}
 		}
@@ -211,6 +216,18 @@ func (n *Node) propagate(d *death) {
 	for _, down := range downs {
 		down()
 	}
+}
+
+// nextDeath takes the last death off the work list, or returns nil.
+func nextDeath(work *[]*death) *death {
+	k := len(*work)
+	if k == 0 {
+		return nil
+	}
+	d := (*work)[k-1]
+	(*work)[k-1] = nil
+	*work = (*work)[:k-1]
+	return d
 }
 
 // exitCallback runs d's OnExit. It is code outside the runtime: a panic in
@@ -271,14 +288,25 @@ func (w watcher) down(n *Node, m DownMsg) {
 // viaLink says it comes from a link, which must still exist. It returns the
 // resulting death, if any, for the caller to propagate.
 func (p *Proc) exitSignal(from pid.Pid, reason error, viaLink bool) *death {
+	var d death
+	if !p.takeExitSignal(from, reason, viaLink, &d) {
+		return nil
+	}
+	kept := d // on the heap only when p died of it
+	return &kept
+}
+
+// takeExitSignal is exitSignal with the death, if any, written to d: it
+// reports whether p died of the signal, and then the caller propagates d.
+func (p *Proc) takeExitSignal(from pid.Pid, reason error, viaLink bool, d *death) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.dead.Load() {
-		return nil
+		return false
 	}
 	if viaLink {
 		if !p.links.remove(from) {
-			return nil // unlinked before the signal arrived
+			return false // unlinked before the signal arrived
 		}
 	}
 	if t := p.node.obs.traces.Load(); t != nil {
@@ -287,11 +315,11 @@ func (p *Proc) exitSignal(from pid.Pid, reason error, viaLink bool) *death {
 	switch {
 	case p.trap:
 		p.deliver(exitMessage(from, reason))
-		return nil
+		return false
 	case IsNormal(reason) && from != p.Pid():
-		return nil
+		return false
 	}
-	return p.dieLocked(reason)
+	return p.dieLocked(reason, d)
 }
 
 // exitSignal sends an exit signal that is not carried by a link: Kill kills
@@ -309,7 +337,10 @@ func (n *Node) exitSignal(from, to pid.Pid, reason error) {
 		q.exit(Killed) // untrappable: no exit signal, the process just ends
 		return
 	}
-	n.propagate(q.exitSignal(from, reason, false))
+	var d death
+	if q.takeExitSignal(from, reason, false, &d) {
+		n.propagate(&d)
+	}
 }
 
 // Exit sends an exit signal with reason from p to target (Erlang's
