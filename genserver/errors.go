@@ -49,7 +49,8 @@ const (
 // empty means OpCall) and the server (by Pid, or by name when called by
 // name), and wraps the reason: process.NoProc, the server's exit reason,
 // ErrTimeout, ErrCallingSelf, ErrWrongServer, process.ErrNilContext or the
-// context's error.
+// context's error. Treat it as read-only, as any error: the callers that
+// fail alike on a name no process holds may be given the same one.
 type CallError struct {
 	Op     string  // OpCall, OpStop or OpCast; empty means OpCall
 	Server pid.Pid // the server, when known by Pid
