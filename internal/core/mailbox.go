@@ -357,8 +357,8 @@ func release(s *segment) {
 }
 
 // newSegment returns a spare segment of at least size messages when
-// there is one (smaller spares are let go on the way), and a new one
-// otherwise. Caller holds the senders' lock, so it is the only one that
+// there is one (smaller spares go to segmentPools on the way), and one from
+// the pools or a new one otherwise. Caller holds the senders' lock, so it is the only one that
 // takes spares: the consumer only adds them, and a spare it adds
 // meanwhile only makes the swap below fail and try again.
 func (m *mailbox) newSegment(size int, base uint64) *segment {
