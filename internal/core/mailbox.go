@@ -681,7 +681,12 @@ func (m *mailbox) settle() (pending bool) {
 
 // close refuses later pushes and returns the messages still queued, oldest
 // first. Any goroutine may close, while the consumer runs.
-func (m *mailbox) close() []any {
+//
+// idle says the consumer is known not to be running, nor to start taking
+// messages again (a handler process with no activation, already marked
+// dead): nothing else can be reading the segments then, and they go to
+// segmentPools, for the next processes to take.
+func (m *mailbox) close(idle bool) []any {
 	t := m.lock()
 	defer m.unlock(t)
 	m.closed = true
@@ -699,6 +704,18 @@ func (m *mailbox) close() []any {
 			if _, gone := s.msgs[h-s.base].(removedMsg); !gone {
 				dropped = append(dropped, s.msgs[h-s.base])
 			}
+		}
+	}
+	if idle {
+		for s := m.seg.Load(); s != nil; {
+			next := s.next
+			release(s)
+			s = next
+		}
+		for s := m.spare.Load(); s != nil; {
+			free := s.free
+			release(s)
+			s = free
 		}
 	}
 	m.removed.Store(0)

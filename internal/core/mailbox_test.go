@@ -74,7 +74,7 @@ func TestMailboxModel(t *testing.T) {
 					t.Fatalf("step %d: settle says pending %v with %d queued", step, pending, len(model))
 				}
 			case op == 9 && rapid.IntRange(0, 20).Draw(t, "close?") == 0:
-				dropped := m.close()
+				dropped := m.close(rapid.Bool().Draw(t, "idle"))
 				if !slices.Equal(dropped, model) {
 					t.Fatalf("step %d: close dropped %v, want %v", step, dropped, model)
 				}
@@ -129,7 +129,7 @@ func TestMailboxConcurrent(t *testing.T) {
 	for count.Load() < producers*each/4 {
 		runtime.Gosched()
 	}
-	dropped := m.close()
+	dropped := m.close(false)
 	closed.Store(true)
 	<-consumer
 	wg.Wait()

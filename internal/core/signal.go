@@ -160,7 +160,9 @@ func (n *Node) propagate(first *death) {
 			t.t.Stop()
 		}
 		n.table.remove(p)
-		dropped := p.mbox.close()
+		// A handler process with no activation takes no more messages:
+		// it is dead, so one that starts now does nothing.
+		dropped := p.mbox.close(p.wake == nil && !p.sched.Load())
 		n.exited.Add(1)
 		n.observeExit(d)
 		for _, msg := range dropped {
