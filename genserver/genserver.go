@@ -528,8 +528,8 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 		c = &call[Req, Rep]{req: req}
 	}
 	if s != nil && s.ctx.direct && q.HandleDirect(c) {
-		// Handled on this goroutine, or queued behind a message that
-		// came first: either way it is the server's now.
+		// Handled on this goroutine: the answer is in c, or on its way
+		// from the server's death if a kill took effect meanwhile.
 	} else if err := r.send(ctx, q, target, c); err != nil {
 		return zero, r.fail(target, err)
 	} else {
