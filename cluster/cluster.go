@@ -404,11 +404,13 @@ func (c *Cluster) Leave(ctx context.Context) error {
 // Self describes this node.
 func (c *Cluster) Self() NodeInfo { return NodeInfo{ID: c.self, Name: c.cfg.Name} }
 
-// Nodes lists the other nodes this node can reach now, by name.
+// Nodes lists the other nodes this node can reach now, by name. A node
+// being lost stays listed until its loss is complete: once it is left out,
+// its global names and group members are gone too.
 func (c *Cluster) Nodes() []NodeInfo {
 	var out []NodeInfo
 	for _, p := range c.peers.all() {
-		if st, _ := p.load(); st == stUp {
+		if p.listed() {
 			out = append(out, NodeInfo{ID: p.id, Name: p.Name()})
 		}
 	}
@@ -422,7 +424,7 @@ func (c *Cluster) Nodes() []NodeInfo {
 }
 
 // Node returns what this node knows of the node id, and whether it can
-// reach it now.
+// reach it now (as Nodes, true for a node whose loss is not complete).
 func (c *Cluster) Node(id pid.NodeID) (NodeInfo, bool) {
 	if id == c.self {
 		return c.Self(), true
@@ -431,8 +433,7 @@ func (c *Cluster) Node(id pid.NodeID) (NodeInfo, bool) {
 	if p == nil {
 		return NodeInfo{ID: id}, false
 	}
-	st, _ := p.load()
-	return NodeInfo{ID: id, Name: p.Name()}, st == stUp
+	return NodeInfo{ID: id, Name: p.Name()}, p.listed()
 }
 
 // Disconnect cuts this node from the node id, as Erlang's

@@ -97,3 +97,13 @@ func (n *Names) PutName(ctx context.Context, name string, p pid.Pid) error {
 	_, err := h.kv.Create(ctx, key(name), val)
 	return err
 }
+
+// OnCut calls f, with the peer's receive lock held, as c begins to lose
+// each peer: the peer is cutting, and what its processes held is not yet
+// dropped.
+func (c *Cluster) OnCut(f func(peer pid.NodeID)) {
+	c.hooks.Store(&hooks{
+		delivered: func(pid.NodeID, uint64, wire.Kind) {},
+		cut:       func(peer pid.NodeID, _ uint64) { f(peer) },
+	})
+}

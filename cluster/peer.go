@@ -24,6 +24,14 @@ const (
 	stGone           // superseded by a node of the same name: its Pids are dead
 )
 
+// listed reports whether Nodes lists p: it is up, or being lost. A loss
+// drops what p's processes held (peerLost) while p is cutting, so a node
+// no longer listed has none of its names or group members left here.
+func (p *peer) listed() bool {
+	st, _ := p.load()
+	return st == stUp || st == stCutting
+}
+
 // peer is another node of the cluster as this node sees it.
 type peer struct {
 	id   pid.NodeID
