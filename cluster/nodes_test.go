@@ -13,7 +13,7 @@ import (
 // A node being lost stays in Nodes (and Node) until its loss is complete:
 // the cut drops the node's global names while the node is cutting, so a
 // node that Nodes leaves out has no names left here.
-func TestNodesListALostNodeUntilItsNamesAreGone(t *testing.T) {
+func TestDIST21_NodesListALostNodeUntilItsNamesAreGone(t *testing.T) {
 	_, ca, b, cb := pair(t)
 	pb := testkit.SpawnTarget(t, b)
 	require.NoError(t, cb.Names().Register(spawntest.Context(t), "cutting", pb))

@@ -647,11 +647,11 @@ func TestDirect_SameResultsAsMailbox(t *testing.T) {
 	}
 }
 
-// TestDirect_KillWhileHandlerBlocked: a kill takes effect at once while a
+// TestGS10_DirectKillWhileHandlerBlocked: a kill takes effect at once while a
 // direct HandleCall blocks on its caller's goroutine; the caller gets
 // Killed once the handler returns, and nothing the handler did after the
 // kill reaches it.
-func TestDirect_KillWhileHandlerBlocked(t *testing.T) {
+func TestGS10_DirectKillWhileHandlerBlocked(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name  string
@@ -993,11 +993,11 @@ func TestDirect_StressOneMessageAtATime(t *testing.T) {
 	t.Logf("calls handled on the caller's goroutine: %d, by the server's: %d", direct, queued)
 }
 
-// TestDirect_CallsBetweenServers: a direct server calling another from
+// TestGS11_DirectCallsBetweenServers: a direct server calling another from
 // its HandleCall runs that one's HandleCall on the same goroutine, each as
 // itself; a server calling itself fails with ErrCallingSelf, with or
 // without the option.
-func TestDirect_CallsBetweenServers(t *testing.T) {
+func TestGS11_DirectCallsBetweenServers(t *testing.T) {
 	t.Parallel()
 	t.Run("direct_calls_direct", func(t *testing.T) {
 		t.Parallel()
@@ -1110,12 +1110,12 @@ func TestDirect_FallsBackToMailbox(t *testing.T) {
 	}
 }
 
-// TestDirect_DeadlineDuringHandler: the caller's deadline does not cut a
+// TestGS08_DirectDeadlineDuringHandler: the caller's deadline does not cut a
 // direct HandleCall short (the caller is running it); a reply the handler
 // gives after the deadline passed is the call's result, as the doc of
 // WithDirectCalls says: the deadline reaches the caller only once
 // HandleCall has returned, and by then the reply is there.
-func TestDirect_DeadlineDuringHandler(t *testing.T) {
+func TestGS08_DirectDeadlineDuringHandler(t *testing.T) {
 	t.Parallel()
 	n := spawntest.NewNode(t)
 	s := newDCServer()
