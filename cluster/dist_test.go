@@ -55,11 +55,14 @@ type hello struct{ From pid.Pid }
 // ghostNode is a node id no node has.
 var ghostNode = pid.NewNodeID()
 
-// trapper starts a trapping process on n that waits for its context.
+// trapper starts a process on n that traps exits before trapper returns and
+// ends with the first error it is sent as a message.
 func trapper(t *testing.T, n *process.Node, opts ...process.SpawnOption) pid.Pid {
 	t.Helper()
+	trapping := make(chan struct{})
 	p, err := n.Spawn(func(p *process.Process) error {
 		p.TrapExit(true)
+		close(trapping)
 		m, err := p.ReceiveMatch(p.Context(), func(m any) bool { _, ok := m.(error); return ok })
 		if err != nil {
 			return err
@@ -67,6 +70,7 @@ func trapper(t *testing.T, n *process.Node, opts ...process.SpawnOption) pid.Pid
 		return m.(error)
 	}, opts...)
 	require.NoError(t, err)
+	spawntest.Recv(t, trapping)
 	return p
 }
 
@@ -283,7 +287,6 @@ func TestDIST05_TrapExitAcrossNodes(t *testing.T) {
 func TestDIST06_RemoteKillIsUntrappableAndBecomesKilled(t *testing.T) {
 	a, _, b, _ := pair(t)
 	tr := trapper(t, b)
-	got := make(chan any, 8)
 	_, err := b.Spawn(func(p *process.Process) error { return nil }) // warm
 	require.NoError(t, err)
 	pr := spawntest.NewProbe(t, a)
@@ -302,7 +305,6 @@ func TestDIST06_RemoteKillIsUntrappableAndBecomesKilled(t *testing.T) {
 		link.Exit{From: tr, Reason: process.Killed},
 		link.Down{Ref: ref, Pid: tr, Reason: process.Killed},
 	}, []any{pr.Receive(), pr.Receive()})
-	close(got)
 }
 
 func TestDIST07_ExitSignalsWithOtherReasonsAcrossNodes(t *testing.T) {
@@ -314,27 +316,18 @@ func TestDIST07_ExitSignalsWithOtherReasonsAcrossNodes(t *testing.T) {
 	require.Equal(t, errBoom, watch.Wait())
 
 	// A trapping process gets the signal as a message, from the sender.
-	got := make(chan any, 4)
-	tr, err := b.Spawn(func(p *process.Process) error {
-		p.TrapExit(true)
-		for {
-			m, err := p.Receive(p.Context())
-			if err != nil {
-				return err
-			}
-			got <- m
-		}
-	})
-	require.NoError(t, err)
+	// The probe traps exits before the first signal is sent.
+	tr := spawntest.NewProbe(t, b)
+	tr.Do(func(p *process.Process) error { p.TrapExit(true); return nil })
 	pr := spawntest.NewProbe(t, a)
 	pr.Do(func(p *process.Process) error {
-		if err := p.Exit(tr, errBoom); err != nil {
+		if err := p.Exit(tr.Pid(), errBoom); err != nil {
 			return err
 		}
-		return p.Exit(tr, process.Normal)
+		return p.Exit(tr.Pid(), process.Normal)
 	})
-	require.Equal(t, link.Exit{From: pr.Pid(), Reason: errBoom}, spawntest.Recv(t, got))
-	require.Equal(t, link.Exit{From: pr.Pid(), Reason: process.Normal}, spawntest.Recv(t, got))
+	require.Equal(t, link.Exit{From: pr.Pid(), Reason: errBoom}, tr.Receive())
+	require.Equal(t, link.Exit{From: pr.Pid(), Reason: process.Normal}, tr.Receive())
 
 	// Exit to a dead remote pid or to a pid of no node does nothing.
 	require.NoError(t, a.Exit(r, errBoom))

@@ -14,12 +14,14 @@ import (
 )
 
 // limitedReceiver spawns a Func process with a mailbox bounded to limit.
-// It waits for gate before receiving, then forwards every message it
-// receives to out.
+// It traps exits before it is returned, waits for gate before receiving,
+// then forwards every message it receives to out.
 func limitedReceiver(t *testing.T, n *process.Node, b process.Backend, limit int, gate <-chan struct{}, out chan<- any) pid.Pid {
 	t.Helper()
+	trapping := make(chan struct{})
 	p, err := n.Spawn(func(p *process.Process) error {
 		p.TrapExit(true)
+		close(trapping)
 		select {
 		case <-gate:
 		case <-p.Context().Done():
@@ -36,6 +38,7 @@ func limitedReceiver(t *testing.T, n *process.Node, b process.Backend, limit int
 	if err != nil {
 		t.Fatal(err)
 	}
+	spawntest.Recv(t, trapping)
 	return p
 }
 
