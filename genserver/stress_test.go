@@ -1,6 +1,7 @@
 package genserver_test
 
 import (
+	"context"
 	"sync"
 	"testing"
 
@@ -65,6 +66,14 @@ func TestStress_ConcurrentCallersAndCasters(t *testing.T) {
 		if err != nil {
 			t.Fatalf("start: %v", err)
 		}
+		// Each call has a bound of its own: the callers' eight thousand
+		// calls took more than 10 s on a loaded 2-core machine under -race, and
+		// a bound over all of them was a speed limit, not a bound on a hang.
+		call := func(req stressReq) (stressRep, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
+			defer cancel()
+			return ref.Call(ctx, req)
+		}
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		ops := make(map[int]int) // per caller, as sent
@@ -79,7 +88,7 @@ func TestStress_ConcurrentCallersAndCasters(t *testing.T) {
 						mine++
 					}
 					mine++
-					rep, err := ref.Call(ctx, stressReq{Op: stressAdd, Caller: c, Seq: i})
+					rep, err := call(stressReq{Op: stressAdd, Caller: c, Seq: i})
 					if err != nil {
 						t.Errorf("caller %d call %d: %v", c, i, err)
 						return
@@ -114,6 +123,7 @@ func TestStress_ConcurrentCallersAndCasters(t *testing.T) {
 		if t.Failed() {
 			return
 		}
+		ctx = spawntest.Context(t)
 		want := 0
 		for c, n := range ops {
 			want += n
