@@ -2,8 +2,12 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/spawned-go/spawned/cluster/internal/wire"
 	"github.com/spawned-go/spawned/pid"
@@ -106,4 +110,44 @@ func (c *Cluster) OnCut(f func(peer pid.NodeID)) {
 		delivered: func(pid.NodeID, uint64, wire.Kind) {},
 		cut:       func(peer pid.NodeID, _ uint64) { f(peer) },
 	})
+}
+
+// DeleteName deletes name from the store, as a node that lost the owner's
+// node does, whatever this node holds.
+func (n *Names) DeleteName(ctx context.Context, name string) error {
+	h := n.kv.Load()
+	if h == nil {
+		return ErrNamesUnavailable
+	}
+	return h.kv.Delete(ctx, key(name))
+}
+
+// FailCreates makes the node's next k creations of an entry in the store
+// fail, as they do while the store is electing a leader or cannot be
+// reached. The channel it returns is closed at the first failure.
+func (n *Names) FailCreates(k int) <-chan struct{} {
+	h := n.kv.Load()
+	f := &failingKV{KeyValue: h.kv, failed: make(chan struct{})}
+	f.left.Store(int64(k))
+	n.kv.Store(&kvHandle{kv: f, watch: h.watch})
+	return f.failed
+}
+
+// failingKV is a store whose next creations fail.
+type failingKV struct {
+	jetstream.KeyValue
+	left   atomic.Int64
+	once   sync.Once
+	failed chan struct{}
+}
+
+// errStoreDown is the error of a failingKV's failed creations.
+var errStoreDown = errors.New("test: the store does not answer")
+
+func (f *failingKV) Create(ctx context.Context, key string, value []byte, opts ...jetstream.KVCreateOpt) (uint64, error) {
+	if f.left.Add(-1) >= 0 {
+		f.once.Do(func() { close(f.failed) })
+		return 0, errStoreDown
+	}
+	return f.KeyValue.Create(ctx, key, value, opts...)
 }

@@ -426,7 +426,7 @@ func (n *Names) apply(e jetstream.KeyValueEntry) {
 	}
 	if reassert != nil {
 		h := reassert
-		n.later(func(ctx context.Context) { n.reassert(ctx, h) })
+		n.later(func(ctx context.Context) { n.reassert(ctx, h, reassertFirstWait) })
 	}
 }
 
@@ -452,8 +452,12 @@ func (n *Names) lostName(h *nameHold) {
 }
 
 // reassert registers again the name of a live local process that another
-// node deleted (it had lost this node for a while).
-func (n *Names) reassert(ctx context.Context, h *nameHold) {
+// node deleted (it had lost this node for a while). While the store does
+// not answer (a leader election, a lost connection), it tries again after
+// wait, and less and less often, for as long as the process holds the
+// name: nothing else would write the name back, and the process's node
+// would go on giving it the name (NameOf) that no node finds.
+func (n *Names) reassert(ctx context.Context, h *nameHold, wait time.Duration) {
 	kvh := n.kv.Load()
 	if kvh == nil {
 		return
@@ -463,8 +467,13 @@ func (n *Names) reassert(ctx context.Context, h *nameHold) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	switch {
+	case errors.Is(err, jetstream.ErrKeyExists):
+		return // taken: the watch tells this node
 	case err != nil:
-		return // taken (the watch tells this node) or unreachable
+		if !h.released && !h.unreg && n.byName[h.name] == h {
+			n.reassertLater(h, wait)
+		}
+		return
 	case h.released || n.byName[h.name] != h:
 		n.deleteLater(h.name, rev)
 		return
@@ -474,6 +483,28 @@ func (n *Names) reassert(ctx context.Context, h *nameHold) {
 	if rev > n.seen[h.name] {
 		n.seen[h.name] = rev
 	}
+}
+
+// reassertFirstWait is the pause before reassert's second try.
+const reassertFirstWait = 250 * time.Millisecond
+
+// reassertLater runs reassert for h again after wait, with the next pause
+// doubled up to reopenMaxWait, unless the node leaves first. Called by the
+// background worker (so the wait group is not at zero), under mu.
+func (n *Names) reassertLater(h *nameHold, wait time.Duration) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-n.bg.Done():
+			return
+		case <-t.C:
+		}
+		next := min(2*wait, reopenMaxWait)
+		n.later(func(ctx context.Context) { n.reassert(ctx, h, next) })
+	}()
 }
 
 // staleLocked reports whether an entry naming owner is known stale here:

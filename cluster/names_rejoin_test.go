@@ -141,3 +141,30 @@ func rejoinPair(t *testing.T) (rs *restartable, a *process.Node, ca *cluster.Clu
 	waitUp(t, cb, a.ID())
 	return rs, a, ca, b, cb
 }
+
+// A node whose live process's name was deleted from the store (by a node
+// that had lost it for a while) registers the name again, and keeps trying
+// while the store does not answer: the name must not stay missing while
+// its owner holds it. It was tried once: a try that failed (the store
+// electing a leader after a NATS server was killed) left the name missing
+// from every node for good, while NameOf still gave it to its process and
+// so nothing registered it again.
+func TestGlobalNamesDeletedByAPeerAreRegisteredAgainOnceTheStoreAnswers(t *testing.T) {
+	ctx := spawntest.Context(t)
+	a, ca, _, cb := pair(t)
+	p := spawntest.SpawnIdle(t, a)
+	require.NoError(t, ca.Names().Register(ctx, "kept", p))
+	resolvesTo(t, cb, "kept", p)
+
+	// A's next three tries fail; the first comes once A has seen the
+	// deletion.
+	failed := ca.Names().FailCreates(3)
+	require.NoError(t, cb.Names().DeleteName(ctx, "kept"))
+	spawntest.Recv(t, failed)
+	for _, c := range []*cluster.Cluster{ca, cb} {
+		resolvesTo(t, c, "kept", p)
+	}
+	name, ok := ca.Names().NameOf(p)
+	require.True(t, ok)
+	require.Equal(t, "kept", name)
+}
