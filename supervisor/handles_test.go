@@ -86,12 +86,19 @@ func TestSUP08_TransientChildFinishingDuringItsStartIsNotRestarted(t *testing.T)
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Each start has a bound of its own: five hundred Thread children
+		// (an OS thread each) started one after another can take longer
+		// than one bound over all of them on a loaded machine under -race.
 		const jobs = 500
 		for i := range jobs {
-			if _, err := pool.StartChild(ctx, i); err != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
+			_, err := pool.StartChild(ctx, i)
+			cancel()
+			if err != nil {
 				t.Fatalf("start %d: %v", i, err)
 			}
 		}
+		ctx = spawntest.Context(t)
 		// The pool is still alive (no restart was counted) and has started
 		// each job exactly once.
 		if counts, err := pool.CountChildren(ctx); err != nil {
