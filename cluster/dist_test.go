@@ -123,12 +123,15 @@ func TestDIST01_SendNeverFailsAtTheSender(t *testing.T) {
 
 // collector starts a process on n that hands every message it receives to
 // the returned channel, in order (a probe's selective receive would scan a
-// long backlog for every command).
+// long backlog for every command). It traps exits, if trap, before
+// collector returns.
 func collector(t *testing.T, n *process.Node, trap bool) (pid.Pid, <-chan any) {
 	t.Helper()
 	out := make(chan any, 1<<15)
+	trapping := make(chan struct{})
 	p, err := n.Spawn(func(p *process.Process) error {
 		p.TrapExit(trap)
+		close(trapping)
 		for {
 			m, err := p.Receive(p.Context())
 			if err != nil {
@@ -138,6 +141,7 @@ func collector(t *testing.T, n *process.Node, trap bool) (pid.Pid, <-chan any) {
 		}
 	})
 	require.NoError(t, err)
+	spawntest.Recv(t, trapping)
 	return p, out
 }
 
