@@ -307,9 +307,11 @@ func (tt *c3totals) String() string {
 // c3model is what the test knows: the live nodes, and the incarnations
 // that were lost.
 type c3model struct {
-	t    *testing.T
-	live map[string]*c3node
-	dead map[pid.NodeID]string
+	t       *testing.T
+	farm    *natsFarm
+	cluster string
+	live    map[string]*c3node
+	dead    map[pid.NodeID]string
 }
 
 // view checks once whether the live nodes agree with the model: each
@@ -374,7 +376,12 @@ func (m *c3model) converge(what string, since time.Time) time.Duration {
 			return took
 		}
 		if time.Now().After(deadline) {
-			m.t.Fatalf("%s: not converged after %v: %s", what, chaos3ConvergeBound, why)
+			var views []string
+			for _, name := range slices.Sorted(maps.Keys(states)) {
+				views = append(views, fmt.Sprintf("%s names %v, holds %v", name, states[name].Names, states[name].Held))
+			}
+			m.t.Fatalf("%s: not converged after %v: %s; the nodes: %s; the store has %s",
+				what, chaos3ConvergeBound, why, strings.Join(views, "; "), m.storeNames())
 		}
 		if !slow && time.Since(since) > 5*time.Second {
 			slow = true
@@ -382,6 +389,47 @@ func (m *c3model) converge(what string, since time.Time) time.Duration {
 		}
 		<-tick.C
 	}
+}
+
+// storeNames reads the names' bucket, for a failure's message: whether a
+// name a node misses is missing from the store too, or only from the
+// node's cache.
+func (m *c3model) storeNames() string {
+	nc, err := nats.Connect(m.farm.url(0), nats.UserInfo(chaos3User, chaos3Password))
+	if err != nil {
+		return "(not read: " + err.Error() + ")"
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return "(not read: " + err.Error() + ")"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
+	defer cancel()
+	kv, err := js.KeyValue(ctx, "spawned_"+m.cluster+"_names")
+	if err != nil {
+		return "(not read: " + err.Error() + ")"
+	}
+	keys, err := kv.ListKeys(ctx)
+	if err != nil {
+		return "(not read: " + err.Error() + ")"
+	}
+	var entries []string
+	for k := range keys.Keys() {
+		e, err := kv.Get(ctx, k)
+		if err != nil {
+			entries = append(entries, k+": "+err.Error())
+			continue
+		}
+		var p pid.Pid
+		if err := p.UnmarshalBinary(e.Value()); err != nil {
+			entries = append(entries, k+": "+err.Error())
+			continue
+		}
+		entries = append(entries, fmt.Sprintf("%s: %v at revision %d", k, p, e.Revision()))
+	}
+	sort.Strings(entries)
+	return "[" + strings.Join(entries, ", ") + "]"
 }
 
 // chaos3ConvergeBound bounds each convergence: well past the heartbeat
@@ -451,7 +499,7 @@ func chaos3Run(t *testing.T, rng *rand.Rand, servers, n int) {
 	f := newFarm(t, servers)
 	cl := clusterName(t)
 	t.Logf("%d NATS servers ready in %v", servers, f.waitReady(cl).Round(time.Millisecond))
-	m := &c3model{t: t, live: map[string]*c3node{}, dead: map[pid.NodeID]string{}}
+	m := &c3model{t: t, farm: f, cluster: cl, live: map[string]*c3node{}, dead: map[pid.NodeID]string{}}
 	for i, name := range chaos3Nodes {
 		m.live[name] = startC3(t, f, cl, name, i%servers)
 	}
