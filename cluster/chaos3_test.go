@@ -88,7 +88,13 @@ func (f *natsFarm) start(i int) {
 		}
 		opts = append(opts, embedded.WithRoutes("chaos3", fmt.Sprintf("127.0.0.1:%d", f.routePorts[i]), routes...))
 	}
-	s, err := embedded.Start(spawntest.Context(f.t), opts...)
+	// A minute, as for the other NATS waits of the test: a server with
+	// JetStream, its store and its routes took more than 10 s to be ready
+	// on a loaded 2-core machine under -race, beside the three node
+	// processes and the other servers.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := embedded.Start(ctx, opts...)
 	require.NoError(f.t, err)
 	f.servers[i] = s
 }
