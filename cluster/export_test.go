@@ -151,3 +151,12 @@ func (f *failingKV) Create(ctx context.Context, key string, value []byte, opts .
 	}
 	return f.KeyValue.Create(ctx, key, value, opts...)
 }
+
+// DropCached drops name from the node's cache and nothing else, as the
+// node does with an entry it finds stale when the watch shows it (its
+// owner's node not up here at that moment): the revision stays seen.
+func (n *Names) DropCached(name string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.dropLocked(name)
+}

@@ -938,7 +938,11 @@ func (n *Names) miss(ctx context.Context, name string) (pid.Pid, bool) {
 		// Dead, or older than what the watch has shown: a stale read.
 		return pid.Pid{}, false
 	}
-	if e.Revision() > n.seen[name] {
+	// The entry the watch showed last, or a newer one. The last one shown
+	// may have been dropped then as stale (its owner's node was not up
+	// here yet), and nothing else brings it back: cache it now that it is
+	// not.
+	if _, cached := n.cache[name]; !cached || e.Revision() > n.seen[name] {
 		n.seen[name] = e.Revision()
 		n.storeLocked(name, owner, e.Revision())
 	}

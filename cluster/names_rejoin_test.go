@@ -168,3 +168,24 @@ func TestGlobalNamesDeletedByAPeerAreRegisteredAgainOnceTheStoreAnswers(t *testi
 	require.True(t, ok)
 	require.Equal(t, "kept", name)
 }
+
+// A name whose entry this node dropped as stale when the watch showed it
+// (its owner's node was not up here yet), and which the store still has
+// for a live owner, is cached again once a lookup finds it in the store:
+// Registered lists it, as every other node does. The lookup found it and
+// cached nothing (the entry was no newer than the one seen), so the name
+// stayed missing from Registered while WhereIs gave it.
+func TestGlobalNamesALookupCachesAnEntryDroppedAsStale(t *testing.T) {
+	ctx := spawntest.Context(t)
+	a, ca, _, cb := pair(t)
+	p := spawntest.SpawnIdle(t, a)
+	require.NoError(t, ca.Names().Register(ctx, "back", p))
+	resolvesTo(t, cb, "back", p)
+
+	cb.Names().DropCached("back")
+	require.Empty(t, cb.Names().Registered())
+	got, ok := cb.Names().WhereIs("back") // from the store
+	require.True(t, ok)
+	require.Equal(t, p, got)
+	require.Equal(t, []string{"back"}, cb.Names().Registered())
+}
