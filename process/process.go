@@ -173,7 +173,8 @@ func (p *Process) Send(to pid.Pid, msg any) error {
 
 // SendWait is Send that waits for room when to's bounded mailbox is full,
 // until ctx is done (ctx's error) or p exits (ErrCallerExited). A nil ctx
-// fails with ErrNilContext.
+// fails with ErrNilContext. When to is p itself, whose mailbox only p's
+// own code empties, a full mailbox fails at once with ErrMailboxFull.
 func (p *Process) SendWait(ctx context.Context, to pid.Pid, msg any) error {
 	if p == nil {
 		return ErrNilProcess
