@@ -72,7 +72,9 @@ func OnExit(fn func(reason error)) SpawnOption { return func(s *core.Spec) { s.O
 func spec(fn core.Func, h core.Handler, opts []SpawnOption) core.Spec {
 	s := core.Spec{Func: fn, Handler: h}
 	for _, o := range opts {
-		o(&s)
+		if o != nil { // a nil option sets nothing
+			o(&s)
+		}
 	}
 	return s
 }
