@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spawned-go/spawned/genserver"
+	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/spawntest"
 )
@@ -354,4 +355,61 @@ func errString(err error) string {
 		return "nil"
 	}
 	return err.Error()
+}
+
+type hostilePlain struct{}
+
+func (hostilePlain) HandleMessage(*process.Process, any) error { return nil }
+
+// TestHostile_StateOfBadInput: GetState and StateOf given what they cannot
+// ask. Each fails at once with its documented error; a nil context used to
+// panic in both.
+func TestHostile_StateOfBadInput(t *testing.T) {
+	n := spawntest.NewNode(t)
+	ctx := spawntest.Context(t)
+	var nilCtx context.Context
+	plain := spawntest.SpawnIdle(t, n)
+	handler, err := n.SpawnHandler(hostilePlain{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := spawntest.SpawnIdle(t, n)
+	spawntest.ExitAndWait(t, n, dead, process.Kill)
+	quiet := hdStart(t, n, process.Async, &hdServer{}) // no DebugState
+	cases := []struct {
+		name string
+		call func() error
+		want error
+	}{
+		{"GetState(nil ctx)", func() error { _, err := genserver.GetState(nilCtx, quiet); return err }, process.ErrNilContext},
+		{"StateOf(nil ctx)", func() error { _, err := genserver.StateOf(nilCtx, n, quiet.Pid()); return err }, process.ErrNilContext},
+		{"StateOf(nil node)", func() error { _, err := genserver.StateOf(ctx, nil, quiet.Pid()); return err }, process.ErrNilNode},
+		{"StateOf(zero pid)", func() error { _, err := genserver.StateOf(ctx, n, pid.Pid{}); return err }, process.ErrZeroPid},
+		{"StateOf(dead)", func() error { _, err := genserver.StateOf(ctx, n, dead); return err }, process.NoProc},
+		{"StateOf(plain process)", func() error { _, err := genserver.StateOf(ctx, n, plain); return err }, genserver.ErrNoState},
+		{"StateOf(handler process)", func() error { _, err := genserver.StateOf(ctx, n, handler); return err }, genserver.ErrNoState},
+		{"GetState(no StateReporter)", func() error { _, err := genserver.GetState(ctx, quiet); return err }, genserver.ErrNoState},
+		{"GetState(zero Ref)", func() error { _, err := genserver.GetState(ctx, hostileRef{}); return err }, genserver.ErrZeroRef},
+		{"GetState(unknown name)", func() error {
+			_, err := genserver.GetState(ctx, genserver.Named[[]byte, int, string](n, "nobody"))
+			return err
+		}, process.NoProc},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out := make(chan error, 1)
+			go func() {
+				defer func() {
+					if v := recover(); v != nil {
+						out <- errors.New("panicked")
+						t.Errorf("panicked: %v", v)
+					}
+				}()
+				out <- c.call()
+			}()
+			if err := hostileWait(t, out, c.name); !errors.Is(err, c.want) {
+				t.Fatalf("got %v, want %v", err, c.want)
+			}
+		})
+	}
 }
