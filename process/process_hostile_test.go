@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spawned-go/spawned/event"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
@@ -286,5 +287,31 @@ func TestHostile_SpawnRacesNodeStop(t *testing.T) {
 			t.Fatalf("round %d: stats after Stop: %+v", round, st)
 		}
 		cancel()
+	}
+}
+
+// TestHostile_SubscribeToAStoppedNode: a stopped node publishes nothing
+// more, so its subscription's channel is closed and a loop over it ends,
+// as a nil node's does; it used to stay open for ever.
+func TestHostile_SubscribeToAStoppedNode(t *testing.T) {
+	n := process.NewNode(process.WithLogger(nil))
+	if err := n.Stop(spawntest.Context(t)); err != nil {
+		t.Fatal(err)
+	}
+	var nilNode *process.Node
+	for name, sub := range map[string]*event.Subscription{"stopped": n.Subscribe(), "nil": nilNode.Subscribe(event.Buffer(4))} {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for range sub.C() {
+			}
+		}()
+		select {
+		case <-done:
+		case <-time.After(spawntest.Timeout):
+			t.Fatalf("%s node: the subscription's channel is still open", name)
+		}
+		sub.Close()
+		sub.Close()
 	}
 }
