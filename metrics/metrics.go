@@ -73,7 +73,8 @@ type options struct {
 }
 
 // WithCallLatency records the latency of every GenServer call on the node
-// into a histogram by server type, with buckets (LatencyBuckets if none).
+// into a histogram by server type, with buckets (LatencyBuckets if none),
+// taken in increasing order, without repeats and NaNs.
 // It costs each call two clock reads and a histogram update while the
 // collector lives; without it a call pays one atomic load.
 func WithCallLatency(buckets ...float64) Option {
