@@ -101,7 +101,7 @@ var joined struct {
 func Join(ctx context.Context, node *process.Node, cfg Config) (*Cluster, error) {
 	switch {
 	case ctx == nil:
-		return nil, errors.New("cluster: join: nil context")
+		return nil, fmt.Errorf("cluster: join: %w", process.ErrNilContext)
 	case node == nil:
 		return nil, fmt.Errorf("cluster: join: %w", process.ErrNilNode)
 	}
@@ -349,7 +349,7 @@ func (c *Cluster) discover(ctx context.Context) error {
 // the wait for the goodbyes to go out.
 func (c *Cluster) Leave(ctx context.Context) error {
 	if ctx == nil {
-		return errors.New("cluster: leave: nil context")
+		return fmt.Errorf("cluster: leave: %w", process.ErrNilContext)
 	}
 	if !c.leaving.CompareAndSwap(false, true) {
 		return nil
@@ -461,6 +461,9 @@ func (c *Cluster) Disconnect(id pid.NodeID) bool {
 // ErrPeerBusy. It returns at once for a node that is not reachable (a
 // send to it is dropped).
 func (c *Cluster) WaitRoom(ctx context.Context, id pid.NodeID) error {
+	if ctx == nil {
+		return fmt.Errorf("cluster: wait room: %w", process.ErrNilContext)
+	}
 	return (*remote)(c).WaitRoom(ctx, core.Target{Node: id, Name: "-"})
 }
 

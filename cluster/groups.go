@@ -22,6 +22,9 @@ import (
 // is sent every member of the other nodes. Membership is eventually
 // consistent: a join is seen on another node a frame later.
 //
+// Once the cluster is left (Cluster.Leave), Join, Leave and Monitor fail
+// with ErrLeft.
+//
 // A member leaves every group when it dies, before its death can be
 // observed (its node tells the others ahead of the death's exits and
 // Downs), and when its node is lost, before any Down or NodeDown of the
@@ -104,6 +107,9 @@ func (g *ProcessGroups) check(op, group string, p pid.Pid) error {
 		return fmt.Errorf("cluster: %s %q: %w", op, group, process.ErrZeroPid)
 	case p.Node() != g.c.self:
 		return fmt.Errorf("cluster: %s %q: %s: %w", op, group, p, ErrNotLocal)
+	case g.c.leaving.Load():
+		// No other node would ever hear of it, as Names refuses too.
+		return fmt.Errorf("cluster: %s %q: %w", op, group, ErrLeft)
 	}
 	return nil
 }
@@ -268,6 +274,8 @@ func (g *ProcessGroups) Monitor(p *process.Process, group string) (pid.Ref, []pi
 		return pid.Ref{}, nil, errNilProcess
 	case group == "":
 		return pid.Ref{}, nil, fmt.Errorf("cluster: monitor group: %w", registry.ErrEmptyName)
+	case g.c.leaving.Load():
+		return pid.Ref{}, nil, fmt.Errorf("cluster: monitor group %q: %w", group, ErrLeft)
 	case !p.Alive():
 		return pid.Ref{}, nil, process.ErrCallerExited
 	}

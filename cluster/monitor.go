@@ -1,7 +1,7 @@
 package cluster
 
 import (
-	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/spawned-go/spawned/internal/core"
@@ -48,7 +48,7 @@ func (c *Cluster) MonitorNodes(p *process.Process) (pid.Ref, error) {
 func (c *Cluster) DemonitorNode(ref pid.Ref) bool { return c.mons.remove(ref) }
 
 // errNilProcess is returned for a nil process.
-var errNilProcess = errors.New("cluster: nil process")
+var errNilProcess = fmt.Errorf("cluster: %w", process.ErrNilProcess)
 
 // nodeMonitors holds the node monitors and subscriptions of the node's
 // processes.

@@ -16,6 +16,7 @@ import (
 	"github.com/spawned-go/spawned/cluster/internal/wire"
 	"github.com/spawned-go/spawned/observer"
 	"github.com/spawned-go/spawned/pid"
+	"github.com/spawned-go/spawned/process"
 )
 
 // The web observer across a cluster: a node's observer (package observer)
@@ -98,7 +99,7 @@ func (c *Cluster) observeSubject(id pid.NodeID) string {
 // subscription: once ServeObserver returns, the other nodes are answered.
 func (c *Cluster) ServeObserver(ctx context.Context, h *observer.Observer) error {
 	if ctx == nil {
-		return errors.New("cluster: serve observer: nil context")
+		return fmt.Errorf("cluster: serve observer: %w", process.ErrNilContext)
 	}
 	c.observing.mu.Lock()
 	defer c.observing.mu.Unlock()
@@ -238,7 +239,7 @@ func (s *observeServer) reply(m *nats.Msg, to pid.NodeID, rep sysObserveRep) {
 // forwardObserve carries req to the observer of the node id.
 func (c *Cluster) forwardObserve(ctx context.Context, id string, req observer.Request) (observer.Response, error) {
 	if ctx == nil {
-		return observer.Response{}, errors.New("cluster: observe: nil context")
+		return observer.Response{}, fmt.Errorf("cluster: observe: %w", process.ErrNilContext)
 	}
 	node, err := pid.ParseNodeID(id)
 	if err != nil || node.IsZero() {

@@ -407,8 +407,11 @@ func (f Factory[A]) Name() string { return f.name }
 // Register makes the factory available on c's node: fn becomes the body of
 // every process spawned from it here.
 func (f Factory[A]) Register(c *Cluster, fn func(p *process.Process, arg A) error) error {
-	if c == nil || fn == nil {
-		return fmt.Errorf("cluster: register factory %q: nil cluster or function", f.name)
+	switch {
+	case c == nil:
+		return fmt.Errorf("cluster: register factory %q: nil cluster", f.name)
+	case fn == nil:
+		return fmt.Errorf("cluster: register factory %q: %w", f.name, process.ErrNilFunc)
 	}
 	node := c.core
 	return c.spawns.register(f.name, &factory{
@@ -491,8 +494,11 @@ func (f ServerFactory[A, Req, Rep, Msg]) Name() string { return f.name }
 // for the server's behaviour and starts it with opts (genserver.WithVia
 // with the cluster's Names gives it a global name).
 func (f ServerFactory[A, Req, Rep, Msg]) Register(c *Cluster, fn func(arg A) (genserver.Behaviour[Req, Rep, Msg], error), opts ...genserver.Option) error {
-	if c == nil || fn == nil {
-		return fmt.Errorf("cluster: register server factory %q: nil cluster or function", f.name)
+	switch {
+	case c == nil:
+		return fmt.Errorf("cluster: register server factory %q: nil cluster", f.name)
+	case fn == nil:
+		return fmt.Errorf("cluster: register server factory %q: %w", f.name, process.ErrNilFunc)
 	}
 	node := c.node
 	return c.spawns.register(f.name, &factory{

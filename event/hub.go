@@ -35,7 +35,8 @@ func Buffer(n int) Option {
 // Hub delivers published events to its subscriptions. Each node has one;
 // programs subscribe through process.Node.Subscribe, and a Hub of their own
 // serves tests and code that publishes events itself. The zero Hub is ready
-// to use. Its methods are safe for concurrent use.
+// to use. Its methods are safe for concurrent use. A nil *Hub has no
+// subscriptions: it publishes nothing, and its subscriptions are closed.
 type Hub struct {
 	mu   sync.Mutex // serializes Subscribe and Close
 	subs atomic.Pointer[subscribers]
@@ -48,18 +49,25 @@ type subscribers struct {
 }
 
 // Active reports whether the hub has a subscription: one atomic load.
-func (h *Hub) Active() bool { return h.subs.Load() != nil }
+func (h *Hub) Active() bool { return h != nil && h.subs.Load() != nil }
 
 // Wants reports whether some subscription takes events of kind k, so that
 // a publisher can skip building an event nobody reads.
 func (h *Hub) Wants(k Kind) bool {
+	if h == nil {
+		return false
+	}
 	s := h.subs.Load()
 	return s != nil && s.mask.Has(k)
 }
 
 // Publish hands e to every subscription that takes its kind. It never
-// blocks: a subscription whose buffer is full counts e as lost.
+// blocks: a subscription whose buffer is full counts e as lost. A nil e is
+// no event and is not published.
 func (h *Hub) Publish(e Event) {
+	if h == nil || e == nil {
+		return
+	}
 	s := h.subs.Load()
 	if s == nil {
 		return
@@ -87,6 +95,9 @@ func (h *Hub) Subscribe(opts ...Option) *Subscription {
 	}
 	if o.buffer < 1 {
 		o.buffer = DefaultBuffer
+	}
+	if h == nil {
+		return &Subscription{mask: o.mask, ch: closedEvents, closed: true}
 	}
 	s := &Subscription{hub: h, mask: o.mask, ch: make(chan Event, o.buffer)}
 	h.mu.Lock()
@@ -139,20 +150,44 @@ type Subscription struct {
 }
 
 // C returns the channel the events arrive on. It is closed by Close, after
-// the events already buffered.
-func (s *Subscription) C() <-chan Event { return s.ch }
+// the events already buffered. A nil or zero Subscription's channel is
+// closed already, so that a loop over it ends instead of waiting for ever.
+func (s *Subscription) C() <-chan Event {
+	if s == nil || s.ch == nil {
+		return closedEvents
+	}
+	return s.ch
+}
+
+// closedEvents is the channel of a Subscription that was never made.
+var closedEvents = func() chan Event {
+	ch := make(chan Event)
+	close(ch)
+	return ch
+}()
 
 // Dropped returns how many events this subscription has lost because its
 // buffer was full.
-func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
+func (s *Subscription) Dropped() uint64 {
+	if s == nil {
+		return 0
+	}
+	return s.dropped.Load()
+}
 
 // Close ends the subscription: no more events are delivered, and C is
-// closed once drained. Close is idempotent.
+// closed once drained. Close is idempotent, and does nothing for a nil or
+// zero Subscription.
 func (s *Subscription) Close() {
-	s.hub.remove(s)
+	if s == nil {
+		return
+	}
+	if s.hub != nil {
+		s.hub.remove(s)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.closed {
+	if !s.closed && s.ch != nil {
 		s.closed = true
 		close(s.ch)
 	}

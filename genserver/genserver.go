@@ -121,7 +121,9 @@ func collect(opts []Option) options {
 	}
 	o := optionsPool.Get().(*options)
 	for _, opt := range opts {
-		opt(o)
+		if opt != nil { // a nil option sets nothing
+			opt(o)
+		}
 	}
 	out := *o
 	*o = options{}

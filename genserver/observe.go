@@ -53,8 +53,11 @@ var ErrNoState = errors.New("genserver: the process reports no state")
 // between two callbacks, in order with the server's other messages, like
 // any message it cancels a pending IdleTimeout. Without a deadline on ctx,
 // it waits at most DefaultCallTimeout, or without bound under
-// WithoutTimeout.
+// WithoutTimeout. A nil ctx fails at once with process.ErrNilContext.
 func GetState[Req, Rep, Msg any](ctx context.Context, ref Ref[Req, Rep, Msg]) (any, error) {
+	if ctx == nil {
+		return nil, ref.fail(ref.pid, process.ErrNilContext)
+	}
 	target, err := ref.resolve(OpCall)
 	if err == errRemoteName || err == nil && target.Node() != ref.node.ID() {
 		return nil, ref.fail(target, fmt.Errorf("%w: not on another node", ErrNoState))
@@ -68,6 +71,9 @@ func GetState[Req, Rep, Msg any](ctx context.Context, ref Ref[Req, Rep, Msg]) (a
 // StateOf is GetState for the server running as p on node, whatever its
 // types: for tools that know it by its Pid only.
 func StateOf(ctx context.Context, node *process.Node, p pid.Pid) (any, error) {
+	if ctx == nil {
+		return nil, &CallError{Server: p, Reason: process.ErrNilContext}
+	}
 	if node == nil {
 		return nil, process.ErrNilNode
 	}

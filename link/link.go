@@ -201,7 +201,9 @@ func Watch(node *process.Node, target pid.Pid, notify func(Down)) (pid.Ref, erro
 }
 
 // Unwatch removes a watch made by Watch and reports whether it was still
-// active. A notify already under way may still run.
+// active. A notify already under way may still run. The Ref of a monitor a
+// process holds is not a watch: Unwatch leaves it and reports false (see
+// Demonitor).
 func Unwatch(node *process.Node, target pid.Pid, ref pid.Ref) bool {
 	if node == nil {
 		return false

@@ -37,7 +37,9 @@ package metrics
 
 import (
 	"cmp"
+	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -71,7 +73,8 @@ type options struct {
 }
 
 // WithCallLatency records the latency of every GenServer call on the node
-// into a histogram by server type, with buckets (LatencyBuckets if none).
+// into a histogram by server type, with buckets (LatencyBuckets if none),
+// taken in increasing order, without repeats and NaNs.
 // It costs each call two clock reads and a histogram update while the
 // collector lives; without it a call pays one atomic load.
 func WithCallLatency(buckets ...float64) Option {
@@ -152,6 +155,9 @@ func New(node *process.Node, opts ...Option) *Collector {
 
 // Close stops the collector's subscription and call latency recording.
 func (c *Collector) Close() {
+	if c == nil {
+		return
+	}
 	if c.sub != nil {
 		c.sub.Close()
 	}
@@ -162,6 +168,9 @@ func (c *Collector) Close() {
 
 // Describe sends the descriptions of the collector's metrics.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	if c == nil || c.processes == nil {
+		return // not made by New: it has nothing to describe
+	}
 	for _, d := range []*prometheus.Desc{c.processes, c.spawned, c.exits, c.received, c.handled, c.sent,
 		c.mailbox, c.mailboxTop, c.restarts, c.escalations, c.startFailures, c.stragglers, c.poolSize,
 		c.poolInUse, c.names, c.eventsLost} {
@@ -174,7 +183,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect reads the node's counters and sends the metrics.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	if c.node == nil {
+	if c == nil || c.node == nil {
 		return
 	}
 	cn := c.cn
@@ -209,13 +218,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	})
 	for _, b := range []process.Backend{process.Async, process.Blocking, process.Thread} {
 		for _, s := range []process.Status{process.Waiting, process.Runnable, process.Running} {
-			ch <- prometheus.MustNewConstMetric(c.processes, prometheus.GaugeValue, float64(counts[key{b, s}]), b.String(), s.String())
+			ch <- constMetric(c.processes, prometheus.GaugeValue, float64(counts[key{b, s}]), b.String(), s.String())
 		}
 	}
-	ch <- prometheus.MustNewConstMetric(c.spawned, prometheus.CounterValue, float64(st.Spawned))
+	ch <- constMetric(c.spawned, prometheus.CounterValue, float64(st.Spawned))
 	exits := cn.ExitCounts()
 	for _, class := range core.ExitClasses {
-		ch <- prometheus.MustNewConstMetric(c.exits, prometheus.CounterValue, float64(exits[class]), class.String())
+		ch <- constMetric(c.exits, prometheus.CounterValue, float64(exits[class]), class.String())
 	}
 
 	gone := cn.ExitedTotals()
@@ -229,34 +238,34 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.drain()
 	restarts, escalations, failures := clone(c.supRestarts), clone(c.supEscalate), clone(c.supFailures)
 	c.mu.Unlock()
-	ch <- prometheus.MustNewConstMetric(c.received, prometheus.CounterValue, float64(totals.Received))
-	ch <- prometheus.MustNewConstMetric(c.handled, prometheus.CounterValue, float64(totals.Handled))
-	ch <- prometheus.MustNewConstMetric(c.sent, prometheus.CounterValue, float64(totals.Sent))
+	ch <- constMetric(c.received, prometheus.CounterValue, float64(totals.Received))
+	ch <- constMetric(c.handled, prometheus.CounterValue, float64(totals.Handled))
+	ch <- constMetric(c.sent, prometheus.CounterValue, float64(totals.Sent))
 
 	hb := make(map[float64]uint64, len(MailboxBuckets))
 	for i, b := range MailboxBuckets {
 		hb[b] = buckets[i]
 	}
-	ch <- prometheus.MustNewConstHistogram(c.mailbox, count, queuedSum, hb)
+	ch <- constHistogram(c.mailbox, count, queuedSum, hb)
 	for _, p := range top {
 		name, _ := cn.NameOf(p.Pid)
-		ch <- prometheus.MustNewConstMetric(c.mailboxTop, prometheus.GaugeValue, float64(p.Queued), p.Pid.String(), name)
+		ch <- constMetric(c.mailboxTop, prometheus.GaugeValue, float64(p.Queued), p.Pid.String(), labelValue(name))
 	}
 
 	for sup, v := range restarts {
-		ch <- prometheus.MustNewConstMetric(c.restarts, prometheus.CounterValue, v, sup)
+		ch <- constMetric(c.restarts, prometheus.CounterValue, v, sup)
 	}
 	for sup, v := range escalations {
-		ch <- prometheus.MustNewConstMetric(c.escalations, prometheus.CounterValue, v, sup)
+		ch <- constMetric(c.escalations, prometheus.CounterValue, v, sup)
 	}
 	for sup, v := range failures {
-		ch <- prometheus.MustNewConstMetric(c.startFailures, prometheus.CounterValue, v, sup)
+		ch <- constMetric(c.startFailures, prometheus.CounterValue, v, sup)
 	}
-	ch <- prometheus.MustNewConstMetric(c.stragglers, prometheus.GaugeValue, float64(st.Stragglers))
-	ch <- prometheus.MustNewConstMetric(c.poolSize, prometheus.GaugeValue, float64(cn.BlockingPool()))
-	ch <- prometheus.MustNewConstMetric(c.poolInUse, prometheus.GaugeValue, float64(cn.BlockingInUse()))
-	ch <- prometheus.MustNewConstMetric(c.names, prometheus.GaugeValue, float64(st.Names))
-	ch <- prometheus.MustNewConstMetric(c.eventsLost, prometheus.CounterValue, float64(c.sub.Dropped()))
+	ch <- constMetric(c.stragglers, prometheus.GaugeValue, float64(st.Stragglers))
+	ch <- constMetric(c.poolSize, prometheus.GaugeValue, float64(cn.BlockingPool()))
+	ch <- constMetric(c.poolInUse, prometheus.GaugeValue, float64(cn.BlockingInUse()))
+	ch <- constMetric(c.names, prometheus.GaugeValue, float64(st.Names))
+	ch <- constMetric(c.eventsLost, prometheus.CounterValue, float64(c.sub.Dropped()))
 	if c.lat != nil {
 		c.lat.vec.Collect(ch)
 	}
@@ -287,9 +296,33 @@ func (c *Collector) drain() {
 
 func supLabel(name, pid string) string {
 	if name != "" {
-		return name
+		return labelValue(name)
 	}
 	return pid
+}
+
+// labelValue makes s a valid label value: a name is any string, but
+// Prometheus takes only UTF-8, and a metric it refuses would fail the scrape.
+func labelValue(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
+
+// constMetric is prometheus.MustNewConstMetric without the panic: a metric
+// that cannot be made (const labels Prometheus refuses) is reported to the
+// registry as an invalid metric, which fails the scrape with that error.
+func constMetric(desc *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) prometheus.Metric {
+	m, err := prometheus.NewConstMetric(desc, t, v, labels...)
+	if err != nil {
+		return prometheus.NewInvalidMetric(desc, err)
+	}
+	return m
+}
+
+// constHistogram is constMetric for a histogram.
+func constHistogram(desc *prometheus.Desc, count uint64, sum float64, buckets map[float64]uint64) prometheus.Metric {
+	m, err := prometheus.NewConstHistogram(desc, count, sum, buckets)
+	if err != nil {
+		return prometheus.NewInvalidMetric(desc, err)
+	}
+	return m
 }
 
 func clone(m map[string]float64) map[string]float64 {
@@ -320,7 +353,11 @@ type latency struct {
 }
 
 func newLatency(o options) *latency {
-	b := o.buckets
+	// Prometheus wants the bounds increasing, and would panic in the
+	// first call otherwise: sort them, dropping repeats and NaNs.
+	b := slices.DeleteFunc(slices.Clone(o.buckets), math.IsNaN)
+	slices.Sort(b)
+	b = slices.Compact(b)
 	if len(b) == 0 {
 		b = LatencyBuckets
 	}
@@ -334,7 +371,19 @@ func newLatency(o options) *latency {
 func (l *latency) ObserveCall(behaviour string, d time.Duration) {
 	o, ok := l.observers.Load(behaviour)
 	if !ok {
-		o, _ = l.observers.LoadOrStore(behaviour, l.vec.WithLabelValues(behaviour))
+		// This runs in a server's call: a histogram Prometheus refuses
+		// (const labels it rejects) records nothing rather than panic;
+		// the registry reports the collector's error at registration.
+		var obs prometheus.Observer = noObserver{}
+		if h, err := l.vec.GetMetricWithLabelValues(labelValue(behaviour)); err == nil {
+			obs = h
+		}
+		o, _ = l.observers.LoadOrStore(behaviour, obs)
 	}
 	o.(prometheus.Observer).Observe(d.Seconds())
 }
+
+// noObserver records nothing.
+type noObserver struct{}
+
+func (noObserver) Observe(float64) {}

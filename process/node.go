@@ -45,7 +45,9 @@ func WithBlockingPool(n int) NodeOption {
 func NewNode(opts ...NodeOption) *Node {
 	cfg := core.Config{Logger: defaultLogger()}
 	for _, o := range opts {
-		o(&cfg)
+		if o != nil { // a nil option sets nothing
+			o(&cfg)
+		}
 	}
 	return (*Node)(core.NewNode(cfg))
 }

@@ -33,12 +33,11 @@ func (a handlerAdapter) Describe() string {
 // event): processes spawned and exited, supervisors' reports, traces.
 // Close it when done. Publishing never waits for a subscriber: one that
 // falls behind loses events, counted in a Gap event. A node with no
-// subscription builds no event.
+// subscription builds no event. A nil or stopped node has no events to
+// come: its subscription's channel is closed, so a loop over it ends.
 func (n *Node) Subscribe(opts ...event.Option) *event.Subscription {
-	if n == nil {
-		s := new(event.Hub).Subscribe(opts...)
-		s.Close()
-		return s
+	if n == nil || n.core().Stopped() {
+		return (*event.Hub)(nil).Subscribe(opts...)
 	}
 	return n.core().Events().Subscribe(opts...)
 }

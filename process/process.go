@@ -72,7 +72,9 @@ func OnExit(fn func(reason error)) SpawnOption { return func(s *core.Spec) { s.O
 func spec(fn core.Func, h core.Handler, opts []SpawnOption) core.Spec {
 	s := core.Spec{Func: fn, Handler: h}
 	for _, o := range opts {
-		o(&s)
+		if o != nil { // a nil option sets nothing
+			o(&s)
+		}
 	}
 	return s
 }
@@ -173,7 +175,8 @@ func (p *Process) Send(to pid.Pid, msg any) error {
 
 // SendWait is Send that waits for room when to's bounded mailbox is full,
 // until ctx is done (ctx's error) or p exits (ErrCallerExited). A nil ctx
-// fails with ErrNilContext.
+// fails with ErrNilContext. When to is p itself, whose mailbox only p's
+// own code empties, a full mailbox fails at once with ErrMailboxFull.
 func (p *Process) SendWait(ctx context.Context, to pid.Pid, msg any) error {
 	if p == nil {
 		return ErrNilProcess

@@ -28,8 +28,11 @@ type Logs struct {
 
 // NewLogs returns a recorder of the entries at level and above (for example
 // zapcore.InfoLevel for crash reports, zapcore.DebugLevel to include
-// supervisors' "child started").
+// supervisors' "child started"). A nil level records every entry.
 func NewLogs(level zapcore.LevelEnabler) *Logs {
+	if level == nil {
+		level = zapcore.DebugLevel
+	}
 	core, observed := observer.New(level)
 	l := &Logs{observed: observed, changed: make(chan struct{})}
 	l.logger = zap.New(notifyCore{Core: core, logs: l})

@@ -427,6 +427,12 @@ func (pr *Probe) ExpectExit(from pid.Pid) link.Exit {
 // describes it for the failure message.
 func expect[T any](t testing.TB, pr *Probe, want string, match func(T) bool) T {
 	t.Helper()
+	switch {
+	case pr == nil:
+		t.Fatalf("spawntest: waiting for %s: nil probe", want)
+	case match == nil:
+		t.Fatalf("spawntest: waiting for %s: nil match", want)
+	}
 	m := pr.receive(t, want, func(m any) bool { v, ok := m.(T); return ok && match(v) })
 	v, _ := m.(T)
 	return v

@@ -119,6 +119,12 @@ func WaitName(t testing.TB, node *process.Node, name string) pid.Pid {
 // for that moment.) It polls, backing off, for at most Timeout.
 func WaitReregistered(t testing.TB, node *process.Node, name string, old pid.Pid) pid.Pid {
 	t.Helper()
+	switch {
+	case node == nil:
+		t.Fatalf("spawntest: waiting for name %q: nil node", name)
+	case name == "":
+		t.Fatal("spawntest: waiting for the empty name, which no process can have")
+	}
 	r := registry.Of(node)
 	limit := Timeout
 	var got pid.Pid
@@ -182,6 +188,9 @@ func WaitChild(t testing.TB, sup supervisor.Ref, id string, old pid.Pid) pid.Pid
 // call where one exists. cond runs on the test's goroutine.
 func Eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
+	if cond == nil {
+		t.Fatalf("spawntest: Eventually %s: nil condition", what)
+	}
 	limit := Timeout
 	if !poll(limit, cond) {
 		t.Fatalf("spawntest: timed out after %v waiting until %s", limit, what)

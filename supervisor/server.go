@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -160,6 +161,14 @@ func (s *server) start(ctx *genserver.Ctx, c *child) (ignored bool, err error) {
 		return false, err
 	case p.IsZero():
 		return false, process.ErrZeroPid
+	case p == ctx.Self():
+		// The supervisor would wait for itself to stop.
+		return false, &SpecError{ID: c.spec.ID, Reason: "the start function returned the supervisor's own pid"}
+	}
+	if other, ok := s.childOf(p); ok && other != c {
+		// One process cannot be two children: the first exit would be
+		// taken for the other's, and a stop would wait for it twice.
+		return false, &SpecError{ID: c.spec.ID, Reason: fmt.Sprintf("the start function returned %v, the pid of child %q", p, other.spec.ID)}
 	}
 	// A start function is meant to link; make sure, so an exit is never
 	// missed, unless one of this package's start functions says it did.

@@ -888,6 +888,10 @@ func (p *Proc) SendWait(ctx context.Context, to pid.Pid, msg any) error {
 		if q == nil {
 			return nil
 		}
+		if q == p {
+			// Only p's own code empties its mailbox, and it is here.
+			return fmt.Errorf("%w: it is the sender's own, so waiting would never make room", err)
+		}
 		// Wait outside the in-flight count: a death must not wait for room.
 		if err := q.waitRoom(ctx, p.Context().Done()); err != nil {
 			return err

@@ -717,7 +717,10 @@ func (n *Node) Unwatch(target pid.Pid, ref pid.Ref) bool {
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	_, ok := q.coldOf().monIn[ref]
+	w, ok := q.coldOf().monIn[ref]
+	// Only a watch: the Ref of a process's monitor, or of another node's,
+	// is not Unwatch's to remove, or its holder would never hear of the exit.
+	ok = ok && w.proc == nil && !w.remote
 	if ok {
 		delete(q.cold.monIn, ref)
 	}
