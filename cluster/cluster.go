@@ -46,6 +46,8 @@ type Cluster struct {
 	inboxSub    *nats.Subscription
 	advisoryOff atomic.Bool
 
+	announceAgain atomic.Bool // reconnected: announce again after 1, 2, 4, ... intervals
+
 	peers  peerTable
 	calls  callTable
 	mons   nodeMonitors
@@ -67,11 +69,12 @@ type Cluster struct {
 }
 
 // hooks are told, with the peer's recvMu held, of every frame delivered
-// and every cut: tests check with them that nothing of a session is
-// delivered after its cut.
+// and every cut, and may drop announcements: tests check with them that
+// nothing of a session is delivered after its cut.
 type hooks struct {
 	delivered func(peer pid.NodeID, session uint64, kind wire.Kind)
 	cut       func(peer pid.NodeID, session uint64)
+	hello     func(from pid.NodeID) (drop bool) // nil: every announcement is heard
 }
 
 // NodeInfo describes a node of the cluster.
@@ -91,7 +94,9 @@ var joined struct {
 
 // Join connects node to the cluster that cfg names and returns once the
 // node knows the cluster's other nodes (or Config.DiscoveryTimeout passed).
-// From then on, Pids of other nodes work with the ordinary API. A node
+// A node that none heard yet (their servers not routed to this node's
+// yet) meets them later: the node announces itself again, more and more
+// rarely, for as long as it is in the cluster. From then on, Pids of other nodes work with the ordinary API. A node
 // joins one cluster at a time; Leave ends it, and must be called before the
 // node stops (or the program ends) to release the connection and its
 // goroutines.
@@ -569,13 +574,24 @@ func (c *Cluster) supersede(p *peer) {
 	}
 }
 
+// maxAnnounceGap bounds, in heartbeat intervals, the pause between two of
+// a node's announcements.
+const maxAnnounceGap = 8
+
 // heartbeats tells every peer this node is alive, every interval, and
-// loses peers that said nothing for the heartbeat bound.
+// loses peers that said nothing for the heartbeat bound. It also announces
+// the node again after 1, 2, 4 and then every maxAnnounceGap intervals
+// (counted again from 1 after a reconnection): an announcement is a single
+// message that a node can miss (its server's routes to the others not up
+// yet, a partition at that moment), and a node that no peer heard from
+// would never meet the cluster otherwise, since heartbeats go only to
+// nodes already known.
 func (c *Cluster) heartbeats() {
 	defer c.wg.Done()
 	t := time.NewTicker(c.cfg.HeartbeatInterval)
 	defer t.Stop()
 	last := time.Now()
+	gap, next := 1, 1 // intervals between announcements, and until the next
 	for {
 		select {
 		case <-c.done:
@@ -593,8 +609,25 @@ func (c *Cluster) heartbeats() {
 			for _, p := range c.peers.all() {
 				c.beat(p)
 			}
+			if c.announceAgain.Swap(false) {
+				gap, next = 1, 1
+			}
+			if next--; next <= 0 {
+				c.announce()
+				gap = min(2*gap, maxAnnounceGap)
+				next = gap
+			}
 		}
 	}
+}
+
+// announce publishes the node's announcement: every node that hears it
+// and does not know the node meets it, and every node greets it.
+func (c *Cluster) announce() {
+	e := c.encoder(pid.NodeID{})
+	e.AppendFrame(&wire.Frame{Kind: wire.KHello, Cluster: c.tag, Name: c.cfg.Name, Conn: c.myConn()})
+	_ = c.nc.Publish(c.helloSubj, e.B)
+	c.release(e)
 }
 
 // beat is one tick for one peer.
@@ -726,10 +759,8 @@ func (c *Cluster) onReconnect(_ *nats.Conn) {
 	c.connected.Store(true)
 	c.names.rewatch()
 	c.log.Info("cluster: reconnected to NATS", zap.String("server", c.nc.ConnectedUrlRedacted()))
-	e := c.encoder(pid.NodeID{})
-	e.AppendFrame(&wire.Frame{Kind: wire.KHello, Cluster: c.tag, Name: c.cfg.Name, Conn: c.myConn()})
-	_ = c.nc.Publish(c.helloSubj, e.B)
-	c.release(e)
+	c.announce()
+	c.announceAgain.Store(true)
 	for _, p := range c.peers.all() {
 		if st, s := p.load(); st != stGone {
 			c.sendControl(p, wire.KHeartbeat, s)

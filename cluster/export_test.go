@@ -112,6 +112,30 @@ func (c *Cluster) OnCut(f func(peer pid.NodeID)) {
 	})
 }
 
+// DropAnnouncements makes c ignore the next k announcements of the node
+// from, as a node that never heard them. The channel it returns is closed
+// once k are dropped.
+func (c *Cluster) DropAnnouncements(from pid.NodeID, k int) <-chan struct{} {
+	dropped := make(chan struct{})
+	var left atomic.Int64
+	left.Store(int64(k))
+	c.hooks.Store(&hooks{
+		delivered: func(pid.NodeID, uint64, wire.Kind) {},
+		cut:       func(pid.NodeID, uint64) {},
+		hello: func(sender pid.NodeID) bool {
+			if sender != from {
+				return false
+			}
+			n := left.Add(-1)
+			if n == 0 {
+				close(dropped)
+			}
+			return n >= 0
+		},
+	})
+	return dropped
+}
+
 // DeleteName deletes name from the store, as a node that lost the owner's
 // node does, whatever this node holds.
 func (n *Names) DeleteName(ctx context.Context, name string) error {

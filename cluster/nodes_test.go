@@ -1,10 +1,14 @@
 package cluster_test
 
 import (
+	"context"
 	"testing"
+	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spawned-go/spawned/cluster"
 	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/spawntest"
@@ -34,4 +38,29 @@ func TestDIST21_NodesListALostNodeUntilItsNamesAreGone(t *testing.T) {
 	})
 	require.True(t, ca.Disconnect(b.ID()))
 	require.True(t, spawntest.Recv(t, listed), "B left out of Nodes while its loss was under way")
+}
+
+// A node whose announcements no node heard (its server's routes to the
+// others not up yet when it joined, say) meets the cluster once one is
+// heard: it announces itself again after 1, 2, 4, then every 8 heartbeat
+// intervals.
+func TestJoinAnnouncesAgainUntilTheClusterHearsIt(t *testing.T) {
+	cfg := testConfig(clusterName(t))
+	cfg.HeartbeatInterval = 50 * time.Millisecond
+	cfg.HeartbeatMisses = 200 // no loss within the test on a loaded machine
+	cfg.DiscoveryTimeout = 50 * time.Millisecond
+	_, ca := joinNode(t, cfg, "a")
+	b := spawntest.NewNode(t)
+	dropped := ca.DropAnnouncements(b.ID(), 3) // Join's and the next two
+	cfg.Name = "b"
+	cb, err := cluster.Join(spawntest.Context(t), b, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), spawntest.Timeout)
+		defer cancel()
+		assert.NoError(t, cb.Leave(ctx))
+	})
+	spawntest.Recv(t, dropped)
+	waitUp(t, ca, b.ID())
+	waitUp(t, cb, ca.Self().ID)
 }

@@ -250,6 +250,9 @@ func (c *Cluster) onHello(m *nats.Msg) {
 	if err != nil || f.Kind != wire.KHello || f.Cluster != c.tag || f.Sender == c.self || c.leaving.Load() {
 		return
 	}
+	if h := c.hooks.Load(); h != nil && h.hello != nil && h.hello(f.Sender) {
+		return
+	}
 	p := c.peerOf(f.Sender)
 	p.setName(f.Name)
 	p.setConn(f.Conn)
