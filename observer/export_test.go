@@ -1,5 +1,7 @@
 package observer
 
+import "github.com/spawned-go/spawned/event"
+
 // WithSampleEvery sets the sampler's period, for tests.
 var WithSampleEvery = withSampleEvery
 
@@ -12,3 +14,6 @@ func (o *Observer) SamplerRunning() bool {
 	defer o.sampler.mu.Unlock()
 	return o.sampler.running
 }
+
+// TakeSample takes one sample with sub as the sampler's subscription.
+func (o *Observer) TakeSample(sub *event.Subscription) { o.sampler.take(sub) }

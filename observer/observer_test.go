@@ -251,3 +251,20 @@ func registryPid(n *process.Node, name string) (pid.Pid, bool) {
 	}
 	return pid.Pid{}, false
 }
+
+// A sample taken with a closed subscription (the node stopped as the
+// sampler subscribed) ends instead of reading the closed channel for ever.
+func TestSampleWithAClosedSubscriptionEnds(t *testing.T) {
+	n := spawntest.NewNode(t)
+	o := observer.Handler(n)
+	if err := n.Stop(spawntest.Context(t)); err != nil {
+		t.Fatal(err)
+	}
+	sub := n.Subscribe() // closed: the node is stopped
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		o.TakeSample(sub)
+	}()
+	spawntest.Recv(t, done)
+}

@@ -114,7 +114,11 @@ func (s *sampler) take(sub *event.Subscription) {
 	var reports []crashReport
 	for more := true; more; {
 		select {
-		case e := <-sub.C():
+		case e, ok := <-sub.C():
+			if !ok { // the node stopped as the subscription was made
+				more = false
+				continue
+			}
 			switch e := e.(type) {
 			case event.ChildRestarted:
 				restarts++
