@@ -11,6 +11,7 @@ import (
 	"github.com/spawned-go/spawned/cluster"
 	"github.com/spawned-go/spawned/internal/testkit"
 	"github.com/spawned-go/spawned/pid"
+	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/spawntest"
 )
 
@@ -42,14 +43,16 @@ func TestDIST21_NodesListALostNodeUntilItsNamesAreGone(t *testing.T) {
 
 // A node whose announcements no node heard (its server's routes to the
 // others not up yet when it joined, say) meets the cluster once one is
-// heard: it announces itself again after 1, 2, 4, then every 8 heartbeat
-// intervals.
-func TestJoinAnnouncesAgainUntilTheClusterHearsIt(t *testing.T) {
+// heard, and the nodes report it up (DIST-28): it announces itself again
+// after 1, 2, 4, then every 8 heartbeat intervals.
+func TestDIST28_NodeUpIsReportedForANodeWhoseAnnouncementsWereMissed(t *testing.T) {
 	cfg := testConfig(clusterName(t))
 	cfg.HeartbeatInterval = 50 * time.Millisecond
 	cfg.HeartbeatMisses = 200 // no loss within the test on a loaded machine
 	cfg.DiscoveryTimeout = 50 * time.Millisecond
-	_, ca := joinNode(t, cfg, "a")
+	a, ca := joinNode(t, cfg, "a")
+	pr := spawntest.NewProbe(t, a)
+	pr.Do(func(p *process.Process) error { _, err := ca.MonitorNodes(p); return err })
 	b := spawntest.NewNode(t)
 	dropped := ca.DropAnnouncements(b.ID(), 3) // Join's and the next two
 	cfg.Name = "b"
@@ -61,6 +64,6 @@ func TestJoinAnnouncesAgainUntilTheClusterHearsIt(t *testing.T) {
 		assert.NoError(t, cb.Leave(ctx))
 	})
 	spawntest.Recv(t, dropped)
-	waitUp(t, ca, b.ID())
+	require.Equal(t, cluster.NodeUp{Node: b.ID(), Name: "b"}, pr.Receive())
 	waitUp(t, cb, ca.Self().ID)
 }
