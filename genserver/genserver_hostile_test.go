@@ -386,6 +386,10 @@ func TestHostile_StateOfBadInput(t *testing.T) {
 		{"StateOf(nil node)", func() error { _, err := genserver.StateOf(ctx, nil, quiet.Pid()); return err }, process.ErrNilNode},
 		{"StateOf(zero pid)", func() error { _, err := genserver.StateOf(ctx, n, pid.Pid{}); return err }, process.ErrZeroPid},
 		{"StateOf(dead)", func() error { _, err := genserver.StateOf(ctx, n, dead); return err }, process.NoProc},
+		{"StateOf(pid of another node)", func() error {
+			_, err := genserver.StateOf(ctx, n, pid.New(pid.NewNodeID(), quiet.Pid().Serial()))
+			return err
+		}, genserver.ErrNoState},
 		{"StateOf(plain process)", func() error { _, err := genserver.StateOf(ctx, n, plain); return err }, genserver.ErrNoState},
 		{"StateOf(handler process)", func() error { _, err := genserver.StateOf(ctx, n, handler); return err }, genserver.ErrNoState},
 		{"GetState(no StateReporter)", func() error { _, err := genserver.GetState(ctx, quiet); return err }, genserver.ErrNoState},

@@ -69,7 +69,8 @@ func GetState[Req, Rep, Msg any](ctx context.Context, ref Ref[Req, Rep, Msg]) (a
 }
 
 // StateOf is GetState for the server running as p on node, whatever its
-// types: for tools that know it by its Pid only.
+// types: for tools that know it by its Pid only. A Pid of another node
+// fails with ErrNoState, as GetState's Refs to one do.
 func StateOf(ctx context.Context, node *process.Node, p pid.Pid) (any, error) {
 	if ctx == nil {
 		return nil, &CallError{Server: p, Reason: process.ErrNilContext}
@@ -80,6 +81,9 @@ func StateOf(ctx context.Context, node *process.Node, p pid.Pid) (any, error) {
 	n := (*core.Node)(node)
 	if p.IsZero() {
 		return nil, process.ErrZeroPid
+	}
+	if p.Node() != n.ID() {
+		return nil, &CallError{Server: p, Reason: fmt.Errorf("%w: not on another node", ErrNoState)}
 	}
 	if callingSelf(ctx, p) {
 		return nil, &CallError{Server: p, Reason: ErrCallingSelf}
