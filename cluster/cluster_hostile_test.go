@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/spawned-go/spawned/cluster"
 	"github.com/spawned-go/spawned/genserver"
@@ -19,28 +18,6 @@ import (
 type hostileReason struct{ code int }
 
 func (r hostileReason) Error() string { return fmt.Sprintf("hostile reason %d", r.code) }
-
-// hostileBounded runs fn and fails the test on a panic or if it has not
-// returned by the deadline.
-func hostileBounded(t *testing.T, what string, fn func() error) error {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() {
-		defer func() {
-			if v := recover(); v != nil {
-				done <- fmt.Errorf("panicked: %v", v)
-			}
-		}()
-		done <- fn()
-	}()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(spawntest.Timeout):
-		t.Fatalf("%s hung", what)
-		return nil
-	}
-}
 
 // TestHostile_ClusterNilContexts: every function of the cluster that takes
 // a context fails at once with an error wrapping process.ErrNilContext for
@@ -79,7 +56,7 @@ func TestHostile_ClusterNilContexts(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if err := hostileBounded(t, c.name, c.call); !errors.Is(err, process.ErrNilContext) {
+			if err := spawntest.Bounded(t, c.name, c.call); !errors.Is(err, process.ErrNilContext) {
 				t.Fatalf("got %v, want ErrNilContext", err)
 			}
 		})
@@ -123,7 +100,7 @@ func TestHostile_ClusterBadArguments(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if err := hostileBounded(t, c.name, c.call); !errors.Is(err, c.want) {
+			if err := spawntest.Bounded(t, c.name, c.call); !errors.Is(err, c.want) {
 				t.Fatalf("got %v, want %v", err, c.want)
 			}
 		})
@@ -189,7 +166,7 @@ func TestHostile_ClusterAfterLeave(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			err := hostileBounded(t, c.name, c.call)
+			err := spawntest.Bounded(t, c.name, c.call)
 			if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
 				t.Fatalf("got %v, want %v", err, c.want)
 			}

@@ -108,13 +108,8 @@ func TestHostile_WatchMisuse(t *testing.T) {
 				t.Fatal(err)
 			}
 			spawntest.ExitAndWait(t, n, target, process.Kill)
-			select {
-			case err := <-inner:
-				if err != nil {
-					t.Fatal(err)
-				}
-			case <-time.After(spawntest.Timeout):
-				t.Fatal("hung: the notify did not return")
+			if err := spawntest.Recv(t, inner); err != nil { // bounded: a notify that hangs fails
+				t.Fatal(err)
 			}
 			if d := <-again; !errors.Is(d.Reason, process.NoProc) {
 				t.Fatalf("a watch of the dead target: %v, want NoProc", d.Reason)
@@ -184,12 +179,7 @@ func TestHostile_WatchMisuse(t *testing.T) {
 
 func hostileDown(t *testing.T, ch <-chan link.Down, ref pid.Ref) {
 	t.Helper()
-	select {
-	case d := <-ch:
-		if d.Ref != ref {
-			t.Fatalf("Down of %v, want %v", d.Ref, ref)
-		}
-	case <-time.After(spawntest.Timeout):
-		t.Fatal("no Down: the watch was lost")
+	if d := spawntest.Recv(t, ch); d.Ref != ref {
+		t.Fatalf("Down of %v, want %v", d.Ref, ref)
 	}
 }

@@ -27,17 +27,8 @@ func hostileServe(t *testing.T, h http.Handler, method, target, body string, hea
 				done <- -1
 			}
 		}()
-		var r *http.Request
-		if body != "" {
-			r = httptest.NewRequest(method, target, strings.NewReader(body))
-		} else {
-			r = httptest.NewRequest(method, target, nil)
-		}
-		for k, v := range header {
-			r.Header.Set(k, v)
-		}
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, r)
+		h.ServeHTTP(rec, newRequest(method, target, body, header))
 		done <- rec.Code
 	}()
 	select {
@@ -159,13 +150,8 @@ func TestHostile_ObserverServeAPI(t *testing.T) {
 				}()
 				done <- o.ServeAPI(c.ctx, c.req)
 			}()
-			select {
-			case r := <-done:
-				if r.Status != c.want {
-					t.Fatalf("status %d (%s), want %d", r.Status, r.Body, c.want)
-				}
-			case <-time.After(spawntest.Timeout):
-				t.Fatal("hung")
+			if r := spawntest.Recv(t, done); r.Status != c.want { // bounded: a hang fails
+				t.Fatalf("status %d (%s), want %d", r.Status, r.Body, c.want)
 			}
 		})
 	}

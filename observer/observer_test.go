@@ -41,9 +41,8 @@ func tree(t *testing.T, n *process.Node) supervisor.Ref {
 	return ref
 }
 
-// call makes a request to h and decodes its JSON answer into out.
-func call(t *testing.T, h http.Handler, method, target string, body string, header map[string]string, out any) int {
-	t.Helper()
+// newRequest makes a test request with body (none if empty) and header.
+func newRequest(method, target, body string, header map[string]string) *http.Request {
 	var r *http.Request
 	if body != "" {
 		r = httptest.NewRequest(method, target, strings.NewReader(body))
@@ -53,8 +52,14 @@ func call(t *testing.T, h http.Handler, method, target string, body string, head
 	for k, v := range header {
 		r.Header.Set(k, v)
 	}
+	return r
+}
+
+// call makes a request to h and decodes its JSON answer into out.
+func call(t *testing.T, h http.Handler, method, target string, body string, header map[string]string, out any) int {
+	t.Helper()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, r)
+	h.ServeHTTP(rec, newRequest(method, target, body, header))
 	if out != nil && rec.Code == http.StatusOK {
 		if err := json.Unmarshal(rec.Body.Bytes(), out); err != nil {
 			t.Fatalf("%s %s: %v\n%s", method, target, err, rec.Body)

@@ -28,13 +28,7 @@ func hostileIn(t *testing.T, n *process.Node, b process.Backend, fn func(p *proc
 	if err != nil {
 		t.Fatalf("spawn: %v", err)
 	}
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(spawntest.Timeout):
-		t.Fatal("hung: the process's code did not return")
-		return nil
-	}
+	return spawntest.Recv(t, done) // bounded: code that hangs fails the test
 }
 
 // hostileNoPanic runs fn and turns a panic into a test failure.
@@ -168,13 +162,9 @@ func TestHostile_SelfInflictedWaits(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				select {
-				case err := <-done:
-					if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
-						t.Fatalf("got %v, want %v", err, c.want)
-					}
-				case <-time.After(spawntest.Timeout):
-					t.Fatal("hung: a wait only the process itself could end")
+				err = spawntest.Recv(t, done) // bounded: a wait only the process could end fails
+				if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
+					t.Fatalf("got %v, want %v", err, c.want)
 				}
 			})
 		}

@@ -6,32 +6,12 @@ import (
 	"math"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/registry"
 	"github.com/spawned-go/spawned/spawntest"
 )
-
-// hostileBounded runs fn on another goroutine and fails the test if it
-// panics or has not returned by the deadline.
-func hostileBounded(t *testing.T, fn func()) {
-	t.Helper()
-	done := make(chan any, 1)
-	go func() {
-		defer func() { done <- recover() }()
-		fn()
-	}()
-	select {
-	case v := <-done:
-		if v != nil {
-			t.Fatalf("panicked: %v", v)
-		}
-	case <-time.After(spawntest.Timeout):
-		t.Fatal("hung")
-	}
-}
 
 // TestHostile_KeysCallbacks: the functions given to a keyed registry's
 // methods: nil ones fail with ErrNilFunc; ones that call back into the
@@ -146,7 +126,7 @@ func TestHostile_KeysCallbacks(t *testing.T) {
 			if err := k.Register("a", p, 1); err != nil {
 				t.Fatal(err)
 			}
-			hostileBounded(t, func() { c.run(t, n, k, p, q) })
+			spawntest.Bounded(t, c.name, func() error { c.run(t, n, k, p, q); return nil })
 		})
 	}
 }

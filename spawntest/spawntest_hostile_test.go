@@ -1,6 +1,8 @@
 package spawntest_test
 
 import (
+	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +19,8 @@ import (
 // by panicking, which would crash the whole test binary.
 //
 // Not parallel: it shortens Timeout while it runs.
+var errBounded = errors.New("fn's error")
+
 func TestHostile_KitBadInput(t *testing.T) {
 	old := spawntest.Timeout
 	spawntest.Timeout = 300 * time.Millisecond
@@ -66,6 +70,22 @@ func TestHostile_KitBadInput(t *testing.T) {
 			l.Expect(t, "recorded")
 		}, ""},
 		{"NewNode(nil option)", func(t testing.TB) { spawntest.NewNode(t, nil) }, ""},
+		{"Bounded of a fn that returns", func(t testing.TB) {
+			if err := spawntest.Bounded(t, "fn", func() error { return errBounded }); err != errBounded {
+				t.Errorf("Bounded returned %v, want fn's error", err)
+			}
+		}, ""},
+		{"Bounded of a fn that panics", func(t testing.TB) {
+			spawntest.Bounded(t, "fn", func() error { panic("boom") })
+		}, "fn did not return: boom"},
+		{"Bounded of a fn that calls Goexit", func(t testing.TB) {
+			spawntest.Bounded(t, "fn", func() error { runtime.Goexit(); return nil })
+		}, "fn did not return: runtime.Goexit"},
+		{"Bounded of a fn that hangs", func(t testing.TB) {
+			release := make(chan struct{})
+			t.Cleanup(func() { close(release) })
+			spawntest.Bounded(t, "fn", func() error { <-release; return nil })
+		}, "fn did not return within"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

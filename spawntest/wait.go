@@ -237,3 +237,43 @@ func Recv[T any](t testing.TB, ch <-chan T) T {
 		return zero
 	}
 }
+
+// Bounded runs fn on a goroutine of its own and returns fn's error. It
+// fails the test, naming what, if fn panics, ends its goroutine
+// (runtime.Goexit) or has not returned within Timeout: for calls that must
+// neither panic nor hang. fn runs on another goroutine, so it must not call
+// t.Fatal; a fn that hangs is left running.
+func Bounded(t testing.TB, what string, fn func() error) error {
+	t.Helper()
+	type outcome struct {
+		err      error
+		returned bool
+		panicked any
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		var o outcome
+		defer func() {
+			if !o.returned {
+				if o.panicked = recover(); o.panicked == nil {
+					o.panicked = "runtime.Goexit"
+				}
+			}
+			done <- o
+		}()
+		o.err = fn()
+		o.returned = true
+	}()
+	timer := time.NewTimer(Timeout)
+	defer timer.Stop()
+	select {
+	case o := <-done:
+		if !o.returned {
+			t.Fatalf("spawntest: %s did not return: %v", what, o.panicked)
+		}
+		return o.err
+	case <-timer.C:
+		t.Fatalf("spawntest: %s did not return within %v", what, Timeout)
+		return nil
+	}
+}

@@ -175,13 +175,8 @@ func TestHostile_SupervisorReentrancy(t *testing.T) {
 				t.Fatal(err)
 			}
 			ready <- ref
-			select {
-			case err := <-inner:
-				if err != nil {
-					t.Fatalf("inner Stop = %v", err)
-				}
-			case <-time.After(spawntest.Timeout):
-				t.Fatal("hung: a child's Stop of its supervisor")
+			if err := spawntest.Recv(t, inner); err != nil { // bounded: a hang fails
+				t.Fatalf("inner Stop = %v", err)
 			}
 			spawntest.WaitExit(t, n, ref.Pid())
 		}},
@@ -200,13 +195,8 @@ func TestHostile_SupervisorReentrancy(t *testing.T) {
 				t.Fatal(err)
 			}
 			ready <- ref
-			select {
-			case err := <-inner:
-				if err != nil {
-					t.Fatalf("inner TerminateChild = %v", err)
-				}
-			case <-time.After(spawntest.Timeout):
-				t.Fatal("hung: a child's TerminateChild of itself")
+			if err := spawntest.Recv(t, inner); err != nil { // bounded: a hang fails
+				t.Fatalf("inner TerminateChild = %v", err)
 			}
 			if c, err := ref.CountChildren(hostileCtx(t)); err != nil || c.Active != 0 {
 				t.Fatalf("counts: %+v, %v; want the child terminated", c, err)
