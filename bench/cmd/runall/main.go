@@ -120,6 +120,11 @@ type session struct {
 	load    string // /proc/loadavg when the run began
 	loadEnd string // and when it ended
 	elapsed time.Duration
+	// The machine's probes before the first run and after the last, and
+	// its CPU times then (see probe.go).
+	probeStart, probeEnd machineProbe
+	cpuStart, cpuEnd     cpuTimes
+	cpuOK                bool
 }
 
 func main() {
@@ -129,7 +134,13 @@ func main() {
 	out := flag.String("out", "docs/BENCHMARKS.md", "report to write, relative to the repository root")
 	svg := flag.String("svg", "docs/benchmarks.svg", "bar chart to write, relative to the repository root; empty for none")
 	timeout := flag.Duration("timeout", 0, "limit per run (default 20m, 5m with QUICK=1)")
+	probeOnly := flag.Bool("probe", false, "only measure the machine (core-to-core round trip, locked instruction) and print it")
 	flag.Parse()
+	if *probeOnly {
+		fmt.Printf("CPU: %s; %d logical CPUs; load average %s\n", cpuModel(), runtime.NumCPU(), loadText(readTrim("/proc/loadavg")))
+		fmt.Print(probeMachine().text())
+		return
+	}
 	if *runs < 1 {
 		fatalf("-runs must be at least 1")
 	}
@@ -193,6 +204,9 @@ func main() {
 		}
 	}
 
+	s.probeStart = probeMachine()
+	var startOK, endOK bool
+	s.cpuStart, startOK = readCPUTimes()
 	// Runs are interleaved (workload, run, system) so that drift in the
 	// machine's load spreads over every system alike.
 	for _, w := range workloads {
@@ -211,6 +225,9 @@ func main() {
 	}
 	s.elapsed = time.Since(s.start)
 	s.loadEnd = readTrim("/proc/loadavg")
+	s.cpuEnd, endOK = readCPUTimes()
+	s.cpuOK = startOK && endOK
+	s.probeEnd = probeMachine()
 
 	var cmdline strings.Builder
 	if s.quick {
@@ -883,12 +900,15 @@ func (s *session) markdown(cmdline string, workloads []string, svg string) strin
 	if s.load != "" {
 		fmt.Fprintf(&b, "- load average (1, 5, 15 min) when the run began: %s; when it ended: %s\n", loadText(s.load), loadText(s.loadEnd))
 	}
+	steal, stealOK := stealShare(s.cpuStart, s.cpuEnd)
+	b.WriteString(probeText(s.probeStart, s.probeEnd, steal, stealOK && s.cpuOK))
 	// Only the load before the first run tells of other work: the load at
 	// the end includes the benchmarks' own.
 	if busy := load1(s.load); busy > float64(runtime.NumCPU())/2 {
 		fmt.Fprintf(&b, "\n> **The machine was busy** (1-minute load average %.1f on %d CPUs when the run began): other work\n", busy, runtime.NumCPU())
 		b.WriteString("> competed with the benchmarks, so the figures are slower and noisier than on an idle machine.\n")
 	}
+	b.WriteString(s.handOffText())
 	if anyLocal(workloads) {
 		b.WriteString("\n## Results\n\n")
 		fmt.Fprintf(&b, "Median of %d runs. Ratios are spawned's figure divided by the peer's: for times and bytes\n", s.runs)
