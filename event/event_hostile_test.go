@@ -73,6 +73,11 @@ func TestHostile_EventBadInput(t *testing.T) {
 			sub.Close()
 			sub.Close()
 		}},
+		{"nil Hub Close", func(t *testing.T) {
+			var h *event.Hub
+			h.Close()
+			h.Close()
+		}},
 		{"nil Subscription", func(t *testing.T) {
 			var sub *event.Subscription
 			if sub.Dropped() != 0 {
@@ -162,5 +167,62 @@ func TestHostile_EventCloseRacesPublish(t *testing.T) {
 	}
 	if h.Active() {
 		t.Fatal("hub active after every subscription closed")
+	}
+}
+
+// TestHostile_EventHubCloseRacesPublish: a hub closed while events are
+// published and subscriptions made and closed from several goroutines: no
+// send on a closed channel, no panic, and every channel ends closed.
+func TestHostile_EventHubCloseRacesPublish(t *testing.T) {
+	var h event.Hub
+	var mu sync.Mutex
+	var subs []*event.Subscription
+	for range 50 {
+		subs = append(subs, h.Subscribe(event.Buffer(1)))
+	}
+	var wg, ready sync.WaitGroup
+	stop := make(chan struct{})
+	// busy calls f until stop, once ready after its first call.
+	busy := func(what string, f func()) {
+		ready.Add(1)
+		wg.Go(func() {
+			defer func() {
+				if v := recover(); v != nil {
+					t.Errorf("%s panicked: %v", what, v)
+				}
+			}()
+			f()
+			ready.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					f()
+				}
+			}
+		})
+	}
+	for range 3 {
+		busy("Publish", func() { h.Publish(exited(1)) })
+	}
+	busy("Subscribe", func() {
+		s := h.Subscribe(event.Buffer(1))
+		mu.Lock()
+		subs = append(subs, s)
+		mu.Unlock()
+	})
+	busy("Subscription.Close", func() { h.Subscribe().Close() })
+	ready.Wait()
+	hostileCall(t, h.Close)
+	close(stop)
+	wg.Wait()
+	for _, s := range subs {
+		for range s.C() {
+		}
+		hostileCall(t, s.Close)
+	}
+	if h.Active() {
+		t.Fatal("hub active after Close")
 	}
 }

@@ -37,9 +37,11 @@ func Buffer(n int) Option {
 // serves tests and code that publishes events itself. The zero Hub is ready
 // to use. Its methods are safe for concurrent use. A nil *Hub has no
 // subscriptions: it publishes nothing, and its subscriptions are closed.
+// Close ends a hub for good, as a node's ends when the node has stopped.
 type Hub struct {
-	mu   sync.Mutex // serializes Subscribe and Close
-	subs atomic.Pointer[subscribers]
+	mu     sync.Mutex // serializes Subscribe, Close and the subscriptions' Close
+	subs   atomic.Pointer[subscribers]
+	closed bool // guarded by mu
 }
 
 // subscribers is an immutable snapshot of a hub's subscriptions.
@@ -85,7 +87,8 @@ func (h *Hub) Publish(e Event) {
 
 // Subscribe returns a new subscription to the hub's events. Close it when
 // done: until then the hub keeps delivering to it, and counts what its
-// reader does not take.
+// reader does not take. A subscription to a closed (or nil) hub is closed
+// already: its channel delivers nothing and a loop over it ends at once.
 func (h *Hub) Subscribe(opts ...Option) *Subscription {
 	o := options{mask: All, buffer: DefaultBuffer}
 	for _, opt := range opts {
@@ -97,17 +100,53 @@ func (h *Hub) Subscribe(opts ...Option) *Subscription {
 		o.buffer = DefaultBuffer
 	}
 	if h == nil {
-		return &Subscription{mask: o.mask, ch: closedEvents, closed: true}
+		return closedSubscription(o.mask)
 	}
 	s := &Subscription{hub: h, mask: o.mask, ch: make(chan Event, o.buffer)}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.closed {
+		return closedSubscription(o.mask)
+	}
 	var list []*Subscription
 	if old := h.subs.Load(); old != nil {
 		list = slices.Clone(old.list)
 	}
 	h.store(append(list, s))
 	return s
+}
+
+// closedSubscription returns a subscription that has ended before it began.
+func closedSubscription(m Mask) *Subscription {
+	return &Subscription{mask: m, ch: closedEvents, closed: true}
+}
+
+// Close ends the hub: it closes every subscription's channel (after the
+// events already buffered in it and, if its reader lost some since the
+// last Gap and there is room, a final Gap), publishes nothing more, and
+// gives any later Subscribe a closed subscription. Publish after Close
+// does nothing; closing a subscription of a closed hub does nothing. A
+// node closes its hub when it has stopped. Close is idempotent, and does
+// nothing for a nil Hub.
+func (h *Hub) Close() {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
+	h.closed = true
+	old := h.subs.Load()
+	h.subs.Store(nil)
+	h.mu.Unlock()
+	if old == nil {
+		return
+	}
+	for _, s := range old.list {
+		s.end()
+	}
 }
 
 // store publishes list as the hub's subscriptions. Caller holds h.mu.
@@ -149,8 +188,9 @@ type Subscription struct {
 	closed bool
 }
 
-// C returns the channel the events arrive on. It is closed by Close, after
-// the events already buffered. A nil or zero Subscription's channel is
+// C returns the channel the events arrive on. It is closed by Close, or
+// when the hub is closed (a node's, once the node has stopped), after the
+// events already buffered. A nil or zero Subscription's channel is
 // closed already, so that a loop over it ends instead of waiting for ever.
 func (s *Subscription) C() <-chan Event {
 	if s == nil || s.ch == nil {
@@ -176,7 +216,8 @@ func (s *Subscription) Dropped() uint64 {
 }
 
 // Close ends the subscription: no more events are delivered, and C is
-// closed once drained. Close is idempotent, and does nothing for a nil or
+// closed once drained (a Gap of the events lost since the last one comes
+// last, if there is room for it). Close is idempotent, and does nothing for a nil or
 // zero Subscription.
 func (s *Subscription) Close() {
 	if s == nil {
@@ -185,12 +226,27 @@ func (s *Subscription) Close() {
 	if s.hub != nil {
 		s.hub.remove(s)
 	}
+	s.end()
+}
+
+// end closes the channel, once: no event is delivered after it. A pending
+// gap goes last if there is room for it, so that the reader learns of the
+// events it lost at the end too.
+func (s *Subscription) end() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.closed && s.ch != nil {
-		s.closed = true
-		close(s.ch)
+	if s.closed || s.ch == nil {
+		return
 	}
+	if s.lost > 0 {
+		select {
+		case s.ch <- Gap{Lost: s.lost}:
+			s.lost = 0
+		default:
+		}
+	}
+	s.closed = true
+	close(s.ch)
 }
 
 // deliver queues e without waiting; a pending gap goes first.

@@ -135,3 +135,95 @@ func TestKindNames(t *testing.T) {
 		t.Errorf("Traced.String = %q", s)
 	}
 }
+
+// TestHub_Close: closing a hub ends every subscription after what it holds,
+// and leaves nothing to deliver to.
+func TestHub_Close(t *testing.T) {
+	cases := []struct {
+		name string
+		run  func(t *testing.T, h *event.Hub)
+	}{
+		{"buffered events stay readable, then the channel ends", func(t *testing.T, h *event.Hub) {
+			a, b := h.Subscribe(event.Buffer(4)), h.Subscribe(event.Kinds(event.KindExited))
+			h.Publish(exited(1))
+			h.Publish(exited(2))
+			h.Close()
+			for name, sub := range map[string]*event.Subscription{"a": a, "b": b} {
+				if x, y := serialOf(t, <-sub.C()), serialOf(t, <-sub.C()); x != 1 || y != 2 {
+					t.Fatalf("%s: read %d, %d; want 1, 2", name, x, y)
+				}
+				hostileClosed(t, sub.C())
+			}
+			if h.Active() || h.Wants(event.KindExited) {
+				t.Fatal("a closed hub has subscriptions")
+			}
+		}},
+		{"a pending Gap comes last when there is room", func(t *testing.T, h *event.Hub) {
+			sub := h.Subscribe(event.Buffer(2))
+			for i := uint64(1); i <= 4; i++ {
+				h.Publish(exited(i)) // 3 and 4 are lost
+			}
+			if s := serialOf(t, <-sub.C()); s != 1 {
+				t.Fatalf("read %d, want 1", s)
+			}
+			h.Close()
+			if s := serialOf(t, <-sub.C()); s != 2 {
+				t.Fatalf("read %d, want 2", s)
+			}
+			if g, ok := (<-sub.C()).(event.Gap); !ok || g.Lost != 2 {
+				t.Fatalf("got %v, want Gap{2} last", g)
+			}
+			hostileClosed(t, sub.C())
+		}},
+		{"a Gap with no room is not forced in", func(t *testing.T, h *event.Hub) {
+			sub := h.Subscribe(event.Buffer(1))
+			h.Publish(exited(1))
+			h.Publish(exited(2)) // lost
+			h.Close()
+			if s := serialOf(t, <-sub.C()); s != 1 {
+				t.Fatalf("read %d, want 1", s)
+			}
+			hostileClosed(t, sub.C())
+			if sub.Dropped() != 1 {
+				t.Fatalf("Dropped = %d, want 1", sub.Dropped())
+			}
+		}},
+		{"Subscribe after Close is closed already", func(t *testing.T, h *event.Hub) {
+			h.Close()
+			sub := h.Subscribe(event.Buffer(8), event.Kinds(event.KindExited))
+			if h.Active() {
+				t.Fatal("a closed hub took a subscription")
+			}
+			h.Publish(exited(1))
+			hostileClosed(t, sub.C())
+			sub.Close()
+			sub.Close()
+		}},
+		{"Publish, Close and the subscriptions' Close after Close do nothing", func(t *testing.T, h *event.Hub) {
+			sub := h.Subscribe()
+			h.Close()
+			h.Close()
+			h.Publish(exited(1))
+			sub.Close()
+			sub.Close()
+			hostileClosed(t, sub.C())
+		}},
+		{"a subscription closed before the hub stays closed", func(t *testing.T, h *event.Hub) {
+			a, b := h.Subscribe(), h.Subscribe()
+			a.Close()
+			h.Publish(exited(1))
+			h.Close()
+			hostileClosed(t, a.C())
+			if s := serialOf(t, <-b.C()); s != 1 {
+				t.Fatalf("read %d, want 1", s)
+			}
+			hostileClosed(t, b.C())
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var h event.Hub
+			hostileCall(t, func() { c.run(t, &h) })
+		})
+	}
+}

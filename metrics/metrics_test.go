@@ -230,3 +230,39 @@ func TestCollector_Escalation(t *testing.T) {
 		t.Errorf("a collector without a node exports %v", got)
 	}
 }
+
+// TestCollector_ScrapeAfterStop: the node's stop closes the collector's
+// subscription; a scrape after it still counts the supervisor events that
+// came before, returns, and Close stays harmless.
+func TestCollector_ScrapeAfterStop(t *testing.T) {
+	n := spawntest.NewNode(t)
+	ctx := spawntest.Context(t)
+	c := metrics.New(n)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	sub := n.Subscribe(event.Kinds(event.KindChildRestarted))
+	defer sub.Close()
+	sup, err := supervisor.Start(ctx, n, supervisor.Spec{Intensity: 5, Period: time.Hour,
+		Children: []supervisor.ChildSpec{{ID: "w", Start: supervisor.Func(spawntest.Idle)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := sup.Inspect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Exit(r.Children[0].Pid, errors.New("crash"))
+	if _, ok := spawntest.Recv(t, sub.C()).(event.ChildRestarted); !ok {
+		t.Fatal("no restart")
+	}
+	if err := n.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m := scrape(t, h)
+	if got := m[`spawned_supervisor_restarts_total{supervisor="`+sup.Pid().String()+`"}`]; got != 1 {
+		t.Errorf("restarts after Stop: %v, want 1", got)
+	}
+	c.Close()
+	c.Close()
+}

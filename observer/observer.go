@@ -30,12 +30,16 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/spawned-go/spawned/internal/core"
 	"github.com/spawned-go/spawned/process"
@@ -83,6 +87,13 @@ func withSampleEvery(d time.Duration) Option { return func(c *config) { c.every 
 
 // Switch is an on/off control of the program, shown on the page (a chaos
 // monkey, a feature flag). Flipping it needs WithActions.
+//
+// Get and Set are the program's code, run on the request's goroutine. A
+// panic in them is recovered and logged with its stack on the node's
+// logger; it costs no more than the one switch: the page (api/overview)
+// shows that switch with the error instead of on or off and all else as
+// usual, and a POST to api/switch that panics is answered 500 with the
+// API's JSON error, naming the switch.
 type Switch struct {
 	Name string        // its label on the page; required
 	Help string        // a sentence shown beside it
@@ -282,13 +293,46 @@ func (o *Observer) post(name string, raw []byte) (any, error) {
 	case "switch":
 		for _, s := range o.cfg.switches {
 			if s.Name == body.Name {
-				s.Set(body.On)
-				return map[string]bool{"on": s.Get()}, nil
+				if err := o.setSwitch(s, body.On); err != nil {
+					return nil, err
+				}
+				on, err := o.getSwitch(s)
+				if err != nil {
+					return nil, err
+				}
+				return map[string]bool{"on": on}, nil
 			}
 		}
 		return nil, fail(http.StatusNotFound, "no such switch: "+body.Name)
 	}
 	return nil, fail(http.StatusNotFound, "no such action: "+name)
+}
+
+// getSwitch runs s.Get, turning a panic into an error naming the switch.
+func (o *Observer) getSwitch(s *Switch) (on bool, err error) {
+	defer o.recoverSwitch(s, "Get", &err)
+	return s.Get(), nil
+}
+
+// setSwitch runs s.Set, turning a panic into an error naming the switch.
+func (o *Observer) setSwitch(s *Switch, on bool) (err error) {
+	defer o.recoverSwitch(s, "Set", &err)
+	s.Set(on)
+	return nil
+}
+
+// recoverSwitch, deferred around the switch's code, recovers a panic of
+// it, logs it with its stack and sets *err to a 500 naming the switch.
+func (o *Observer) recoverSwitch(s *Switch, what string, err *error) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if o.cn != nil {
+		o.cn.Logger().Error("observer: a switch panicked", zap.String("switch", s.Name), zap.String("func", what),
+			zap.String("panic", fmt.Sprint(v)), zap.ByteString("stack", debug.Stack()))
+	}
+	*err = fail(http.StatusInternalServerError, fmt.Sprintf("switch %q: %s panicked: %v", s.Name, what, v))
 }
 
 // sameOrigin accepts a request sent by the page itself: it must carry the

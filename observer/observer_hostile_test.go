@@ -2,11 +2,17 @@ package observer_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/spawned-go/spawned/genserver"
 	"github.com/spawned-go/spawned/observer"
@@ -163,4 +169,108 @@ func hostileCancelled() context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	return ctx
+}
+
+// TestHostile_ObserverSwitchPanics: a switch whose Get or Set panics costs
+// that switch only. A POST to it is answered 500 with the JSON error naming
+// it, through the handler and through ServeAPI; the overview shows it with
+// the error and everything else as usual; the panic is logged.
+func TestHostile_ObserverSwitchPanics(t *testing.T) {
+	logs := spawntest.NewLogs(zapcore.ErrorLevel)
+	n := spawntest.NewNode(t, process.WithLogger(logs.Logger()))
+	var good atomic.Bool
+	good.Store(true)
+	fine := func() bool { return true }
+	setFine := func(bool) {}
+	boom := errors.New("boom")
+	o := observer.Handler(n, observer.WithActions(true),
+		observer.WithSwitch(observer.Switch{Name: "good", Get: good.Load, Set: good.Store}),
+		observer.WithSwitch(observer.Switch{Name: "bad get", Get: func() bool { panic("get failed") }, Set: setFine}),
+		observer.WithSwitch(observer.Switch{Name: "bad set", Get: fine, Set: func(bool) { panic(boom) }}),
+		observer.WithSwitch(observer.Switch{Name: "nil panic", Get: fine, Set: func(bool) { panic(nil) }}))
+	defer o.Close()
+
+	// serve answers one request through the handler or ServeAPI; a panic
+	// or a hang fails the test.
+	serve := func(t *testing.T, viaAPI bool, method, endpoint, body string) (int, []byte) {
+		t.Helper()
+		var code int
+		var out []byte
+		spawntest.Bounded(t, method+" "+endpoint, func() error {
+			if viaAPI {
+				r := o.ServeAPI(context.Background(), observer.Request{Method: method, Endpoint: endpoint, Body: []byte(body)})
+				code, out = r.Status, r.Body
+				return nil
+			}
+			rec := httptest.NewRecorder()
+			o.ServeHTTP(rec, newRequest(method, "/api/"+endpoint, body, hostilePost))
+			code, out = rec.Code, rec.Body.Bytes()
+			return nil
+		})
+		return code, out
+	}
+
+	for _, via := range []struct {
+		name string
+		api  bool
+	}{{"handler", false}, {"ServeAPI", true}} {
+		t.Run(via.name, func(t *testing.T) {
+			for _, c := range []struct {
+				name, body string
+				want       int
+				error      string // what the JSON error holds; "" for none
+			}{
+				{"Set panics", `{"name":"bad set","on":true}`, http.StatusInternalServerError, `switch "bad set": Set panicked: boom`},
+				{"Set panics with nil", `{"name":"nil panic","on":true}`, http.StatusInternalServerError, `switch "nil panic": Set panicked: panic called with nil`},
+				{"Get panics after Set", `{"name":"bad get","on":true}`, http.StatusInternalServerError, `switch "bad get": Get panicked: get failed`},
+				{"a good switch still flips", `{"name":"good","on":false}`, http.StatusOK, ""},
+			} {
+				t.Run(c.name, func(t *testing.T) {
+					code, body := serve(t, via.api, "POST", "switch", c.body)
+					var out struct {
+						Error string `json:"error"`
+						On    *bool  `json:"on"`
+					}
+					if err := json.Unmarshal(body, &out); err != nil {
+						t.Fatalf("status %d, body %q: %v", code, body, err)
+					}
+					if code != c.want || !strings.Contains(out.Error, c.error) || (c.error == "") != (out.Error == "") {
+						t.Fatalf("status %d error %q; want %d with %q", code, out.Error, c.want, c.error)
+					}
+					if c.error == "" && (out.On == nil || *out.On) {
+						t.Fatalf("the good switch answered %s", body)
+					}
+				})
+			}
+
+			code, body := serve(t, via.api, "GET", "overview", "")
+			var ov struct {
+				Node     string
+				Switches []struct {
+					Name  string
+					On    bool
+					Error string
+				}
+			}
+			if err := json.Unmarshal(body, &ov); err != nil || code != http.StatusOK || ov.Node == "" {
+				t.Fatalf("overview: status %d, %v: %s", code, err, body)
+			}
+			type shown struct {
+				on    bool
+				error string
+			}
+			want := map[string]shown{"good": {false, ""}, "bad get": {false, `switch "bad get": Get panicked: get failed`},
+				"bad set": {true, ""}, "nil panic": {true, ""}}
+			if len(ov.Switches) != len(want) {
+				t.Fatalf("overview shows %d switches, want %d: %s", len(ov.Switches), len(want), body)
+			}
+			for _, s := range ov.Switches {
+				if w := want[s.Name]; s.On != w.on || s.Error != w.error {
+					t.Errorf("overview shows %+v, want %+v", s, w)
+				}
+			}
+		})
+	}
+	logs.Expect(t, "observer: a switch panicked", zap.String("switch", "bad set"), zap.String("func", "Set"))
+	logs.Expect(t, "observer: a switch panicked", zap.String("switch", "bad get"), zap.String("func", "Get"))
 }

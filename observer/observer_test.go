@@ -273,3 +273,30 @@ func TestSampleWithAClosedSubscriptionEnds(t *testing.T) {
 	}()
 	spawntest.Recv(t, done)
 }
+
+// TestSampler_EndsWhenTheNodeStops: the node's stop closes the sampler's
+// subscription; a sample taken then reads the events that came before the
+// close and returns, and the running sampler stops.
+func TestSampler_EndsWhenTheNodeStops(t *testing.T) {
+	n := spawntest.NewNode(t)
+	h := observer.Handler(n, observer.WithIdle(time.Hour), observer.WithSampleEvery(5*time.Millisecond))
+	defer h.Close()
+	call(t, h, "GET", "/api/overview", "", nil, nil)
+	if !h.SamplerRunning() {
+		t.Fatal("a request did not start the sampler")
+	}
+	sub := n.Subscribe()
+	p, _ := n.Spawn(func(*process.Process) error { panic("before the stop") }, process.WithName("doomed"))
+	spawntest.WaitExit(t, n, p)
+	if err := n.Stop(spawntest.Context(t)); err != nil {
+		t.Fatal(err)
+	}
+	spawntest.Bounded(t, "a sample from a subscription the stop closed", func() error {
+		h.TakeSample(sub)
+		return nil
+	})
+	if _, open := <-sub.C(); open {
+		t.Fatal("the sample left events in the closed subscription")
+	}
+	spawntest.Eventually(t, "the sampler to stop with the node", func() bool { return !h.SamplerRunning() })
+}

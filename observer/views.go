@@ -22,9 +22,10 @@ import (
 const recentCrash = 15 * time.Second
 
 type switchView struct {
-	Name string `json:"name"`
-	Help string `json:"help"`
-	On   bool   `json:"on"`
+	Name  string `json:"name"`
+	Help  string `json:"help"`
+	On    bool   `json:"on"`
+	Error string `json:"error,omitempty"` // its Get panicked: On is unknown
 }
 
 type overview struct {
@@ -50,7 +51,12 @@ func (o *Observer) overview() overview {
 		v.Exits[c.String()] = exits[c]
 	}
 	for _, s := range o.cfg.switches {
-		v.Switches = append(v.Switches, switchView{Name: s.Name, Help: s.Help, On: s.Get()})
+		sv := switchView{Name: s.Name, Help: s.Help}
+		var err error
+		if sv.On, err = o.getSwitch(s); err != nil {
+			sv.Error = err.Error()
+		}
+		v.Switches = append(v.Switches, sv)
 	}
 	return v
 }

@@ -226,10 +226,17 @@ func (n *Node) BlockingPool() (bound, inUse int) {
 // wait, whatever the processes' code and exit callbacks do. Calling Stop
 // again is harmless. A nil ctx fails with ErrNilContext.
 //
+// Once the last goroutine of the node has returned, every event
+// subscription (Subscribe) is closed, after the events already buffered in
+// it, among them the Exited of the killed processes: a loop over one ends.
+// A Stop that returns nil has seen that happen; one that ctx ended has not,
+// and the subscriptions close when the stragglers return.
+//
 // Stop may be called from a process of the node, or from an OnExit or watch
 // callback: it cannot wait for the goroutine it runs on, so it then returns
 // once every other goroutine of the node has returned (the calling code,
-// now a killed process's, goes on until it returns). Stop tells such a
+// now a killed process's, goes on until it returns, and the subscriptions
+// close when it has). Stop tells such a
 // caller by its stack, which shows a goroutine of the runtime but not of
 // which node: called from a process of another node, it returns when at
 // most one goroutine of this node is still finishing.

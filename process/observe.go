@@ -33,8 +33,12 @@ func (a handlerAdapter) Describe() string {
 // event): processes spawned and exited, supervisors' reports, traces.
 // Close it when done. Publishing never waits for a subscriber: one that
 // falls behind loses events, counted in a Gap event. A node with no
-// subscription builds no event. A nil or stopped node has no events to
-// come: its subscription's channel is closed, so a loop over it ends.
+// subscription builds no event. When the node has stopped (every
+// goroutine of the node has returned: see Stop), every subscription's
+// channel is closed after the events already in it, among them the Exited
+// of the processes the stop killed, so a loop over it ends. A nil or
+// stopped node (one Stop was called on) has no events to come: a
+// subscription made on it is closed already.
 func (n *Node) Subscribe(opts ...event.Option) *event.Subscription {
 	if n == nil || n.core().Stopped() {
 		return (*event.Hub)(nil).Subscribe(opts...)

@@ -356,3 +356,60 @@ func TestTrace_Bounded(t *testing.T) {
 		}
 	}
 }
+
+// TestEvents_StopClosesSubscriptions: a subscription made before Stop gets
+// the Exited of every process the stop killed, and then its channel ends,
+// whether Stop is called from outside the node or from a process of it.
+func TestEvents_StopClosesSubscriptions(t *testing.T) {
+	cases := []struct {
+		name string
+		stop func(t *testing.T, n *process.Node)
+	}{
+		{"Stop from outside", func(t *testing.T, n *process.Node) {
+			if err := n.Stop(spawntest.Context(t)); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"Stop from a process of the node", func(t *testing.T, n *process.Node) {
+			stopped := make(chan error, 1)
+			if _, err := n.Spawn(func(p *process.Process) error {
+				stopped <- n.Stop(spawntest.Context(t))
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if err := spawntest.Recv(t, stopped); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			n := spawntest.NewNode(t)
+			sub := n.Subscribe(event.Kinds(event.KindExited))
+			defer sub.Close()
+			live := map[pid.Pid]bool{}
+			for _, b := range spawntest.Backends() {
+				live[spawntest.SpawnIdle(t, n, process.WithBackend(b))] = true
+			}
+			c.stop(t, n)
+			err := spawntest.Bounded(t, "a loop over the subscription after Stop", func() error {
+				for e := range sub.C() {
+					if x, ok := e.(event.Exited); ok && process.IsShutdown(x.Reason) {
+						delete(live, x.Pid)
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(live) != 0 {
+				t.Fatalf("no Exited of %v before the channel ended", live)
+			}
+			if _, open := <-n.Subscribe().C(); open {
+				t.Fatal("a subscription made after Stop is open")
+			}
+		})
+	}
+}

@@ -160,7 +160,8 @@ func (n *Node) Stats() Stats {
 // the node started has returned or ctx is done. A process whose code
 // ignores its context keeps Stop waiting; ctx bounds that wait, and the
 // kills themselves (whose exit callbacks must not block, but might). Stop
-// is idempotent.
+// is idempotent. When the last goroutine has returned, the node's event hub
+// is closed (see Events): before Stop returns, unless ctx ended the wait.
 //
 // Stop called from a goroutine of the runtime (a process's code, or an
 // OnExit, Exited or Watch callback run on one) cannot wait for its own
@@ -247,7 +248,9 @@ func (n *Node) goroutineDone() {
 
 // goroutinesLeft tells the waiting Stops that only left goroutines of the
 // stopped node are still running. At zero the node is gone: its Pids no
-// longer route to it.
+// longer route to it, and its event hub is closed, after every event of
+// its processes' exits and of their code, so that a loop over a
+// subscription ends.
 func (n *Node) goroutinesLeft(left int64) {
 	if left > 1 || !n.stopped.Load() {
 		return
@@ -256,6 +259,7 @@ func (n *Node) goroutinesLeft(left int64) {
 	if left == 0 {
 		n.noneOnce.Do(func() {
 			nodes.Delete(n.id)
+			n.obs.hub.Close()
 			close(n.none)
 		})
 	}

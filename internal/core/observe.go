@@ -32,7 +32,8 @@ type observability struct {
 	traceState traceState
 }
 
-// Events returns the node's event hub.
+// Events returns the node's event hub. The node closes it when it has
+// stopped and every goroutine it started has returned.
 func (n *Node) Events() *event.Hub { return &n.obs.hub }
 
 // ExitClass sorts exit reasons for counting.

@@ -134,9 +134,9 @@ function drawOverview(o) {
   $("#cards").replaceChildren(...cards.map(([k, v]) => el("div", { class: "card", "data-card": k }, el("b", {}, typeof v === "number" ? fmt(v) : v), el("span", {}, k))));
   const sw = $("#switches");
   sw.replaceChildren(...(o.switches || []).map((x) => el("button", {
-    class: "toggle small" + (x.on ? " on" : ""), title: x.help, "data-switch": x.name, disabled: !o.actions,
+    class: "toggle small" + (x.error ? " err" : x.on ? " on" : ""), title: x.error || x.help, "data-switch": x.name, disabled: !o.actions,
     onpress: async () => { try { await post("switch", { name: x.name, on: !x.on }); refresh(); } catch (e) { status(e.message); } },
-  }, x.name + (x.on ? ": on" : ": off"))));
+  }, x.name + (x.error ? ": error" : x.on ? ": on" : ": off"))));
   const pts = o.samples || [];
   const procs = pts.map((p) => p.processes), msgs = pts.map((p) => p.msgs);
   const rest = pts.map((p) => p.restarts), crashes = pts.map((p) => p.crashes);
