@@ -139,3 +139,26 @@ func ExampleWithDirectCalls() {
 	// after reset: 1
 	// on Thread: true
 }
+
+// A bounded server refuses a cast when its mailbox is full; CastWait waits
+// for room instead, within its context.
+func ExampleRef_CastWait() {
+	ctx := context.Background()
+	node := process.NewNode()
+	defer node.Stop(ctx)
+
+	counter, err := genserver.Start(ctx, node, &Counter{}, genserver.WithMailboxLimit(1))
+	if err != nil {
+		panic(err)
+	}
+	counter.Call(ctx, Add{N: 5})
+	for range 100 { // each waits while the one before is queued
+		if err := counter.CastWait(ctx, Reset{}); err != nil {
+			panic(err)
+		}
+	}
+	total, _ := counter.Call(ctx, Add{N: 1}) // after every reset
+	fmt.Println("total:", total)
+	// Output:
+	// total: 1
+}

@@ -670,6 +670,68 @@ func (r Ref[Req, Rep, Msg]) Cast(msg Msg) error {
 	return nil
 }
 
+// CastWait is Cast that waits for room instead of failing: in the full
+// mailbox of a server started WithMailboxLimit, or, for a server of
+// another node, while that node takes no more for now (the cluster's
+// ErrPeerBusy). It waits until ctx is done or, when ctx has no deadline,
+// for DefaultCallTimeout (without bound under WithoutTimeout), and then
+// fails with a *CallError wrapping ctx's error or ErrTimeout: the cast
+// was not sent. Otherwise it is Cast: a cast to a dead server or an
+// unknown name is dropped, and it fails at once for a zero Ref, a nil ctx
+// (process.ErrNilContext), a ctx already done and a process that is not a
+// server of the Ref's types (ErrWrongServer). A server that casts to itself from its callback,
+// with the callback's context, does not wait: its mailbox empties only
+// once the callback returns, so a full one fails with ErrMailboxFull.
+func (r Ref[Req, Rep, Msg]) CastWait(ctx context.Context, msg Msg) error {
+	if ctx == nil {
+		return r.failOp(OpCast, r.pid, process.ErrNilContext)
+	}
+	if ctx.Err() != nil { // already given up: send nothing
+		return r.failOp(OpCast, r.pid, ctxError(ctx))
+	}
+	target, err := r.resolveIn(ctx, OpCast)
+	switch {
+	case err == errRemoteName:
+		return r.castRemoteWait(ctx, core.Target{Node: r.at, Name: r.name}, msg)
+	case err != nil && (errors.Is(err, ErrZeroRef) || ctx.Err() != nil):
+		return err
+	case err != nil:
+		return nil // no such name: dropped
+	case target.Node() != r.node.ID():
+		return r.castRemoteWait(ctx, core.Target{Pid: target}, msg)
+	case callingSelf(ctx, target):
+		return r.Cast(msg)
+	}
+	q, local := (*core.Node)(r.node).Local(target)
+	switch {
+	case !local:
+		return r.node.Send(target, cast[Msg]{msg: msg}) // a stopped node
+	case q == nil:
+		return nil // a dead server: dropped
+	}
+	if _, ok := q.Handler().(*server[Req, Rep, Msg]); !ok {
+		return r.failOp(OpCast, target, r.wrongServer(target, q))
+	}
+	if err := q.Post(cast[Msg]{msg: msg}); !errors.Is(err, process.ErrMailboxFull) {
+		return err
+	}
+	ctx, cancel := withDefaultTimeout(ctx)
+	defer cancel()
+	if err := r.node.SendWait(ctx, target, cast[Msg]{msg: msg}); err != nil {
+		return r.failOp(OpCast, target, r.waitError(ctx, err))
+	}
+	return nil
+}
+
+// waitError is what a wait for room that failed with err reports: the
+// context's end, when that is why.
+func (r Ref[Req, Rep, Msg]) waitError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctxError(ctx)
+	}
+	return err
+}
+
 // Stop asks the server to stop with reason (nil means Normal): it runs
 // Terminate and exits. The request is the runtime's own, queued like an
 // exit signal: a full bounded mailbox never refuses it. Stop waits until
@@ -751,6 +813,21 @@ func (r Ref[Req, Rep, Msg]) castRemote(to core.Target, msg Msg) error {
 	err := r.core().SendTo(to, core.CastMsg{Msg: msg})
 	if errors.Is(err, process.NoConnection) {
 		return nil
+	}
+	return err
+}
+
+// castRemoteWait is CastWait for a server of another node: castRemote
+// that waits while the peer node is busy.
+func (r Ref[Req, Rep, Msg]) castRemoteWait(ctx context.Context, to core.Target, msg Msg) error {
+	wctx, cancel := withDefaultTimeout(ctx)
+	defer cancel()
+	err := r.core().SendToWait(wctx, to, core.CastMsg{Msg: msg})
+	switch {
+	case err == nil || errors.Is(err, process.NoConnection):
+		return nil
+	case wctx.Err() != nil:
+		return r.failOp(OpCast, to.Pid, r.waitError(wctx, err))
 	}
 	return err
 }

@@ -385,10 +385,34 @@ func (n *Node) SendTo(target Target, msg any) error {
 	if !target.Pid.IsZero() {
 		return n.Send(target.Pid, msg)
 	}
-	if err := n.checkName(target); err != nil {
+	rs, err := n.checkName(target)
+	if err != nil {
 		return err
 	}
-	return n.sendRemote(n.remote.Load(), nil, target, msg)
+	return n.sendRemote(rs, nil, target, msg)
+}
+
+// SendToWait is SendTo that waits as SendWait does: for room in a full
+// bounded mailbox of this node, or while the peer node of target is busy
+// (ErrPeerBusy), until ctx is done.
+func (n *Node) SendToWait(ctx context.Context, target Target, msg any) error {
+	switch {
+	case ctx == nil:
+		return fmt.Errorf("send: %w", ErrNilContext)
+	case target.Pid.IsZero() && target.Node == n.id:
+		p, ok := n.WhereIs(target.Name)
+		if !ok {
+			return n.SendName(target.Name, msg) // what a send to no one does
+		}
+		return n.SendWait(ctx, p, msg)
+	case !target.Pid.IsZero():
+		return n.SendWait(ctx, target.Pid, msg)
+	}
+	rs, err := n.checkName(target)
+	if err != nil {
+		return err
+	}
+	return n.sendRemoteWait(ctx, rs, nil, target, msg)
 }
 
 // SendTo sends msg from p to target (see Node.SendTo).
@@ -399,35 +423,40 @@ func (p *Proc) SendTo(target Target, msg any) error {
 	if !target.Pid.IsZero() {
 		return p.Send(target.Pid, msg)
 	}
-	if err := p.node.checkName(target); err != nil {
+	rs, err := p.node.checkName(target)
+	if err != nil {
 		return err
 	}
-	return p.node.sendRemote(p.node.remote.Load(), p, target, msg)
+	return p.node.sendRemote(rs, p, target, msg)
 }
 
 // checkName validates a name on another node as a target.
-func (n *Node) checkName(t Target) error {
+func (n *Node) checkName(t Target) (*remoteState, error) {
 	switch {
 	case t.Name == "":
-		return ErrEmptyName
+		return nil, ErrEmptyName
 	case t.Node.IsZero():
-		return fmt.Errorf("%w: a name on no node", ErrZeroPid)
+		return nil, fmt.Errorf("%w: a name on no node", ErrZeroPid)
 	case n.stopped.Load():
-		return ErrNodeStopped
-	case n.remote.Load() == nil:
-		return fmt.Errorf("%w: node %s is not reachable from node %s", NoConnection, t.Node, n.id)
+		return nil, ErrNodeStopped
 	}
-	return nil
+	// Loaded once: a Leave may remove it at any time.
+	rs := n.remote.Load()
+	if rs == nil {
+		return nil, fmt.Errorf("%w: node %s is not reachable from node %s", NoConnection, t.Node, n.id)
+	}
+	return rs, nil
 }
 
 // SendSystem queues a request of the runtime's own (a StopMsg) for to,
 // past the bound of a bounded mailbox, on this or another node.
 func (n *Node) SendSystem(to Target, msg any) error {
 	if to.Pid.IsZero() && to.Node != n.id {
-		if err := n.checkName(to); err != nil {
+		rs, err := n.checkName(to)
+		if err != nil {
 			return err
 		}
-		return n.sendRemote(n.remote.Load(), nil, to, msg)
+		return n.sendRemote(rs, nil, to, msg)
 	}
 	if !to.Pid.IsZero() {
 		if rs := n.route(to.Pid); rs != nil {
@@ -463,18 +492,21 @@ func (n *Node) resolve(t Target) *Proc {
 // CallRemote sends a call to a server of another node (see Remote.Call).
 // from is the calling process, or zero.
 func (n *Node) CallRemote(from pid.Pid, to Target, req any, a RemoteAnswer) (pid.Ref, error) {
+	var rs *remoteState
 	if to.Pid.IsZero() {
-		if err := n.checkName(to); err != nil {
+		var err error
+		if rs, err = n.checkName(to); err != nil {
 			return pid.Ref{}, err
 		}
 	} else if to.Pid.Node() == n.id {
 		return pid.Ref{}, fmt.Errorf("call %s: a local server", to)
-	} else if n.route(to.Pid) == nil { // check builds its error eagerly: not on the remote path
+	} else if rs = n.route(to.Pid); rs == nil { // check builds its error eagerly: not on the remote path
 		if err := n.check(to.Pid); err != nil {
 			return pid.Ref{}, err
 		}
+		return pid.Ref{}, fmt.Errorf("call %s: %w", to, NoConnection) // the node's way out went meanwhile
 	}
-	return n.remote.Load().r.Call(from, to, req, a)
+	return rs.r.Call(from, to, req, a)
 }
 
 // ForgetCall drops a remote call its caller stopped waiting for.
