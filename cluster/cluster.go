@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -36,6 +37,7 @@ type Cluster struct {
 	prefix      string // <prefix>.<cluster>.
 	inbox       string
 	helloSubj   string
+	nameSubj    string // where the node answers for its name
 	embedded    bool
 	maxPayload  int
 	window      int64
@@ -44,6 +46,7 @@ type Cluster struct {
 	connected   atomic.Bool
 	conn        atomic.Pointer[wire.Conn]
 	inboxSub    *nats.Subscription
+	nameSub     *nats.Subscription
 	advisoryOff atomic.Bool
 
 	announceAgain atomic.Bool // reconnected: announce again after 1, 2, 4, ... intervals
@@ -101,6 +104,12 @@ var joined struct {
 // node stops (or the program ends) to release the connection and its
 // goroutines.
 //
+// Join fails with ErrNodeNameTaken when a live node of the cluster holds
+// Config.Name: it asks before the node announces itself, so the holder is
+// not disturbed. A node that left, or is down, holds no name: a restart
+// under the name of a crashed node joins, and the old node is gone for
+// good (see Config.Name).
+//
 // With no Config.URL, the node uses the program's embedded NATS server
 // (package embedded must be linked, or Join fails with ErrNoServer).
 func Join(ctx context.Context, node *process.Node, cfg Config) (*Cluster, error) {
@@ -140,6 +149,7 @@ func Join(ctx context.Context, node *process.Node, cfg Config) (*Cluster, error)
 	c.log = c.log.With(zap.String("cluster", cfg.Cluster), zap.String("node", cfg.Name))
 	c.inbox = c.inboxOf(c.self)
 	c.helloSubj = c.prefix + "hello"
+	c.nameSubj = c.nameSubjOf(cfg.Name)
 	c.peers.init()
 	c.calls.init()
 	c.mons.init(c)
@@ -184,6 +194,14 @@ func Join(ctx context.Context, node *process.Node, cfg Config) (*Cluster, error)
 func (c *Cluster) inboxOf(id pid.NodeID) string {
 	b, _ := id.MarshalBinary()
 	return c.prefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// nameSubjOf returns the subject on which the node holding the node name
+// answers for it: the name's SHA-256 in base64url, since a name is free
+// text of any length and a subject token is not.
+func (c *Cluster) nameSubjOf(name string) string {
+	h := sha256.Sum256([]byte(name))
+	return c.prefix + "name." + base64.RawURLEncoding.EncodeToString(h[:])
 }
 
 // abandon undoes a Join that failed before the node was connected.
@@ -266,6 +284,12 @@ func (c *Cluster) connect(ctx context.Context) error {
 	}
 	c.window = max(c.window, 2*int64(c.maxPayload))
 	c.noteConn()
+	// Before the node subscribes or announces anything: its announcement
+	// makes the other nodes take it for the restart of every node of its
+	// name.
+	if err := c.checkName(ctx); err != nil {
+		return err
+	}
 	c.inboxSub, err = nc.Subscribe(c.inbox, c.onFrame)
 	if err == nil {
 		err = c.inboxSub.SetPendingLimits(-1, -1)
@@ -275,6 +299,9 @@ func (c *Cluster) connect(ctx context.Context) error {
 		if s, err = nc.Subscribe(c.helloSubj, c.onHello); err == nil {
 			err = s.SetPendingLimits(-1, -1)
 		}
+	}
+	if err == nil {
+		c.nameSub, err = nc.Subscribe(c.nameSubj, c.onNameQuery)
 	}
 	if err == nil && cfg.AdvisorySubject != "-" {
 		var s *nats.Subscription
@@ -292,6 +319,59 @@ func (c *Cluster) connect(ctx context.Context) error {
 	}
 	c.connected.Store(true)
 	return nil
+}
+
+// checkName refuses the node's name if a live node of the cluster holds
+// it: the holder answers on the name's subject for as long as it is in the
+// cluster. No answer (no node holds the name, or its holder is down: it
+// crashed, or hangs, or is cut off) within nameQueryTimeout leaves the
+// name free.
+func (c *Cluster) checkName(ctx context.Context) error {
+	qctx, cancel := context.WithTimeout(ctx, c.nameQueryTimeout())
+	defer cancel()
+	self, _ := c.self.MarshalBinary()
+	msg, err := c.nc.RequestWithContext(qctx, c.nameSubj, self)
+	switch {
+	case err == nil:
+	case errors.Is(err, nats.ErrNoResponders):
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("cluster: join: check the node name: %w", ctx.Err())
+	case qctx.Err() != nil:
+		return nil // a holder that does not answer is down
+	default:
+		return fmt.Errorf("cluster: join: check the node name: %w", err)
+	}
+	var holder pid.NodeID
+	if holder.UnmarshalBinary(msg.Data) != nil {
+		return fmt.Errorf("%w: %q is held by a live node", ErrNodeNameTaken, c.cfg.Name)
+	}
+	if holder == c.self {
+		return nil // this node, in a membership whose connection the server has not dropped yet
+	}
+	return fmt.Errorf("%w: %q is held by live node %s", ErrNodeNameTaken, c.cfg.Name, holder)
+}
+
+// nameQueryTimeout bounds the wait for a holder of the node's name to
+// answer: the longer of the discovery timeout and the heartbeat interval,
+// and at least 100 ms. A live holder answers within a round trip.
+func (c *Cluster) nameQueryTimeout() time.Duration {
+	return max(c.cfg.DiscoveryTimeout, c.cfg.HeartbeatInterval, 100*time.Millisecond)
+}
+
+// onNameQuery answers a node that asks, as it joins, whether this node's
+// name is held: it is, by this node, while it is in the cluster.
+func (c *Cluster) onNameQuery(m *nats.Msg) {
+	if m.Reply == "" || c.leaving.Load() {
+		return
+	}
+	b, _ := c.self.MarshalBinary()
+	if m.Respond(b) != nil {
+		return
+	}
+	var joiner pid.NodeID
+	_ = joiner.UnmarshalBinary(m.Data)
+	c.log.Warn("cluster: a node tried to join under this node's name", zap.Stringer("joiner", joiner))
 }
 
 // noteConn records the node's current connection, as advisories name it.
@@ -374,6 +454,10 @@ func (c *Cluster) Leave(ctx context.Context) error {
 		}
 	}
 	c.flushAll()
+	if c.nameSub != nil {
+		// Flushed after the goodbyes: a node may take the name at once.
+		_ = c.nameSub.Unsubscribe()
+	}
 	var err error
 	if c.connected.Load() {
 		// The goodbyes are a courtesy: a peer that misses one notices the

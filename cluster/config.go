@@ -33,11 +33,18 @@ type Config struct {
 	// its tag. Default "default". Letters, digits, '-' and '_' only.
 	Cluster string
 	// Name is the node's name for people: logs, Nodes, NodeUp and
-	// NodeDown. It should be unique in the cluster and stable across
-	// restarts of the program ("billing-1"): when a node joins under the
-	// name of a node that is down, that older node is gone for good and its
-	// Pids answer NoProc (DIST-15). Default: the host name and the first
-	// eight hex digits of the node's id.
+	// NodeDown. It must be unique in the cluster and should be stable
+	// across restarts of the program ("billing-1"): when a node joins
+	// under the name of a node that is down, that older node is gone for
+	// good and its Pids answer NoProc (DIST-15). Join refuses a name that a
+	// live node of the cluster holds, with ErrNodeNameTaken: it asks
+	// before the node announces itself, and a node answers for its name
+	// from Join to Leave. A holder that does not answer within the longer
+	// of DiscoveryTimeout and HeartbeatInterval (crashed, hung, cut off
+	// from NATS) is taken to be down. The check is no lock: two nodes
+	// joining under one name at the same moment may both get in, and then
+	// each takes the other for its restart. Default: the host name and the
+	// first eight hex digits of the node's id.
 	Name string
 
 	// URL lists the NATS servers to connect to, comma-separated
@@ -65,7 +72,9 @@ type Config struct {
 	// SubjectPrefix is the first token of every subject the cluster uses.
 	// Default "spawned". Subjects are <prefix>.<cluster>.<node id> (a
 	// node's inbox; the id's 16 bytes in base64url),
-	// <prefix>.<cluster>.hello (discovery) and
+	// <prefix>.<cluster>.hello (discovery),
+	// <prefix>.<cluster>.name.<hash> (where a node answers for its Name;
+	// the name's SHA-256 in base64url) and
 	// <prefix>.<cluster>.observe.<node id> (the web observer, for a node
 	// that serves it: Cluster.ServeObserver).
 	SubjectPrefix string

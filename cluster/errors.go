@@ -26,6 +26,10 @@ var (
 	ErrNoServer = errors.New(`cluster: no NATS URL given and no embedded server linked (add: import _ "github.com/spawned-go/spawned/cluster/embedded")`)
 	// ErrJoined: the node is in a cluster already.
 	ErrJoined = errors.New("cluster: the node has joined a cluster already")
+	// ErrNodeNameTaken: Join was refused because a live node of the
+	// cluster holds Config.Name already (two nodes given one name). The
+	// error names the name and the holder.
+	ErrNodeNameTaken = errors.New("cluster: join: node name in use")
 	// ErrLeft: the cluster was left.
 	ErrLeft = errors.New("cluster: left")
 )
