@@ -78,6 +78,7 @@ type hooks struct {
 	delivered func(peer pid.NodeID, session uint64, kind wire.Kind)
 	cut       func(peer pid.NodeID, session uint64)
 	hello     func(from pid.NodeID) (drop bool) // nil: every announcement is heard
+	markedUp  func(peer pid.NodeID)             // a peer reads as up; its NodeUp is still to come
 }
 
 // NodeInfo describes a node of the cluster.
@@ -615,14 +616,19 @@ func (c *Cluster) upLocked(p *peer, s uint64) bool {
 		// it gets (here the group sync of peerUp, ahead of a Welcome).
 		c.sendControl(p, wire.KHeartbeat, s)
 	}
-	p.store(stUp, s)
-	p.silent.Store(0)
 	if st == stUp {
+		p.store(stUp, s)
+		p.silent.Store(0)
 		return false
 	}
+	subscribed := c.mons.markUp(p, s)
+	p.silent.Store(0)
 	c.log.Debug("cluster: node up", zap.String("peer", p.Name()), zap.Stringer("id", p.id))
+	if h := c.hooks.Load(); h != nil && h.markedUp != nil {
+		h.markedUp(p.id)
+	}
 	c.peerUp(p, s)
-	c.mons.up(p)
+	c.mons.up(p, subscribed)
 	select {
 	case c.newUp <- struct{}{}:
 	default:

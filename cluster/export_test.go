@@ -184,3 +184,13 @@ func (n *Names) DropCached(name string) {
 	defer n.mu.Unlock()
 	n.dropLocked(name)
 }
+
+// OnMarkedUp calls fn each time c has marked a peer up and is about to
+// tell its NodeUp; the peer's frames wait until fn returns.
+func (c *Cluster) OnMarkedUp(fn func(peer pid.NodeID)) {
+	c.hooks.Store(&hooks{
+		delivered: func(pid.NodeID, uint64, wire.Kind) {},
+		cut:       func(pid.NodeID, uint64) {},
+		markedUp:  fn,
+	})
+}

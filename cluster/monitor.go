@@ -37,7 +37,9 @@ func (c *Cluster) MonitorNode(p *process.Process, id pid.NodeID) (pid.Ref, error
 }
 
 // MonitorNodes subscribes p to every node's NodeUp and NodeDown (Erlang's
-// net_kernel:monitor_nodes), until DemonitorNode or p's exit.
+// net_kernel:monitor_nodes), until DemonitorNode or p's exit. It tells of
+// changes after the subscription: a node that reads as up already (Nodes,
+// Node) gives no NodeUp, only its NodeDown when it is lost.
 func (c *Cluster) MonitorNodes(p *process.Process) (pid.Ref, error) {
 	return c.mons.add(p, pid.NodeID{}, true)
 }
@@ -56,9 +58,17 @@ type nodeMonitors struct {
 	c      *Cluster
 	mu     sync.Mutex
 	byNode map[pid.NodeID]map[pid.Ref]pid.Pid
-	subs   map[pid.Ref]pid.Pid
+	subs   map[pid.Ref]subscriber
+	seq    uint64 // counts the subscriptions ever made
 	refs   map[pid.Ref]monitorOf
 	owners map[pid.Pid]*monOwner
+}
+
+// subscriber is a MonitorNodes subscription: its owner, and its place in
+// the order of subscriptions (see markUp).
+type subscriber struct {
+	owner pid.Pid
+	seq   uint64
 }
 
 type monitorOf struct {
@@ -77,7 +87,7 @@ type monOwner struct {
 func (m *nodeMonitors) init(c *Cluster) {
 	m.c = c
 	m.byNode = map[pid.NodeID]map[pid.Ref]pid.Pid{}
-	m.subs = map[pid.Ref]pid.Pid{}
+	m.subs = map[pid.Ref]subscriber{}
 	m.refs = map[pid.Ref]monitorOf{}
 	m.owners = map[pid.Pid]*monOwner{}
 }
@@ -124,7 +134,8 @@ func (m *nodeMonitors) add(p *process.Process, id pid.NodeID, sub bool) (pid.Ref
 		defer c.core.Unwatch(self, spare)
 	}
 	if sub {
-		m.subs[ref] = self
+		m.seq++
+		m.subs[ref] = subscriber{owner: self, seq: m.seq}
 	} else {
 		var reachable bool
 		if p := c.peers.get(id); p != nil {
@@ -207,8 +218,8 @@ func (m *nodeMonitors) down(p *peer, why error) {
 		}
 		to = append(to, owner)
 	}
-	for _, owner := range m.subs {
-		to = append(to, owner)
+	for _, s := range m.subs {
+		to = append(to, s.owner)
 	}
 	// Delivered under the lock: a DemonitorNode that returned sees no more.
 	for _, owner := range to {
@@ -217,12 +228,27 @@ func (m *nodeMonitors) down(p *peer, why error) {
 	m.mu.Unlock()
 }
 
-// up tells every subscriber that p is reachable.
-func (m *nodeMonitors) up(p *peer) {
+// markUp marks p up in session s and returns the subscriptions made
+// so far, for up: both under the lock that MonitorNodes and MonitorNode
+// take, so that a subscription made once p reads as up (in Nodes, Node,
+// a MonitorNode) hears no NodeUp of it, as Erlang's monitor_nodes, and one
+// made before does.
+func (m *nodeMonitors) markUp(p *peer, s uint64) (subscribed uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p.store(stUp, s)
+	return m.seq
+}
+
+// up tells the subscribers that were there when markUp marked p up that
+// p is reachable.
+func (m *nodeMonitors) up(p *peer, subscribed uint64) {
 	msg := NodeUp{Node: p.id, Name: p.Name()}
 	m.mu.Lock()
-	for _, owner := range m.subs {
-		m.deliver(owner, msg)
+	for _, s := range m.subs {
+		if s.seq <= subscribed {
+			m.deliver(s.owner, msg)
+		}
 	}
 	m.mu.Unlock()
 }
