@@ -322,7 +322,9 @@ func w7() {
 	}
 
 	retries := 0
+	each := make([]time.Duration, 0, restarts)
 	t0 := time.Now()
+	last := t0
 	for i := 0; i < restarts; i++ {
 		old := lookup()
 		old.reqs <- req{v: crashReq} // crash the child
@@ -332,6 +334,9 @@ func w7() {
 					if g == old.gen {
 						bu.Fatal(system, "W7", "call answered by the crashed child")
 					}
+					now := time.Now()
+					each = append(each, now.Sub(last))
+					last = now
 					break
 				}
 			}
@@ -343,6 +348,7 @@ func w7() {
 	close(stop)
 	<-supDone
 	bu.Note("NOTE %s W7 %d failed lookups/calls over %d restarts", system, retries, restarts)
+	bu.Note("NOTE %s W7 %s", system, bu.Spread(each))
 	bu.Result(system, "W7", float64(el.Nanoseconds())/1e3/float64(restarts), "us/restart")
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -110,4 +111,20 @@ func Main(system string, table map[string]func(), reason func(w string) string) 
 	sort.Strings(ids)
 	Note("unknown workload %q (want W1..W13; %s has %v)", w, system, ids)
 	os.Exit(2)
+}
+
+// Spread describes how long each of a workload's repetitions took: the
+// median, the 99th percentile and the slowest, and how many took over a
+// millisecond (a thread's time off the CPU, an operating system tick,
+// shows as such an outlier and sets the mean of a short run).
+func Spread(each []time.Duration) string {
+	if len(each) == 0 {
+		return "no restart"
+	}
+	s := slices.Clone(each)
+	slices.Sort(s)
+	slow := len(s) - sort.Search(len(s), func(i int) bool { return s[i] > time.Millisecond })
+	return fmt.Sprintf("restarts: median %v, 99th percentile %v, slowest %v; %d of %d over 1 ms",
+		s[len(s)/2].Round(100*time.Nanosecond), s[len(s)*99/100].Round(100*time.Nanosecond),
+		s[len(s)-1].Round(time.Microsecond), slow, len(s))
 }
