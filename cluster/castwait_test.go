@@ -26,14 +26,7 @@ func (s seqForwarder) HandleCast(_ *genserver.Ctx, m seq) { s.got <- m }
 // for room instead, within its context, and the cast arrives once the
 // peer takes frames again.
 func TestFlowControl_CastWaitWaitsWhileThePeerIsBusy(t *testing.T) {
-	cfg := testConfig(clusterName(t))
-	cfg.Window, cfg.MaxPayload = 64<<10, 4<<10
-	// A node that takes nothing from a peer hears no heartbeat from it
-	// either: a long bound keeps the pair up for the test.
-	cfg.HeartbeatInterval, cfg.HeartbeatMisses = time.Second, 100
-	a, ca := joinNode(t, cfg, "a")
-	b, cb := joinNode(t, cfg, "b")
-	waitUp(t, ca, b.ID())
+	a, _, b, cb := smallWindowPair(t)
 	ctx := spawntest.Context(t)
 	got := make(chan seq, 1<<16)
 	srv, err := genserver.Start(ctx, b, seqForwarder{got: got}, genserver.WithName("fwd"))

@@ -18,14 +18,7 @@ import (
 )
 
 func TestFlowControl_AFloodedPeerPushesBackInsteadOfDroppingTheConnection(t *testing.T) {
-	cfg := testConfig(clusterName(t))
-	cfg.Window, cfg.MaxPayload = 64<<10, 4<<10
-	// A node that takes nothing from a peer hears no heartbeat from it
-	// either: a long bound keeps the pair up for the test.
-	cfg.HeartbeatInterval, cfg.HeartbeatMisses = time.Second, 100
-	a, ca := joinNode(t, cfg, "a")
-	b, cb := joinNode(t, cfg, "b")
-	waitUp(t, ca, b.ID())
+	a, ca, b, cb := smallWindowPair(t)
 	coll, got := collector(t, b, false)
 
 	// B stops taking A's frames, as a node too busy to keep up.
@@ -192,4 +185,19 @@ func equalMsg(got, want any) bool {
 		return ok && string(g) == string(w) && (g == nil) == (w == nil)
 	}
 	return got == want
+}
+
+// smallWindowPair joins nodes a and b, up to each other, with a window of
+// 64 KiB and frames of at most 4 KiB, so that a flood fills it at once.
+func smallWindowPair(t *testing.T) (a *process.Node, ca *cluster.Cluster, b *process.Node, cb *cluster.Cluster) {
+	t.Helper()
+	cfg := testConfig(clusterName(t))
+	cfg.Window, cfg.MaxPayload = 64<<10, 4<<10
+	// A node that takes nothing from a peer hears no heartbeat from it
+	// either: a long bound keeps the pair up for the test.
+	cfg.HeartbeatInterval, cfg.HeartbeatMisses = time.Second, 100
+	a, ca = joinNode(t, cfg, "a")
+	b, cb = joinNode(t, cfg, "b")
+	waitUp(t, ca, b.ID())
+	return a, ca, b, cb
 }

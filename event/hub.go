@@ -238,15 +238,24 @@ func (s *Subscription) end() {
 	if s.closed || s.ch == nil {
 		return
 	}
-	if s.lost > 0 {
-		select {
-		case s.ch <- Gap{Lost: s.lost}:
-			s.lost = 0
-		default:
-		}
-	}
+	s.sendGap()
 	s.closed = true
 	close(s.ch)
+}
+
+// sendGap queues the pending gap, if there is one and room for it, and
+// reports whether no gap is left pending. Caller holds s.mu.
+func (s *Subscription) sendGap() bool {
+	if s.lost == 0 {
+		return true
+	}
+	select {
+	case s.ch <- Gap{Lost: s.lost}:
+		s.lost = 0
+		return true
+	default:
+		return false
+	}
 }
 
 // deliver queues e without waiting; a pending gap goes first.
@@ -256,20 +265,13 @@ func (s *Subscription) deliver(e Event) {
 	if s.closed {
 		return
 	}
-	if s.lost > 0 {
+	if s.sendGap() {
 		select {
-		case s.ch <- Gap{Lost: s.lost}:
-			s.lost = 0
-		default:
-			s.lost++
-			s.dropped.Add(1)
+		case s.ch <- e:
 			return
+		default:
 		}
 	}
-	select {
-	case s.ch <- e:
-	default:
-		s.lost++
-		s.dropped.Add(1)
-	}
+	s.lost++
+	s.dropped.Add(1)
 }
