@@ -11,12 +11,12 @@ import (
 	"github.com/spawned-go/spawned/spawntest"
 )
 
-// TestDIST_MonitorNodesAfterANodeReadsUpHearsNoNodeUpOfIt: as Erlang's
+// TestDIST28_MonitorNodesAfterANodeReadsUpHearsNoNodeUpOfIt: as Erlang's
 // monitor_nodes, a subscription hears of the nodes that come up after it.
 // One made while B already reads as up here (Node, Nodes), but before B's
 // NodeUp has gone out, hears no NodeUp of B; its first message about B is
 // B's NodeDown. One made before B came up hears the NodeUp.
-func TestDIST_MonitorNodesAfterANodeReadsUpHearsNoNodeUpOfIt(t *testing.T) {
+func TestDIST28_MonitorNodesAfterANodeReadsUpHearsNoNodeUpOfIt(t *testing.T) {
 	cfg := testConfig(clusterName(t))
 	a, ca := joinNode(t, cfg, "a")
 	before := spawntest.NewProbe(t, a)
