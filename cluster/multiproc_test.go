@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"os"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -175,14 +176,18 @@ func TestDIST14_AHungNodeIsNoticedByTheHeartbeatThenTheSameEffects(t *testing.T)
 	require.Greater(t, took, cfg.HeartbeatInterval*time.Duration(cfg.HeartbeatMisses-1))
 	require.ErrorIs(t, caExit.Wait(), process.NoConnection)
 
-	// After SIGCONT the nodes meet again in a new session; B's side fired
-	// too: BT got the Exit, R1 (linked to A's L1) is dead, R3 is alive.
+	// After SIGCONT the nodes meet again in a new session; B's side fires
+	// too: BT gets the Exit, R1 (linked to A's L1) dies, R3 stays alive.
+	// A's NodeUp does not wait for B's processes to handle their signals,
+	// so B's side is awaited on its own.
 	b.signal(syscall.SIGCONT)
 	up := s.pr.Receive().(cluster.NodeUp)
 	require.Equal(t, b.ID, up.Node)
-	msgs, _, _ := b.events(bt)
-	require.Contains(t, msgs, link.Exit{From: caPid, Reason: process.NoConnection})
-	require.False(t, b.do(ctlReq{Op: "alive", Pid: s.r1}).Alive)
+	spawntest.Eventually(t, "BT on B to get the Exit of CA", func() bool {
+		msgs, _, _ := b.events(bt)
+		return slices.Contains(msgs, any(link.Exit{From: caPid, Reason: process.NoConnection}))
+	})
+	spawntest.Eventually(t, "R1 on B to die", func() bool { return !b.do(ctlReq{Op: "alive", Pid: s.r1}).Alive })
 	require.True(t, b.do(ctlReq{Op: "alive", Pid: s.r3}).Alive)
 	got, _, _ := b.events(s.r3)
 	t.Logf("the message sent to R3 while B was stopped, before A lost it: delivered %v", len(got) == 1)
