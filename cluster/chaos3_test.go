@@ -52,27 +52,47 @@ type natsFarm struct {
 
 const chaos3User, chaos3Password = "chaos", "chaos-password"
 
+// newFarm starts n NATS servers, routed to each other when n > 1. The
+// ports are free when chosen, but another program may take one before its
+// server listens there: the farm then starts again on new ports.
 func newFarm(t *testing.T, n int) *natsFarm {
 	f := &natsFarm{t: t, servers: make([]*embedded.Server, n)}
-	for range n {
-		f.clientPorts = append(f.clientPorts, freePort(t))
-		f.routePorts = append(f.routePorts, freePort(t))
-		f.dirs = append(f.dirs, t.TempDir())
-	}
-	t.Cleanup(func() {
-		for i := range f.servers {
-			f.kill(i)
+	t.Cleanup(f.killAll)
+	for attempt := 1; ; attempt++ {
+		f.clientPorts, f.routePorts, f.dirs = nil, nil, nil
+		for range n {
+			f.clientPorts = append(f.clientPorts, freePort(t))
+			f.routePorts = append(f.routePorts, freePort(t))
+			f.dirs = append(f.dirs, t.TempDir())
 		}
-	})
-	for i := range n {
-		f.start(i)
+		var err error
+		for i := 0; i < n && err == nil; i++ {
+			err = f.tryStart(i)
+		}
+		if err == nil {
+			return f
+		}
+		f.killAll()
+		require.Less(t, attempt, 3, "starting the NATS servers: %v", err)
+		t.Logf("starting the NATS servers, attempt %d: %v", attempt, err)
 	}
-	return f
+}
+
+// killAll shuts every running server down.
+func (f *natsFarm) killAll() {
+	for i := range f.servers {
+		f.kill(i)
+	}
 }
 
 // start starts server i.
 func (f *natsFarm) start(i int) {
 	f.t.Helper()
+	require.NoError(f.t, f.tryStart(i))
+}
+
+// tryStart starts server i, or says why it could not.
+func (f *natsFarm) tryStart(i int) error {
 	opts := []embedded.Option{
 		embedded.WithCredentials(chaos3User, chaos3Password),
 		embedded.WithPort(f.clientPorts[i]),
@@ -95,8 +115,11 @@ func (f *natsFarm) start(i int) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s, err := embedded.Start(ctx, opts...)
-	require.NoError(f.t, err)
+	if err != nil {
+		return err
+	}
 	f.servers[i] = s
+	return nil
 }
 
 // kill shuts server i down, if it runs: its clients lose their

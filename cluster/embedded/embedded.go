@@ -27,6 +27,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -104,8 +105,10 @@ func WithRoutes(name, listen string, routes ...string) Option {
 // nodes.
 func WithMaxPending(n int64) Option { return func(o *options) { o.maxPending = n } }
 
-// Start starts a server and returns once it accepts connections, or ctx
-// is done.
+// Start starts a server and returns once it accepts connections. It fails
+// when ctx is done first (without a deadline, after 10 s), and at once,
+// with the server's error, when the server cannot start: a port it must
+// listen on is in use, say.
 func Start(ctx context.Context, opts ...Option) (*Server, error) {
 	o := options{host: "127.0.0.1", port: -1, jetStream: true, user: "spawned", maxPending: 256 << 20}
 	for _, opt := range opts {
@@ -138,20 +141,55 @@ func Start(ctx context.Context, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
 	s.srv = srv
+	fatal := &fatalCatcher{err: make(chan error, 1)}
+	srv.SetLogger(fatal, false, false)
 	srv.Start()
 	wait := 10 * time.Second
 	if d, ok := ctx.Deadline(); ok {
 		wait = time.Until(d)
 	}
-	if !srv.ReadyForConnections(wait) {
-		_ = s.Shutdown(context.Background())
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("embedded: start: %w", ctx.Err())
+	end := time.Now().Add(wait)
+	for !srv.ReadyForConnections(readyPoll) {
+		var err error
+		select {
+		case err = <-fatal.err:
+		default:
+			switch {
+			case ctx.Err() != nil:
+				err = ctx.Err()
+			case time.Now().After(end):
+				err = errors.New("the server did not start in time")
+			}
 		}
-		return nil, errors.New("embedded: the server did not start in time")
+		if err != nil {
+			_ = s.Shutdown(context.Background())
+			return nil, fmt.Errorf("embedded: start: %w", err)
+		}
 	}
 	return s, nil
 }
+
+// readyPoll is how long each look for a starting server's listeners
+// waits, between looks for a fatal error.
+const readyPoll = 50 * time.Millisecond
+
+// fatalCatcher is a starting server's logger: it keeps the first fatal
+// error (a port in use, say), which ends Start at once instead of at its
+// deadline, and drops everything else, as the server logs nothing.
+type fatalCatcher struct {
+	once sync.Once
+	err  chan error // buffered: the first fatal error
+}
+
+func (f *fatalCatcher) Fatalf(format string, v ...any) {
+	f.once.Do(func() { f.err <- fmt.Errorf(format, v...) })
+}
+
+func (*fatalCatcher) Noticef(string, ...any) {}
+func (*fatalCatcher) Warnf(string, ...any)   {}
+func (*fatalCatcher) Errorf(string, ...any)  {}
+func (*fatalCatcher) Debugf(string, ...any)  {}
+func (*fatalCatcher) Tracef(string, ...any)  {}
 
 // config writes the server's configuration: a system account, and the
 // nodes' account, which imports the system account's disconnect

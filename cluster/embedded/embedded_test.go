@@ -3,6 +3,8 @@ package embedded_test
 import (
 	"context"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -118,4 +120,26 @@ func Example() {
 	cfg := s.Config("billing")
 	fmt.Println(cfg.Cluster, strings.HasPrefix(cfg.URL, "nats://127.0.0.1:"), cfg.User != "")
 	// Output: billing true true
+}
+
+// TestStart_APortInUseFailsAtOnce: a server that cannot listen fails Start
+// with the listen error, not with its context's deadline, which is an hour
+// away here (the old code waited it out).
+func TestStart_APortInUseFailsAtOnce(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	s, err := embedded.Start(ctx, embedded.WithPort(port))
+	if err == nil {
+		shutdown(t, s)
+		t.Fatalf("Start on port %d, which is in use, succeeded", port)
+	}
+	if ctx.Err() != nil || !strings.Contains(err.Error(), "listening") || !strings.Contains(err.Error(), strconv.Itoa(port)) {
+		t.Fatalf("Start on a port in use: %v; want the listen error naming port %d", err, port)
+	}
 }
