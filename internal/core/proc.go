@@ -594,7 +594,7 @@ func (p *Proc) activate() {
 	if blocking && !p.acquireSlot() {
 		return
 	}
-	handledBefore := p.handled.Load()
+	runStart := p.handled.Load() // messages handled before this run of them
 	if !p.inited {
 		p.inited = true
 		if !p.runInit() {
@@ -613,7 +613,7 @@ func (p *Proc) activate() {
 		}
 		// The mailbox settles while this activation still owns it; once
 		// sched is false, a sender may start the next activation at once.
-		if drained && !p.linger(handledBefore) && !p.mbox.settle() {
+		if drained && !p.linger(&runStart) && !p.mbox.settle() {
 			p.status.Store(uint32(Waiting))
 			p.sched.Store(false)
 			if p.mbox.empty() || !p.sched.CompareAndSwap(false, true) {
@@ -631,15 +631,30 @@ func (p *Proc) activate() {
 // processor, waiting for another message, before it goes idle.
 const lingerRounds = 8
 
+// lingerBurst is the longest run of messages after which a drained
+// activation lingers. A run this short is a partner's request or two, and
+// the partner sends again as soon as it has its answer. A longer run comes
+// from a stream, whose sender lets the receiver run when it gets ahead
+// (see behindBy) and gains nothing from a lingering receiver.
+const lingerBurst = 4
+
 // linger keeps a drained activation for a moment, yielding the processor
 // each round so that the senders run, and reports whether a message
-// arrived meanwhile. A busy sender then keeps its receiver's activation
-// going instead of paying to wake it for every few messages. It does not
-// linger when a process waits in its worker's runnext slot, nor after an
-// activation that handled no message (one that only ran Init).
-func (p *Proc) linger(handledBefore uint64) bool {
+// arrived meanwhile; *runStart then moves to the handled count, which
+// starts a new run. A sender that waits for each answer then keeps its
+// receiver's activation going instead of paying to wake it for every
+// message.
+//
+// It lingers only after a short run (lingerBurst) of messages, and not
+// when a process waits in its worker's runnext slot, nor after an
+// activation that handled no message (one that only ran Init). A yield puts
+// the activation on the global run queue, where an idle processor may take
+// it: after a stream's run, the receiver would then chase its sender from
+// another core, both passing the mailbox's cache lines back and forth for
+// every few messages, which made W3 run at half its speed in some runs.
+func (p *Proc) linger(runStart *uint64) bool {
 	w := p.worker.Load()
-	if w == nil || p.handled.Load() == handledBefore {
+	if run := p.handled.Load() - *runStart; w == nil || run == 0 || run > lingerBurst {
 		return false
 	}
 	seen := p.mbox.tail()
@@ -649,6 +664,7 @@ func (p *Proc) linger(handledBefore uint64) bool {
 		}
 		runtime.Gosched()
 		if p.mbox.tail() != seen {
+			*runStart = p.handled.Load()
 			return true
 		}
 	}
