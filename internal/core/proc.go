@@ -638,6 +638,10 @@ const lingerRounds = 8
 // (see behindBy) and gains nothing from a lingering receiver.
 const lingerBurst = 4
 
+// lingerYield is how a lingering activation yields its processor; tests
+// replace it to send a message at a known moment.
+var lingerYield = runtime.Gosched
+
 // linger keeps a drained activation for a moment, yielding the processor
 // each round so that the senders run, and reports whether a message
 // arrived meanwhile; *runStart then moves to the handled count, which
@@ -662,7 +666,7 @@ func (p *Proc) linger(runStart *uint64) bool {
 		if w.runnext.Load() != nil || p.dead.Load() {
 			return false
 		}
-		runtime.Gosched()
+		lingerYield()
 		if p.mbox.tail() != seen {
 			*runStart = p.handled.Load()
 			return true
