@@ -2,32 +2,37 @@ package core
 
 import "testing"
 
-// TestLinger_OnlyAfterAShortRun: a drained activation waits for another
-// message only after a run of at most lingerBurst messages, as a call and
-// its reply make, and a message that comes while it yields starts a new
-// run; after a stream's longer run, or no message at all, it goes idle at
-// once without yielding.
-func TestLinger_OnlyAfterAShortRun(t *testing.T) {
+// TestLinger_OnlyAfterAShortRunOfCalls: a drained activation waits for
+// another message only after a run of at most lingerBurst messages that
+// answered a call, and a message that comes while it yields starts a new
+// run; after a stream's longer run, a run that answered no call, or no
+// message at all, it goes idle at once without yielding.
+func TestLinger_OnlyAfterAShortRunOfCalls(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		run        uint64 // messages handled since the run started
+		answered   bool   // the run answered a call
 		arriveAt   int    // the yield after which a message is queued; 0: none comes
 		want       bool
 		wantYields int
 	}{
-		{"only Init ran", 0, 1, false, 0},
-		{"one call, answered by the next", 1, 1, true, 1},
-		{"one call, the next comes late", 1, 5, true, 5},
-		{"one call, no next", 1, 0, false, lingerRounds},
-		{"a run of lingerBurst", lingerBurst, 1, true, 1},
-		{"a stream's run", lingerBurst + 1, 1, false, 0},
-		{"a whole batch", maxBatch, 1, false, 0},
+		{"only Init ran", 0, false, 1, false, 0},
+		{"one call, the next comes at once", 1, true, 1, true, 1},
+		{"one call, the next comes late", 1, true, 5, true, 5},
+		{"one call, no next", 1, true, 0, false, lingerRounds},
+		{"one cast or signal", 1, false, 1, false, 0},
+		{"lingerBurst calls", lingerBurst, true, 1, true, 1},
+		{"a stream's run with a call in it", lingerBurst + 1, true, 1, false, 0},
+		{"a whole batch", maxBatch, true, 1, false, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &Proc{}
 			p.worker.Store(&worker{})
 			const before = 1000
 			p.handled.Store(before + tc.run)
+			if tc.answered {
+				p.AnsweredCall()
+			}
 			runStart := uint64(before)
 			yields := 0
 			setLingerYield(t, func() {
@@ -49,6 +54,9 @@ func TestLinger_OnlyAfterAShortRun(t *testing.T) {
 			if runStart != wantStart {
 				t.Fatalf("run start = %d; want %d", runStart, wantStart)
 			}
+			if p.answered {
+				t.Fatal("the run's answered call still counts after linger")
+			}
 		})
 	}
 }
@@ -61,6 +69,7 @@ func TestLinger_NotWithAProcessInRunnext(t *testing.T) {
 	w.runnext.Store(&Proc{})
 	p.worker.Store(w)
 	p.handled.Store(1)
+	p.AnsweredCall()
 	runStart := uint64(0)
 	setLingerYield(t, func() { t.Fatal("linger yielded") })
 	if p.linger(&runStart) {
