@@ -657,6 +657,9 @@ func (s *server[Req, Rep, Msg]) handleCall(p *process.Process, c *call[Req, Rep]
 		// nothing of the server points to a call its caller has done with
 		// (and may use again: see reuse).
 		s.current.Store(nil)
+		if c.remote == nil { // a caller here, likely to call again soon
+			(*core.Proc)(p).AnsweredCall()
+		}
 		c.deliver(result[Rep]{rep: rep, err: err})
 	default: // the death claimed it, or its caller gave up
 		s.current.Store(nil)

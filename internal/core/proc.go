@@ -177,6 +177,9 @@ type Proc struct {
 	backend Backend
 	slot    bool // a Blocking process's code holds a pool slot; owned by the goroutine running it
 	inited  bool // a Handler process's Init has run; owned by its activation
+	// answered: the activation's current run of messages answered a
+	// caller that waits (see AnsweredCall); owned by the activation.
+	answered bool
 	// discarded: the spawn failed after the process was in the table; it
 	// never ran, so no exit callback runs for it. Guarded by mu.
 	discarded bool
@@ -594,7 +597,8 @@ func (p *Proc) activate() {
 	if blocking && !p.acquireSlot() {
 		return
 	}
-	handledBefore := p.handled.Load()
+	runStart := p.handled.Load() // messages handled before this run of them
+	p.answered = false
 	if !p.inited {
 		p.inited = true
 		if !p.runInit() {
@@ -613,7 +617,7 @@ func (p *Proc) activate() {
 		}
 		// The mailbox settles while this activation still owns it; once
 		// sched is false, a sender may start the next activation at once.
-		if drained && !p.linger(handledBefore) && !p.mbox.settle() {
+		if drained && !p.linger(&runStart) && !p.mbox.settle() {
 			p.status.Store(uint32(Waiting))
 			p.sched.Store(false)
 			if p.mbox.empty() || !p.sched.CompareAndSwap(false, true) {
@@ -631,15 +635,44 @@ func (p *Proc) activate() {
 // processor, waiting for another message, before it goes idle.
 const lingerRounds = 8
 
+// lingerBurst is the longest run of messages after which a drained
+// activation lingers: a caller's request or a few callers' requests.
+const lingerBurst = 4
+
+// lingerYield is how a lingering activation yields its processor; tests
+// replace it to send a message at a known moment.
+var lingerYield = runtime.Gosched
+
+// AnsweredCall tells the activation running p's handler that the message
+// it is handling is a call whose caller now has its answer, and will likely
+// call again: once the mailbox is drained, the activation lingers for that
+// next call (see linger). Only the handler's code calls it, from its
+// handling of the message.
+func (p *Proc) AnsweredCall() { p.answered = true }
+
 // linger keeps a drained activation for a moment, yielding the processor
 // each round so that the senders run, and reports whether a message
-// arrived meanwhile. A busy sender then keeps its receiver's activation
-// going instead of paying to wake it for every few messages. It does not
-// linger when a process waits in its worker's runnext slot, nor after an
-// activation that handled no message (one that only ran Init).
-func (p *Proc) linger(handledBefore uint64) bool {
+// arrived meanwhile; *runStart then moves to the handled count, which
+// starts a new run. A caller that calls again as soon as it has its
+// answer then finds the activation going, and pays neither to wake it nor
+// for a goroutine switch into a new one.
+//
+// It lingers only after a short run (lingerBurst) of messages that answered
+// a call (AnsweredCall), and not when a process waits in its worker's
+// runnext slot. Other senders gain nothing from it: a sender of casts
+// expects no answer and lets its receiver run when it gets ahead (see
+// behindBy), and an exit signal's sender is gone. And a yield costs more
+// than the time it takes: it puts the activation on the global run queue,
+// where an idle processor may take it. After a stream's run the receiver
+// then chased its sender from another core, both passing the mailbox's
+// cache lines back and forth every few messages, and W3 ran at half its
+// speed in some runs; a supervisor that lingered after a child's exit kept
+// its worker from the restarted child's first call (W7).
+func (p *Proc) linger(runStart *uint64) bool {
+	answered := p.answered
+	p.answered = false
 	w := p.worker.Load()
-	if w == nil || p.handled.Load() == handledBefore {
+	if run := p.handled.Load() - *runStart; !answered || w == nil || run == 0 || run > lingerBurst {
 		return false
 	}
 	seen := p.mbox.tail()
@@ -647,8 +680,9 @@ func (p *Proc) linger(handledBefore uint64) bool {
 		if w.runnext.Load() != nil || p.dead.Load() {
 			return false
 		}
-		runtime.Gosched()
+		lingerYield()
 		if p.mbox.tail() != seen {
+			*runStart = p.handled.Load()
 			return true
 		}
 	}
