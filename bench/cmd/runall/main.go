@@ -131,8 +131,8 @@ func main() {
 	runs := flag.Int("runs", 3, "runs per system and workload (the median is reported)")
 	only := flag.String("workloads", "", "comma-separated workloads to run (default: W1..W13)")
 	sysFlag := flag.String("systems", "", "comma-separated systems to run (default: spawned,plaingo,protoactor,suture,beam,nats)")
-	out := flag.String("out", "docs/BENCHMARKS.md", "report to write, relative to the repository root")
-	svg := flag.String("svg", "docs/benchmarks.svg", "bar chart to write, relative to the repository root; empty for none")
+	out := flag.String("out", "docs/BENCHMARKS.md", "report to write (a relative path is from the repository root)")
+	svg := flag.String("svg", "docs/benchmarks.svg", "bar chart to write (a relative path is from the repository root); empty for none")
 	timeout := flag.Duration("timeout", 0, "limit per run (default 20m, 5m with QUICK=1)")
 	probeOnly := flag.Bool("probe", false, "only measure the machine (core-to-core round trip, locked instruction) and print it")
 	flag.Parse()
@@ -238,13 +238,13 @@ func main() {
 		cmdline.WriteString(" " + shellQuote(a))
 	}
 
-	outPath := filepath.Join(root, *out)
+	outPath := fromRoot(root, *out)
 	if !anyLocal(workloads) {
 		*svg = "" // the chart shows W1–W8 only
 	}
 	svgLink := ""
 	if *svg != "" {
-		svgLink = rel(filepath.Dir(outPath), filepath.Join(root, *svg))
+		svgLink = rel(filepath.Dir(outPath), fromRoot(root, *svg))
 	}
 	report := s.markdown(cmdline.String(), workloads, svgLink)
 	if err := os.MkdirAll(filepath.Dir(outPath), 0o755); err != nil {
@@ -255,7 +255,7 @@ func main() {
 	}
 	logf("wrote %s", outPath)
 	if *svg != "" {
-		svgPath := filepath.Join(root, *svg)
+		svgPath := fromRoot(root, *svg)
 		if err := os.MkdirAll(filepath.Dir(svgPath), 0o755); err != nil {
 			fatalf("%v", err)
 		}
@@ -1196,6 +1196,17 @@ func repoRoot() (string, error) {
 	}
 }
 
+// fromRoot returns p as a path from the repository root when it is
+// relative, and p itself when it is absolute.
+func fromRoot(root, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(root, p)
+}
+
+// rel returns p relative to root, with slashes, or p when it has no such
+// form.
 func rel(root, p string) string {
 	if r, err := filepath.Rel(root, p); err == nil {
 		return filepath.ToSlash(r)

@@ -286,3 +286,17 @@ func TestAbsoluteVerdictUnchanged(t *testing.T) {
 		}
 	}
 }
+
+// TestFromRoot: -out and -svg take a relative path from the repository
+// root, and an absolute one as it is.
+func TestFromRoot(t *testing.T) {
+	for _, tc := range []struct{ p, want string }{
+		{"docs/BENCHMARKS.md", "/repo/docs/BENCHMARKS.md"},
+		{"../elsewhere.md", "/elsewhere.md"},
+		{"/tmp/report.md", "/tmp/report.md"},
+	} {
+		if got := fromRoot("/repo", tc.p); got != tc.want {
+			t.Errorf("fromRoot(/repo, %q) = %q; want %q", tc.p, got, tc.want)
+		}
+	}
+}
