@@ -318,7 +318,20 @@ func newSegment(size int, base uint64) *segment {
 			return s
 		}
 	}
+	if size == firstSegment {
+		b := &firstSegmentBlock{}
+		b.msgs, b.base = b.slots[:], base
+		return &b.segment
+	}
 	return &segment{msgs: make([]any, size), base: base}
+}
+
+// firstSegmentBlock holds a first segment and its slots in one object:
+// every mailbox that gets a message needs one, so a new process's first
+// message costs one allocation instead of two, for the same memory.
+type firstSegmentBlock struct {
+	segment
+	slots [firstSegment]any
 }
 
 // segmentPools keep the segments that mailboxes let go of, by size, for

@@ -359,3 +359,26 @@ func TestMailboxBacklogReusesSegments(t *testing.T) {
 		})
 	}
 }
+
+// TestMailboxFirstPushAllocatesOnce: the first message of a new mailbox
+// costs one allocation, its first segment with the slots in it, when no
+// segment is pooled.
+func TestMailboxFirstPushAllocatesOnce(t *testing.T) {
+	for segmentPools[0].Get() != nil { // a pooled first segment would cost nothing
+	}
+	msg := any(1) // boxed once: the push allocates nothing of its own
+	const runs = 100
+	boxes := make([]mailbox, runs+1) // AllocsPerRun runs the function once more first
+	next := 0
+	got := testing.AllocsPerRun(runs, func() {
+		m := &boxes[next]
+		next++
+		m.push(msg, false)
+		if v, ok := m.pop(); !ok || v != msg {
+			t.Fatalf("pop: %v, %v; want %v", v, ok, msg)
+		}
+	})
+	if got > 1 {
+		t.Fatalf("%v allocations for a new mailbox's first message; want at most 1", got)
+	}
+}
