@@ -540,7 +540,7 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 		// again, and neither side pays for a parked wait.
 		runtime.Gosched()
 	}
-	if err := c.await(ctx); err != nil {
+	if err := c.await(ctx, q); err != nil {
 		return zero, r.fail(target, err)
 	}
 	rep, err := r.answer(target, c.res)
@@ -551,11 +551,13 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 }
 
 // await waits for the answer, until ctx is done or, when ctx has no
-// deadline and was not made by WithoutTimeout, for DefaultCallTimeout. It returns nil once the result is in
-// a.res, and otherwise why the caller gave up: the call is abandoned then.
+// deadline and was not made by WithoutTimeout, for DefaultCallTimeout; and
+// for a server of this node, server, until it dies. It returns nil once
+// the result is in a.res, and otherwise why the caller gave up (the
+// server's exit reason when it died first): the call is abandoned then.
 // An answer already there costs one load: only a caller that has to wait
-// takes a channel to be woken through.
-func (a *answer[Rep]) await(ctx context.Context) error {
+// takes a channel to be woken through, and looks at the server's death.
+func (a *answer[Rep]) await(ctx context.Context, server *core.Proc) error {
 	if a.state.Load() == answerDone {
 		return nil
 	}
@@ -571,6 +573,12 @@ func (a *answer[Rep]) await(ctx context.Context) error {
 		defer func() { t.Stop(); timers.Put(t) }()
 		timeout = t.C
 	}
+	var life context.Context // the server's: done, with its exit reason, when it dies
+	var died <-chan struct{}
+	if server != nil {
+		life = server.Context()
+		died = life.Done()
+	}
 	var err error
 	select {
 	case <-a.done:
@@ -580,6 +588,8 @@ func (a *answer[Rep]) await(ctx context.Context) error {
 		err = ctxError(ctx)
 	case <-timeout:
 		err = ErrTimeout
+	case <-died:
+		err = context.Cause(life)
 	}
 	if !a.abandon() { // the answer came just now: take it
 		<-a.done
@@ -848,7 +858,7 @@ func (r Ref[Req, Rep, Msg]) callRemote(ctx context.Context, to core.Target, req 
 	if err != nil {
 		return zero, r.fail(to.Pid, err)
 	}
-	if err := c.await(ctx); err != nil {
+	if err := c.await(ctx, nil); err != nil {
 		n.ForgetCall(ref)
 		return zero, r.fail(to.Pid, err)
 	}

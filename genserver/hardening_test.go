@@ -290,7 +290,8 @@ func TestHardening08_NilContext(t *testing.T) {
 // handler woke on its context's end and replied. Once the kill has taken
 // effect nothing the dead server's code does reaches anyone: the call
 // fails with Killed, every time, whether the reply is HandleCall's return
-// or a From.Reply from another goroutine.
+// or a From.Reply: from another goroutine after HandleCall returned
+// NoReply, or from HandleCall itself, which the kill did not stop.
 func TestHardening09_NoReplyAfterTheKill(t *testing.T) {
 	t.Parallel()
 	tries := 200
@@ -298,17 +299,24 @@ func TestHardening09_NoReplyAfterTheKill(t *testing.T) {
 		tries = 50
 	}
 	spawntest.ForEachBackend(t, func(t *testing.T, b process.Backend) {
-		for _, how := range []string{"return", "From.Reply"} {
+		for _, how := range []string{"return", "From.Reply", "From.Reply in HandleCall"} {
 			t.Run(how, func(t *testing.T) {
 				n := spawntest.NewNode(t)
 				for i := range tries {
 					handling := make(chan struct{})
+					lateReply := make(chan bool, 1)
 					ref := hdStart(t, n, b, &hdServer{call: func(ctx *genserver.CallCtx[int], _ []byte) (int, error) {
 						done := ctx.Context().Done()
 						close(handling)
-						if how == "return" {
+						switch how {
+						case "return":
 							<-done
 							return 42, nil
+						case "From.Reply in HandleCall": // the call is not kept yet
+							from := ctx.From()
+							<-done
+							lateReply <- from.Reply(42, nil)
+							return ctx.NoReply()
 						}
 						from := ctx.From()
 						go func() {
@@ -331,6 +339,9 @@ func TestHardening09_NoReplyAfterTheKill(t *testing.T) {
 					}
 					if err := spawntest.Recv(t, result); !errors.Is(err, process.Killed) {
 						t.Fatalf("try %d: call = %v; want Killed", i, err)
+					}
+					if how == "From.Reply in HandleCall" && spawntest.Recv(t, lateReply) {
+						t.Fatalf("try %d: From.Reply after the kill = true; want false", i)
 					}
 				}
 			})

@@ -32,8 +32,11 @@ type result[Rep any] struct {
 
 // answer is the caller's side of a call: settled exactly once, by the reply,
 // by the server's exit, or by the caller giving up. The server's death
-// claims the answers it still owes (settled without a result yet) and
-// delivers its exit reason to them once it has exited.
+// claims the answers it still owes to other nodes' callers and to
+// NoReply's deferred calls (settled without a result yet), and delivers its
+// exit reason to them once it has exited. A caller of this node that waits
+// watches the death itself (see await), so the call being handled costs
+// the server no bookkeeping for it.
 // The result is written before state says answerDone, so whoever sees
 // answerDone may read it. A caller that finds no answer yet parks on done
 // after saying answerWaiting, and the deliverer that finds it waiting wakes
@@ -111,13 +114,10 @@ func (s *server[Req, Rep, Msg]) newCall(req Req) *call[Req, Rep] {
 
 // reuse gives s a call whose caller has read the answer, when nothing
 // else can hold it any more: HandleCall answered it by returning (a call
-// failed by a death, or given a From, may still be pointed to), and
-// handleCall let go of it before the answer could be seen. A server whose
-// death has begun keeps none: its death may have read the call as current
-// just before handleCall let go of it, and still claim it (the death says
-// so before it reads the current call, and the caller looks after it has
-// seen the answer, which came after handleCall let go). It is cleared, so
-// a server at rest keeps no request or reply alive.
+// failed by a death, or given a From, may still be pointed to), and the
+// server touches a call no more once it has delivered the answer. A server
+// whose death has begun keeps none. It is cleared, so a server at rest
+// keeps no request or reply alive.
 func (s *server[Req, Rep, Msg]) reuse(c *call[Req, Rep]) {
 	if c.res.reason != nil || c.kept || s.deferred.closed.Load() {
 		return
@@ -312,6 +312,11 @@ func (f From[Rep]) Reply(rep Rep, err error) bool {
 	if f.a == nil {
 		return false
 	}
+	if f.a.remote == nil && f.tracker.closed.Load() {
+		// Dead: a caller of this node has the exit reason from the death
+		// (see await), whether or not the call was kept.
+		return false
+	}
 	ok := f.a.settle(result[Rep]{rep: rep, err: err})
 	f.tracker.forget(f.a) // after the settle: see handleCall
 	return ok
@@ -327,7 +332,8 @@ type deferred[Rep any] struct {
 }
 
 // keep holds a, unless the server has died: its death claimed a already,
-// as the current call.
+// as another node's current call, or a caller of this node hears of the
+// death itself.
 func (d *deferred[Rep]) keep(a *answer[Rep]) {
 	d.mu.Lock()
 	if !d.closed.Load() {
@@ -457,9 +463,11 @@ func newServer[Req, Rep, Msg any](impl Behaviour[Req, Rep, Msg], parent *process
 }
 
 // Dying runs as the server's process dies, under its lock, before anything
-// can see it dead: the calls the server still owes (the one being handled
-// and the deferred ones) are claimed, so that a reply its code makes after
-// the kill finds them taken; Exited fails them with the exit reason.
+// can see it dead: the calls the server still owes (another node's call
+// being handled and the deferred ones) are claimed, so that a reply its
+// code makes after the kill finds them taken; Exited fails them with the
+// exit reason. The closing also tells handleCall and From.Reply to drop a
+// reply to a caller of this node, which hears of the death itself.
 func (s *server[Req, Rep, Msg]) Dying(error) {
 	s.deferred.close(func() *answer[Rep] {
 		if c := s.current.Load(); c != nil {
@@ -629,13 +637,19 @@ func (s *server[Req, Rep, Msg]) HandleMessage(cp *core.Proc, msg any) error {
 }
 
 func (s *server[Req, Rep, Msg]) handleCall(p *process.Process, c *call[Req, Rep]) {
-	// The current call is stored before the death is looked for, and the
-	// death (deferred.close) closes before it reads the current call: so
-	// either the death claims this call, or this call sees the death.
-	s.current.Store(c)
+	// A call from another node is stored as current before the death is
+	// looked for, and the death (deferred.close) closes before it reads
+	// the current call: so either the death claims this call, or this call
+	// sees the death. A caller of this node needs neither: it watches the
+	// server's death itself while it waits (see await), and a reply the
+	// server makes once it is dead is dropped here.
+	remote := c.remote != nil
+	if remote {
+		s.current.Store(c)
+	}
 	if s.deferred.closed.Load() { // killed between taking the call and now
 		c.Undelivered(context.Cause(p.Context()))
-		s.current.Store(nil)
+		s.letGo(remote)
 		return
 	}
 	cc := &s.callCtx
@@ -650,18 +664,27 @@ func (s *server[Req, Rep, Msg]) handleCall(p *process.Process, c *call[Req, Rep]
 		if c.settled.Load() {
 			s.deferred.forget(&c.answer)
 		}
-		s.current.Store(nil)
+		s.letGo(remote)
+	case !remote && s.deferred.closed.Load():
+		// Killed while HandleCall ran: the caller has the exit reason
+		// from the death, and gets no reply of the dead server's code.
 	case c.claim():
 		// Claimed, so a death from now on leaves the call alone; no
-		// longer current before the caller can see the answer, so that
-		// nothing of the server points to a call its caller has done with
-		// (and may use again: see reuse).
-		s.current.Store(nil)
-		if c.remote == nil { // a caller here, likely to call again soon
+		// longer current before the caller can see the answer.
+		if remote {
+			s.current.Store(nil)
+		} else { // a caller here, likely to call again soon
 			(*core.Proc)(p).AnsweredCall()
 		}
 		c.deliver(result[Rep]{rep: rep, err: err})
 	default: // the death claimed it, or its caller gave up
+		s.letGo(remote)
+	}
+}
+
+// letGo clears the current call, which only a call from another node is.
+func (s *server[Req, Rep, Msg]) letGo(remote bool) {
+	if remote {
 		s.current.Store(nil)
 	}
 }

@@ -456,8 +456,16 @@ func (p *Proc) Reason() error {
 }
 
 // enter marks the process's code as running; leave marks it done and
-// settles the straggler count when the process was killed meanwhile.
-func (p *Proc) enter() { p.running.Store(runBusy); p.status.Store(uint32(Running)) }
+// settles the straggler count when the process was killed meanwhile. The
+// status, still Running from the batch before when an activation goes on
+// or lingered, is then left as it is: an atomic store costs a locked
+// instruction even when the value is the same.
+func (p *Proc) enter() {
+	p.running.Store(runBusy)
+	if p.status.Load() != uint32(Running) {
+		p.status.Store(uint32(Running))
+	}
+}
 
 func (p *Proc) leave() {
 	if p.running.Swap(runIdle) == runStraggler {
