@@ -16,6 +16,8 @@ func BenchmarkRoundTrip(b *testing.B) {
 	b.Run("chan-wake,gosched-wait", benchChanWakeGoschedWait)
 	b.Run("gosched-serve,chan-wait", func(b *testing.B) { benchGoschedServe(b, false) })
 	b.Run("gosched-serve,chan-wait-with-timer", func(b *testing.B) { benchGoschedServe(b, true) })
+	b.Run("gosched-serve,chan-wait-with-armed-timer", benchGoschedServeArmed)
+	b.Run("gosched-serve,select-wait", benchGoschedServeSelect)
 }
 
 // benchChanPair is plain Go's call: a request channel and a reply channel,
@@ -114,6 +116,71 @@ func benchGoschedServe(b *testing.B, withTimer bool) {
 			b.Fatal("no reply within 5 s")
 		}
 		t.Stop()
+	}
+	stop.Store(true)
+	<-done
+}
+
+// benchGoschedServeArmed is benchGoschedServe with a timer that stays armed
+// from one wait to the next: each wait needs its deadline no earlier than
+// the timer's, so only a timer that fired early is reset.
+func benchGoschedServeArmed(b *testing.B) {
+	var req atomic.Int64
+	var stop atomic.Bool
+	replies := make(chan struct{}, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var seen int64
+		for !stop.Load() {
+			if v := req.Load(); v != seen {
+				seen = v
+				replies <- struct{}{}
+			}
+			runtime.Gosched()
+		}
+	}()
+	const timeout = 5 * time.Second
+	t := time.NewTimer(timeout)
+	for i := int64(1); b.Loop(); i++ {
+		req.Store(i)
+		select {
+		case <-replies:
+		case <-t.C:
+			b.Fatal("no reply within 5 s")
+		}
+	}
+	stop.Store(true)
+	<-done
+}
+
+// benchGoschedServeSelect is benchGoschedServe with a select on the reply
+// and on a channel that is never ready, as a caller that waits also for its
+// context or its server's death selects: the price of a second case.
+func benchGoschedServeSelect(b *testing.B) {
+	var req atomic.Int64
+	var stop atomic.Bool
+	replies := make(chan struct{}, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var seen int64
+		for !stop.Load() {
+			if v := req.Load(); v != seen {
+				seen = v
+				replies <- struct{}{}
+			}
+			runtime.Gosched()
+		}
+	}()
+	never := make(chan struct{})
+	for i := int64(1); b.Loop(); i++ {
+		req.Store(i)
+		select {
+		case <-replies:
+		case <-never:
+			b.Fatal("the channel that is never ready was ready")
+		}
 	}
 	stop.Store(true)
 	<-done
