@@ -1,6 +1,10 @@
 package core
 
-import "testing"
+import (
+	"context"
+	"testing"
+	"time"
+)
 
 // TestLinger_OnlyAfterAShortRunOfCalls: a drained activation waits for
 // another message only after a run of at most lingerBurst messages that
@@ -82,4 +86,62 @@ func setLingerYield(t *testing.T, yield func()) {
 	old := lingerYield
 	lingerYield = yield
 	t.Cleanup(func() { lingerYield = old })
+}
+
+// answeringHandler says of every message that it answered a call, so that
+// its activation lingers once its mailbox is drained.
+type answeringHandler struct{}
+
+func (answeringHandler) HandleMessage(p *Proc, _ any) error {
+	p.AnsweredCall()
+	return nil
+}
+
+// TestLinger_StaysEnteredAndAKillCountsItAsAStraggler: a lingering
+// activation keeps its process entered, as the batch before left it, so
+// that a message that comes costs no leave and enter; a kill meanwhile
+// counts it among the stragglers, and the activation settles the count as
+// it lets go, so that Stop does not wait for it.
+func TestLinger_StaysEnteredAndAKillCountsItAsAStraggler(t *testing.T) {
+	n := NewNode(Config{})
+	p, _, err := n.Spawn(Spec{Handler: answeringHandler{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	yields := 0
+	var runningThen int32
+	var stragglersThen int64
+	killed := make(chan struct{})
+	setLingerYield(t, func() {
+		if yields++; yields == 1 {
+			runningThen = p.running.Load()
+			if err := n.Exit(p.Pid(), Kill); err != nil {
+				t.Errorf("Exit: %v", err)
+			}
+			stragglersThen = n.Stats().Stragglers
+			close(killed)
+		}
+	})
+	if err := p.Post("a call"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-killed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the activation did not linger")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.Stop(ctx); err != nil {
+		t.Fatalf("Stop = %v; want nil", err)
+	}
+	if runningThen != runBusy {
+		t.Fatalf("a lingering process's running = %d; want runBusy (%d)", runningThen, runBusy)
+	}
+	if stragglersThen != 1 {
+		t.Fatalf("stragglers right after the kill = %d; want 1", stragglersThen)
+	}
+	if got := n.Stats().Stragglers; got != 0 {
+		t.Fatalf("stragglers once the activation let go = %d; want 0", got)
+	}
 }

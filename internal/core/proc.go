@@ -614,8 +614,9 @@ func (p *Proc) activate() {
 			return
 		}
 	}
+	entered := false // a lingering activation stays entered: see handleBatch
 	for {
-		alive, drained := p.handleBatch()
+		alive, drained := p.handleBatch(entered)
 		if !alive {
 			p.releaseSlot()
 			return
@@ -625,15 +626,22 @@ func (p *Proc) activate() {
 		}
 		// The mailbox settles while this activation still owns it; once
 		// sched is false, a sender may start the next activation at once.
-		if drained && !p.linger(&runStart) && !p.mbox.settle() {
-			p.status.Store(uint32(Waiting))
-			p.sched.Store(false)
-			if p.mbox.empty() || !p.sched.CompareAndSwap(false, true) {
-				return
+		entered = drained && p.linger(&runStart)
+		if drained && !entered {
+			p.leave()
+			if !p.mbox.settle() {
+				p.status.Store(uint32(Waiting))
+				p.sched.Store(false)
+				if p.mbox.empty() || !p.sched.CompareAndSwap(false, true) {
+					return
+				}
+				p.status.Store(uint32(Runnable))
 			}
-			p.status.Store(uint32(Runnable))
 		}
 		if blocking && !p.acquireSlot() {
+			if entered {
+				p.leave()
+			}
 			return
 		}
 	}
@@ -664,6 +672,10 @@ func (p *Proc) AnsweredCall() { p.answered = true }
 // starts a new run. A caller that calls again as soon as it has its
 // answer then finds the activation going, and pays neither to wake it nor
 // for a goroutine switch into a new one.
+//
+// The process stays entered while its activation lingers, as the batch
+// before left it (see handleBatch): a kill meanwhile counts it among the
+// stragglers until the activation lets go.
 //
 // It lingers only after a short run (lingerBurst) of messages that answered
 // a call (AnsweredCall), and not when a process waits in its worker's
@@ -706,9 +718,12 @@ func (p *Proc) runThread() {
 		return
 	}
 	for {
-		alive, drained := p.handleBatch()
+		alive, drained := p.handleBatch(false)
 		if !alive {
 			return
+		}
+		if drained {
+			p.leave()
 		}
 		if drained && !p.mbox.settle() {
 			p.status.Store(uint32(Waiting))
@@ -737,10 +752,19 @@ func (p *Proc) runInit() bool {
 // handleBatch handles up to maxBatch queued messages. It reports whether
 // the process lives on and whether its mailbox was found empty. The batch
 // counts as running code from start to end, so its status is written once
-// per batch, not once per message.
-func (p *Proc) handleBatch() (alive, drained bool) {
-	p.enter()
+// per batch, not once per message. A batch that found the mailbox empty
+// leaves the process entered, so that an activation that lingers for the
+// next message (see linger) and finds it pays for neither leave nor enter;
+// the caller leaves when it does not. entered says the process is entered
+// already, by the batch before.
+func (p *Proc) handleBatch(entered bool) (alive, drained bool) {
+	if !entered {
+		p.enter()
+	}
 	b := p.runBatch()
+	if b.drained {
+		return true, true
+	}
 	p.leave()
 	switch {
 	case b.reason != nil:
@@ -749,8 +773,6 @@ func (p *Proc) handleBatch() (alive, drained bool) {
 	case b.orphan != nil:
 		p.node.undeliverable(b.orphan, p.Reason())
 		return false, false
-	case b.drained:
-		return true, true
 	}
 	return !p.dead.Load(), false
 }
