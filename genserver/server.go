@@ -89,6 +89,22 @@ func (a *answer[Rep]) deliver(res result[Rep]) {
 	}
 }
 
+// answerLocal hands res to a caller of this node, for a call nothing but
+// its caller can settle meanwhile: HandleCall returned it, the death of a
+// server leaves such calls to their callers, and no From was taken for it.
+// A caller that has not parked cannot give up, so one compare-and-swap
+// settles the call then; a parked caller may have given up, and the call
+// is claimed first, as any other.
+func (a *answer[Rep]) answerLocal(res result[Rep]) {
+	a.res = res
+	if a.state.CompareAndSwap(answerPending, answerDone) {
+		return
+	}
+	if a.claim() {
+		a.deliver(res)
+	}
+}
+
 // abandon gives up on the call; false means it was settled first and its
 // result is arriving: through done, for a caller that waits.
 func (a *answer[Rep]) abandon() bool { return !a.settled.Swap(true) }
@@ -668,13 +684,14 @@ func (s *server[Req, Rep, Msg]) handleCall(p *process.Process, c *call[Req, Rep]
 	case !remote && s.deferred.closed.Load():
 		// Killed while HandleCall ran: the caller has the exit reason
 		// from the death, and gets no reply of the dead server's code.
+	case !remote && !c.kept: // a caller here, likely to call again soon
+		(*core.Proc)(p).AnsweredCall()
+		c.answerLocal(result[Rep]{rep: rep, err: err})
 	case c.claim():
 		// Claimed, so a death from now on leaves the call alone; no
 		// longer current before the caller can see the answer.
 		if remote {
 			s.current.Store(nil)
-		} else { // a caller here, likely to call again soon
-			(*core.Proc)(p).AnsweredCall()
 		}
 		c.deliver(result[Rep]{rep: rep, err: err})
 	default: // the death claimed it, or its caller gave up
