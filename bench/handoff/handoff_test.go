@@ -82,106 +82,92 @@ func benchChanWakeGoschedWait(b *testing.B) {
 	}
 }
 
-// benchGoschedServe has a server that yields with runtime.Gosched while it
-// waits for a request and a caller that parks on a channel for the reply;
-// withTimer adds the timer a caller needs to give up after a timeout.
-func benchGoschedServe(b *testing.B, withTimer bool) {
-	var req atomic.Int64
-	var stop atomic.Bool
-	replies := make(chan struct{}, 1)
-	done := make(chan struct{})
+// goschedServer is a server that yields with runtime.Gosched while it
+// waits for a request: a new value in req, answered on replies.
+type goschedServer struct {
+	req     atomic.Int64
+	replies chan struct{}
+	stop    atomic.Bool
+	done    chan struct{}
+}
+
+// startGoschedServer starts a goschedServer; stop it with its end method.
+func startGoschedServer() *goschedServer {
+	s := &goschedServer{replies: make(chan struct{}, 1), done: make(chan struct{})}
 	go func() {
-		defer close(done)
+		defer close(s.done)
 		var seen int64
-		for !stop.Load() {
-			if v := req.Load(); v != seen {
+		for !s.stop.Load() {
+			if v := s.req.Load(); v != seen {
 				seen = v
-				replies <- struct{}{}
+				s.replies <- struct{}{}
 			}
 			runtime.Gosched()
 		}
 	}()
+	return s
+}
+
+// end stops the server and waits for its goroutine to return.
+func (s *goschedServer) end() {
+	s.stop.Store(true)
+	<-s.done
+}
+
+// benchGoschedServe has a goschedServer and a caller that parks on a
+// channel for the reply; withTimer adds the timer a caller needs to give up
+// after a timeout.
+func benchGoschedServe(b *testing.B, withTimer bool) {
+	s := startGoschedServer()
+	defer s.end()
 	t := time.NewTimer(time.Hour)
 	t.Stop()
 	for i := int64(1); b.Loop(); i++ {
-		req.Store(i)
+		s.req.Store(i)
 		if !withTimer {
-			<-replies
+			<-s.replies
 			continue
 		}
 		t.Reset(5 * time.Second)
 		select {
-		case <-replies:
+		case <-s.replies:
 		case <-t.C:
 			b.Fatal("no reply within 5 s")
 		}
 		t.Stop()
 	}
-	stop.Store(true)
-	<-done
 }
 
 // benchGoschedServeArmed is benchGoschedServe with a timer that stays armed
 // from one wait to the next: each wait needs its deadline no earlier than
 // the timer's, so only a timer that fired early is reset.
 func benchGoschedServeArmed(b *testing.B) {
-	var req atomic.Int64
-	var stop atomic.Bool
-	replies := make(chan struct{}, 1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var seen int64
-		for !stop.Load() {
-			if v := req.Load(); v != seen {
-				seen = v
-				replies <- struct{}{}
-			}
-			runtime.Gosched()
-		}
-	}()
-	const timeout = 5 * time.Second
-	t := time.NewTimer(timeout)
+	s := startGoschedServer()
+	defer s.end()
+	t := time.NewTimer(5 * time.Second)
 	for i := int64(1); b.Loop(); i++ {
-		req.Store(i)
+		s.req.Store(i)
 		select {
-		case <-replies:
+		case <-s.replies:
 		case <-t.C:
 			b.Fatal("no reply within 5 s")
 		}
 	}
-	stop.Store(true)
-	<-done
 }
 
 // benchGoschedServeSelect is benchGoschedServe with a select on the reply
 // and on a channel that is never ready, as a caller that waits also for its
 // context or its server's death selects: the price of a second case.
 func benchGoschedServeSelect(b *testing.B) {
-	var req atomic.Int64
-	var stop atomic.Bool
-	replies := make(chan struct{}, 1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var seen int64
-		for !stop.Load() {
-			if v := req.Load(); v != seen {
-				seen = v
-				replies <- struct{}{}
-			}
-			runtime.Gosched()
-		}
-	}()
+	s := startGoschedServer()
+	defer s.end()
 	never := make(chan struct{})
 	for i := int64(1); b.Loop(); i++ {
-		req.Store(i)
+		s.req.Store(i)
 		select {
-		case <-replies:
+		case <-s.replies:
 		case <-never:
 			b.Fatal("the channel that is never ready was ready")
 		}
 	}
-	stop.Store(true)
-	<-done
 }
