@@ -8,29 +8,32 @@ import (
 
 // TestLinger_OnlyAfterAShortRunOfCalls: a drained activation waits for
 // another message only after a run of at most lingerBurst messages that
-// answered a call, and a message that comes while it yields starts a new
-// run; after a stream's longer run, a run that answered no call, or no
-// message at all, it goes idle at once without yielding.
+// answered a call, not the process's first such run, and a message that
+// comes while it yields starts a new run; after a stream's longer run, a
+// run that answered no call, the first run of calls, or no message at all,
+// it goes idle at once without yielding.
 func TestLinger_OnlyAfterAShortRunOfCalls(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		run        uint64 // messages handled since the run started
 		answered   bool   // the run answered a call
+		first      bool   // no run of the process answered a call before
 		arriveAt   int    // the yield after which a message is queued; 0: none comes
 		want       bool
 		wantYields int
 	}{
-		{"only Init ran", 0, false, 1, false, 0},
-		{"one call, the next comes at once", 1, true, 1, true, 1},
-		{"one call, the next comes late", 1, true, 5, true, 5},
-		{"one call, no next", 1, true, 0, false, lingerRounds},
-		{"one cast or signal", 1, false, 1, false, 0},
-		{"lingerBurst calls", lingerBurst, true, 1, true, 1},
-		{"a stream's run with a call in it", lingerBurst + 1, true, 1, false, 0},
-		{"a whole batch", maxBatch, true, 1, false, 0},
+		{"only Init ran", 0, false, false, 1, false, 0},
+		{"one call, the next comes at once", 1, true, false, 1, true, 1},
+		{"one call, the next comes late", 1, true, false, 5, true, 5},
+		{"one call, no next", 1, true, false, 0, false, lingerRounds},
+		{"the process's first call", 1, true, true, 1, false, 0},
+		{"one cast or signal", 1, false, false, 1, false, 0},
+		{"lingerBurst calls", lingerBurst, true, false, 1, true, 1},
+		{"a stream's run with a call in it", lingerBurst + 1, true, false, 1, false, 0},
+		{"a whole batch", maxBatch, true, false, 1, false, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := &Proc{}
+			p := &Proc{answeredBefore: !tc.first}
 			p.worker.Store(&worker{})
 			const before = 1000
 			p.handled.Store(before + tc.run)
@@ -61,6 +64,9 @@ func TestLinger_OnlyAfterAShortRunOfCalls(t *testing.T) {
 			if p.answered {
 				t.Fatal("the run's answered call still counts after linger")
 			}
+			if tc.first && !p.answeredBefore {
+				t.Fatal("the first run of calls is not remembered: the next would not linger either")
+			}
 		})
 	}
 }
@@ -74,6 +80,7 @@ func TestLinger_NotWithAProcessInRunnext(t *testing.T) {
 	p.worker.Store(w)
 	p.handled.Store(1)
 	p.AnsweredCall()
+	p.answeredBefore = true
 	runStart := uint64(0)
 	setLingerYield(t, func() { t.Fatal("linger yielded") })
 	if p.linger(&runStart) {
@@ -122,6 +129,7 @@ func TestLinger_StaysEnteredAndAKillCountsItAsAStraggler(t *testing.T) {
 			close(killed)
 		}
 	})
+	p.answeredBefore = true // as if it had answered a call before: it lingers after this one
 	if err := p.Post("a call"); err != nil {
 		t.Fatal(err)
 	}

@@ -180,6 +180,10 @@ type Proc struct {
 	// answered: the activation's current run of messages answered a
 	// caller that waits (see AnsweredCall); owned by the activation.
 	answered bool
+	// answeredBefore: an earlier short run of the activation answered a
+	// call, so the process has callers that call again (see linger);
+	// owned by the activation.
+	answeredBefore bool
 	// discarded: the spawn failed after the process was in the table; it
 	// never ran, so no exit callback runs for it. Guarded by mu.
 	discarded bool
@@ -679,7 +683,12 @@ func (p *Proc) AnsweredCall() { p.answered = true }
 //
 // It lingers only after a short run (lingerBurst) of messages that answered
 // a call (AnsweredCall), and not when a process waits in its worker's
-// runnext slot. Other senders gain nothing from it: a sender of casts
+// runnext slot. Nor after the process's first such run: a server that has
+// answered one call has shown no caller that calls again. One that answers
+// a single call (a server started for one request, a restarted child its
+// client calls once before it crashes it again) would keep its activation
+// yielding for nothing, or, killed meanwhile, running once more only to
+// find itself dead: a goroutine switch on the restart's way (W7). Other senders gain nothing from it: a sender of casts
 // expects no answer and lets its receiver run when it gets ahead (see
 // behindBy), and an exit signal's sender is gone. And a yield costs more
 // than the time it takes: it puts the activation on the global run queue,
@@ -693,6 +702,10 @@ func (p *Proc) linger(runStart *uint64) bool {
 	p.answered = false
 	w := p.worker.Load()
 	if run := p.handled.Load() - *runStart; !answered || w == nil || run == 0 || run > lingerBurst {
+		return false
+	}
+	if !p.answeredBefore {
+		p.answeredBefore = true
 		return false
 	}
 	seen := p.mbox.tail()
