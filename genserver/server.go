@@ -690,9 +690,7 @@ func (s *server[Req, Rep, Msg]) handleCall(p *process.Process, c *call[Req, Rep]
 	case c.claim():
 		// Claimed, so a death from now on leaves the call alone; no
 		// longer current before the caller can see the answer.
-		if remote {
-			s.current.Store(nil)
-		}
+		s.letGo(remote)
 		c.deliver(result[Rep]{rep: rep, err: err})
 	default: // the death claimed it, or its caller gave up
 		s.letGo(remote)

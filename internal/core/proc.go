@@ -682,21 +682,22 @@ func (p *Proc) AnsweredCall() { p.answered = true }
 // stragglers until the activation lets go.
 //
 // It lingers only after a short run (lingerBurst) of messages that answered
-// a call (AnsweredCall), and not when a process waits in its worker's
-// runnext slot. Nor after the process's first such run: a server that has
-// answered one call has shown no caller that calls again. One that answers
-// a single call (a server started for one request, a restarted child its
-// client calls once before it crashes it again) would keep its activation
-// yielding for nothing, or, killed meanwhile, running once more only to
-// find itself dead: a goroutine switch on the restart's way (W7). Other senders gain nothing from it: a sender of casts
-// expects no answer and lets its receiver run when it gets ahead (see
-// behindBy), and an exit signal's sender is gone. And a yield costs more
-// than the time it takes: it puts the activation on the global run queue,
-// where an idle processor may take it. After a stream's run the receiver
-// then chased its sender from another core, both passing the mailbox's
-// cache lines back and forth every few messages, and W3 ran at half its
-// speed in some runs; a supervisor that lingered after a child's exit kept
-// its worker from the restarted child's first call (W7).
+// a call (AnsweredCall), not after the process's first such run, and not
+// when a process waits in its worker's runnext slot:
+//   - a server that has answered one call has shown no caller that calls
+//     again, and one that answers a single call (a server started for one
+//     request, a restarted child crashed again after one call) would yield
+//     for nothing, or, killed meanwhile, run once more to find itself dead;
+//   - other senders gain nothing from it: a sender of casts expects no
+//     answer and lets its receiver run when it gets ahead (see behindBy),
+//     and an exit signal's sender is gone;
+//   - a yield costs more than the time it takes: it puts the activation on
+//     the global run queue, where an idle processor may take it. After a
+//     stream's run the receiver then chased its sender from another core,
+//     both passing the mailbox's cache lines back and forth, and W3 ran at
+//     half its speed in some runs; a supervisor that lingered after a
+//     child's exit kept its worker from the restarted child's first call
+//     (W7).
 func (p *Proc) linger(runStart *uint64) bool {
 	answered := p.answered
 	p.answered = false
@@ -737,10 +738,10 @@ func (p *Proc) runThread() {
 		}
 		if drained {
 			p.leave()
-		}
-		if drained && !p.mbox.settle() {
-			p.status.Store(uint32(Waiting))
-			<-p.wake
+			if !p.mbox.settle() {
+				p.status.Store(uint32(Waiting))
+				<-p.wake
+			}
 		}
 	}
 }
