@@ -535,10 +535,10 @@ func (r Ref[Req, Rep, Msg]) Call(ctx context.Context, req Req) (Rep, error) {
 	} else if err := r.send(ctx, q, target, c); err != nil {
 		return zero, r.fail(target, err)
 	} else {
-		// Give the server's goroutine, just woken, the processor before
-		// blocking: a quick answer is then waiting when the caller runs
-		// again, and neither side pays for a parked wait.
-		runtime.Gosched()
+		// Give the server's goroutine, just woken or lingering, the
+		// processor before blocking: a quick answer is then waiting when
+		// the caller runs again, and neither side pays for a parked wait.
+		core.Yield()
 	}
 	if err := c.await(ctx, q); err != nil {
 		return zero, r.fail(target, err)

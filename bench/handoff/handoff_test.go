@@ -18,6 +18,8 @@ func BenchmarkRoundTrip(b *testing.B) {
 	b.Run("gosched-serve,chan-wait-with-timer", func(b *testing.B) { benchGoschedServe(b, true) })
 	b.Run("gosched-serve,chan-wait-with-armed-timer", benchGoschedServeArmed)
 	b.Run("gosched-serve,select-wait", benchGoschedServeSelect)
+	b.Run("call-shaped,gosched", func(b *testing.B) { benchCallShaped(b, runtime.Gosched) })
+	b.Run("call-shaped,runtime-yield", func(b *testing.B) { benchCallShaped(b, runtimeYield) })
 }
 
 // benchChanPair is plain Go's call: a request channel and a reply channel,
@@ -170,4 +172,72 @@ func benchGoschedServeSelect(b *testing.B) {
 			b.Fatal("the channel that is never ready was ready")
 		}
 	}
+}
+
+// benchCallShaped hands requests over as spawned's call does, with yield
+// as the way both sides give up the processor: the caller publishes its
+// request, yields once and parks only if the reply is not there yet; the
+// server answers, then lingers for the next request for up to 8 yields
+// before it parks until woken. The cases differ only in yield:
+// runtime.Gosched queues the yielding goroutine on the scheduler's global
+// queue, under its lock, and wakes an idle processor; the runtime's own
+// yield (runtimeYield) queues it on its processor's queue and wakes
+// nothing, so caller and server stay on one core.
+func benchCallShaped(b *testing.B, yield func()) {
+	var req, reply atomic.Int64
+	var serverIdle, callerParked atomic.Bool
+	wakeServer, wakeCaller := make(chan struct{}, 1), make(chan struct{}, 1)
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		var seen int64
+		for {
+			for r := req.Load(); r != seen; r = req.Load() {
+				seen = r
+				reply.Store(r)
+				if callerParked.Load() && callerParked.CompareAndSwap(true, false) {
+					wakeCaller <- struct{}{}
+				}
+			}
+			lingered := false
+			for range 8 {
+				yield()
+				if lingered = req.Load() != seen; lingered {
+					break
+				}
+			}
+			if lingered {
+				continue
+			}
+			serverIdle.Store(true)
+			if req.Load() != seen && serverIdle.CompareAndSwap(true, false) {
+				continue
+			}
+			select {
+			case <-wakeServer:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	parks := 0
+	for i := int64(1); b.Loop(); i++ {
+		req.Store(i)
+		if serverIdle.Load() && serverIdle.CompareAndSwap(true, false) {
+			wakeServer <- struct{}{}
+		}
+		yield()
+		if reply.Load() == i {
+			continue
+		}
+		callerParked.Store(true)
+		if reply.Load() == i && callerParked.CompareAndSwap(true, false) {
+			continue // replied meanwhile, and the server did not see the mark
+		}
+		parks++
+		<-wakeCaller // the server saw the mark, or will once it replies
+	}
+	b.ReportMetric(float64(parks)/float64(b.N), "parks/op")
+	close(stop)
+	<-done
 }

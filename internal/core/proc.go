@@ -661,7 +661,7 @@ const lingerBurst = 4
 
 // lingerYield is how a lingering activation yields its processor; tests
 // replace it to send a message at a known moment.
-var lingerYield = runtime.Gosched
+var lingerYield = Yield
 
 // AnsweredCall tells the activation running p's handler that the message
 // it is handling is a call whose caller now has its answer, and will likely
@@ -691,13 +691,17 @@ func (p *Proc) AnsweredCall() { p.answered = true }
 //   - other senders gain nothing from it: a sender of casts expects no
 //     answer and lets its receiver run when it gets ahead (see behindBy),
 //     and an exit signal's sender is gone;
-//   - a yield costs more than the time it takes: it puts the activation on
-//     the global run queue, where an idle processor may take it. After a
-//     stream's run the receiver then chased its sender from another core,
-//     both passing the mailbox's cache lines back and forth, and W3 ran at
-//     half its speed in some runs; a supervisor that lingered after a
-//     child's exit kept its worker from the restarted child's first call
-//     (W7).
+//   - a yield costs more than the time it takes: another processor looking
+//     for work may take the yielded activation. When lingering yielded
+//     with runtime.Gosched, which queues on the global run queue and wakes
+//     an idle processor, the receiver of a stream of casts then chased its
+//     sender from another core, both passing the mailbox's cache lines
+//     back and forth, and W3 ran at half its speed in some runs; a
+//     supervisor that lingered after a child's exit kept its worker from
+//     the restarted child's first call (W7).
+//
+// It yields with Yield, which keeps the activation on its processor's run
+// queue and wakes no other processor: the caller it waits for runs there.
 func (p *Proc) linger(runStart *uint64) bool {
 	answered := p.answered
 	p.answered = false
