@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"runtime"
 	"sync"
 	"time"
 
@@ -321,7 +320,7 @@ func start[Req, Rep, Msg any](ctx context.Context, node *process.Node, parent *p
 	st := s.startup.Load()
 	defer s.startup.Store(nil) // an idle server keeps none of the start's state
 
-	runtime.Gosched() // as in Call: let Init run before blocking
+	core.Yield() // as in Call: let Init run before blocking
 	select {
 	case <-st.done:
 		if err := st.failure(o.name); err != nil {
