@@ -5,17 +5,18 @@ package core
 import _ "unsafe" // for go:linkname
 
 // Yield lets the goroutines waiting on the current processor run, and
-// then goes on. It is the runtime's own yield (what a goroutine preempted
-// for running too long gets): the caller goes to the back of this
-// processor's run queue, not to the global one.
+// then goes on. It is the runtime's own yield for a direct hand-off (a
+// sync.Mutex in starvation mode passes itself and the processor to a
+// waiter with it): the caller goes to the back of this processor's run
+// queue, not to the global one.
 //
 // runtime.Gosched, in contrast, takes the scheduler's global lock twice
 // (to queue the caller and to find it again) and wakes an idle processor
-// on every call, which then takes the caller or its partner away to
-// another core. A caller that has just handed work to a goroutine of its
-// own processor, and yields so that it runs, wants neither: with Yield a
-// call and its answer stay on one core (see bench/README.md, "The
-// hand-off floor").
+// on every call, which may then take the caller or its partner to another
+// core. A caller that has just handed work to a goroutine of its own
+// processor, and yields so that it runs, wants neither: with Yield a call
+// and its answer stay on one core (see bench/README.md, "The hand-off
+// floor").
 //
 // The runtime keeps goyield referable by name on purpose: see its
 // comment in runtime/proc.go and go.dev/issue/67401.
