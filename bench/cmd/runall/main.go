@@ -361,8 +361,8 @@ func prepare(root, bin string, workloads []string) (local, dist []*system) {
 }
 
 // handOffWorkloads are the workloads that hand work from one goroutine to
-// another and back in a fraction of a second per run, and move the most
-// from run to run: they run handOffRuns times.
+// another and back in short runs, and move the most from run to run: they
+// run handOffRuns times. The flag's help and the report name them too.
 var handOffWorkloads = []string{"W2", "W3", "W7"}
 
 // runsOf returns how many runs of workload each system gets.
