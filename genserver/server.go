@@ -119,27 +119,47 @@ type call[Req, Rep any] struct {
 }
 
 // newCall returns a call of req for s: its spare call when it has one,
-// a new one otherwise.
+// one that a server of the same types left behind (see callPool), or a new
+// one.
 func (s *server[Req, Rep, Msg]) newCall(req Req) *call[Req, Rep] {
 	if c := s.spare.Load(); c != nil && s.spare.CompareAndSwap(c, nil) {
+		c.req = req
+		return c
+	}
+	if c, ok := callPool[Req, Rep]().Get().(*call[Req, Rep]); ok {
 		c.req = req
 		return c
 	}
 	return &call[Req, Rep]{req: req}
 }
 
-// reuse gives s a call whose caller has read the answer, when nothing
-// else can hold it any more: HandleCall answered it by returning (a call
-// failed by a death, or given a From, may still be pointed to), and the
-// server touches a call no more once it has delivered the answer. A server
-// whose death has begun keeps none. It is cleared, so a server at rest
-// keeps no request or reply alive.
+// reuse keeps a call whose caller has read the answer, when nothing else
+// can hold it any more: HandleCall answered it by returning (a call failed
+// by a death, or given a From, may still be pointed to), and the server
+// touches a call no more once it has delivered the answer. It becomes s's
+// spare, or, when s's death has begun or another caller's call is the
+// spare already, goes to the pool of its types for the next server. It is
+// cleared, so a server at rest keeps no request or reply alive.
 func (s *server[Req, Rep, Msg]) reuse(c *call[Req, Rep]) {
-	if c.res.reason != nil || c.kept || s.deferred.closed.Load() {
+	if c.res.reason != nil || c.kept {
 		return
 	}
 	*c = call[Req, Rep]{}
-	s.spare.Store(c)
+	if s.deferred.closed.Load() {
+		callPool[Req, Rep]().Put(c)
+		return
+	}
+	if old := s.spare.Swap(c); old != nil {
+		callPool[Req, Rep]().Put(old)
+	}
+}
+
+// dropSpare gives s's spare call, if it has one, to the pool of its types:
+// s has died, and the next server of its types takes it for its first call.
+func (s *server[Req, Rep, Msg]) dropSpare() {
+	if c := s.spare.Swap(nil); c != nil {
+		callPool[Req, Rep]().Put(c)
+	}
 }
 
 // anyCall is a call of any request and reply types, so that a server can
@@ -503,6 +523,7 @@ func (s *server[Req, Rep, Msg]) Exited(cp *core.Proc, reason error) {
 		core.Contain(log, "Registrar.UnregisterName", cp.Pid(), func() { v.r.UnregisterName(v.name) })
 	}
 	s.deferred.failAll(reason)
+	s.dropSpare()
 	if st := s.startup.Load(); st != nil {
 		st.reason = reason
 		st.exited.Store(true)
