@@ -10,7 +10,8 @@ import (
 // died, or that callers gave back while another call was the spare. A new
 // server's first call, and a call that finds the spare taken, take one
 // instead of allocating, so a server restarted again and again, or called
-// by many callers at once, allocates no call.
+// by many callers at once, rarely allocates a call (the garbage collector
+// empties the pools now and then).
 var callPools sync.Map // reflect.Type of call[Req, Rep] → *sync.Pool
 
 // callPool returns the pool of calls of request type Req and reply type
