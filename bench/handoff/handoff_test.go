@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/spawned-go/spawned/internal/core"
 )
 
 // BenchmarkRoundTrip passes a request to a serving goroutine and waits for
@@ -19,7 +21,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 	b.Run("gosched-serve,chan-wait-with-armed-timer", benchGoschedServeArmed)
 	b.Run("gosched-serve,select-wait", benchGoschedServeSelect)
 	b.Run("call-shaped,gosched", func(b *testing.B) { benchCallShaped(b, runtime.Gosched) })
-	b.Run("call-shaped,runtime-yield", func(b *testing.B) { benchCallShaped(b, runtimeYield) })
+	b.Run("call-shaped,runtime-yield", func(b *testing.B) { benchCallShaped(b, core.Yield) })
 }
 
 // benchChanPair is plain Go's call: a request channel and a reply channel,
@@ -181,8 +183,8 @@ func benchGoschedServeSelect(b *testing.B) {
 // before it parks until woken. The cases differ only in yield:
 // runtime.Gosched queues the yielding goroutine on the scheduler's global
 // queue, under its lock, and wakes an idle processor; the runtime's own
-// yield (runtimeYield) queues it on its processor's queue and wakes
-// nothing, so caller and server stay on one core.
+// yield (core.Yield, which spawned uses) queues it on its processor's
+// queue and wakes nothing, so caller and server stay on one core.
 func benchCallShaped(b *testing.B, yield func()) {
 	var req, reply atomic.Int64
 	var serverIdle, callerParked atomic.Bool
