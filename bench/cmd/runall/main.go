@@ -132,7 +132,7 @@ type session struct {
 
 func main() {
 	runs := flag.Int("runs", 3, "runs per system and workload (the median is reported)")
-	handOffRuns := flag.Int("handoff-runs", 15, "runs per system of the hand-off workloads W2, W3 and W7, whose figures move by tens of percent from run to run (at least -runs)")
+	handOffRuns := flag.Int("handoff-runs", 15, "runs per system of the hand-off workloads "+andList(handOffWorkloads)+", whose figures move by tens of percent from run to run (at least -runs)")
 	only := flag.String("workloads", "", "comma-separated workloads to run (default: W1..W13)")
 	sysFlag := flag.String("systems", "", "comma-separated systems to run (default: spawned,plaingo,protoactor,suture,beam,nats)")
 	out := flag.String("out", "docs/BENCHMARKS.md", "report to write (a relative path is from the repository root)")
@@ -362,8 +362,16 @@ func prepare(root, bin string, workloads []string) (local, dist []*system) {
 
 // handOffWorkloads are the workloads that hand work from one goroutine to
 // another and back in short runs, and move the most from run to run: they
-// run handOffRuns times. The flag's help and the report name them too.
+// run handOffRuns times.
 var handOffWorkloads = []string{"W2", "W3", "W7"}
+
+// andList joins items as a sentence does: "W2, W3 and W7".
+func andList(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
+}
 
 // runsOf returns how many runs of workload each system gets.
 func (s *session) runsOf(workload string) int {
@@ -378,7 +386,7 @@ func (s *session) runsText() string {
 	if s.handOffRuns == s.runs {
 		return strconv.Itoa(s.runs)
 	}
-	return fmt.Sprintf("%d (W2, W3 and W7: %d)", s.runs, s.handOffRuns)
+	return fmt.Sprintf("%d (%s: %d)", s.runs, andList(handOffWorkloads), s.handOffRuns)
 }
 
 // runOne runs one program once and records what it printed.
@@ -912,7 +920,7 @@ func (s *session) markdown(cmdline string, workloads []string, svg string) strin
 	b.WriteString("workload " + s.runsText() + " times, interleaved, each in a fresh process, and reports the median. One program\n")
 	b.WriteString("alone: `go run ./bench/cmd/spawned W2`.\n")
 	if s.handOffRuns > s.runs {
-		b.WriteString("The hand-off workloads W2, W3 and W7 are short, and their figures, plain Go's as much as spawned's,\n")
+		b.WriteString("The hand-off workloads " + andList(handOffWorkloads) + " are short, and their figures, plain Go's as much as spawned's,\n")
 		b.WriteString("move by tens of percent from one run to the next on a shared virtual machine (a restart that waits\n")
 		b.WriteString("for the other vCPU to wake adds tens of microseconds to it), so they run more often: the median of 3\n")
 		b.WriteString("such runs can fall on either side of a ratio of 1 by chance (`-handoff-runs`).\n")

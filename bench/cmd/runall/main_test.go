@@ -58,6 +58,23 @@ func TestRunsOf(t *testing.T) {
 	}
 }
 
+func TestAndList(t *testing.T) {
+	tests := []struct {
+		items []string
+		want  string
+	}{
+		{nil, ""},
+		{[]string{"W2"}, "W2"},
+		{[]string{"W2", "W3"}, "W2 and W3"},
+		{[]string{"W2", "W3", "W7"}, "W2, W3 and W7"},
+	}
+	for _, tt := range tests {
+		if got := andList(tt.items); got != tt.want {
+			t.Errorf("andList(%q) = %q, want %q", tt.items, got, tt.want)
+		}
+	}
+}
+
 func TestReferenceCoversEveryRow(t *testing.T) {
 	for _, r := range rows {
 		if _, ok := reference[r.key()]["plaingo"]; !ok {
