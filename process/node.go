@@ -167,6 +167,9 @@ func (n *Node) SendWait(ctx context.Context, to pid.Pid, msg any) error {
 
 // Exit sends an exit signal with reason to the process to, from a goroutine
 // that is not a process (the zero Pid is the sender). See [Process.Exit].
+// After a signal to a process of this node it yields the processor once, so
+// that a process the signal woke (a supervisor told of its child's exit)
+// runs first; it does not wait for it.
 func (n *Node) Exit(to pid.Pid, reason error) error {
 	if n == nil {
 		return ErrNilNode

@@ -359,12 +359,22 @@ func (n *Node) SendWait(ctx context.Context, p pid.Pid, msg any) error {
 
 // Exit sends an exit signal with reason to p from a goroutine that is not a
 // process: the zero Pid is the sender. See Proc.Exit.
+//
+// A signal to a local process is applied at once, and the caller then
+// yields its processor once (Yield): a process the signal woke, such as a
+// supervisor told of its child's exit, runs next there, as a goroutine
+// woken through a channel would, instead of the caller going on to look
+// for a restarted child that is not there yet.
 func (n *Node) Exit(p pid.Pid, reason error) error {
-	if n.route(p) == nil { // check builds its error eagerly: not on the remote path
+	local := n.route(p) == nil
+	if local { // check builds its error eagerly: not on the remote path
 		if err := n.check(p); err != nil {
 			return err
 		}
 	}
 	n.exitSignal(pid.Pid{}, p, orNormal(reason))
+	if local {
+		Yield()
+	}
 	return nil
 }
