@@ -26,6 +26,12 @@ const handoffPatience = 50 * time.Microsecond
 // watchdog moves it to another worker if the current activation is still
 // running after handoffPatience (a handler that blocks after sending), so
 // a hand-off delays a process by at most that much and never strands it.
+//
+// A worker whose activation has ended yields its processor once before it
+// parks (see await). A process scheduled meanwhile, by the goroutine that
+// ran in between (a caller that posts a request and yields, the sender of
+// an exit signal), is handed to it through an atomic slot: no channel, no
+// goroutine to wake, and no idle processor woken to look for work.
 type workers struct {
 	mu      sync.Mutex
 	idle    []*worker
@@ -38,25 +44,58 @@ type workers struct {
 
 type worker struct {
 	next     chan *Proc
+	handed   atomic.Pointer[Proc] // given while the worker yields before parking: see give
+	state    atomic.Uint32        // workerBusy, workerYielding or workerParked
+	yieldsOn atomic.Int32         // the processor it yielded on before parking (a hint)
 	runnext  atomic.Pointer[Proc] // runs on this worker after the current activation
 	handoffs atomic.Uint64        // counts hand-offs into runnext
 	listed   atomic.Bool          // in workers.watched
 	seen     uint64               // handoffs at the watchdog's last look; watchdog only
 }
 
+// The states of an idle worker: it runs activations, yields once before
+// parking, or is parked on its channel.
+const (
+	workerBusy uint32 = iota
+	workerYielding
+	workerParked
+)
+
+// give hands p (nil: stop) to w, just taken off the idle list: through
+// the handed slot while w yields before parking, which it then finds, or
+// through its channel once it is parked.
+func (w *worker) give(p *Proc) {
+	w.handed.Store(p)
+	if w.state.CompareAndSwap(workerYielding, workerBusy) {
+		return
+	}
+	w.handed.Store(nil)
+	w.next <- p
+}
+
+// await waits, on the idle list, for the next process to run (nil: stop).
+// It yields its processor once first, with yield (Yield; tests hand the
+// worker a process in it): whoever runs in between may schedule a process,
+// and handing it over then costs an atomic store, where a parked worker
+// costs a channel send, a goroutine switch and often an idle processor
+// woken.
+func (w *worker) await(yield func()) *Proc {
+	w.yieldsOn.Store(int32(processor()))
+	yield()
+	if w.state.CompareAndSwap(workerYielding, workerParked) {
+		return <-w.next
+	}
+	return w.handed.Swap(nil) // give stored it before claiming the worker
+}
+
 // schedule runs an activation of p. reserved says the caller already added
 // a goroutine to n.goroutines for it.
 func (n *Node) schedule(p *Proc, reserved bool) {
 	n.workers.mu.Lock()
-	var w *worker
-	if k := len(n.workers.idle); k > 0 {
-		w = n.workers.idle[k-1]
-		n.workers.idle[k-1] = nil
-		n.workers.idle = n.workers.idle[:k-1]
-	}
+	w := n.workers.take(processor)
 	n.workers.mu.Unlock()
 	if w != nil {
-		w.next <- p
+		w.give(p)
 		if reserved {
 			n.goroutineDone()
 		}
@@ -105,7 +144,7 @@ func (n *Node) work(p *Proc) {
 		if !n.workers.park(w) {
 			return
 		}
-		if p = <-w.next; p == nil {
+		if p = w.await(Yield); p == nil {
 			return
 		}
 	}
@@ -181,6 +220,30 @@ func (n *Node) watchdog() {
 	}
 }
 
+// take takes an idle worker off the list, nil if there is none: the one
+// that went idle last, unless it is yielding on another processor than the
+// caller's (here returns the caller's) and another idle worker is left. A
+// yielding worker runs what it is given where it yielded, while a channel
+// wakes a parked one on the caller's processor: taking the other keeps a
+// caller and the processes it wakes on one core, where the yielding one
+// would keep them on two, each hand-off crossing between them. Caller
+// holds ws.mu.
+func (ws *workers) take(here func() int) *worker {
+	k := len(ws.idle)
+	if k == 0 {
+		return nil
+	}
+	i := k - 1
+	if w := ws.idle[i]; k > 1 && w.state.Load() == workerYielding && int(w.yieldsOn.Load()) != here() {
+		i = k - 2
+	}
+	w := ws.idle[i]
+	ws.idle[i] = ws.idle[k-1]
+	ws.idle[k-1] = nil
+	ws.idle = ws.idle[:k-1]
+	return w
+}
+
 // park adds w to the idle workers and reports whether it is wanted.
 func (ws *workers) park(w *worker) bool {
 	ws.mu.Lock()
@@ -188,6 +251,7 @@ func (ws *workers) park(w *worker) bool {
 	if ws.stopped || len(ws.idle) >= maxIdleWorkers {
 		return false
 	}
+	w.state.Store(workerYielding)
 	ws.idle = append(ws.idle, w)
 	return true
 }
@@ -204,7 +268,7 @@ func (ws *workers) stop() {
 	defer ws.mu.Unlock()
 	ws.stopped = true
 	for _, w := range ws.idle {
-		w.next <- nil
+		w.give(nil)
 	}
 	ws.idle = nil
 }

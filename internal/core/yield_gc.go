@@ -23,3 +23,21 @@ import _ "unsafe" // for go:linkname
 //
 //go:linkname Yield runtime.goyield
 func Yield()
+
+// procPin pins the goroutine to its processor and returns the
+// processor's id; procUnpin undoes it. The runtime keeps both referable by
+// name, as goyield (see their comments in runtime/proc.go).
+//
+//go:linkname procPin runtime.procPin
+func procPin() int
+
+//go:linkname procUnpin runtime.procUnpin
+func procUnpin()
+
+// processor returns the id of the processor the caller runs on, which it
+// may leave at any moment: a hint for placing work, never for correctness.
+func processor() int {
+	id := procPin()
+	procUnpin()
+	return id
+}

@@ -1,0 +1,130 @@
+package core
+
+import (
+	"runtime"
+	"testing"
+)
+
+// idleWorker returns a worker as park leaves it: on the idle list,
+// yielding before it parks.
+func idleWorker() *worker {
+	w := &worker{next: make(chan *Proc, 1)}
+	w.state.Store(workerYielding)
+	return w
+}
+
+// TestWorker_GiveWhileYieldingOrParked: a process given to an idle worker
+// reaches it exactly once, through the handed slot while the worker yields
+// and through its channel once it has parked; nil (a stop) reaches it the
+// same ways.
+func TestWorker_GiveWhileYieldingOrParked(t *testing.T) {
+	p := &Proc{}
+	for _, tc := range []struct {
+		name        string
+		give        *Proc
+		whileYields bool // give during the worker's yield, else once it has parked
+		wantState   uint32
+	}{
+		{"a process, while it yields", p, true, workerBusy},
+		{"a process, once parked", p, false, workerParked},
+		{"a stop, while it yields", nil, true, workerBusy},
+		{"a stop, once parked", nil, false, workerParked},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := idleWorker()
+			yield := func() {}
+			if tc.whileYields {
+				yield = func() { w.give(tc.give) }
+			} else {
+				go func() {
+					for w.state.Load() != workerParked {
+						runtime.Gosched()
+					}
+					w.give(tc.give)
+				}()
+			}
+			if got := w.await(yield); got != tc.give {
+				t.Fatalf("await = %p; want %p", got, tc.give)
+			}
+			if s := w.state.Load(); s != tc.wantState {
+				t.Fatalf("state = %d; want %d", s, tc.wantState)
+			}
+			if w.handed.Load() != nil || len(w.next) != 0 {
+				t.Fatalf("the hand-off left something behind: handed %p, %d in the channel", w.handed.Load(), len(w.next))
+			}
+		})
+	}
+}
+
+// TestWorker_GiveRacesThePark: however a give and the worker's park
+// interleave, the worker gets the process once and nothing is left over.
+func TestWorker_GiveRacesThePark(t *testing.T) {
+	for i := range 2000 {
+		w := idleWorker()
+		p := &Proc{serial: uint64(i + 1)}
+		go func() {
+			for range i % 3 {
+				runtime.Gosched()
+			}
+			w.give(p)
+		}()
+		if got := w.await(runtime.Gosched); got != p {
+			t.Fatalf("round %d: await = %p; want %p", i, got, p)
+		}
+		if w.handed.Load() != nil || len(w.next) != 0 {
+			t.Fatalf("round %d: the hand-off left something behind", i)
+		}
+	}
+}
+
+// TestWorkers_TakePrefersAWorkerOnTheCallersProcessor: take hands out the
+// worker that went idle last, unless it is yielding on another processor
+// than the caller's and another is idle.
+func TestWorkers_TakePrefersAWorkerOnTheCallersProcessor(t *testing.T) {
+	const here = 1
+	for _, tc := range []struct {
+		name     string
+		topState uint32
+		topOn    int32
+		others   int // idle workers below the top
+		wantTop  bool
+	}{
+		{"yielding here", workerYielding, here, 1, true},
+		{"yielding elsewhere, another idle", workerYielding, here + 1, 1, false},
+		{"yielding elsewhere, alone", workerYielding, here + 1, 0, true},
+		{"parked", workerParked, here + 1, 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ws workers
+			for range tc.others {
+				w := idleWorker()
+				w.state.Store(workerParked)
+				ws.idle = append(ws.idle, w)
+			}
+			top := idleWorker()
+			top.state.Store(tc.topState)
+			top.yieldsOn.Store(tc.topOn)
+			ws.idle = append(ws.idle, top)
+
+			got := ws.take(func() int { return here })
+			if (got == top) != tc.wantTop {
+				t.Fatalf("take returned the top worker: %v; want %v", got == top, tc.wantTop)
+			}
+			if len(ws.idle) != tc.others {
+				t.Fatalf("%d workers left idle; want %d", len(ws.idle), tc.others)
+			}
+			for _, w := range ws.idle {
+				if w == got {
+					t.Fatal("the worker taken is still on the idle list")
+				}
+			}
+			if !tc.wantTop && ws.idle[len(ws.idle)-1] != top {
+				t.Fatal("the yielding worker passed over is not left on top")
+			}
+		})
+	}
+	var empty workers
+	if w := empty.take(func() int { return here }); w != nil {
+		t.Fatalf("take from no idle workers = %p; want nil", w)
+	}
+}
