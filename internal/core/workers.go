@@ -220,21 +220,25 @@ func (n *Node) watchdog() {
 	}
 }
 
-// take takes an idle worker off the list, nil if there is none: the one
-// that went idle last, unless it is yielding on another processor than the
-// caller's (here returns the caller's) and another idle worker is left. A
-// yielding worker runs what it is given where it yielded, while a channel
-// wakes a parked one on the caller's processor: taking the other keeps a
-// caller and the processes it wakes on one core, where the yielding one
-// would keep them on two, each hand-off crossing between them. Caller
-// holds ws.mu.
+// take takes an idle worker off the list, or returns nil for the caller to
+// start a new one: the worker that went idle last, unless it is yielding on
+// another processor than the caller's (here returns the caller's), and
+// then the one before it. A yielding worker runs what it is given where it
+// yielded, behind whatever that processor runs now, while a channel wakes a
+// parked worker, and a new one starts, on the caller's processor: passing
+// it over keeps a caller and the processes it wakes on one core, each
+// hand-off not crossing between two, and never leaves a process waiting on
+// a processor that another goroutine keeps busy. Caller holds ws.mu.
 func (ws *workers) take(here func() int) *worker {
 	k := len(ws.idle)
 	if k == 0 {
 		return nil
 	}
 	i := k - 1
-	if w := ws.idle[i]; k > 1 && w.state.Load() == workerYielding && int(w.yieldsOn.Load()) != here() {
+	if w := ws.idle[i]; w.state.Load() == workerYielding && int(w.yieldsOn.Load()) != here() {
+		if k == 1 {
+			return nil // it parks soon, and stays for the next activation
+		}
 		i = k - 2
 	}
 	w := ws.idle[i]

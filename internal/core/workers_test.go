@@ -79,7 +79,8 @@ func TestWorker_GiveRacesThePark(t *testing.T) {
 
 // TestWorkers_TakePrefersAWorkerOnTheCallersProcessor: take hands out the
 // worker that went idle last, unless it is yielding on another processor
-// than the caller's and another is idle.
+// than the caller's: then the one before it, or none (the caller starts a
+// new worker) when it is alone.
 func TestWorkers_TakePrefersAWorkerOnTheCallersProcessor(t *testing.T) {
 	const here = 1
 	for _, tc := range []struct {
@@ -88,11 +89,13 @@ func TestWorkers_TakePrefersAWorkerOnTheCallersProcessor(t *testing.T) {
 		topOn    int32
 		others   int // idle workers below the top
 		wantTop  bool
+		wantNone bool
 	}{
-		{"yielding here", workerYielding, here, 1, true},
-		{"yielding elsewhere, another idle", workerYielding, here + 1, 1, false},
-		{"yielding elsewhere, alone", workerYielding, here + 1, 0, true},
-		{"parked", workerParked, here + 1, 1, true},
+		{"yielding here", workerYielding, here, 1, true, false},
+		{"yielding here, alone", workerYielding, here, 0, true, false},
+		{"yielding elsewhere, another idle", workerYielding, here + 1, 1, false, false},
+		{"yielding elsewhere, alone", workerYielding, here + 1, 0, false, true},
+		{"parked", workerParked, here + 1, 1, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var ws workers
@@ -107,6 +110,12 @@ func TestWorkers_TakePrefersAWorkerOnTheCallersProcessor(t *testing.T) {
 			ws.idle = append(ws.idle, top)
 
 			got := ws.take(func() int { return here })
+			if tc.wantNone {
+				if got != nil || len(ws.idle) != 1 || ws.idle[0] != top {
+					t.Fatalf("take = %p, leaving %d idle; want nil, leaving the yielding worker", got, len(ws.idle))
+				}
+				return
+			}
 			if (got == top) != tc.wantTop {
 				t.Fatalf("take returned the top worker: %v; want %v", got == top, tc.wantTop)
 			}
