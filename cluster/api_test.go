@@ -53,6 +53,33 @@ func TestJoin_BadInput(t *testing.T) {
 	require.Error(t, err)
 }
 
+// TestLeave_TheGoodbyeDecidesEvenWhenTheAdvisoryComesFirst: a peer that
+// leaves says goodbye before its connection closes, and the server tells of
+// both in that order; a node that takes the advisory of the closed
+// connection while its inbox still holds the goodbye reports the peer as
+// having left (ErrNodeLeft), not as closed.
+func TestLeave_TheGoodbyeDecidesEvenWhenTheAdvisoryComesFirst(t *testing.T) {
+	a, ca, b, cb := pair(t)
+	pr := spawntest.NewProbe(t, a)
+	pr.Do(func(p *process.Process) error { _, err := ca.MonitorNode(p, b.ID()); return err })
+
+	held, advised, release := ca.HoldGoodbyeFrom(b.ID())
+	t.Cleanup(release)
+	require.NoError(t, cb.Leave(spawntest.Context(t)))
+	for _, step := range []struct {
+		name string
+		ch   <-chan struct{}
+	}{{"the goodbye taken by a's inbox", held}, {"the advisory of b's closed connection", advised}} {
+		select {
+		case <-step.ch:
+		case <-spawntest.Context(t).Done():
+			t.Fatalf("no %s", step.name)
+		}
+	}
+	release()
+	require.Equal(t, cluster.NodeDown{Node: b.ID(), Name: "b", Reason: cluster.ErrNodeLeft}, pr.Receive())
+}
+
 func TestJoin_NodesSelfAndLeave(t *testing.T) {
 	cfg := testConfig(clusterName(t))
 	a, ca := joinNode(t, cfg, "a")

@@ -77,8 +77,10 @@ type Cluster struct {
 type hooks struct {
 	delivered func(peer pid.NodeID, session uint64, kind wire.Kind)
 	cut       func(peer pid.NodeID, session uint64)
-	hello     func(from pid.NodeID) (drop bool) // nil: every announcement is heard
-	markedUp  func(peer pid.NodeID)             // a peer reads as up; its NodeUp is still to come
+	hello     func(from pid.NodeID) (drop bool)     // nil: every announcement is heard
+	markedUp  func(peer pid.NodeID)                 // a peer reads as up; its NodeUp is still to come
+	advised   func(peer pid.NodeID)                 // an advisory says the peer's connection closed
+	received  func(peer pid.NodeID, kind wire.Kind) // a frame is about to be handled, before the peer's lock
 }
 
 // NodeInfo describes a node of the cluster.

@@ -45,6 +45,33 @@ func (c *Cluster) HoldPeer(id pid.NodeID) (release func()) {
 	return func() { once.Do(p.recvMu.Unlock) }
 }
 
+// HoldGoodbyeFrom makes the node's inbox stop when it takes peer's goodbye,
+// before handling it, until release: held is closed when it has stopped
+// there. advised is closed when an advisory that peer's connection closed
+// has been taken.
+func (c *Cluster) HoldGoodbyeFrom(peer pid.NodeID) (held, advised <-chan struct{}, release func()) {
+	h, a, r := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	var holdOnce, advisedOnce, releaseOnce sync.Once
+	c.hooks.Store(&hooks{
+		received: func(from pid.NodeID, kind wire.Kind) {
+			if from == peer && kind == wire.KBye {
+				holdOnce.Do(func() {
+					close(h)
+					<-r
+				})
+			}
+		},
+		delivered: func(pid.NodeID, uint64, wire.Kind) {},
+		cut:       func(pid.NodeID, uint64) {},
+		advised: func(from pid.NodeID) {
+			if from == peer {
+				advisedOnce.Do(func() { close(a) })
+			}
+		},
+	})
+	return h, a, func() { releaseOnce.Do(func() { close(r) }) }
+}
+
 // SessionAudit checks, from the moment it is called, that no frame of a
 // session is delivered after that session was cut. Violations returns what
 // went wrong.

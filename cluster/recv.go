@@ -74,6 +74,9 @@ func (c *Cluster) frame(data []byte, alias bool) {
 			p.setConn(f.Conn)
 		}
 	}
+	if h := c.hooks.Load(); h != nil && h.received != nil {
+		h.received(p.id, f.Kind)
+	}
 	p.recvMu.Lock()
 	up, ok := c.admit(p, f)
 	if !ok {
@@ -322,5 +325,16 @@ func (c *Cluster) onAdvisory(m *nats.Msg) {
 	if conn := p.conn.Load(); conn == nil || conn.Server != a.Server.ID || conn.Client != a.Client.ID {
 		return
 	}
-	c.cut(p, ErrConnectionClosed)
+	if h := c.hooks.Load(); h != nil && h.advised != nil {
+		h.advised(id)
+	}
+	// The server sent this node everything the peer sent before its
+	// connection closed, its goodbye included, ahead of the advisory; but
+	// the inbox's goroutine may not have handled it yet. A barrier runs the
+	// cut once every subscription has handled what came before it, so a
+	// peer that left is reported as having left (ErrNodeLeft) and only one
+	// that went without a word as closed.
+	if err := c.nc.Barrier(func() { c.cut(p, ErrConnectionClosed) }); err != nil {
+		c.cut(p, ErrConnectionClosed)
+	}
 }
