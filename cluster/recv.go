@@ -74,7 +74,8 @@ func (c *Cluster) frame(data []byte, alias bool) {
 			p.setConn(f.Conn)
 		}
 	}
-	if h := c.hooks.Load(); h != nil && h.received != nil {
+	h := c.hooks.Load() // nil but in tests
+	if h != nil && h.received != nil {
 		h.received(p.id, f.Kind)
 	}
 	p.recvMu.Lock()
@@ -84,7 +85,7 @@ func (c *Cluster) frame(data []byte, alias bool) {
 		return
 	}
 	p.heard.Add(1)
-	if h := c.hooks.Load(); h != nil {
+	if h != nil {
 		h.delivered(p.id, f.Session, f.Kind)
 	}
 	if !control {
