@@ -31,17 +31,21 @@ type tracer struct {
 	full bool
 }
 
-func (t *tracer) add(e event.Traced) {
+// add adds e to the log and publishes it to hub, under the log's lock, so
+// that the events of one trace come in the log's order.
+func (t *tracer) add(hub *event.Hub, e event.Traced) {
 	t.mu.Lock()
-	t.addLocked(e)
+	t.addLocked(hub, e)
 	t.mu.Unlock()
 }
 
-func (t *tracer) addLocked(e event.Traced) {
+// addLocked is add with t.mu held.
+func (t *tracer) addLocked(hub *event.Hub, e event.Traced) {
 	t.ring[t.next] = e
 	if t.next++; t.next == len(t.ring) {
 		t.next, t.full = 0, true
 	}
+	hub.Publish(e)
 }
 
 // log returns the entries, oldest first.
@@ -200,8 +204,7 @@ func (n *Node) record(t *traceSet, q *Proc, op event.TraceOp, peer pid.Pid, text
 	if text != nil {
 		e.Text = text()
 	}
-	tr.add(e)
-	n.obs.hub.Publish(e)
+	tr.add(&n.obs.hub, e)
 }
 
 // traceSend records a message sent by from (nil: not a process) and
@@ -253,9 +256,9 @@ func traceLink(t *traceSet, a, b *Proc, op event.TraceOp) {
 	a.node.record(t, b, op, a.Pid(), nil)
 }
 
-// sendTraced is send for a node that traces some process: the entry of a
-// traced receiver is added under its trace's lock around the push, so that
-// it comes before the entry of the message being handled.
+// sendTraced is send for a node that traces some process: the entries of
+// a traced receiver and a traced sender are added under their traces'
+// locks around the push (see pushTraced).
 func (p *Proc) sendTraced(t *traceSet, msg any, from *Proc) error {
 	in := t.live[p]
 	var out *tracer
@@ -270,16 +273,13 @@ func (p *Proc) sendTraced(t *traceSet, msg any, from *Proc) error {
 	if from != nil {
 		sender = from.Pid()
 	}
-	res := p.pushTraced(in, msg, true, sender, text)
+	res := p.pushTraced(in, out, msg, true, sender, text)
 	switch res {
 	case refused:
 		p.node.undeliverable(msg, NoProc)
 	case full:
 		return fmt.Errorf("send to %s: %w", p.Pid(), ErrMailboxFull)
 	default:
-		if out != nil {
-			p.node.record(t, from, event.TraceOut, p.Pid(), func() string { return text })
-		}
 		p.wakeUp(from)
 		if res == behind {
 			runtime.Gosched()
@@ -295,28 +295,47 @@ func (p *Proc) deliverTraced(t *traceSet, msg any) {
 	if in != nil {
 		text = Render(msg)
 	}
-	if !p.pushTraced(in, msg, false, pid.Pid{}, text).queued() {
+	if !p.pushTraced(in, nil, msg, false, pid.Pid{}, text).queued() {
 		p.node.undeliverable(msg, NoProc)
 		return
 	}
 	p.wakeUp(nil)
 }
 
-// pushTraced pushes msg, recording it in tr (if not nil) once queued.
-func (p *Proc) pushTraced(tr *tracer, msg any, bounded bool, from pid.Pid, text string) pushResult {
-	if tr == nil {
+// pushTraced pushes msg for p, and once it is queued records it in in
+// (p's trace) and out (the sender's), either of which may be nil. Both
+// entries are added under both traces' locks, taken in the order of their
+// processes' serials, with the push between: the receiver cannot take msg
+// before the send is in the sender's log, so nothing the message causes,
+// in any trace, comes before it.
+func (p *Proc) pushTraced(in, out *tracer, msg any, bounded bool, from pid.Pid, text string) pushResult {
+	first, second := in, out
+	if first == nil || second != nil && second.pid.Serial() < first.pid.Serial() {
+		first, second = second, first
+	}
+	if second == first {
+		second = nil // a process sending to itself
+	}
+	if first == nil {
 		return p.mbox.push(msg, bounded)
 	}
-	tr.mu.Lock()
+	first.mu.Lock()
+	if second != nil {
+		second.mu.Lock()
+	}
 	res := p.mbox.push(msg, bounded)
-	var e event.Traced
 	if res.queued() {
-		e = event.Traced{Time: time.Now(), Pid: tr.pid, Op: event.TraceIn, Peer: from, Text: text}
-		tr.addLocked(e)
+		hub, now := &p.node.obs.hub, time.Now()
+		if out != nil {
+			out.addLocked(hub, event.Traced{Time: now, Pid: out.pid, Op: event.TraceOut, Peer: p.Pid(), Text: text})
+		}
+		if in != nil {
+			in.addLocked(hub, event.Traced{Time: now, Pid: in.pid, Op: event.TraceIn, Peer: from, Text: text})
+		}
 	}
-	tr.mu.Unlock()
-	if res.queued() {
-		p.node.obs.hub.Publish(e)
+	if second != nil {
+		second.mu.Unlock()
 	}
+	first.mu.Unlock()
 	return res
 }
