@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -39,6 +40,30 @@ func WithLogger(l *zap.Logger) NodeOption {
 // for a slot; Async and Thread processes are never held up by them.
 func WithBlockingPool(n int) NodeOption {
 	return func(c *core.Config) { c.BlockingPool = n }
+}
+
+// DefaultIdleSpin is how long, by default, a worker goroutine whose process
+// has gone idle keeps its processor before it parks (see WithIdleSpin).
+const DefaultIdleSpin = core.DefaultIdleSpin
+
+// WithIdleSpin sets how long a worker goroutine whose process has gone idle
+// keeps its processor, yielding to whatever else is runnable there, before
+// it parks (default DefaultIdleSpin, 50 µs; zero or less: it yields once
+// and parks). A process woken meanwhile is handed to it with an atomic
+// store, and the Go scheduler, finding no idle processor, wakes no thread:
+// a wake-up costs the waker a system call, 5–15 µs on some virtual
+// machines. At most one worker per processor spins, and only on the
+// processor its last activation was scheduled from. Spinning is the BEAM's
+// trade too (its schedulers busy-wait before they sleep): a node that goes
+// idle after every burst uses up to this much more CPU time per burst and
+// processor. Turn it off where CPU time is billed or scarce.
+func WithIdleSpin(d time.Duration) NodeOption {
+	return func(c *core.Config) {
+		if d <= 0 {
+			d = -1
+		}
+		c.IdleSpin = d
+	}
 }
 
 // NewNode starts a node. Call Stop when done with it.

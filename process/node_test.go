@@ -421,3 +421,64 @@ func TestNode_ShutdownWith(t *testing.T) {
 		t.Errorf("exit reason %v: want a shutdown that is not normal", r)
 	}
 }
+
+// TestNode_IdleSpin: however long its idle workers spin, a node delivers
+// every message, also to a process whose worker spins at that moment, and
+// stops at once: Stop hands a spinning worker its stop like any other.
+func TestNode_IdleSpin(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		opts []process.NodeOption
+	}{
+		{"default", nil},
+		{"off", []process.NodeOption{process.WithIdleSpin(0)}},
+		{"negative is off", []process.NodeOption{process.WithIdleSpin(-time.Second)}},
+		{"an hour", []process.NodeOption{process.WithIdleSpin(time.Hour)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			n := process.NewNode(append([]process.NodeOption{process.WithLogger(nil)}, tc.opts...)...)
+			echo, err := n.SpawnHandler(pkEchoHandler())
+			if err != nil {
+				t.Fatal(err)
+			}
+			const rounds = 200
+			got := make(chan int, 1)
+			if _, err := n.Spawn(func(p *process.Process) error {
+				for i := range rounds {
+					if err := p.Send(echo, pkPing{From: p.Self(), N: i}); err != nil {
+						return err
+					}
+					msg, err := p.Receive(context.Background())
+					if err != nil {
+						return err
+					}
+					if pong, ok := msg.(pkPong); !ok || pong.N != i {
+						return errors.New("a pong out of turn")
+					}
+				}
+				got <- rounds
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case r := <-got:
+				if r != rounds {
+					t.Fatalf("%d rounds; want %d", r, rounds)
+				}
+			case <-time.After(spawntest.Timeout):
+				t.Fatal("the pings went unanswered")
+			}
+			ctx, cancel := pkStopCtx(spawntest.Timeout)
+			defer cancel()
+			if err := n.Stop(ctx); err != nil {
+				t.Fatalf("Stop: %v", err)
+			}
+			if s := n.Stats(); s.Processes != 0 || s.Stragglers != 0 || s.Workers != 0 {
+				t.Errorf("Stats after Stop = %+v", s)
+			}
+		})
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -30,7 +31,8 @@ const DefaultBlockingPool = 256
 type Config struct {
 	Logger        *zap.Logger
 	BlockingPool  int
-	ProfileLabels bool // see SetProfileLabels
+	ProfileLabels bool          // see SetProfileLabels
+	IdleSpin      time.Duration // how long an idle worker spins: 0 DefaultIdleSpin, negative not at all
 }
 
 // Node owns a process table, a name registry and process groups.
@@ -83,6 +85,10 @@ func NewNode(cfg Config) *Node {
 		few:      make(chan struct{}),
 		none:     make(chan struct{}),
 	}
+	if cfg.IdleSpin == 0 {
+		cfg.IdleSpin = DefaultIdleSpin
+	}
+	n.workers.spin.init(max(cfg.IdleSpin, 0))
 	n.table.init()
 	n.names.init()
 	n.logger.Store(cfg.Logger)

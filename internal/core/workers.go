@@ -1,6 +1,7 @@
 package core
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,15 +28,17 @@ const handoffPatience = 50 * time.Microsecond
 // running after handoffPatience (a handler that blocks after sending), so
 // a hand-off delays a process by at most that much and never strands it.
 //
-// A worker whose activation has ended yields its processor once before it
-// parks (see await). A process scheduled meanwhile, by the goroutine that
-// ran in between (a caller that posts a request and yields, the sender of
-// an exit signal), is handed to it through an atomic slot: no channel, no
-// goroutine to wake, and no idle processor woken to look for work.
+// A worker whose activation has ended yields its processor before it parks,
+// and then spins, yielding, for up to the node's idle spin (see await). A
+// process scheduled meanwhile (by a caller that posts a request and yields,
+// the sender of an exit signal) is handed to it through an atomic slot: no
+// channel, no goroutine to wake, and no idle processor woken to look for
+// work.
 type workers struct {
 	mu      sync.Mutex
 	idle    []*worker
 	stopped bool
+	spin    spinners
 
 	watchMu  sync.Mutex
 	watched  []*worker // workers whose runnext may hold a process
@@ -47,14 +50,15 @@ type worker struct {
 	handed   atomic.Pointer[Proc] // given while the worker yields before parking: see give
 	state    atomic.Uint32        // workerBusy, workerYielding or workerParked
 	yieldsOn atomic.Int32         // the processor it yielded on before parking (a hint)
+	givenOn  atomic.Int32         // the processor its activation was scheduled from (a hint)
 	runnext  atomic.Pointer[Proc] // runs on this worker after the current activation
 	handoffs atomic.Uint64        // counts hand-offs into runnext
 	listed   atomic.Bool          // in workers.watched
 	seen     uint64               // handoffs at the watchdog's last look; watchdog only
 }
 
-// The states of an idle worker: it runs activations, yields once before
-// parking, or is parked on its channel.
+// The states of an idle worker: it runs activations, yields (and spins)
+// before parking, or is parked on its channel.
 const (
 	workerBusy uint32 = iota
 	workerYielding
@@ -74,27 +78,79 @@ func (w *worker) give(p *Proc) {
 }
 
 // await waits, on the idle list, for the next process to run (nil: stop).
-// It yields its processor once first, with yield (Yield; tests hand the
+// It yields its processor first, with yield (Yield; tests hand the
 // worker a process in it): whoever runs in between may schedule a process,
 // and handing it over then costs an atomic store, where a parked worker
 // costs a channel send, a goroutine switch and often an idle processor
-// woken.
-func (w *worker) await(yield func()) *Proc {
-	w.yieldsOn.Store(int32(processor()))
+// woken. If nothing came, it spins for up to spin's time, yielding in a
+// loop, when spin lets it (see spinners.claim), and parks after that.
+func (w *worker) await(yield func(), spin *spinners) *Proc {
+	here := processor()
+	w.yieldsOn.Store(int32(here))
 	yield()
+	if w.state.Load() == workerYielding && spin.claim(w, here, processor()) {
+		start := time.Now()
+		for w.state.Load() == workerYielding && time.Since(start) < spin.d {
+			w.yieldsOn.Store(int32(processor()))
+			yield()
+		}
+		spin.release(here)
+	}
 	if w.state.CompareAndSwap(workerYielding, workerParked) {
 		return <-w.next
 	}
 	return w.handed.Swap(nil) // give stored it before claiming the worker
 }
 
+// DefaultIdleSpin is how long an idle worker spins, by default, before it
+// parks.
+const DefaultIdleSpin = 50 * time.Microsecond
+
+// spinners lets an idle worker spin before it parks, at most one per
+// processor. Waking a parked worker makes the Go scheduler wake an idle
+// processor's thread to look for work, when there is one: a system call
+// that, on a virtual machine whose other vCPU has gone idle, cost the waker
+// 5–15 µs, and the thread woken then often takes the caller or the woken
+// process to the other core. A worker that spins keeps its processor busy,
+// so the next activation reaches it through its slot and the scheduler
+// finds no idle processor to wake. This is the Go scheduler's own trade (a
+// thread spins a while before it sleeps) and the BEAM's (its schedulers
+// busy-wait before they sleep, +sbwt).
+type spinners struct {
+	d     time.Duration // how long a worker spins; 0: not at all
+	procs []atomic.Bool // procs[i]: a worker spins on processor i
+}
+
+func (s *spinners) init(d time.Duration) {
+	s.d = d
+	s.procs = make([]atomic.Bool, runtime.GOMAXPROCS(0))
+}
+
+// claim reports whether w, which yielded on processor here and runs on now,
+// may spin, and if so reserves here for it until release. It may if
+// spinning is on, w is still on the processor it yielded on, that is the
+// processor its activation was scheduled from, and no other worker spins
+// there. A worker that another processor took while it was queued (an idle
+// processor looking for work) does not spin: it would only keep that
+// processor busy, away from the goroutines that feed it, and the next
+// activation, scheduled from their processor, would pass it over (see take).
+// Processors added by raising GOMAXPROCS after the node started never spin.
+func (s *spinners) claim(w *worker, here, now int) bool {
+	return s != nil && s.d > 0 && here == now && here == int(w.givenOn.Load()) &&
+		here < len(s.procs) && s.procs[here].CompareAndSwap(false, true)
+}
+
+func (s *spinners) release(here int) { s.procs[here].Store(false) }
+
 // schedule runs an activation of p. reserved says the caller already added
 // a goroutine to n.goroutines for it.
 func (n *Node) schedule(p *Proc, reserved bool) {
+	here := processor()
 	n.workers.mu.Lock()
-	w := n.workers.take(processor)
+	w := n.workers.take(here)
 	n.workers.mu.Unlock()
 	if w != nil {
+		w.givenOn.Store(int32(here))
 		w.give(p)
 		if reserved {
 			n.goroutineDone()
@@ -104,7 +160,7 @@ func (n *Node) schedule(p *Proc, reserved bool) {
 	if !reserved && !n.addGoroutine() {
 		return // stopped: p is being killed, and Stop waits for no more
 	}
-	go n.work(p)
+	go n.work(p, here)
 }
 
 // handOff puts p, just made runnable by from's activation, in the runnext
@@ -121,9 +177,11 @@ func (n *Node) handOff(from, p *Proc) bool {
 	return true
 }
 
-// work runs activations until it is not wanted as an idle worker.
-func (n *Node) work(p *Proc) {
+// work runs activations, the first p's, until it is not wanted as an idle
+// worker. p was scheduled from processor givenOn.
+func (n *Node) work(p *Proc, givenOn int) {
 	w := &worker{next: make(chan *Proc, 1)}
+	w.givenOn.Store(int32(givenOn))
 	defer func() {
 		if p != nil { // runtime.Goexit ended the goroutine during p's activation
 			n.workerGoexited(w, p)
@@ -144,7 +202,7 @@ func (n *Node) work(p *Proc) {
 		if !n.workers.park(w) {
 			return
 		}
-		if p = w.await(Yield); p == nil {
+		if p = w.await(Yield, &n.workers.spin); p == nil {
 			return
 		}
 	}
@@ -221,21 +279,21 @@ func (n *Node) watchdog() {
 }
 
 // take takes an idle worker off the list, or returns nil for the caller to
-// start a new one: the worker that went idle last, unless it is yielding on
-// another processor than the caller's (here returns the caller's), and
-// then the one before it. A yielding worker runs what it is given where it
+// start a new one: the worker that went idle last, unless it is yielding
+// (or spinning) on another processor than here, the caller's, and then the
+// one before it. A yielding worker runs what it is given where it
 // yielded, behind whatever that processor runs now, while a channel wakes a
 // parked worker, and a new one starts, on the caller's processor: passing
 // it over keeps a caller and the processes it wakes on one core, each
 // hand-off not crossing between two, and never leaves a process waiting on
 // a processor that another goroutine keeps busy. Caller holds ws.mu.
-func (ws *workers) take(here func() int) *worker {
+func (ws *workers) take(here int) *worker {
 	k := len(ws.idle)
 	if k == 0 {
 		return nil
 	}
 	i := k - 1
-	if w := ws.idle[i]; w.state.Load() == workerYielding && int(w.yieldsOn.Load()) != here() {
+	if w := ws.idle[i]; w.state.Load() == workerYielding && int(w.yieldsOn.Load()) != here {
 		if k == 1 {
 			return nil // it parks soon, and stays for the next activation
 		}

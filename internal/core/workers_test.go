@@ -2,7 +2,9 @@ package core
 
 import (
 	"runtime"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // idleWorker returns a worker as park leaves it: on the idle list,
@@ -43,7 +45,7 @@ func TestWorker_GiveWhileYieldingOrParked(t *testing.T) {
 					w.give(tc.give)
 				}()
 			}
-			if got := w.await(yield); got != tc.give {
+			if got := w.await(yield, nil); got != tc.give {
 				t.Fatalf("await = %p; want %p", got, tc.give)
 			}
 			if s := w.state.Load(); s != tc.wantState {
@@ -68,7 +70,7 @@ func TestWorker_GiveRacesThePark(t *testing.T) {
 			}
 			w.give(p)
 		}()
-		if got := w.await(runtime.Gosched); got != p {
+		if got := w.await(runtime.Gosched, nil); got != p {
 			t.Fatalf("round %d: await = %p; want %p", i, got, p)
 		}
 		if w.handed.Load() != nil || len(w.next) != 0 {
@@ -109,7 +111,7 @@ func TestWorkers_TakePrefersAWorkerOnTheCallersProcessor(t *testing.T) {
 			top.yieldsOn.Store(tc.topOn)
 			ws.idle = append(ws.idle, top)
 
-			got := ws.take(func() int { return here })
+			got := ws.take(here)
 			if tc.wantNone {
 				if got != nil || len(ws.idle) != 1 || ws.idle[0] != top {
 					t.Fatalf("take = %p, leaving %d idle; want nil, leaving the yielding worker", got, len(ws.idle))
@@ -133,7 +135,118 @@ func TestWorkers_TakePrefersAWorkerOnTheCallersProcessor(t *testing.T) {
 		})
 	}
 	var empty workers
-	if w := empty.take(func() int { return here }); w != nil {
+	if w := empty.take(here); w != nil {
 		t.Fatalf("take from no idle workers = %p; want nil", w)
+	}
+}
+
+// TestSpinners_Claim: an idle worker may spin only when spinning is on, it
+// is still on the processor it yielded on, that processor scheduled its
+// activation, the processor is one the node knows, and no other worker
+// spins there.
+func TestSpinners_Claim(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		d               time.Duration
+		here, now, from int
+		taken           bool
+		want            bool
+	}{
+		{"on its own processor", time.Millisecond, 1, 1, 1, false, true},
+		{"spinning off", 0, 1, 1, 1, false, false},
+		{"moved during its yield", time.Millisecond, 1, 0, 1, false, false},
+		{"taken by another processor", time.Millisecond, 1, 1, 0, false, false},
+		{"another worker spins there", time.Millisecond, 1, 1, 1, true, false},
+		{"a processor added later", time.Millisecond, 2, 2, 2, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &spinners{d: tc.d, procs: make([]atomic.Bool, 2)}
+			if tc.taken {
+				s.procs[tc.here].Store(true)
+			}
+			w := idleWorker()
+			w.givenOn.Store(int32(tc.from))
+			if got := s.claim(w, tc.here, tc.now); got != tc.want {
+				t.Fatalf("claim = %v; want %v", got, tc.want)
+			}
+			if tc.want {
+				if s.claim(idleWorker(), tc.here, tc.now) {
+					t.Fatal("a second worker claimed the same processor")
+				}
+				s.release(tc.here)
+				if s.procs[tc.here].Load() {
+					t.Fatal("release left the processor claimed")
+				}
+			}
+		})
+	}
+	var none *spinners
+	if none.claim(idleWorker(), 0, 0) {
+		t.Fatal("a nil spinners let a worker spin")
+	}
+}
+
+// TestWorker_SpinsBeforeParking: a worker allowed to spin keeps yielding,
+// and takes a process given then through its slot, never parking; one whose
+// spin runs out, or that may not spin, parks and gets the process through
+// its channel. Either way its processor is free to spin again afterwards.
+func TestWorker_SpinsBeforeParking(t *testing.T) {
+	p := &Proc{}
+	for _, tc := range []struct {
+		name       string
+		d          time.Duration
+		giveAt     int // give on this yield; 0: once parked
+		wantState  uint32
+		wantYields func(int) bool
+	}{
+		{"given while it spins", time.Hour, 5, workerBusy, func(n int) bool { return n == 5 }},
+		{"its spin runs out", 100 * time.Microsecond, 0, workerParked, func(n int) bool { return n > 1 }},
+		{"spinning off", 0, 0, workerParked, func(n int) bool { return n == 1 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := idleWorker()
+			s := &spinners{}
+			s.init(tc.d)
+			yields := 0
+			yield := func() {
+				yields++
+				if yields == tc.giveAt {
+					w.give(p)
+				}
+			}
+			want, late := p, &Proc{} // late: given once the worker parks
+			if tc.giveAt == 0 {
+				want = late
+			}
+			done := make(chan struct{})
+			defer close(done)
+			go func() {
+				for w.state.Load() != workerParked {
+					select {
+					case <-done:
+						return
+					default:
+						runtime.Gosched()
+					}
+				}
+				w.give(late)
+			}()
+			here := processor()
+			w.givenOn.Store(int32(here))
+			if got := w.await(yield, s); got != want {
+				t.Fatalf("await = %p; want %p (the process given %s)", got, want, map[bool]string{true: "while it spins", false: "once it parked"}[want == p])
+			}
+			if st := w.state.Load(); st != tc.wantState {
+				t.Fatalf("state = %d; want %d", st, tc.wantState)
+			}
+			if !tc.wantYields(yields) {
+				t.Fatalf("the worker yielded %d times", yields)
+			}
+			for i := range s.procs {
+				if s.procs[i].Load() {
+					t.Fatalf("processor %d is still claimed", i)
+				}
+			}
+		})
 	}
 }
