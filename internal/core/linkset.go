@@ -3,6 +3,7 @@ package core
 import (
 	"iter"
 	"slices"
+	"sync"
 
 	"github.com/spawned-go/spawned/pid"
 )
@@ -38,12 +39,7 @@ func (s *linkSet) has(p pid.Pid) bool {
 func addTo(s **linkSet, p pid.Pid) {
 	l := *s
 	if l == nil {
-		// Built with p in it: the new set's memory is written before it is
-		// read. A fresh page read first is mapped to the kernel's zero page,
-		// and the write after it then has to flush that mapping from every
-		// core the program runs on, an interrupt to each: 1–3 % of a
-		// restart's time on a 2-vCPU VM.
-		*s = &linkSet{inline: [linkSetInline]pid.Pid{p}, n: 1}
+		*s = newLinkSet(p)
 		return
 	}
 	switch {
@@ -61,6 +57,34 @@ func addTo(s **linkSet, p pid.Pid) {
 		l.big[p] = struct{}{}
 		l.inline, l.n = [linkSetInline]pid.Pid{}, 0
 	}
+}
+
+// newLinkSet returns a set holding p: a dead process's set when one is
+// free (see release), so that a process that lives briefly, as a child
+// restarted over and over, costs no fresh memory for its link. A new set is
+// built with p in it, written before it is read: a fresh page read first is
+// mapped to the kernel's zero page, and the write after it then has to
+// flush that mapping from every core the program runs on, an interrupt to
+// each (1–3 % of a restart's time on a 2-vCPU VM).
+func newLinkSet(p pid.Pid) *linkSet {
+	if l, _ := freeLinkSets.Get().(*linkSet); l != nil {
+		l.inline[0], l.n = p, 1
+		return l
+	}
+	return &linkSet{inline: [linkSetInline]pid.Pid{p}, n: 1}
+}
+
+// freeLinkSets holds the small sets of dead processes, emptied.
+var freeLinkSets sync.Pool
+
+// release gives s, which nothing refers to any more, back for newLinkSet.
+// A set that grew a map is left to the collector.
+func (s *linkSet) release() {
+	if s == nil || s.big != nil {
+		return
+	}
+	*s = linkSet{}
+	freeLinkSets.Put(s)
 }
 
 // remove takes p out of s and reports whether it was there.

@@ -62,3 +62,43 @@ func TestLinkSet(t *testing.T) {
 		})
 	}
 }
+
+// TestLinkSet_Release: a released small set comes back from newLinkSet
+// holding only the new link, whatever it held before; a set that grew a map
+// is never reused, so nothing it holds leaks into another process's links.
+func TestLinkSet_Release(t *testing.T) {
+	node := pid.NewNodeID()
+	p := func(i uint64) pid.Pid { return pid.New(node, i) }
+	for _, tc := range []struct {
+		name string
+		held []uint64
+	}{
+		{"one link", []uint64{1}},
+		{"full inline", []uint64{1, 2}},
+		{"grown into a map", []uint64{1, 2, 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var s *linkSet
+			for _, i := range tc.held {
+				addTo(&s, p(i))
+			}
+			big := s.big != nil
+			s.release()
+			if big && s.len() != len(tc.held) {
+				t.Fatalf("a released map set was emptied for reuse: %d links left", s.len())
+			}
+			for range 100 { // sync.Pool may drop what was put; any set it returns must be clean
+				got := newLinkSet(p(9))
+				if ps := slices.Collect(got.all()); !slices.Equal(ps, []pid.Pid{p(9)}) {
+					t.Fatalf("newLinkSet(9) holds %v; want only 9", ps)
+				}
+				if got == s && big {
+					t.Fatal("newLinkSet reused a set that had a map")
+				}
+				got.release()
+			}
+			var none *linkSet
+			none.release() // a process without links releases nothing
+		})
+	}
+}

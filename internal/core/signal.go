@@ -190,6 +190,8 @@ func (n *Node) propagate(first *death) {
 				work = append(work, next)
 			}
 		}
+		d.links.release() // every partner is told: the set is the dead process's no more
+		d.links = nil
 		for ref, w := range d.monIn {
 			if w.remote {
 				continue // told by tellPeers
