@@ -3,7 +3,7 @@ package core
 import (
 	"iter"
 	"slices"
-	"sync"
+	"sync/atomic"
 
 	"github.com/spawned-go/spawned/pid"
 )
@@ -67,24 +67,34 @@ func addTo(s **linkSet, p pid.Pid) {
 // flush that mapping from every core the program runs on, an interrupt to
 // each (1–3 % of a restart's time on a 2-vCPU VM).
 func newLinkSet(p pid.Pid) *linkSet {
-	if l, _ := freeLinkSets.Get().(*linkSet); l != nil {
-		l.inline[0], l.n = p, 1
-		return l
+	for i := range freeLinkSets {
+		if l := freeLinkSets[i].Load(); l != nil && freeLinkSets[i].CompareAndSwap(l, nil) {
+			l.inline[0], l.n = p, 1
+			return l
+		}
 	}
 	return &linkSet{inline: [linkSetInline]pid.Pid{p}, n: 1}
 }
 
-// freeLinkSets holds the small sets of dead processes, emptied.
-var freeLinkSets sync.Pool
+// freeLinkSets holds a few small sets of dead processes, emptied: enough
+// for children restarted over and over, and bounded, so that a cascade of
+// deaths through thousands of links leaves its sets to the collector
+// instead of piling them up (a sync.Pool grew, and took the memory it
+// holds them in fresh, at a cost of half a cascade's time).
+var freeLinkSets [4]atomic.Pointer[linkSet]
 
-// release gives s, which nothing refers to any more, back for newLinkSet.
-// A set that grew a map is left to the collector.
+// release gives s, which nothing refers to any more, back for newLinkSet
+// when there is room. A set that grew a map is left to the collector.
 func (s *linkSet) release() {
 	if s == nil || s.big != nil {
 		return
 	}
 	*s = linkSet{}
-	freeLinkSets.Put(s)
+	for i := range freeLinkSets {
+		if freeLinkSets[i].Load() == nil && freeLinkSets[i].CompareAndSwap(nil, s) {
+			return
+		}
+	}
 }
 
 // remove takes p out of s and reports whether it was there.

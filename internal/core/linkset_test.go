@@ -87,7 +87,7 @@ func TestLinkSet_Release(t *testing.T) {
 			if big && s.len() != len(tc.held) {
 				t.Fatalf("a released map set was emptied for reuse: %d links left", s.len())
 			}
-			for range 100 { // sync.Pool may drop what was put; any set it returns must be clean
+			for range 100 { // whatever set comes back must be clean
 				got := newLinkSet(p(9))
 				if ps := slices.Collect(got.all()); !slices.Equal(ps, []pid.Pid{p(9)}) {
 					t.Fatalf("newLinkSet(9) holds %v; want only 9", ps)
