@@ -53,10 +53,12 @@ const DefaultIdleSpin = core.DefaultIdleSpin
 // store, and the Go scheduler, finding no idle processor, wakes no thread:
 // a wake-up costs the waker a system call, 5–15 µs on some virtual
 // machines. At most one worker per processor spins, and only on the
-// processor its last activation was scheduled from. Spinning is the BEAM's
-// trade too (its schedulers busy-wait before they sleep): a node that goes
-// idle after every burst uses up to this much more CPU time per burst and
-// processor. Turn it off where CPU time is billed or scarce.
+// processor its last activation was scheduled from; a node started with
+// GOMAXPROCS 1 never spins, as it would only keep its core from other
+// programs. Spinning is the BEAM's trade too (its schedulers busy-wait
+// before they sleep): a node that goes idle after every burst uses up to
+// this much more CPU time per burst and processor. Turn it off where CPU
+// time is billed or scarce.
 func WithIdleSpin(d time.Duration) NodeOption {
 	return func(c *core.Config) {
 		if d <= 0 {

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,7 +89,7 @@ func NewNode(cfg Config) *Node {
 	if cfg.IdleSpin == 0 {
 		cfg.IdleSpin = DefaultIdleSpin
 	}
-	n.workers.spin.init(max(cfg.IdleSpin, 0))
+	n.workers.spin.init(max(cfg.IdleSpin, 0), runtime.GOMAXPROCS(0))
 	n.table.init()
 	n.names.init()
 	n.logger.Store(cfg.Logger)

@@ -1,7 +1,6 @@
 package core
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -121,9 +120,18 @@ type spinners struct {
 	procs []atomic.Bool // procs[i]: a worker spins on processor i
 }
 
-func (s *spinners) init(d time.Duration) {
+// init sets the spin, for procs processors (GOMAXPROCS when the node
+// starts). A node started with one processor never spins: there
+// is no idle processor to keep the scheduler from waking, and a spinning
+// thread would keep its core from the other programs that share it (three
+// processes pinned to one core took twice as long for a call between two
+// nodes through a NATS server, W9 pinned, when one spun).
+func (s *spinners) init(d time.Duration, procs int) {
+	if procs < 2 {
+		d = 0
+	}
 	s.d = d
-	s.procs = make([]atomic.Bool, runtime.GOMAXPROCS(0))
+	s.procs = make([]atomic.Bool, procs)
 }
 
 // claim reports whether w, which yielded on processor here and runs on now,

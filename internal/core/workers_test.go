@@ -184,6 +184,12 @@ func TestSpinners_Claim(t *testing.T) {
 	if none.claim(idleWorker(), 0, 0) {
 		t.Fatal("a nil spinners let a worker spin")
 	}
+	for procs, want := range map[int]time.Duration{1: 0, 2: time.Millisecond, 8: time.Millisecond} {
+		var s spinners
+		if s.init(time.Millisecond, procs); s.d != want || len(s.procs) != procs {
+			t.Errorf("init(1ms, %d procs): spin %v over %d processors; want %v over %d", procs, s.d, len(s.procs), want, procs)
+		}
+	}
 }
 
 // TestWorker_SpinsBeforeParking: a worker allowed to spin keeps yielding,
@@ -206,7 +212,7 @@ func TestWorker_SpinsBeforeParking(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := idleWorker()
 			s := &spinners{}
-			s.init(tc.d)
+			s.init(tc.d, max(runtime.GOMAXPROCS(0), 2))
 			yields := 0
 			yield := func() {
 				yields++
