@@ -26,7 +26,7 @@ func rowOf(t *testing.T, workload, unit string) row {
 
 // sessionOf is a session of one run per figure holding the given medians.
 func sessionOf(medians map[key]float64) *session {
-	s := &session{runs: 1, handOffRuns: 1, values: map[key][]float64{}}
+	s := &session{runs: 1, handOffRuns: 1, restartRuns: 1, values: map[key][]float64{}}
 	for k, v := range medians {
 		s.values[k] = []float64{v}
 	}
@@ -35,25 +35,29 @@ func sessionOf(medians map[key]float64) *session {
 
 func TestRunsOf(t *testing.T) {
 	tests := []struct {
-		runs, handOff int
-		workload      string
-		want          int
-		text          string
+		runs, handOff, restart int
+		workload               string
+		want                   int
+		text                   string
 	}{
-		{3, 15, "W2", 15, "3 (W2, W3 and W7: 15)"},
-		{3, 15, "W3", 15, "3 (W2, W3 and W7: 15)"},
-		{3, 15, "W7", 15, "3 (W2, W3 and W7: 15)"},
-		{3, 15, "W1", 3, "3 (W2, W3 and W7: 15)"},
-		{3, 15, "W9", 3, "3 (W2, W3 and W7: 15)"},
-		{5, 5, "W2", 5, "5"},
+		{3, 15, 45, "W2", 15, "3 (W2 and W3: 15; W7: 45)"},
+		{3, 15, 45, "W3", 15, "3 (W2 and W3: 15; W7: 45)"},
+		{3, 15, 45, "W7", 45, "3 (W2 and W3: 15; W7: 45)"},
+		{3, 15, 45, "W1", 3, "3 (W2 and W3: 15; W7: 45)"},
+		{3, 15, 45, "W9", 3, "3 (W2 and W3: 15; W7: 45)"},
+		{3, 15, 15, "W7", 15, "3 (W2, W3 and W7: 15)"},
+		{3, 15, 5, "W7", 15, "3 (W2, W3 and W7: 15)"}, // W7 never runs less than the other hand-offs
+		{3, 3, 9, "W7", 9, "3 (W7: 9)"},
+		{3, 3, 9, "W2", 3, "3 (W7: 9)"},
+		{5, 5, 5, "W2", 5, "5"},
 	}
 	for _, tt := range tests {
-		s := &session{runs: tt.runs, handOffRuns: tt.handOff}
+		s := &session{runs: tt.runs, handOffRuns: tt.handOff, restartRuns: tt.restart}
 		if got := s.runsOf(tt.workload); got != tt.want {
-			t.Errorf("runs %d, hand-off runs %d: runsOf(%s) = %d, want %d", tt.runs, tt.handOff, tt.workload, got, tt.want)
+			t.Errorf("runs %d/%d/%d: runsOf(%s) = %d, want %d", tt.runs, tt.handOff, tt.restart, tt.workload, got, tt.want)
 		}
 		if got := s.runsText(); got != tt.text {
-			t.Errorf("runs %d, hand-off runs %d: runsText() = %q, want %q", tt.runs, tt.handOff, got, tt.text)
+			t.Errorf("runs %d/%d/%d: runsText() = %q, want %q", tt.runs, tt.handOff, tt.restart, got, tt.text)
 		}
 	}
 }
