@@ -87,3 +87,20 @@ func ExampleProcess_SendAfter() {
 	// first
 	// second
 }
+
+// A node whose CPU time is billed or scarce can keep its idle workers from
+// spinning: each then parks right after its process goes idle, and the next
+// message wakes it through a channel.
+func ExampleWithIdleSpin() {
+	node := process.NewNode(process.WithLogger(nil), process.WithIdleSpin(0))
+	defer node.Stop(context.Background())
+
+	c := &counter{done: make(chan int)}
+	pid, _ := node.SpawnHandler(c)
+	for i := 1; i <= 3; i++ {
+		_ = node.Send(pid, i)
+	}
+	_ = node.Send(pid, "report")
+	fmt.Println("total:", <-c.done)
+	// Output: total: 6
+}
