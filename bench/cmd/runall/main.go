@@ -3,7 +3,7 @@
 // each run in a fresh process, takes the median of the runs, and writes
 // docs/BENCHMARKS.md (and docs/benchmarks.svg, a chart of W1–W8):
 //
-//	go run ./bench/cmd/runall            # full size, 3 runs each (W2, W3 and W7: 15)
+//	go run ./bench/cmd/runall            # full size, 3 runs each (W2, W3 and W6: 15; W7: 45)
 //	QUICK=1 go run ./bench/cmd/runall    # every N divided by 10: a smoke run
 //
 // Run it from anywhere inside the repository. The systems of W1–W8 are
@@ -366,8 +366,11 @@ func prepare(root, bin string, workloads []string) (local, dist []*system) {
 
 // handOffWorkloads are the workloads that hand work from one goroutine to
 // another and back in short runs, and move the most from run to run: they
-// run handOffRuns times.
-var handOffWorkloads = []string{"W2", "W3", "W7"}
+// run handOffRuns times. W6 hands an exit signal down a chain of 10,000
+// processes in a few milliseconds: plain Go's figure went from 246 to 602
+// ns/proc between reports of 3 runs on one VM, one binary of spawned's from
+// 134 to 316 between runs.
+var handOffWorkloads = []string{"W2", "W3", "W6", "W7"}
 
 // andList joins items as a sentence does: "W2, W3 and W7".
 func andList(items []string) string {
