@@ -44,7 +44,7 @@ func WithBlockingPool(n int) NodeOption {
 
 // DefaultIdleSpin is how long, by default, a worker goroutine whose process
 // has gone idle keeps its processor before it parks (see WithIdleSpin).
-const DefaultIdleSpin = core.DefaultIdleSpin
+const DefaultIdleSpin = 50 * time.Microsecond
 
 // WithIdleSpin sets how long a worker goroutine whose process has gone idle
 // keeps its processor, yielding to whatever else is runnable there, before
@@ -70,7 +70,7 @@ func WithIdleSpin(d time.Duration) NodeOption {
 
 // NewNode starts a node. Call Stop when done with it.
 func NewNode(opts ...NodeOption) *Node {
-	cfg := core.Config{Logger: defaultLogger()}
+	cfg := core.Config{Logger: defaultLogger(), IdleSpin: DefaultIdleSpin}
 	for _, o := range opts {
 		if o != nil { // a nil option sets nothing
 			o(&cfg)
