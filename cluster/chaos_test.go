@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"strings"
@@ -39,14 +40,46 @@ func rounds(quick, long int) int {
 	return quick
 }
 
-// freePort returns a TCP port of 127.0.0.1 that nothing listens on now.
+// freePort returns a TCP port of 127.0.0.1 that nothing listens on now,
+// for a server the test starts later. It is taken below the kernel's
+// ephemeral range, from which outgoing connections take their local ports:
+// a port the kernel handed out for listening, once closed, could go to
+// another test's connection to a server before this test's server bound it
+// (CI failed once on it: "bind: address already in use").
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	require.NoError(t, l.Close())
-	return port
+	below := ephemeralStart()
+	for range 1000 {
+		port := lowestTestPort + rand.IntN(below-lowestTestPort)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue // in use
+		}
+		require.NoError(t, l.Close())
+		return port
+	}
+	t.Fatalf("no free port between %d and %d", lowestTestPort, below)
+	return 0
+}
+
+// lowestTestPort is the lowest port freePort hands out: above the ports of
+// the services a machine usually runs.
+const lowestTestPort = 20000
+
+// ephemeralStart returns the first port of the kernel's ephemeral range
+// (32768 when it cannot tell, the start of Linux's default range and below
+// the others').
+func ephemeralStart() int {
+	const fallback = 32768
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return fallback
+	}
+	var lo, hi int
+	if _, err := fmt.Sscan(string(b), &lo, &hi); err != nil || lo <= lowestTestPort+1000 {
+		return fallback
+	}
+	return min(lo, fallback)
 }
 
 // startServer starts an embedded server of the test's own, shut down at
