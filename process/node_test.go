@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spawned-go/spawned/internal/core"
 	"github.com/spawned-go/spawned/pid"
 	"github.com/spawned-go/spawned/process"
 	"github.com/spawned-go/spawned/spawntest"
@@ -427,6 +428,9 @@ func TestNode_ShutdownWith(t *testing.T) {
 // stops at once: Stop hands a spinning worker its stop like any other.
 func TestNode_IdleSpin(t *testing.T) {
 	t.Parallel()
+	if process.DefaultIdleSpin != core.DefaultIdleSpin {
+		t.Errorf("process.DefaultIdleSpin %v, core.DefaultIdleSpin %v: a node made by core alone spins otherwise", process.DefaultIdleSpin, core.DefaultIdleSpin)
+	}
 	for _, tc := range []struct {
 		name string
 		opts []process.NodeOption
